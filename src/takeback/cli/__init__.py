@@ -1,0 +1,1 @@
+"""The ``takeback`` command line: thin Typer commands over the domain services."""

@@ -1,0 +1,131 @@
+"""``takeback hash``: fingerprint files and folders."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from takeback.cli.app import (
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    app,
+    err_console,
+    stdout_is_terminal,
+    usage_error,
+)
+from takeback.cli.output import CsvWriter, Format, JsonlWriter
+from takeback.config import get_settings
+from takeback.media import Limits
+from takeback.signals.batch import default_jobs, fingerprint_paths
+from takeback.signals.fingerprint import Fingerprint, FingerprintOptions
+from takeback.signals.pdq import DIHEDRAL_NAMES, LOW_QUALITY
+
+out = Console(soft_wrap=True)
+
+FIELDS = ["path", "size", "media_type", "sha256", "md5", "pdq", "pdq_quality", "error"]
+
+
+def _print_block(fp: Fingerprint, dihedral: bool) -> None:
+    """Human output: one block per file, hashes in full (64 hex characters fit any terminal)."""
+    if fp.error:
+        status = f"[red]{fp.error['code']}[/] {fp.error['message']}"
+    elif fp.pdq_quality is not None and fp.pdq_quality < LOW_QUALITY:
+        status = "[yellow]hashed, low quality[/] (PDQ is unreliable below 50)"
+    else:
+        status = "[green]hashed[/]"
+    out.print(f"[bold]{escape(fp.path)}[/]", highlight=False, soft_wrap=True)
+    size = "" if fp.size is None else f"{fp.size:,} bytes"
+    out.print(f"  {fp.media_type or 'unknown type'}  {size}  {status}", highlight=False, soft_wrap=True)
+    if fp.pdq:
+        out.print(f"  pdq     {fp.pdq}  quality {fp.pdq_quality}", highlight=False)
+    if dihedral and fp.pdq_dihedral:
+        for name, h in zip(DIHEDRAL_NAMES[1:], fp.pdq_dihedral[1:], strict=True):
+            out.print(f"    {name:<11} {h}", highlight=False)
+    if fp.sha256:
+        out.print(f"  sha256  {fp.sha256}", highlight=False)
+        out.print(f"  md5     {fp.md5}", highlight=False)
+
+
+@app.command("hash")
+def hash_command(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Files and folders to fingerprint (folders are walked recursively).", show_default=False
+        ),
+    ],
+    dihedral: Annotated[
+        bool, typer.Option("--dihedral", help="Also give the 8 PDQ hashes of the image rotated and flipped.")
+    ] = False,
+    fmt: Annotated[
+        Format | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="Output format. Default: table on a terminal, jsonl otherwise.",
+            case_sensitive=False,
+            show_default=False,
+        ),
+    ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs", "-j", min=1, help="Worker processes. Default: one per CPU core.", show_default=False
+        ),
+    ] = None,
+) -> None:
+    """Fingerprint files: SHA-256, MD5 and PDQ (the perceptual hash used by hash-sharing programmes).
+
+    Files are read on this computer only; nothing is uploaded. Exit status: 0 when every file was
+    hashed, 1 when some could not be (each gets a record with an error), 2 on a usage error.
+    """
+    if not paths:
+        usage_error("Give at least one file or folder.")
+    settings = get_settings()
+    fmt = fmt or (Format.TABLE if stdout_is_terminal() else Format.JSONL)
+    n_jobs = jobs or settings.jobs or default_jobs()
+    options = FingerprintOptions(dihedral=dihedral, limits=Limits.from_settings(settings))
+    fields = FIELDS[:-1] + (["pdq_dihedral"] if dihedral else []) + ["error"]
+
+    writer: JsonlWriter | CsvWriter | None = None
+    if fmt is Format.JSONL:
+        writer = JsonlWriter(sys.stdout)
+    elif fmt is Format.CSV:
+        writer = CsvWriter(sys.stdout, fields)
+
+    failed = total = 0
+    show_progress = err_console.is_terminal
+    progress = Progress(
+        TextColumn("hashing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[bad]} failed"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=not show_progress,
+    )
+    with progress:
+        task = progress.add_task("hash", total=None, bad=0)
+        for fp in fingerprint_paths([str(p) for p in paths], options=options, jobs=n_jobs):
+            total += 1
+            if fp.error:
+                failed += 1
+            progress.update(task, advance=1, bad=failed)
+            if writer is None:
+                _print_block(fp, dihedral)
+            else:
+                writer.write(fp.to_record(dihedral=dihedral))
+    if writer is not None:
+        writer.close()
+    if failed:
+        err_console.print(
+            f"{total - failed} of {total} files hashed; {failed} could not be.", highlight=False
+        )
+    raise typer.Exit(EXIT_SOME_FAILED if failed else EXIT_OK)

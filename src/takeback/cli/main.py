@@ -1,0 +1,27 @@
+"""Entry point: assembles the command groups and turns expected errors into clean exits."""
+
+from __future__ import annotations
+
+import sys
+
+from takeback.cli import hash_cmd  # noqa: F401  (registers ``takeback hash``)
+from takeback.cli.app import EXIT_SOME_FAILED, app, err_console
+from takeback.errors import TakebackError
+
+__all__ = ["app", "run"]
+
+
+def run() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except TakebackError as exc:
+        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+        sys.exit(EXIT_SOME_FAILED)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,51 @@
+"""One settings object for the whole project, read from ``TAKEBACK_*`` environment variables.
+
+Why a single object: the CLI, the web app and the tests all need the same answer to "where is the
+data and what are the limits", and a test can build its own ``Settings`` without touching globals.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from platformdirs import user_data_dir
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    return Path(user_data_dir("takeback", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Runtime settings; every field can be set as ``TAKEBACK_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="TAKEBACK_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    #: SQLAlchemy URL; empty means a SQLite file ``takeback.db`` in the data dir
+    database_url: str | None = None
+    # Decode limits: a 50,000 x 50,000 PNG is 2.5 gigapixels and would need ~7.5 GB to decode.
+    max_image_pixels: int = Field(default=200_000_000, gt=0)
+    max_file_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
+    jobs: int = Field(default=0, ge=0, description="worker processes; 0 means one per CPU core")
+
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _expand(cls, v: object) -> object:
+        if isinstance(v, str):
+            return Path(os.path.expanduser(v))
+        return v
+
+    def ensure_data_dir(self) -> Path:
+        """Create the data directory (private to the user) and return it."""
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return self.data_dir
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings; tests construct ``Settings`` directly instead."""
+    return Settings()

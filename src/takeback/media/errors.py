@@ -1,0 +1,25 @@
+"""Media errors. Each ``code`` is stable: it lands in hash records, API responses and scan reports."""
+
+from __future__ import annotations
+
+from takeback.errors import TakebackError
+
+
+class MediaError(TakebackError):
+    """A file could not be read or decoded as media."""
+
+    code = "media_error"
+
+
+# Stable codes, listed once so callers and docs agree.
+NOT_FOUND = "not_found"
+PERMISSION_DENIED = "permission_denied"
+NOT_A_FILE = "not_a_file"
+SYMLINK_LOOP = "symlink_loop"
+READ_ERROR = "read_error"
+EMPTY_FILE = "empty_file"
+FILE_TOO_LARGE = "file_too_large"
+TOO_MANY_PIXELS = "too_many_pixels"
+UNSUPPORTED_TYPE = "unsupported_type"
+TRUNCATED = "truncated_image"
+CORRUPT = "corrupt_image"
