@@ -1,0 +1,5 @@
+"""In-memory indexes over signal values. ``PdqIndex``: exact range search in 256-bit Hamming space."""
+
+from takeback.index.pdq import PdqIndex, PdqIndexError, SearchResult
+
+__all__ = ["PdqIndex", "PdqIndexError", "SearchResult"]
