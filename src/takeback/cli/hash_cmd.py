@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -52,6 +52,13 @@ def _print_block(fp: Fingerprint, dihedral: bool) -> None:
         out.print(f"  md5     {fp.md5}", highlight=False)
 
 
+def _inspect_record(path: str, limits: Limits) -> dict[str, Any]:
+    """Provenance findings for ``--inspect`` (the file is read again: it is still in the OS cache)."""
+    from takeback.analysis.provenance import InspectOptions, inspect
+
+    return inspect(path, options=InspectOptions(limits=limits)).to_record()
+
+
 @app.command("hash")
 def hash_command(
     paths: Annotated[
@@ -62,6 +69,10 @@ def hash_command(
     ],
     dihedral: Annotated[
         bool, typer.Option("--dihedral", help="Also give the 8 PDQ hashes of the image rotated and flipped.")
+    ] = False,
+    with_inspect: Annotated[
+        bool,
+        typer.Option("--inspect", help="Add provenance findings (as `takeback inspect`) to each record."),
     ] = False,
     fmt: Annotated[
         Format | None,
@@ -91,7 +102,8 @@ def hash_command(
     fmt = fmt or (Format.TABLE if stdout_is_terminal() else Format.JSONL)
     n_jobs = jobs or settings.jobs or default_jobs()
     options = FingerprintOptions(dihedral=dihedral, limits=Limits.from_settings(settings))
-    fields = FIELDS[:-1] + (["pdq_dihedral"] if dihedral else []) + ["error"]
+    extra = (["pdq_dihedral"] if dihedral else []) + (["inspect"] if with_inspect else [])
+    fields = FIELDS[:-1] + extra + ["error"]
 
     writer: JsonlWriter | CsvWriter | None = None
     if fmt is Format.JSONL:
@@ -118,10 +130,17 @@ def hash_command(
             if fp.error:
                 failed += 1
             progress.update(task, advance=1, bad=failed)
+            found = _inspect_record(fp.path, options.limits) if with_inspect else None
             if writer is None:
                 _print_block(fp, dihedral)
+                if found is not None:
+                    out.print(f"  inspect {escape(found['headline'])}", highlight=False, soft_wrap=True)
             else:
-                writer.write(fp.to_record(dihedral=dihedral))
+                record = fp.to_record(dihedral=dihedral)
+                if found is not None:
+                    record.pop("error")
+                    record.update(inspect=found, error=fp.error)
+                writer.write(record)
     if writer is not None:
         writer.close()
     if failed:

@@ -1,0 +1,111 @@
+"""Tier 4: a plug-in interface for ML "AI-generated?" classifiers. None ships with takeback.
+
+Why none ships: published detectors that score 92-96 % on their own benchmark fall to 40-61 % on
+JPEG-heavy data, and one upscale can flip a real photo from 0.00 to 0.99, so a score cannot be evidence.
+No PyPI package ships such weights either, and takeback never downloads models. A classifier may
+still help *order* review, so a deployment can install one as a plug-in: any installed distribution
+that declares an entry point in the ``takeback.classifiers`` group, naming a zero-argument factory
+that returns an object with this interface. Its output always becomes a tier-4 finding with
+``indicates = unknown``: it ranks, it never decides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from importlib.metadata import entry_points
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from takeback.analysis.errors import AnalysisError
+from takeback.analysis.provenance import fragility
+from takeback.analysis.provenance.models import Evidence, Finding, FindingError, Indicates, Tier
+
+ENTRY_POINT_GROUP = "takeback.classifiers"
+
+
+class ClassifierScore(BaseModel):
+    """A classifier's output for one image: a score in 0..1 where higher means "more likely AI"."""
+
+    score: float = Field(ge=0.0, le=1.0)
+    label: str | None = None
+    details: dict[str, float | str] = Field(default_factory=dict)
+
+
+@runtime_checkable
+class Classifier(Protocol):
+    """What a plug-in provides. ``score`` receives upright uint8 RGB pixels (H, W, 3)."""
+
+    name: str
+    version: str
+    #: where its weights came from (package and version), shown beside every score
+    weights_source: str
+
+    def score(self, rgb: np.ndarray) -> ClassifierScore: ...
+
+
+def load_classifiers(names: Sequence[str] | None = None) -> list[Classifier]:
+    """Installed plug-ins (all, or those named). A broken plug-in raises AnalysisError naming it."""
+    found: list[Classifier] = []
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if names is not None and ep.name not in names:
+            continue
+        try:
+            obj = ep.load()()
+        except Exception as exc:
+            raise AnalysisError(
+                f"The classifier plug-in '{ep.name}' could not be loaded: {type(exc).__name__}: {exc}",
+                code="classifier_unavailable",
+            ) from None
+        if not isinstance(obj, Classifier):
+            raise AnalysisError(
+                f"The plug-in '{ep.name}' does not provide name, version, weights_source and score().",
+                code="classifier_invalid",
+            )
+        found.append(obj)
+    missing = set(names or ()) - {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    if missing:
+        raise AnalysisError(
+            f"No installed classifier plug-in named {', '.join(sorted(missing))}.",
+            code="classifier_unavailable",
+        )
+    return found
+
+
+def classify(classifier: Classifier, rgb: np.ndarray) -> Finding:
+    """Run one classifier; its result (or its failure) as a tier-4 finding that indicates nothing."""
+    try:
+        result = classifier.score(rgb)
+        error = None
+    except Exception as exc:  # a plug-in bug must not stop a scan
+        result = None
+        error = FindingError(
+            code="classifier_failed", message=f"{classifier.name} failed: {type(exc).__name__}"
+        )
+    summary = (
+        f"{classifier.name} {classifier.version} score {result.score:.2f} "
+        "(review ordering only, not evidence)"
+        if result is not None
+        else f"{classifier.name} {classifier.version} could not score this image"
+    )
+    return Finding(
+        tier=Tier.ML_RANKING,
+        kind="classifier.score",
+        summary=summary,
+        indicates=Indicates.UNKNOWN,
+        generator=None,
+        confidence=0.0,
+        forgeable=True,
+        fragility=fragility.CLASSIFIER,
+        details={
+            "classifier": classifier.name,
+            "version": classifier.version,
+            "weights_source": classifier.weights_source,
+            **(
+                {"score": result.score, "label": result.label, **result.details} if result is not None else {}
+            ),
+        },
+        evidence=[Evidence(source="pixels:rgb", field=classifier.name)],
+        error=error,
+    )

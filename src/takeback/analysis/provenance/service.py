@@ -1,0 +1,381 @@
+"""``inspect``: bytes (or a path) in, :class:`Findings` out. A pure function of the bytes and options.
+
+The file is read once; metadata comes from our own bounded container walk, pixels (only when a
+pixel-level check needs them) from :func:`takeback.media.decode_image`. Each stage is isolated: a
+failure anywhere becomes a finding with ``error`` and the other stages still run, so one hostile file
+never stops a scan. Nothing is logged: findings can hold prompt text that names the victim.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import stat
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PIL import Image
+
+from takeback.analysis.provenance import fragility, generators, stealth, traces, watermark
+from takeback.analysis.provenance.containers import Blob, Container, TextItem, walk
+from takeback.analysis.provenance.credentials import read_credentials
+from takeback.analysis.provenance.metadata import XmpError, decode_user_comment, parse_exif, parse_xmp
+from takeback.analysis.provenance.models import Evidence, Finding, FindingError, Findings, Indicates, Tier
+from takeback.media import HEAD_BYTES, Limits, MediaError, decode_image, sniff
+from takeback.media import errors as media_codes
+from takeback.media.types import Kind
+from takeback.media.walk import display_path
+
+if TYPE_CHECKING:
+    from takeback.analysis.classifiers import Classifier
+
+CHECKS = ("metadata", "c2pa", "stealth", "watermark", "consistency")
+
+
+@dataclass(frozen=True, slots=True)
+class InspectOptions:
+    """What to check. Watermark decoding is the costly part (a full decode plus a wavelet pass)."""
+
+    watermarks: bool = True
+    stealth: bool = True
+    c2pa: bool = True
+    consistency: bool = True
+    trust_anchors_pem: str | None = None  # extra C2PA trust anchors (PEM), beside the shipped list
+    use_shipped_anchors: bool = True
+    limits: Limits = field(default_factory=Limits)
+    classifiers: tuple[Classifier, ...] = ()  # tier-4 plug-ins (review ordering only); none ship
+
+
+def inspect(
+    source: bytes | str | os.PathLike[str], *, options: InspectOptions | None = None, name: str | None = None
+) -> Findings:
+    """Provenance findings for one file or one in-memory file. Never raises for bad input."""
+    opts = options or InspectOptions()
+    if isinstance(source, bytes | bytearray | memoryview):
+        return inspect_bytes(bytes(source), options=opts, name=name or "<bytes>")
+    shown = name or display_path(source)
+    try:
+        data = _read(source, shown, opts.limits)
+    except MediaError as exc:
+        return Findings(name=shown, error=FindingError(code=exc.code, message=exc.message))
+    return inspect_bytes(data, options=opts, name=shown)
+
+
+def _read(path: str | os.PathLike[str], shown: str, limits: Limits) -> bytes:
+    try:
+        st = os.stat(path)
+        if stat.S_ISDIR(st.st_mode):
+            raise MediaError(f"{shown} is a directory.", code=media_codes.NOT_A_FILE)
+        if not stat.S_ISREG(st.st_mode):
+            raise MediaError(f"{shown} is not a regular file.", code=media_codes.NOT_A_FILE)
+        if st.st_size > limits.max_file_bytes:
+            raise MediaError(
+                f"The file is {st.st_size:,} bytes, over the limit of {limits.max_file_bytes:,} "
+                "(TAKEBACK_MAX_FILE_BYTES); not inspected.",
+                code=media_codes.FILE_TOO_LARGE,
+            )
+        with open(path, "rb") as fh:
+            return fh.read(limits.max_file_bytes + 1)
+    except FileNotFoundError:
+        raise MediaError(f"No such file: {shown}.", code=media_codes.NOT_FOUND) from None
+    except PermissionError:
+        raise MediaError(f"Permission denied reading {shown}.", code=media_codes.PERMISSION_DENIED) from None
+    except IsADirectoryError:
+        raise MediaError(f"{shown} is a directory.", code=media_codes.NOT_A_FILE) from None
+    except OSError as exc:
+        raise MediaError(
+            f"Could not read {shown}: {exc.strerror or exc}.", code=media_codes.READ_ERROR
+        ) from None
+
+
+def _stage_error(stage: str, exc: BaseException) -> Finding:
+    """An unexpected failure inside one stage: recorded, never raised (no content in the message)."""
+    return Finding(
+        tier=Tier.DETERMINISTIC,
+        kind=f"{stage}.failed",
+        summary=f"the {stage} check failed on this file",
+        confidence=0.0,
+        forgeable=True,
+        fragility="",
+        error=FindingError(code="analysis_failed", message=f"{stage} check failed: {type(exc).__name__}"),
+    )
+
+
+def _malformed(code: str, message: str, source: str, offset: int | None, key: str | None = None) -> Finding:
+    return Finding(
+        tier=Tier.DETERMINISTIC,
+        kind="metadata.malformed",
+        summary=f"malformed metadata in {source}" + (f" ('{key}')" if key else ""),
+        indicates=Indicates.UNKNOWN,
+        confidence=0.0,
+        forgeable=True,
+        fragility=fragility.PNG_TEXT,
+        evidence=[
+            Evidence(source=source, field=key, offset=offset if offset is None or offset >= 0 else None)
+        ],
+        error=FindingError(code=code, message=message),
+    )
+
+
+def inspect_bytes(data: bytes, *, options: InspectOptions | None = None, name: str = "<bytes>") -> Findings:
+    opts = options or InspectOptions()
+    mt = sniff(data[:HEAD_BYTES])
+    result = Findings(name=name, size=len(data), media_type=mt.mime)
+    if not data:
+        result.error = FindingError(code=media_codes.EMPTY_FILE, message="The file is empty (0 bytes).")
+        return result
+    if len(data) > opts.limits.max_file_bytes:
+        result.error = FindingError(
+            code=media_codes.FILE_TOO_LARGE, message="The file is over the size limit."
+        )
+        return result
+    if mt.kind is Kind.VIDEO:
+        result.checks = ["c2pa"] if opts.c2pa else []
+        if opts.c2pa:
+            result.findings.extend(
+                _run(
+                    "c2pa",
+                    lambda: read_credentials(
+                        data,
+                        mt.mime,
+                        offset=None,
+                        extra_anchors_pem=opts.trust_anchors_pem,
+                        use_shipped_anchors=opts.use_shipped_anchors,
+                    ),
+                )
+            )
+        return result
+    if not mt.is_image:
+        result.error = FindingError(
+            code=media_codes.UNSUPPORTED_TYPE, message=f"Not an image or video ({mt.mime}); not inspected."
+        )
+        return result
+
+    result.checks = [
+        c
+        for c, on in zip(
+            CHECKS, (True, opts.c2pa, opts.stealth, opts.watermarks, opts.consistency), strict=True
+        )
+        if on
+    ] + [f"classifier:{c.name}" for c in opts.classifiers]
+    container = walk(data)
+    result.width, result.height = container.width, container.height
+    findings = result.findings
+    findings.extend(_malformed(p.code, p.message, p.source, p.offset, p.field) for p in container.problems)
+
+    exif_fields: dict[str, Any] | None = None
+    exif_blob: Blob | None = container.exif[0] if container.exif else None
+    extra_texts: list[TextItem] = []
+    for blob in container.exif:
+        try:
+            fields = parse_exif(blob.data)
+        except ValueError as exc:
+            findings.append(
+                _malformed(
+                    "exif_malformed", f"The EXIF block could not be read ({exc}).", blob.source, blob.offset
+                )
+            )
+            continue
+        exif_fields = exif_fields or fields
+        findings.extend(_run("exif", partial(_exif_findings, blob, fields, extra_texts)))
+
+    findings.extend(_run("metadata", lambda: generators.from_text_items([*container.texts, *extra_texts])))
+
+    for blob in container.xmp:
+        try:
+            packet = parse_xmp(blob.data)
+        except XmpError as exc:
+            findings.append(_malformed(exc.code, exc.message, blob.source, blob.offset))
+            continue
+        findings.extend(_run("xmp", partial(traces.xmp_findings, blob, packet)))
+
+    if opts.c2pa and container.c2pa:
+        offset = container.c2pa[0].offset if container.c2pa[0].offset >= 0 else None
+        findings.extend(
+            _run(
+                "c2pa",
+                lambda: read_credentials(
+                    data,
+                    mt.mime,
+                    offset=offset,
+                    extra_anchors_pem=opts.trust_anchors_pem,
+                    use_shipped_anchors=opts.use_shipped_anchors,
+                ),
+            )
+        )
+
+    want_stealth = opts.stealth and container.format in ("png", "webp")
+    if want_stealth or opts.watermarks or opts.classifiers:
+        findings.extend(_run("pixels", lambda: _pixel_findings(data, container, opts, want_stealth)))
+
+    if opts.consistency:
+        findings.extend(_run("consistency", lambda: traces.consistency_findings(container, exif_fields)))
+        findings.extend(
+            _run("consistency", lambda: traces.contradiction_findings(findings, exif_fields, exif_blob))
+        )
+    return result
+
+
+def _run(stage: str, fn: Callable[[], list[Finding]]) -> list[Finding]:
+    try:
+        return fn()
+    except MemoryError as exc:
+        return [_stage_error(stage, exc)]
+    except Exception as exc:  # a bug or a hostile file in one stage must not stop the rest
+        return [_stage_error(stage, exc)]
+
+
+def _exif_findings(blob: Blob, fields: dict[str, Any], extra_texts: list[TextItem]) -> list[Finding]:
+    out: list[Finding] = []
+    raw = fields.get("UserComment")
+    if raw is not None:
+        text = decode_user_comment(raw)
+        if text:
+            ev = Evidence(
+                source=blob.source, field="EXIF UserComment", offset=blob.offset if blob.offset >= 0 else None
+            )
+            finding = generators.from_user_comment(text, ev)
+            if finding is not None:
+                out.append(finding)
+            elif text.lstrip().startswith("{"):
+                extra_texts.append(TextItem(blob.source, "parameters", text, blob.offset, blob.length))
+    # ComfyUI's WebP/JPEG savers put "workflow:<json>" in Make and "prompt:<json>" in Model.
+    for tag in ("Make", "Model", "ImageDescription"):
+        value = fields.get(tag)
+        if isinstance(value, str):
+            for key in ("workflow", "prompt"):
+                if value.startswith(key + ":"):
+                    extra_texts.append(
+                        TextItem(f"{blob.source} {tag}", key, value[len(key) + 1 :], blob.offset, blob.length)
+                    )
+    if not extra_texts or not any(t.key in ("workflow", "prompt") for t in extra_texts):
+        out.extend(traces.exif_software_findings(blob, fields))
+    return out
+
+
+def _pixels_rgba(data: bytes, container: Container, limits: Limits) -> np.ndarray:
+    """Exact RGBA pixels for the LSB check (``decode_image`` drops alpha, which holds the payload)."""
+    w, h = container.width or 0, container.height or 0
+    if w * h > limits.max_pixels:
+        raise MediaError("too many pixels", code=media_codes.TOO_MANY_PIXELS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        im = Image.open(io.BytesIO(data), formats=["PNG", "WEBP"])
+        if im.size[0] * im.size[1] > limits.max_pixels:
+            raise MediaError("too many pixels", code=media_codes.TOO_MANY_PIXELS)
+        return np.asarray(im.convert("RGBA"))
+
+
+def _pixel_findings(
+    data: bytes, container: Container, opts: InspectOptions, want_stealth: bool
+) -> list[Finding]:
+    out: list[Finding] = []
+    rgb: np.ndarray | None = None
+    if want_stealth:
+        try:
+            rgba = _pixels_rgba(data, container, opts.limits)
+        except MediaError:
+            rgba = None
+        except (OSError, ValueError, SyntaxError, EOFError):
+            rgba = None
+        if rgba is not None:
+            pixels = rgba if container.has_alpha else rgba[:, :, :3]
+            payload = stealth.read(pixels)
+            if payload is not None:
+                out.append(_stealth_finding(payload))
+            rgb = rgba[:, :, :3]
+    if not (opts.watermarks or opts.classifiers):
+        return out
+    if rgb is None:
+        try:
+            rgb = decode_image(data, limits=opts.limits, want="rgb").pixels
+        except MediaError:
+            return out  # undecodable pixels: the metadata findings stand; hashing reports the decode error
+    if opts.watermarks:
+        bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+        for match in watermark.detect(bgr):
+            if match.chance <= watermark.FALSE_ALARM:
+                out.append(_watermark_finding(match))
+    if opts.classifiers:
+        from takeback.analysis.classifiers import classify
+
+        out.extend(classify(c, rgb) for c in opts.classifiers)
+    return out
+
+
+def _stealth_finding(p: stealth.StealthPayload) -> Finding:
+    where = f"hidden in the {p.channel} channel's lowest bits ('{p.magic}')"
+    ev = Evidence(
+        source=f"pixels:{p.channel}-lsb",
+        field=p.magic,
+        offset=0,
+        length=p.declared_bits // 8,
+        value=p.text if p.text is not None else None,
+    )
+    if p.error_code is not None:
+        return Finding(
+            tier=Tier.DETERMINISTIC,
+            kind="generator.stealth",
+            summary=f"a stealth metadata payload {where}, unreadable",
+            indicates=Indicates.AI_GENERATED,
+            generator="NovelAI" if p.magic == "stealth_pngcomp" and p.channel == "alpha" else None,
+            confidence=0.6,
+            forgeable=True,
+            fragility=fragility.STEALTH,
+            details={"magic": p.magic, "channel": p.channel, "declared_bits": p.declared_bits},
+            evidence=[ev],
+            error=FindingError(code=p.error_code, message=p.error_message or "unreadable payload"),
+        )
+    if p.fields is not None:
+        fields = {k: v if isinstance(v, str) else json.dumps(v) for k, v in p.fields.items()}
+        return generators.novelai_finding(
+            fields, [ev], kind="generator.novelai_stealth", fragility_note=fragility.STEALTH, where=where
+        )
+    item = TextItem(ev.source, p.magic, p.text or "", 0, p.declared_bits // 8)
+    finding = generators.a1111_finding(item, fragility_note=fragility.STEALTH)
+    if finding is not None:
+        finding.kind = "generator.a1111_stealth"
+        finding.summary += f" ({where})"
+        return finding
+    return Finding(
+        tier=Tier.DETERMINISTIC,
+        kind="generator.stealth",
+        summary=f"a stealth metadata payload {where} in no known format",
+        indicates=Indicates.AI_GENERATED,
+        confidence=0.7,
+        forgeable=True,
+        fragility=fragility.STEALTH,
+        sensitive=True,
+        evidence=[ev],
+    )
+
+
+def _watermark_finding(m: watermark.WatermarkMatch) -> Finding:
+    return Finding(
+        tier=Tier.DETERMINISTIC,
+        kind="watermark.dwtdct",
+        summary=f"{m.payload.name} invisible watermark (dwtDct), {m.bit_errors}/{m.length} bit errors",
+        indicates=Indicates.AI_GENERATED,
+        generator=m.payload.generator,
+        confidence=max(0.0, min(1.0, 1.0 - m.chance)),
+        forgeable=True,
+        fragility=fragility.WATERMARK,
+        details={
+            "payload": m.payload.name,
+            "bit_errors": m.bit_errors,
+            "bits": m.length,
+            "chance_agreement": m.chance,
+            "mean_vote_margin": round(m.mean_margin, 4),
+            "payload_source": m.payload.source,
+        },
+        evidence=[
+            Evidence(
+                source="pixels:yuv-u/haar-ll/4x4-blocks", field=f"dwtDct {m.length}-bit", value=m.decoded
+            )
+        ],
+    )
