@@ -1,0 +1,479 @@
+"""One immutable segment of the PDQ index: exact Hamming range search by multi-index hashing.
+
+Multi-index hashing (Norouzi, Punjani & Fleet, "Fast search in Hamming space with multi-index
+hashing", CVPR 2012): cut the 256 bits into ``m`` disjoint substrings and keep, per substring, a
+table from substring value to the rows holding it. If ``d(q, h) <= r`` and ``r = m*s + a`` (``0 <= a
+< m``), then by pigeonhole at least one of any ``a + 1`` chosen substrings is within ``s`` bits of the
+query's, or one of the other ``m - a - 1`` is within ``s - 1`` bits (otherwise the distance would be at
+least ``(a+1)(s+1) + (m-a-1)s = r + 1``). Probing every key within those radii and verifying each
+candidate's full distance is therefore exact: no misses, for any radius.
+
+Layout of a segment with ``n`` rows (rows are sorted by id, so ``ids`` doubles as the id lookup):
+
+- ``ids`` int64 (n,), ``words`` uint64 (n, 4) (hash as four big-endian 64-bit words, native order),
+  ``dead`` bool (n,) (tombstones: the only mutable part);
+- per table ``j`` (``widths[j]`` bits, substrings taken from the most significant bit down): the row
+  numbers sorted by substring value, all tables concatenated into ``table_rows`` uint32 (m*n,);
+- the offsets of every (table, key) bucket as one monotonic sequence over the global key
+  ``g = table_base[j] + key`` (``K = sum(2**widths)`` keys), stored two-level to save memory:
+  ``offset(g) = block_base[g >> 8] + low[g]`` with ``low`` uint16 when every block of 256 keys
+  holds < 65,536 entries (else uint32). Table ``j``'s bucket ``key`` is
+  ``table_rows[offset(g) : offset(g + 1)]``.
+
+At 10M random hashes the layout chosen is 11 tables (3 x 24 + 8 x 23 bits): 32 (hash) + 8 (id)
++ 44 (table rows) + ~23.5 (offsets) + 1 (tombstone) ≈ 109 bytes per hash, ~2.8k probes and ~3k
+random candidates per query at radius 31.
+
+Segments too small for tables to pay off (cost model below) have ``m == 0`` and are scanned.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+HASH_BITS = 256
+HASH_WORDS = 4
+BLOCK_SHIFT = 8
+DESIGN_RADIUS = 31
+MIN_WIDTH, MAX_WIDTH = 8, 32
+
+# Cost model, in nanoseconds, measured on the 2-core development machine (numpy 2.4, AVX-512).
+# Only ratios matter: they pick the table layout and decide when scanning beats probing.
+# (At 10M rows a probe or candidate costs ~20 ns, cache misses included; at 100k rows ~9 ns.)
+COST_PROBE_NS = 15.0  # one probe: key arithmetic + two offset lookups
+COST_CANDIDATE_NS = 20.0  # one candidate: row gather + random hash gather + distance
+COST_SCAN_NS = 10.0  # one row of a linear scan
+COST_MIH_FIXED_NS = 25_000.0  # per-query NumPy call overhead of the probing path
+COST_SCAN_FIXED_NS = 15_000.0
+# Memory allowed for tables + offsets, per row (the 32-byte hash, 8-byte id and tombstone are on top).
+TABLE_BYTES_PER_ROW = 80
+TABLE_BYTES_FLOOR = 1 << 20  # small segments may spend more per row; absolute bytes are tiny
+BATCH_PROBES = 96 * 1024  # probes per round of a batch search (~32 queries at 10M rows)
+PARALLEL_BUILD_ROWS = 100_000  # below this, thread start-up costs more than it saves
+
+
+def split_widths(m: int) -> tuple[int, ...]:
+    """Cut 256 bits into ``m`` nearly equal substrings, the wider ones first."""
+    base, extra = divmod(HASH_BITS, m)
+    return tuple(base + 1 if j < extra else base for j in range(m))
+
+
+@lru_cache(maxsize=4096)
+def _probes(width: int, radius: int) -> int:
+    return sum(math.comb(width, i) for i in range(radius + 1)) if radius >= 0 else 0
+
+
+def table_radii(widths: Sequence[int], n: int, radius: int) -> tuple[int, ...]:
+    """Per-table search radius for ``radius``: ``a + 1`` tables at ``s``, the rest at ``s - 1``.
+
+    The ``a + 1`` tables that get the larger radius are the ones where it costs least (the greedy
+    choice is optimal: each table's extra cost is independent of the others).
+    """
+    m = len(widths)
+    s, a = divmod(radius, m)
+    extra = [
+        _table_cost(w, n, s) - _table_cost(w, n, s - 1) for w in widths
+    ]  # marginal cost of raising a table from s - 1 to s
+    chosen = set(sorted(range(m), key=lambda j: (extra[j], j))[: a + 1])
+    return tuple(s if j in chosen else s - 1 for j in range(m))
+
+
+def _table_cost(width: int, n: int, radius: int) -> float:
+    p = _probes(width, min(radius, width))
+    return p * (COST_PROBE_NS + COST_CANDIDATE_NS * n / (1 << width))
+
+
+def probe_cost_ns(widths: Sequence[int], n: int, radius: int) -> float:
+    """Estimated time of one query on a segment of ``n`` random hashes (ns)."""
+    radii = table_radii(widths, n, radius)
+    return COST_MIH_FIXED_NS + sum(_table_cost(w, n, t) for w, t in zip(widths, radii, strict=True))
+
+
+def scan_cost_ns(n: int) -> float:
+    return COST_SCAN_FIXED_NS + COST_SCAN_NS * n
+
+
+def choose_widths(n: int) -> tuple[int, ...]:
+    """Table layout for ``n`` rows: the cheapest at the design radius within the memory budget.
+
+    Returns ``()`` when scanning is cheaper (small segments).
+    """
+    best: tuple[float, tuple[int, ...]] = (scan_cost_ns(n), ())
+    budget = TABLE_BYTES_PER_ROW * n + TABLE_BYTES_FLOOR
+    for m in range(HASH_BITS // MAX_WIDTH, HASH_BITS // MIN_WIDTH + 1):
+        widths = split_widths(m)
+        memory = 4 * m * n + 2 * sum(1 << w for w in widths)
+        if memory > budget:
+            continue
+        cost = probe_cost_ns(widths, n, DESIGN_RADIUS)
+        if cost < best[0]:
+            best = (cost, widths)
+    return best[1]
+
+
+@lru_cache(maxsize=256)
+def flip_masks(width: int, radius: int) -> np.ndarray:
+    """All ``width``-bit masks with at most ``radius`` bits set (read-only int64 array)."""
+    radius = min(radius, width)
+    out: list[int] = []
+    for k in range(radius + 1):
+        out.extend(sum(1 << i for i in combo) for combo in itertools.combinations(range(width), k))
+    arr = np.array(out, dtype=np.int64)
+    arr.setflags(write=False)
+    return arr
+
+
+def hash_words(hashes: np.ndarray) -> np.ndarray:
+    """uint8 (n, 32) → uint64 (n, 4): each 8-byte group read as a big-endian integer."""
+    return np.ascontiguousarray(hashes).view(">u8").astype(np.uint64)
+
+
+def words_to_bytes(words: np.ndarray) -> np.ndarray:
+    return words.astype(">u8").view(np.uint8).reshape(-1, 32)
+
+
+def extract_key(words: np.ndarray, start: int, width: int) -> np.ndarray:
+    """Substring ``[start, start + width)`` (bit 0 = most significant bit of the hash) as int64."""
+    k, off = divmod(start, 64)
+    end = off + width
+    mask = (1 << width) - 1
+    if end <= 64:  # inside one word
+        return ((words[:, k] >> (64 - end)) & mask).astype(np.int64)
+    key = (words[:, k] << (end - 64)) | (words[:, k + 1] >> (128 - end))  # straddles two words
+    return (key & mask).astype(np.int64)
+
+
+def hamming(cand: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Distances (uint32) between rows of ``cand`` (k, 4) and ``query`` ((4,) or (k, 4)).
+
+    Per-word popcounts are summed with one multiply (byte sum in the top byte). That sum is taken
+    mod 256, so a distance of exactly 256 reads as 0; ``fix_wraparound`` repairs those rows.
+    """
+    x = np.bitwise_xor(cand, query)
+    pc = np.bitwise_count(x).view(np.uint32).reshape(-1)
+    d: np.ndarray = (pc * np.uint32(0x01010101)) >> np.uint32(24)
+    return d
+
+
+def fix_wraparound(d: np.ndarray, cand_words: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Set to 256 the distances that ``hamming`` wrapped to 0 (only exact complements)."""
+    zero = np.flatnonzero(d == 0)
+    if zero.size:
+        q = query if query.ndim == 1 else query[zero]
+        full = np.bitwise_count(cand_words[zero] ^ q).sum(axis=1)
+        d = d.copy()
+        d[zero] = full
+    return d
+
+
+@dataclass(frozen=True, slots=True)
+class ProbePlan:
+    """Probes of one radius: global key ``base + (key[table] ^ mask)`` for each probe."""
+
+    base: np.ndarray  # int64 (P,)
+    table: np.ndarray  # intp (P,)
+    mask: np.ndarray  # int64 (P,)
+
+
+@dataclass(eq=False)
+class Segment:
+    """Immutable rows + tables; only ``dead`` (tombstones) changes after construction."""
+
+    ids: np.ndarray
+    words: np.ndarray
+    dead: np.ndarray
+    widths: tuple[int, ...] = ()
+    table_rows: np.ndarray | None = None
+    block_base: np.ndarray | None = None
+    low: np.ndarray | None = None
+    n_dead: int = 0
+    _plans: dict[int, ProbePlan | None] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.starts = tuple(int(x) for x in np.cumsum((0, *self.widths))[:-1])
+        self.table_base = np.cumsum([0, *(1 << w for w in self.widths)])[:-1].astype(np.int64)
+        self._masks = tuple((1 << w) - 1 for w in self.widths)
+        self._shifts = tuple(HASH_BITS - s - w for s, w in zip(self.starts, self.widths, strict=True))
+
+    @property
+    def n(self) -> int:
+        return int(self.ids.shape[0])
+
+    @property
+    def live(self) -> int:
+        return self.n - self.n_dead
+
+    @property
+    def m(self) -> int:
+        return len(self.widths)
+
+    @property
+    def nbytes(self) -> int:
+        arrays = (self.ids, self.words, self.dead, self.table_rows, self.block_base, self.low)
+        return sum(a.nbytes for a in arrays if a is not None)
+
+    # --- construction -----------------------------------------------------------------------------
+    @classmethod
+    def build(cls, ids: np.ndarray, words: np.ndarray, *, widths: tuple[int, ...] | None = None) -> Segment:
+        """Build from unique ``ids`` and their ``words`` (any order; both are re-ordered by id)."""
+        n = int(ids.shape[0])
+        if n and np.any(ids[1:] <= ids[:-1]):
+            order = np.argsort(ids, kind="stable")
+            ids, words = ids[order], words[order]
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        words = np.ascontiguousarray(words, dtype=np.uint64)
+        if widths is None:
+            widths = choose_widths(n)
+        dead = np.zeros(n, dtype=bool)
+        if not widths:
+            return cls(ids, words, dead)
+        return cls(ids, words, dead, widths, *_build_tables(words, widths))
+
+    # --- search -----------------------------------------------------------------------------------
+    def plan(self, radius: int) -> ProbePlan | None:
+        """The probes for ``radius``; ``None`` when scanning this segment is cheaper."""
+        if radius in self._plans:
+            return self._plans[radius]
+        plan: ProbePlan | None = None
+        if (
+            self.widths
+            and radius < HASH_BITS
+            and probe_cost_ns(self.widths, self.n, radius) < scan_cost_ns(self.n)
+        ):
+            radii = table_radii(self.widths, self.n, radius)
+            bases, tables, masks = [], [], []
+            for j, (w, t) in enumerate(zip(self.widths, radii, strict=True)):
+                if t < 0:
+                    continue
+                mk = flip_masks(w, t)
+                masks.append(mk)
+                tables.append(np.full(mk.shape[0], j, dtype=np.intp))
+                bases.append(np.full(mk.shape[0], self.table_base[j], dtype=np.int64))
+            plan = ProbePlan(np.concatenate(bases), np.concatenate(tables), np.concatenate(masks))
+        self._plans[radius] = plan
+        return plan
+
+    def query_keys(self, query_int: int) -> np.ndarray:
+        """The substring keys of one query given as a 256-bit Python integer."""
+        return np.array(
+            [(query_int >> sh) & mk for sh, mk in zip(self._shifts, self._masks, strict=True)],
+            dtype=np.int64,
+        )
+
+    def batch_keys(self, qwords: np.ndarray) -> np.ndarray:
+        return np.stack(
+            [extract_key(qwords, s, w) for s, w in zip(self.starts, self.widths, strict=True)], axis=1
+        )
+
+    def _ranges(self, g: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Bucket ranges of global keys ``g``: (index into g, start, count) for non-empty ones."""
+        assert self.block_base is not None and self.low is not None
+        bb, low = self.block_base, self.low
+        lo = bb[g >> BLOCK_SHIFT] + low[g]
+        g = g + 1
+        cnt = bb[g >> BLOCK_SHIFT] + low[g] - lo
+        nz = np.flatnonzero(cnt)
+        return nz, lo[nz], cnt[nz]
+
+    def _candidates(self, lo: np.ndarray, cnt: np.ndarray) -> np.ndarray:
+        """Rows of the buckets ``[lo, lo + cnt)``, concatenated (int64)."""
+        assert self.table_rows is not None
+        ends = np.cumsum(cnt)
+        total = int(ends[-1])
+        pos = np.repeat(lo - (ends - cnt), cnt)
+        pos += np.arange(total, dtype=np.int64)
+        return np.take(self.table_rows, pos).astype(np.int64)
+
+    def search_one(self, qwords: np.ndarray, query_int: int, radius: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, distances) of live rows within ``radius`` of one query (unsorted, unique)."""
+        plan = self.plan(radius)
+        if plan is None:
+            return self._scan_one(qwords, radius)
+        keys = self.query_keys(query_int)
+        g = plan.base + (keys[plan.table] ^ plan.mask)
+        _, lo, cnt = self._ranges(g)
+        if lo.shape[0] == 0:
+            return EMPTY_IDS, EMPTY_D
+        rows = self._candidates(lo, cnt)
+        cand = np.take(self.words, rows, axis=0)
+        d = hamming(cand, qwords)
+        hit = np.flatnonzero(d <= radius)
+        if hit.shape[0] == 0:
+            return EMPTY_IDS, EMPTY_D
+        rows, d = rows[hit], fix_wraparound(d[hit], cand[hit], qwords)
+        keep = d <= radius
+        rows, first = np.unique(rows[keep], return_index=True)
+        d = d[keep][first]
+        return self._alive(rows, d)
+
+    def _alive(self, rows: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.n_dead:
+            ok = ~self.dead[rows]
+            rows, d = rows[ok], d[ok]
+        return self.ids[rows], d
+
+    def _scan_one(self, qwords: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
+        rows_out, d_out = [], []
+        step = 1 << 20
+        for start in range(0, self.n, step):
+            chunk = self.words[start : start + step]
+            d = hamming(chunk, qwords)
+            hit = np.flatnonzero(d <= radius)
+            d = fix_wraparound(d[hit], chunk[hit], qwords)
+            keep = d <= radius
+            rows_out.append(hit[keep] + start)
+            d_out.append(d[keep])
+        if not rows_out:
+            return EMPTY_IDS, EMPTY_D
+        return self._alive(np.concatenate(rows_out), np.concatenate(d_out))
+
+    def search_batch(self, qwords: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(query index, ids, distances) of live rows within ``radius`` of each query."""
+        plan = self.plan(radius)
+        if plan is None:
+            return self._scan_batch(qwords, radius)
+        keys = self.batch_keys(qwords)
+        p = plan.base.shape[0]
+        chunk = max(1, BATCH_PROBES // p)  # small rounds keep the temporaries in cache
+        out_q, out_r, out_d = [], [], []
+        for q0 in range(0, qwords.shape[0], chunk):
+            kq = keys[q0 : q0 + chunk]
+            g = (plan.base + (kq[:, plan.table] ^ plan.mask)).reshape(-1)
+            nz, lo, cnt = self._ranges(g)
+            if lo.shape[0] == 0:
+                continue
+            rows = self._candidates(lo, cnt)
+            qi = np.repeat(nz // p, cnt) + q0
+            cand = np.take(self.words, rows, axis=0)
+            qw = np.take(qwords, qi, axis=0)
+            d = hamming(cand, qw)
+            hit = np.flatnonzero(d <= radius)
+            d = fix_wraparound(d[hit], cand[hit], qw[hit])
+            keep = d <= radius
+            out_q.append(qi[hit][keep])
+            out_r.append(rows[hit][keep])
+            out_d.append(d[keep])
+        if not out_q:
+            return EMPTY_IDS, EMPTY_IDS, EMPTY_D
+        qi, rows, d = np.concatenate(out_q), np.concatenate(out_r), np.concatenate(out_d)
+        _, first = np.unique(qi * self.n + rows, return_index=True)
+        qi, rows, d = qi[first], rows[first], d[first]
+        if self.n_dead:
+            ok = ~self.dead[rows]
+            qi, rows, d = qi[ok], rows[ok], d[ok]
+        return qi, self.ids[rows], d
+
+    def _scan_batch(self, qwords: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        n = self.n
+        if n == 0:
+            return EMPTY_IDS, EMPTY_IDS, EMPTY_D
+        out_q, out_r, out_d = [], [], []
+        row_step = min(n, 1 << 18)
+        q_step = max(1, (1 << 18) // row_step)
+        for r0 in range(0, n, row_step):
+            chunk = self.words[r0 : r0 + row_step]
+            for q0 in range(0, qwords.shape[0], q_step):
+                qs = qwords[q0 : q0 + q_step]
+                d = hamming(chunk[None, :, :], qs[:, None, :]).reshape(qs.shape[0], -1)
+                qi, ri = np.nonzero(d <= radius)
+                dd = fix_wraparound(d[qi, ri], chunk[ri], qs[qi])
+                keep = dd <= radius
+                out_q.append(qi[keep] + q0)
+                out_r.append(ri[keep] + r0)
+                out_d.append(dd[keep])
+        qi, rows, d = np.concatenate(out_q), np.concatenate(out_r), np.concatenate(out_d)
+        if self.n_dead:
+            ok = ~self.dead[rows]
+            qi, rows, d = qi[ok], rows[ok], d[ok]
+        return qi, self.ids[rows], d
+
+    # --- identity ---------------------------------------------------------------------------------
+    def locate(self, ids: np.ndarray) -> np.ndarray:
+        """Rows holding live copies of ``ids`` (ids not here are skipped)."""
+        if self.n == 0 or ids.shape[0] == 0:
+            return EMPTY_IDS
+        pos = np.searchsorted(self.ids, ids)
+        pos[pos == self.n] = 0
+        found = self.ids[pos] == ids
+        rows: np.ndarray = pos[found]
+        live: np.ndarray = rows[~self.dead[rows]]
+        return live
+
+    def kill(self, rows: np.ndarray) -> int:
+        """Tombstone ``rows`` (must be live); returns how many."""
+        self.dead[rows] = True
+        self.n_dead += int(rows.shape[0])
+        return int(rows.shape[0])
+
+    def live_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        if not self.n_dead:
+            return self.ids, self.words
+        keep = ~self.dead
+        return self.ids[keep], self.words[keep]
+
+
+EMPTY_IDS = np.empty(0, dtype=np.int64)
+EMPTY_D = np.empty(0, dtype=np.uint32)
+EMPTY_IDS.setflags(write=False)
+EMPTY_D.setflags(write=False)
+
+
+def _build_tables(words: np.ndarray, widths: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sorted rows per table and the two-level bucket offsets (see the module docstring)."""
+    n = int(words.shape[0])
+    m = len(widths)
+    starts = np.cumsum((0, *widths))[:-1]
+    sizes = [1 << w for w in widths]
+    table_base = np.cumsum([0, *sizes])
+    n_keys = int(table_base[-1])
+    table_rows = np.empty(m * n, dtype=np.uint32)
+    block_base = np.empty((n_keys >> BLOCK_SHIFT) + 1, dtype=np.int64)
+    low16 = np.empty(n_keys + 1, dtype=np.uint16)
+    wide: dict[int, np.ndarray] = {}  # tables whose blocks overflow 16-bit offsets (heavy duplicates)
+    row_ids = np.arange(n, dtype=np.uint64)
+
+    def one(j: int) -> None:
+        key = extract_key(words, int(starts[j]), widths[j]).astype(np.uint64)
+        packed = (key << np.uint64(32)) | row_ids
+        del key
+        packed.sort()
+        table_rows[j * n : (j + 1) * n] = packed.astype(np.uint32)  # low 32 bits: the row
+        counts = np.bincount((packed >> np.uint64(32)).astype(np.intp), minlength=sizes[j])
+        del packed
+        offsets = np.empty(sizes[j] + 1, dtype=np.int64)
+        offsets[0] = j * n
+        np.cumsum(counts, out=offsets[1:])
+        offsets[1:] += j * n
+        b0 = int(table_base[j]) >> BLOCK_SHIFT
+        nb = sizes[j] >> BLOCK_SHIFT
+        bases = offsets[: -1 : 1 << BLOCK_SHIFT]
+        block_base[b0 : b0 + nb] = bases
+        rel = (offsets[:-1].reshape(nb, -1) - bases[:, None]).reshape(-1)
+        if int(rel.max()) < (1 << 16):
+            low16[int(table_base[j]) : int(table_base[j]) + sizes[j]] = rel
+        else:
+            wide[j] = rel.astype(np.uint32)
+
+    workers = min(2, os.cpu_count() or 1, m) if n >= PARALLEL_BUILD_ROWS else 1
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(one, range(m)))
+    else:
+        for j in range(m):
+            one(j)
+    block_base[-1] = m * n
+    low16[-1] = 0
+    if not wide:
+        return table_rows, block_base, low16
+    low32 = low16.astype(np.uint32)
+    for j, rel in wide.items():
+        low32[int(table_base[j]) : int(table_base[j]) + sizes[j]] = rel
+    return table_rows, block_base, low32
