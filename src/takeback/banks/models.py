@@ -1,0 +1,170 @@
+"""Bank tables and the records the CLI and the web layer show.
+
+A *bank* is a named list of entries (``bank_content``); each entry holds the fingerprints of one
+piece of content (``content_signal``: PDQ, MD5, SHA-256), never the content itself. ``bank_change``
+is the append-only log the in-memory indexes follow (see :mod:`takeback.banks.service`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from takeback.store import Base
+
+#: SQLite only auto-increments an ``INTEGER PRIMARY KEY``; PostgreSQL gets 64-bit ids.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+#: PDQ distance at or below which a bank's entries match, unless the bank says otherwise.
+DEFAULT_PDQ_THRESHOLD = 31
+#: The largest threshold a bank may set. Near 64 of 256 bits unrelated images start to match.
+MAX_PDQ_THRESHOLD = 64
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """Timestamps come back naive from SQLite and aware from PostgreSQL; always UTC-aware here."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def is_active(enabled: bool, disabled_until: datetime | None, now: datetime) -> bool:
+    """Enabled, or disabled with an expiry that has passed (expired disables lapse on their own)."""
+    if enabled:
+        return True
+    until = as_utc(disabled_until)
+    return until is not None and until <= now
+
+
+class Bank(Base):
+    __tablename__ = "bank"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100))
+    #: lower-cased name: names are unique (among live banks) and looked up case-insensitively
+    name_key: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    pdq_threshold: Mapped[int] = mapped_column(Integer, default=DEFAULT_PDQ_THRESHOLD)
+    is_allow_list: Mapped[bool] = mapped_column(Boolean, default=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(200))
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    def active(self, now: datetime) -> bool:
+        return self.deleted_at is None and is_active(self.enabled, self.disabled_until, now)
+
+
+class BankContent(Base):
+    __tablename__ = "bank_content"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("bank.id"))
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    #: where the entry came from (free text: "victim submission", "import:exchange-2026-11.jsonl")
+    source: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class ContentSignal(Base):
+    __tablename__ = "content_signal"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    content_id: Mapped[int] = mapped_column(BigId, ForeignKey("bank_content.id", ondelete="CASCADE"))
+    signal_type: Mapped[str] = mapped_column(String(32))
+    value: Mapped[bytes] = mapped_column(LargeBinary)
+    quality: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class BankChange(Base):
+    """One row per change an index must follow; ``seq`` is the watermark an index records."""
+
+    __tablename__ = "bank_change"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 (SQLAlchemy's declarative API)
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    #: ``signal_add`` / ``signal_remove`` (a PDQ signal entered or left the live set) or ``bank``
+    #: (a bank's policy changed: threshold, allow-list, enabled, name, deletion)
+    op: Mapped[str] = mapped_column(String(16))
+    bank_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    content_signal_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class BankStore(Base):
+    """The store's identity (one row): persisted index files are named after it."""
+
+    __tablename__ = "bank_store"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[str] = mapped_column(String(32))
+
+
+# --- records shown at the edges (CLI, API) ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BankInfo:
+    """A bank with its entry counts, as ``bank list`` / ``bank show`` print it."""
+
+    id: int
+    name: str
+    description: str | None
+    pdq_threshold: int
+    is_allow_list: bool
+    enabled: bool
+    disabled_until: datetime | None
+    active: bool
+    created_at: datetime
+    created_by: str
+    entries: int
+    disabled_entries: int
+    signals: dict[str, int]
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "pdq_threshold": self.pdq_threshold,
+            "allow_list": self.is_allow_list,
+            "enabled": self.enabled,
+            "disabled_until": iso(self.disabled_until),
+            "active": self.active,
+            "entries": self.entries,
+            "disabled_entries": self.disabled_entries,
+            "signals": self.signals,
+            "created_at": iso(self.created_at),
+            "created_by": self.created_by,
+        }
+
+
+#: The exported fields, in order. ``bank export`` writes them and ``bank import`` reads them back.
+EXPORT_FIELDS: tuple[str, ...] = (
+    "content_id",
+    "pdq",
+    "pdq_quality",
+    "md5",
+    "sha256",
+    "note",
+    "metadata",
+    "source",
+    "enabled",
+    "disabled_until",
+    "created_at",
+    "created_by",
+)
+
+
+def iso(value: datetime | None) -> str | None:
+    """UTC ISO 8601 with microseconds, so an export round-trips timestamps exactly."""
+    aware = as_utc(value)
+    return None if aware is None else aware.isoformat(timespec="microseconds")

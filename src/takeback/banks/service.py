@@ -1,0 +1,880 @@
+"""Bank curation: create/rename/delete banks, add/remove/disable entries, export and import.
+
+Keyword-only functions taking the caller's ``session``; the caller owns the transaction (an import
+is one transaction, so it lands whole or not at all). Every change writes an audit event.
+
+Changes that in-memory indexes must follow (a PDQ signal entering or leaving the live set, a bank's
+policy changing) also append to ``bank_change``. Writers take a change-log lock first (PostgreSQL
+advisory lock; SQLite already has a single writer), so sequence numbers commit in order and a reader
+that has seen ``seq = N`` has seen every change up to ``N``: an index saved with watermark ``N``
+catches up by applying ``seq > N`` only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import DateTime, String, Table, delete, func, insert, literal, select, text, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from takeback.banks.models import (
+    DEFAULT_PDQ_THRESHOLD,
+    EXPORT_FIELDS,
+    MAX_PDQ_THRESHOLD,
+    Bank,
+    BankChange,
+    BankContent,
+    BankInfo,
+    BankStore,
+    ContentSignal,
+    as_utc,
+    is_active,
+    iso,
+)
+from takeback.errors import TakebackError
+from takeback.signals import REGISTRY, IndexKind, SignalValue
+from takeback.store import record_audit
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
+#: Signal types whose changes go to the change log (those kept in in-memory indexes).
+INDEXED_TYPES = frozenset(t.name for t in REGISTRY.values() if t.index_kind is IndexKind.HAMMING256)
+SIGNAL_ORDER = ("pdq", "md5", "sha256")
+MAX_NOTE_CHARS = 10_000
+MAX_METADATA_BYTES = 16_384
+_CHUNK = 500  # values per IN (...) list: well inside SQLite's and PostgreSQL's parameter limits
+_ANALYZE_FIRST = 2_000  # entries inserted before the first statistics refresh (then 4k, 8k, ...)
+_CHANGE_LOCK_KEY = 0x7A4B_0100  # PostgreSQL advisory lock serialising change-log writers
+
+
+_CONTENT = cast(Table, BankContent.__table__)
+_SIGNAL = cast(Table, ContentSignal.__table__)
+_CHANGE = cast(Table, BankChange.__table__)
+
+
+class BankError(TakebackError):
+    code = "bank_error"
+
+
+class ImportFileError(BankError):
+    """An import file has bad rows; ``problems`` lists every one (line number, message)."""
+
+    def __init__(self, problems: list[tuple[int, str]], *, source: str) -> None:
+        n = len(problems)
+        super().__init__(
+            f"{source}: {n} invalid row{'s' if n != 1 else ''}; nothing was imported.",
+            code="import_invalid",
+        )
+        self.problems = problems
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- banks ----------------------------------------------------------------------------------------
+
+
+def _check_name(name: str) -> str:
+    text_ = name.strip() if isinstance(name, str) else ""
+    if not _NAME.match(text_):
+        raise BankError(
+            f"Bank name {name!r} is not valid: use 1-100 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit.",
+            code="invalid_bank_name",
+        )
+    return text_
+
+
+def _check_threshold(value: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_PDQ_THRESHOLD:
+        raise BankError(
+            f"PDQ threshold {value!r} is out of range: use 0-{MAX_PDQ_THRESHOLD} bits "
+            f"(default {DEFAULT_PDQ_THRESHOLD}).",
+            code="invalid_threshold",
+        )
+    return value
+
+
+def _lock_change_log(session: Session) -> None:
+    """Serialise writers so change-log sequence numbers commit in order (see module docstring).
+
+    Taken first in every writing function, before any row lock, so it cannot deadlock with them.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHANGE_LOCK_KEY})
+
+
+def _log_bank_change(session: Session, bank_id: int) -> None:
+    session.execute(insert(BankChange).values(op="bank", bank_id=bank_id, at=utcnow()))
+
+
+def get_bank(session: Session, *, name: str) -> Bank:
+    """The live bank called ``name`` (case-insensitive)."""
+    key = name.strip().lower() if isinstance(name, str) else ""
+    bank = session.scalar(select(Bank).where(Bank.name_key == key, Bank.deleted_at.is_(None)))
+    if bank is None:
+        known = session.scalars(
+            select(Bank.name).where(Bank.deleted_at.is_(None)).order_by(Bank.name_key).limit(20)
+        ).all()
+        hint = f" Banks: {', '.join(known)}." if known else " There are no banks yet: create one first."
+        raise BankError(f"No bank called {name!r}.{hint}", code="unknown_bank")
+    return bank
+
+
+def create_bank(
+    session: Session,
+    *,
+    name: str,
+    actor: str,
+    pdq_threshold: int = DEFAULT_PDQ_THRESHOLD,
+    allow_list: bool = False,
+    description: str | None = None,
+) -> Bank:
+    """A new, enabled bank. Allow-list banks hold known-benign content whose matches suppress others."""
+    clean = _check_name(name)
+    _check_threshold(pdq_threshold)
+    _lock_change_log(session)
+    if session.scalar(select(Bank.id).where(Bank.name_key == clean.lower(), Bank.deleted_at.is_(None))):
+        raise BankError(f"A bank called {clean!r} already exists.", code="bank_exists")
+    bank = Bank(
+        name=clean,
+        name_key=clean.lower(),
+        description=description or None,
+        pdq_threshold=pdq_threshold,
+        is_allow_list=allow_list,
+        enabled=True,
+        disabled_until=None,
+        created_at=utcnow(),
+        created_by=actor,
+        deleted_at=None,
+    )
+    session.add(bank)
+    session.flush()
+    _log_bank_change(session, bank.id)
+    record_audit(
+        session,
+        actor=actor,
+        action="bank.create",
+        object_type="bank",
+        object_id=bank.id,
+        details={"name": clean, "pdq_threshold": pdq_threshold, "allow_list": allow_list},
+    )
+    return bank
+
+
+def update_bank(
+    session: Session,
+    *,
+    name: str,
+    actor: str,
+    new_name: str | None = None,
+    pdq_threshold: int | None = None,
+    allow_list: bool | None = None,
+    description: str | None = None,
+) -> Bank:
+    """Rename a bank or change its policy; unchanged fields stay as they are."""
+    _lock_change_log(session)
+    bank = get_bank(session, name=name)
+    changes: dict[str, Any] = {}
+    if new_name is not None:
+        clean = _check_name(new_name)
+        if clean.lower() != bank.name_key and session.scalar(
+            select(Bank.id).where(Bank.name_key == clean.lower(), Bank.deleted_at.is_(None))
+        ):
+            raise BankError(f"A bank called {clean!r} already exists.", code="bank_exists")
+        if clean != bank.name:
+            changes["name"] = [bank.name, clean]
+            bank.name, bank.name_key = clean, clean.lower()
+    if pdq_threshold is not None and _check_threshold(pdq_threshold) != bank.pdq_threshold:
+        changes["pdq_threshold"] = [bank.pdq_threshold, pdq_threshold]
+        bank.pdq_threshold = pdq_threshold
+    if allow_list is not None and allow_list != bank.is_allow_list:
+        changes["allow_list"] = [bank.is_allow_list, allow_list]
+        bank.is_allow_list = allow_list
+    if description is not None and (description or None) != bank.description:
+        changes["description"] = "changed"
+        bank.description = description or None
+    if changes:
+        _log_bank_change(session, bank.id)
+        record_audit(
+            session, actor=actor, action="bank.update", object_type="bank", object_id=bank.id, details=changes
+        )
+    return bank
+
+
+def delete_bank(session: Session, *, name: str, actor: str) -> Bank:
+    """Soft-delete: the bank and its entries stop matching; rows stay for the record."""
+    _lock_change_log(session)
+    bank = get_bank(session, name=name)
+    bank.deleted_at = utcnow()
+    session.flush()
+    now = utcnow()
+    # Its PDQ signals leave the live set: every index drops them on its next catch-up.
+    session.execute(
+        insert(BankChange).from_select(
+            ["op", "bank_id", "content_signal_id", "at"],
+            select(
+                literal("signal_remove", String(16)),
+                BankContent.bank_id,
+                ContentSignal.id,
+                literal(now, DateTime(timezone=True)),
+            )
+            .join(BankContent, BankContent.id == ContentSignal.content_id)
+            .where(BankContent.bank_id == bank.id, ContentSignal.signal_type.in_(INDEXED_TYPES)),
+        )
+    )
+    _log_bank_change(session, bank.id)
+    record_audit(
+        session,
+        actor=actor,
+        action="bank.delete",
+        object_type="bank",
+        object_id=bank.id,
+        details={"name": bank.name},
+    )
+    return bank
+
+
+def set_bank_enabled(
+    session: Session, *, name: str, enabled: bool, actor: str, until: datetime | None = None
+) -> Bank:
+    """Enable a bank, or disable it (until ``until``, after which it counts as enabled again)."""
+    if enabled and until is not None:
+        raise BankError("An expiry (--until) applies only when disabling.", code="invalid_until")
+    until = _future(until)
+    _lock_change_log(session)
+    bank = get_bank(session, name=name)
+    bank.enabled, bank.disabled_until = enabled, None if enabled else until
+    _log_bank_change(session, bank.id)
+    record_audit(
+        session,
+        actor=actor,
+        action="bank.enable" if enabled else "bank.disable",
+        object_type="bank",
+        object_id=bank.id,
+        details={"until": iso(until)} if until else {},
+    )
+    return bank
+
+
+def _future(until: datetime | None) -> datetime | None:
+    if until is None:
+        return None
+    aware = as_utc(until)
+    assert aware is not None
+    if aware <= utcnow():
+        raise BankError(f"The expiry {iso(aware)} is in the past; give a future time.", code="invalid_until")
+    return aware
+
+
+def _signal_counts(session: Session, bank_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    out: dict[int, dict[str, int]] = {b: {} for b in bank_ids}
+    if not bank_ids:
+        return out
+    rows = session.execute(
+        select(BankContent.bank_id, ContentSignal.signal_type, func.count())
+        .join(BankContent, BankContent.id == ContentSignal.content_id)
+        .where(BankContent.bank_id.in_(bank_ids))
+        .group_by(BankContent.bank_id, ContentSignal.signal_type)
+    ).all()
+    for bank_id, signal_type, n in rows:
+        out[bank_id][signal_type] = int(n)
+    return out
+
+
+def list_banks(session: Session, *, now: datetime | None = None) -> list[BankInfo]:
+    """Every live bank with its entry counts, by name."""
+    at = now or utcnow()
+    banks = session.scalars(select(Bank).where(Bank.deleted_at.is_(None)).order_by(Bank.name_key)).all()
+    ids = [b.id for b in banks]
+    entries: dict[int, list[int]] = {b: [0, 0] for b in ids}
+    if ids:
+        rows = session.execute(
+            select(BankContent.bank_id, BankContent.enabled, BankContent.disabled_until, func.count())
+            .where(BankContent.bank_id.in_(ids))
+            .group_by(BankContent.bank_id, BankContent.enabled, BankContent.disabled_until)
+        ).all()
+        for bank_id, enabled, until, n in rows:
+            entries[bank_id][0] += int(n)
+            if not is_active(enabled, until, at):
+                entries[bank_id][1] += int(n)
+    signals = _signal_counts(session, ids)
+    return [
+        BankInfo(
+            id=b.id,
+            name=b.name,
+            description=b.description,
+            pdq_threshold=b.pdq_threshold,
+            is_allow_list=b.is_allow_list,
+            enabled=b.enabled,
+            disabled_until=as_utc(b.disabled_until),
+            active=b.active(at),
+            created_at=as_utc(b.created_at) or at,
+            created_by=b.created_by,
+            entries=entries[b.id][0],
+            disabled_entries=entries[b.id][1],
+            signals=dict(sorted(signals[b.id].items())),
+        )
+        for b in banks
+    ]
+
+
+def bank_info(session: Session, *, name: str, now: datetime | None = None) -> BankInfo:
+    bank = get_bank(session, name=name)
+    return next(i for i in list_banks(session, now=now) if i.id == bank.id)
+
+
+# --- entries --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NewContent:
+    """An entry to add: its signals plus the note, metadata and provenance it carries."""
+
+    signals: tuple[SignalValue, ...]
+    note: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None
+    enabled: bool = True
+    disabled_until: datetime | None = None
+    created_at: datetime | None = None
+    created_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AddOutcome:
+    """What happened to one entry: added as ``content_id``, or skipped as a duplicate of one."""
+
+    content_id: int | None
+    duplicate_of: int | None = None
+
+    @property
+    def added(self) -> bool:
+        return self.content_id is not None
+
+
+def check_note(note: str | None) -> str | None:
+    if note is None or note == "":
+        return None
+    if len(note) > MAX_NOTE_CHARS:
+        raise BankError(
+            f"note: at most {MAX_NOTE_CHARS:,} characters; got {len(note):,}.", code="invalid_note"
+        )
+    return note
+
+
+def check_metadata(meta: Any) -> dict[str, Any]:
+    import json
+
+    if meta is None:
+        return {}
+    if not isinstance(meta, dict) or not all(isinstance(k, str) and k for k in meta):
+        raise BankError("metadata: must be an object with non-empty text keys.", code="invalid_metadata")
+    size = len(json.dumps(meta, ensure_ascii=False).encode())
+    if size > MAX_METADATA_BYTES:
+        raise BankError(
+            f"metadata: at most {MAX_METADATA_BYTES:,} bytes as JSON; got {size:,}.", code="invalid_metadata"
+        )
+    return meta
+
+
+def _validated(entry: NewContent) -> NewContent:
+    if not entry.signals:
+        raise BankError("An entry needs at least one of pdq, md5, sha256.", code="no_signals")
+    seen = set()
+    for sig in entry.signals:
+        st = REGISTRY.get(sig.signal_type)
+        if st is None or len(sig.value) != st.size:
+            raise BankError(f"{sig.signal_type}: not a valid signal value.", code="invalid_signal")
+        if sig.signal_type in seen:
+            raise BankError(f"{sig.signal_type}: given twice for one entry.", code="invalid_signal")
+        seen.add(sig.signal_type)
+        if sig.quality is not None and not 0 <= sig.quality <= 100:
+            raise BankError(f"{sig.signal_type}_quality: must be 0-100.", code="invalid_quality")
+    check_note(entry.note)
+    check_metadata(entry.metadata)
+    return entry
+
+
+def _existing_values(
+    session: Session, bank_id: int, wanted: dict[str, set[bytes]]
+) -> dict[tuple[str, bytes], int]:
+    """(type, value) -> content id, for the given values already in the bank."""
+    found: dict[tuple[str, bytes], int] = {}
+    for signal_type, values in wanted.items():
+        vals = list(values)
+        for i in range(0, len(vals), _CHUNK):
+            # No bank condition in SQL: the planner must drive this from the (type, value) index;
+            # a bank_id filter tempts it to scan the whole bank when statistics are stale.
+            rows = session.execute(
+                select(ContentSignal.value, ContentSignal.content_id, BankContent.bank_id)
+                .join(BankContent, BankContent.id == ContentSignal.content_id)
+                .where(
+                    ContentSignal.signal_type == signal_type, ContentSignal.value.in_(vals[i : i + _CHUNK])
+                )
+            ).all()
+            for value, content_id, in_bank in rows:
+                if in_bank == bank_id:
+                    found.setdefault((signal_type, bytes(value)), int(content_id))
+    return found
+
+
+def _refresh_statistics(session: Session) -> None:
+    """Let PostgreSQL's planner see the rows this transaction added (ANALYZE counts its own rows).
+
+    Without statistics it guesses the bank tables are tiny and answers each duplicate check by
+    scanning them, which makes a large import quadratic. Done at doubling sizes: a handful of
+    ANALYZEs per import, each sampling a bounded number of rows.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("ANALYZE bank_content, content_signal"))
+
+
+def _insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert rows (Core executemany, not the much slower ORM bulk path); their new ids, in order.
+
+    SQLite cannot promise RETURNING order for a multi-row insert, but this transaction holds the
+    database's only write lock and rowids grow by one from the current maximum, so the new ids are
+    the ``len(rows)`` ids ending at the maximum after the insert.
+    """
+    if conn.dialect.name == "sqlite":
+        conn.execute(insert(table), rows)
+        last = int(conn.execute(select(func.max(table.c.id))).scalar_one())
+        return list(range(last - len(rows) + 1, last + 1))
+    result = conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+    return [int(i) for i in result.scalars()]
+
+
+def _insert_entries(
+    session: Session, *, bank: Bank, entries: Sequence[NewContent], actor: str
+) -> list[AddOutcome]:
+    """Insert entries (in chunks), skipping any whose signal value is already in the bank."""
+    outcomes: list[AddOutcome] = []
+    twins: dict[int, int] = {}  # outcome index -> index of the same-call entry it duplicates
+    now = utcnow()
+    analyze_at = _ANALYZE_FIRST
+    for start in range(0, len(entries), _CHUNK):
+        chunk = entries[start : start + _CHUNK]
+        if start >= analyze_at:
+            _refresh_statistics(session)
+            analyze_at *= 2
+        wanted: dict[str, set[bytes]] = {}
+        for e in chunk:
+            for sig in e.signals:
+                wanted.setdefault(sig.signal_type, set()).add(sig.value)
+        known = _existing_values(session, bank.id, wanted)
+        fresh: list[NewContent] = []
+        slots: list[int] = []  # outcome index of each fresh entry
+        pending: dict[tuple[str, bytes], int] = {}  # values of this chunk's fresh entries -> outcome index
+        for e in chunk:
+            keys = [(s.signal_type, s.value) for s in e.signals]
+            dup = next((known[k] for k in keys if k in known), None)
+            twin = next((pending[k] for k in keys if k in pending), None)
+            if dup is not None:
+                outcomes.append(AddOutcome(None, duplicate_of=dup))
+            elif twin is not None:
+                twins[len(outcomes)] = twin
+                outcomes.append(AddOutcome(None))
+            else:
+                for k in keys:
+                    pending[k] = len(outcomes)
+                slots.append(len(outcomes))
+                outcomes.append(AddOutcome(None))
+                fresh.append(e)
+        if not fresh:
+            continue
+        content_rows = [
+            {
+                "bank_id": bank.id,
+                "note": check_note(e.note),
+                "metadata": e.metadata or {},
+                "source": e.source,
+                "enabled": e.enabled,
+                "disabled_until": None if e.enabled else as_utc(e.disabled_until),
+                "created_at": as_utc(e.created_at) or now,
+                "created_by": e.created_by or actor,
+            }
+            for e in fresh
+        ]
+        conn = session.connection()
+        ids = _insert_many(conn, _CONTENT, content_rows)
+        signal_rows: list[dict[str, Any]] = []
+        for content_id, e, slot in zip(ids, fresh, slots, strict=True):
+            outcomes[slot] = AddOutcome(int(content_id))
+            signal_rows.extend(
+                {
+                    "content_id": content_id,
+                    "signal_type": s.signal_type,
+                    "value": s.value,
+                    "quality": s.quality,
+                }
+                for s in e.signals
+            )
+        sig_ids = zip(
+            _insert_many(conn, _SIGNAL, signal_rows), (r["signal_type"] for r in signal_rows), strict=True
+        )
+        changes = [
+            {"op": "signal_add", "bank_id": bank.id, "content_signal_id": sid, "at": now}
+            for sid, stype in sig_ids
+            if stype in INDEXED_TYPES
+        ]
+        if changes:
+            conn.execute(insert(_CHANGE), changes)
+    # Duplicates of an entry added earlier in the same call point at its new id.
+    for i, j in twins.items():
+        outcomes[i] = AddOutcome(None, duplicate_of=outcomes[j].content_id)
+    return outcomes
+
+
+def _id_ranges(ids: Iterable[int]) -> list[list[int]]:
+    """[[first, last], ...] runs: compact audit details for large batches."""
+    out: list[list[int]] = []
+    for i in sorted(ids):
+        if out and i == out[-1][1] + 1:
+            out[-1][1] = i
+        else:
+            out.append([i, i])
+    return out
+
+
+def add_contents(
+    session: Session, *, bank_name: str, entries: Sequence[NewContent], actor: str
+) -> list[AddOutcome]:
+    """Add entries to a bank. An entry sharing any signal value with one already in the bank (or
+    earlier in ``entries``) is a duplicate: it is skipped and its outcome names the existing entry.
+    """
+    for e in entries:
+        _validated(e)
+    _lock_change_log(session)
+    bank = get_bank(session, name=bank_name)
+    outcomes = _insert_entries(session, bank=bank, entries=entries, actor=actor)
+    added = [o.content_id for o in outcomes if o.content_id is not None]
+    record_audit(
+        session,
+        actor=actor,
+        action="bank.content.add",
+        object_type="bank",
+        object_id=bank.id,
+        details={
+            "added": len(added),
+            "duplicates": len(outcomes) - len(added),
+            "content_ids": _id_ranges(added),
+        },
+    )
+    return outcomes
+
+
+def _contents_in_bank(session: Session, bank: Bank, content_ids: Sequence[int]) -> list[BankContent]:
+    wanted = sorted(set(int(i) for i in content_ids))
+    rows: list[BankContent] = []
+    for i in range(0, len(wanted), _CHUNK):
+        rows.extend(
+            session.scalars(
+                select(BankContent).where(
+                    BankContent.bank_id == bank.id, BankContent.id.in_(wanted[i : i + _CHUNK])
+                )
+            ).all()
+        )
+    missing = sorted(set(wanted) - {r.id for r in rows})
+    if missing:
+        shown = ", ".join(str(m) for m in missing[:20]) + (" ..." if len(missing) > 20 else "")
+        raise BankError(
+            f"Bank {bank.name!r} has no entr{'y' if len(missing) == 1 else 'ies'} with id {shown}; "
+            "nothing was changed.",
+            code="unknown_content",
+        )
+    return rows
+
+
+def remove_contents(session: Session, *, bank_name: str, content_ids: Sequence[int], actor: str) -> int:
+    """Delete entries and their signals (all or none: an unknown id changes nothing)."""
+    _lock_change_log(session)
+    bank = get_bank(session, name=bank_name)
+    rows = _contents_in_bank(session, bank, content_ids)
+    ids = [r.id for r in rows]
+    now = utcnow()
+    for i in range(0, len(ids), _CHUNK):
+        part = ids[i : i + _CHUNK]
+        signal_ids = session.scalars(
+            select(ContentSignal.id).where(
+                ContentSignal.content_id.in_(part), ContentSignal.signal_type.in_(INDEXED_TYPES)
+            )
+        ).all()
+        if signal_ids:
+            session.execute(
+                insert(BankChange),
+                [
+                    {"op": "signal_remove", "bank_id": bank.id, "content_signal_id": s, "at": now}
+                    for s in signal_ids
+                ],
+            )
+        session.execute(delete(ContentSignal).where(ContentSignal.content_id.in_(part)))
+        session.execute(delete(BankContent).where(BankContent.id.in_(part)))
+    record_audit(
+        session,
+        actor=actor,
+        action="bank.content.remove",
+        object_type="bank",
+        object_id=bank.id,
+        details={"removed": len(ids), "content_ids": _id_ranges(ids)},
+    )
+    return len(ids)
+
+
+def set_contents_enabled(
+    session: Session,
+    *,
+    bank_name: str,
+    content_ids: Sequence[int],
+    enabled: bool,
+    actor: str,
+    until: datetime | None = None,
+) -> int:
+    """Enable entries, or disable them (until ``until``). Matching reads this state at query time,
+    so no index change is needed and an expiry lapses by itself."""
+    if enabled and until is not None:
+        raise BankError("An expiry (--until) applies only when disabling.", code="invalid_until")
+    until = _future(until)
+    bank = get_bank(session, name=bank_name)
+    rows = _contents_in_bank(session, bank, content_ids)
+    ids = [r.id for r in rows]
+    for i in range(0, len(ids), _CHUNK):
+        session.execute(
+            update(BankContent)
+            .where(BankContent.id.in_(ids[i : i + _CHUNK]))
+            .values(enabled=enabled, disabled_until=None if enabled else until)
+        )
+    record_audit(
+        session,
+        actor=actor,
+        action="bank.content.enable" if enabled else "bank.content.disable",
+        object_type="bank",
+        object_id=bank.id,
+        details={"content_ids": _id_ranges(ids), **({"until": iso(until)} if until else {})},
+    )
+    return len(ids)
+
+
+@dataclass(frozen=True, slots=True)
+class ContentView:
+    """One entry with its signals, as exported and shown."""
+
+    id: int
+    bank: str
+    signals: dict[str, tuple[bytes, int | None]]
+    note: str | None
+    metadata: dict[str, Any]
+    source: str | None
+    enabled: bool
+    disabled_until: datetime | None
+    created_at: datetime
+    created_by: str
+
+    def active(self, now: datetime) -> bool:
+        return is_active(self.enabled, self.disabled_until, now)
+
+    def to_record(self) -> dict[str, Any]:
+        """The export record: exactly :data:`EXPORT_FIELDS`, hashes as lowercase hex."""
+        pdq = self.signals.get("pdq")
+        md5 = self.signals.get("md5")
+        sha = self.signals.get("sha256")
+        rec = {
+            "content_id": self.id,
+            "pdq": pdq[0].hex() if pdq else None,
+            "pdq_quality": pdq[1] if pdq else None,
+            "md5": md5[0].hex() if md5 else None,
+            "sha256": sha[0].hex() if sha else None,
+            "note": self.note,
+            "metadata": self.metadata,
+            "source": self.source,
+            "enabled": self.enabled,
+            "disabled_until": iso(self.disabled_until),
+            "created_at": iso(self.created_at),
+            "created_by": self.created_by,
+        }
+        assert tuple(rec) == EXPORT_FIELDS
+        return rec
+
+
+def _views(session: Session, bank: Bank, rows: Sequence[BankContent]) -> list[ContentView]:
+    ids = [r.id for r in rows]
+    sigs: dict[int, dict[str, tuple[bytes, int | None]]] = {i: {} for i in ids}
+    if ids:
+        for cid, stype, value, quality in session.execute(
+            select(
+                ContentSignal.content_id,
+                ContentSignal.signal_type,
+                ContentSignal.value,
+                ContentSignal.quality,
+            ).where(ContentSignal.content_id.in_(ids))
+        ):
+            sigs[cid][stype] = (bytes(value), quality)
+    return [
+        ContentView(
+            id=r.id,
+            bank=bank.name,
+            signals=sigs[r.id],
+            note=r.note,
+            metadata=dict(r.meta or {}),
+            source=r.source,
+            enabled=r.enabled,
+            disabled_until=as_utc(r.disabled_until),
+            created_at=as_utc(r.created_at) or utcnow(),
+            created_by=r.created_by,
+        )
+        for r in rows
+    ]
+
+
+def iter_contents(
+    session: Session, *, bank_name: str, newest_first: bool = False, limit: int | None = None
+) -> Iterator[ContentView]:
+    """A bank's entries in id order (keyset pages, so memory stays flat for any bank size)."""
+    bank = get_bank(session, name=bank_name)
+    last: int | None = None
+    left = limit
+    while left is None or left > 0:
+        page = _CHUNK if left is None else min(_CHUNK, left)
+        q = select(BankContent).where(BankContent.bank_id == bank.id)
+        if last is not None:
+            q = q.where(BankContent.id < last if newest_first else BankContent.id > last)
+        q = q.order_by(BankContent.id.desc() if newest_first else BankContent.id).limit(page)
+        rows = session.scalars(q).all()
+        if not rows:
+            return
+        yield from _views(session, bank, rows)
+        last = rows[-1].id
+        if left is not None:
+            left -= len(rows)
+        session.expunge_all()
+
+
+def get_content(session: Session, *, bank_name: str, content_id: int) -> ContentView:
+    bank = get_bank(session, name=bank_name)
+    return _views(session, bank, _contents_in_bank(session, bank, [content_id]))[0]
+
+
+# --- import ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    rows: int
+    added: int
+    duplicates: int
+
+
+def import_contents(
+    session: Session, *, bank_name: str, entries: Sequence[NewContent], actor: str, source: str
+) -> ImportReport:
+    """Add parsed, validated entries in the caller's one transaction: all land or none do.
+
+    Each entry keeps the provenance it was exported with (source, created_at, created_by), so an
+    export re-imported elsewhere reads the same; the audit log records who imported it and when.
+    """
+    for e in entries:
+        _validated(e)
+    _lock_change_log(session)
+    bank = get_bank(session, name=bank_name)
+    outcomes = _insert_entries(session, bank=bank, entries=entries, actor=actor)
+    added = [o.content_id for o in outcomes if o.content_id is not None]
+    record_audit(
+        session,
+        actor=actor,
+        action="bank.import",
+        object_type="bank",
+        object_id=bank.id,
+        details={
+            "file": source,
+            "rows": len(entries),
+            "added": len(added),
+            "duplicates": len(entries) - len(added),
+            "content_ids": _id_ranges(added),
+        },
+    )
+    return ImportReport(rows=len(entries), added=len(added), duplicates=len(entries) - len(added))
+
+
+# --- what indexes read ----------------------------------------------------------------------------
+
+
+def change_watermark(session: Session) -> int:
+    """The newest change-log sequence number (0 for an empty log)."""
+    return int(session.scalar(select(func.coalesce(func.max(BankChange.seq), 0))) or 0)
+
+
+def store_id(session: Session) -> str:
+    value = session.scalar(select(BankStore.store_id).where(BankStore.id == 1))
+    if value is None:  # pragma: no cover - the migration inserts it
+        raise BankError("The database has no store id; run the migrations.", code="store_uninitialised")
+    return value
+
+
+def changes_after(session: Session, *, after: int, upto: int) -> tuple[set[int], bool]:
+    """Signal ids touched by changes in ``(after, upto]``, and whether any bank changed."""
+    ids: set[int] = set()
+    bank_changed = False
+    rows = session.execute(
+        select(BankChange.op, BankChange.content_signal_id)
+        .where(BankChange.seq > after, BankChange.seq <= upto)
+        .execution_options(yield_per=10_000)
+    )
+    for row in rows:
+        op, sid = row[0], row[1]
+        if op == "bank":
+            bank_changed = True
+        elif sid is not None:
+            ids.add(int(sid))
+    return ids, bank_changed
+
+
+def live_signals(session: Session, *, signal_type: str, ids: Sequence[int]) -> list[tuple[int, bytes]]:
+    """(id, value) of those ``ids`` that are live signals of ``signal_type`` right now."""
+    out: list[tuple[int, bytes]] = []
+    wanted = sorted(ids)
+    for i in range(0, len(wanted), _CHUNK * 10):
+        out.extend(
+            (int(a), bytes(b))
+            for a, b in session.execute(
+                select(ContentSignal.id, ContentSignal.value)
+                .select_from(ContentSignal)
+                .join(BankContent, BankContent.id == ContentSignal.content_id)
+                .join(Bank, Bank.id == BankContent.bank_id)
+                .where(
+                    ContentSignal.id.in_(wanted[i : i + _CHUNK * 10]),
+                    ContentSignal.signal_type == signal_type,
+                    Bank.deleted_at.is_(None),
+                )
+            )
+        )
+    return out
+
+
+__all__ = [
+    "AddOutcome",
+    "BankError",
+    "ContentView",
+    "ImportFileError",
+    "ImportReport",
+    "NewContent",
+    "add_contents",
+    "bank_info",
+    "change_watermark",
+    "create_bank",
+    "delete_bank",
+    "get_bank",
+    "get_content",
+    "import_contents",
+    "iter_contents",
+    "list_banks",
+    "remove_contents",
+    "set_bank_enabled",
+    "set_contents_enabled",
+    "store_id",
+    "update_bank",
+]

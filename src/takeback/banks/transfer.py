@@ -1,0 +1,226 @@
+"""Bank export and import files: JSON Lines or CSV, one entry per record, exact round trip.
+
+Records carry :data:`~takeback.banks.models.EXPORT_FIELDS`: hashes as lowercase hex, the note,
+metadata (a JSON object; in CSV a JSON text cell), provenance (source, created_at, created_by) and
+the enabled / disabled_until state. ``content_id`` is informational: imports assign new ids.
+
+Reading validates every row before anything is written and reports every bad row by line number
+(:class:`~takeback.banks.service.ImportFileError`), so a file imports whole or not at all.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, BinaryIO, TextIO
+
+from takeback.banks.models import EXPORT_FIELDS
+from takeback.banks.service import (
+    SIGNAL_ORDER,
+    BankError,
+    ContentView,
+    ImportFileError,
+    NewContent,
+    check_metadata,
+    check_note,
+)
+from takeback.errors import TakebackError
+from takeback.signals import SignalValue, get_signal_type
+
+_KNOWN = frozenset(EXPORT_FIELDS)
+
+
+class TransferFormat(StrEnum):
+    JSONL = "jsonl"
+    CSV = "csv"
+
+
+def guess_format(name: str) -> TransferFormat | None:
+    lower = name.lower()
+    if lower.endswith((".jsonl", ".ndjson", ".json")):
+        return TransferFormat.JSONL
+    if lower.endswith(".csv"):
+        return TransferFormat.CSV
+    return None
+
+
+# --- export ---------------------------------------------------------------------------------------
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+def write_export(views: Iterable[ContentView], out: TextIO, fmt: TransferFormat) -> int:
+    """Write every entry; returns how many."""
+    n = 0
+    if fmt is TransferFormat.CSV:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(EXPORT_FIELDS)
+        for v in views:
+            writer.writerow([_csv_cell(x) for x in v.to_record().values()])
+            n += 1
+    else:
+        for v in views:
+            out.write(json.dumps(v.to_record(), ensure_ascii=False, sort_keys=False) + "\n")
+            n += 1
+    out.flush()
+    return n
+
+
+# --- import ---------------------------------------------------------------------------------------
+
+
+def _text(rec: dict[str, Any], key: str) -> str | None:
+    value = rec.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BankError(f"{key}: must be text.")
+    return value
+
+
+def _time(rec: dict[str, Any], key: str) -> datetime | None:
+    value = _text(rec, key)
+    if value is None or value == "":
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise BankError(f"{key}: {value!r} is not an ISO 8601 date-time.") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+
+
+def _entry(rec: dict[str, Any], *, from_csv: bool, default_source: str) -> NewContent:
+    """One record to a validated entry; raises with a message naming the bad field."""
+    unknown = sorted(set(rec) - _KNOWN)
+    if unknown:
+        raise BankError(f"unknown field{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}.")
+    if from_csv:
+        rec = {k: (None if v == "" else v) for k, v in rec.items()}
+        if rec.get("metadata") is not None:
+            try:
+                rec["metadata"] = json.loads(rec["metadata"])
+            except json.JSONDecodeError:
+                raise BankError("metadata: not valid JSON.") from None
+        for key in ("pdq_quality",):
+            if rec.get(key) is not None:
+                try:
+                    rec[key] = int(rec[key])
+                except ValueError:
+                    raise BankError(f"{key}: {rec[key]!r} is not a whole number.") from None
+        if rec.get("enabled") is not None:
+            flag = str(rec["enabled"]).strip().lower()
+            if flag not in ("true", "false"):
+                raise BankError(f"enabled: {rec['enabled']!r} is not true or false.")
+            rec["enabled"] = flag == "true"
+    signals = []
+    for name in SIGNAL_ORDER:
+        value = rec.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise BankError(f"{name}: must be a hex string.")
+        quality = None
+        if name == "pdq":
+            quality = rec.get("pdq_quality")
+            if quality is not None and (
+                isinstance(quality, bool) or not isinstance(quality, int) or not 0 <= quality <= 100
+            ):
+                raise BankError("pdq_quality: must be a whole number 0-100.")
+        signals.append(SignalValue(name, get_signal_type(name).validate(value, field=name), quality))
+    if not signals:
+        raise BankError("no hash: give at least one of pdq, md5, sha256.")
+    if rec.get("pdq_quality") is not None and rec.get("pdq") is None:
+        raise BankError("pdq_quality: given without a pdq hash.")
+    enabled = rec.get("enabled")
+    if enabled is None:
+        enabled = True
+    if not isinstance(enabled, bool):
+        raise BankError("enabled: must be true or false.")
+    return NewContent(
+        signals=tuple(signals),
+        note=check_note(_text(rec, "note")),
+        metadata=check_metadata(rec.get("metadata")),
+        source=_text(rec, "source") if "source" in rec else default_source,
+        enabled=enabled,
+        disabled_until=None if enabled else _time(rec, "disabled_until"),
+        created_at=_time(rec, "created_at"),
+        created_by=_text(rec, "created_by") or None,
+    )
+
+
+def _jsonl_records(data: BinaryIO) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    """(line, record) or (line, problem) per non-blank line."""
+    for line_no, raw in enumerate(data, start=1):
+        try:
+            line = raw.decode("utf-8-sig" if line_no == 1 else "utf-8").strip()
+        except UnicodeDecodeError:
+            yield line_no, "not UTF-8 text."
+            continue
+        if not line:
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield line_no, f"not valid JSON ({exc.msg})."
+            continue
+        yield line_no, rec if isinstance(rec, dict) else "not a JSON object."
+
+
+def _csv_records(data: BinaryIO) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    try:
+        text = io.TextIOWrapper(data, encoding="utf-8-sig", newline="")
+        reader = csv.reader(text)
+        header = next(reader, None)
+    except UnicodeDecodeError:
+        yield 1, "not UTF-8 text."
+        return
+    if header is None:
+        return
+    if not set(header) & set(SIGNAL_ORDER):
+        yield 1, "the header names none of pdq, md5, sha256 (is this a takeback bank export?)."
+        return
+    line = reader.line_num + 1
+    try:
+        for row in reader:
+            start, line = line, reader.line_num + 1
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                yield start, f"{len(row)} cells where the header has {len(header)}."
+                continue
+            yield start, dict(zip(header, row, strict=True))
+    except UnicodeDecodeError:
+        yield line, "not UTF-8 text."
+    except csv.Error as exc:
+        yield line, f"not valid CSV ({exc})."
+
+
+def read_import(data: BinaryIO, *, fmt: TransferFormat, source: str) -> list[NewContent]:
+    """Every entry of an import file, or :class:`ImportFileError` listing every bad row."""
+    entries: list[NewContent] = []
+    problems: list[tuple[int, str]] = []
+    records = _csv_records(data) if fmt is TransferFormat.CSV else _jsonl_records(data)
+    default_source = f"import:{source}"
+    for line, rec in records:
+        if isinstance(rec, str):
+            problems.append((line, rec))
+            continue
+        try:
+            entries.append(_entry(rec, from_csv=fmt is TransferFormat.CSV, default_source=default_source))
+        except TakebackError as exc:
+            problems.append((line, exc.message))
+    if problems:
+        raise ImportFileError(problems, source=source)
+    return entries

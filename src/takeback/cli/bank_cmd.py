@@ -1,0 +1,628 @@
+"""``takeback bank``: create and curate hash banks (fingerprints only, never images)."""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import re
+import sys
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from takeback.banks import service as banks
+from takeback.banks.models import DEFAULT_PDQ_THRESHOLD, MAX_PDQ_THRESHOLD, BankInfo, iso
+from takeback.banks.transfer import TransferFormat, guess_format, read_import, write_export
+from takeback.cli.app import (
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    app,
+    err_console,
+    fail,
+    stdout_is_terminal,
+    usage_error,
+)
+from takeback.cli.output import Format, JsonlWriter
+from takeback.config import get_settings
+from takeback.errors import TakebackError
+from takeback.media import Limits
+from takeback.signals import SignalValue, get_signal_type
+from takeback.signals.batch import default_jobs, fingerprint_paths
+from takeback.signals.fingerprint import Fingerprint, FingerprintOptions
+from takeback.signals.pdq import LOW_QUALITY
+from takeback.store import Database, database_url, open_database
+
+T = TypeVar("T")
+
+bank_app = typer.Typer(
+    name="bank",
+    help="Create and curate hash banks: named lists of fingerprints of known images (never the images).",
+    no_args_is_help=True,
+)
+app.add_typer(bank_app, name="bank")
+
+out = Console(soft_wrap=True, highlight=False)
+
+#: Entries written per transaction by ``bank add`` (an import is always one transaction).
+ADD_CHUNK = 500
+
+
+# --- shared plumbing (``match`` uses these too) ----------------------------------------------------
+
+
+def actor() -> str:
+    """Who is acting, for the audit log: the operating-system user running the command."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # no user name in this environment
+        return "cli"
+
+
+@contextlib.contextmanager
+def handled() -> Iterator[None]:
+    """Expected errors become a one-line message and exit 1, never a traceback."""
+    try:
+        yield
+    except TakebackError as exc:
+        fail(exc)
+
+
+def open_store() -> Database:
+    return open_database(database_url(get_settings()))
+
+
+def in_store(work: Callable[[Session], T]) -> T:
+    """Run ``work`` in one transaction (retried while another process holds the write lock)."""
+    db = open_store()
+    try:
+        return db.run(work)
+    finally:
+        db.dispose()
+
+
+def parse_meta(items: list[str] | None) -> dict[str, Any]:
+    meta: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            usage_error(f"--meta {item!r}: write it as key=value.")
+        meta[key.strip()] = value
+    return meta
+
+
+_DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
+
+
+def parse_until(text: str | None) -> datetime | None:
+    """``--until``: an ISO date or date-time (local time unless it says otherwise), or 30m/12h/7d/2w."""
+    if text is None:
+        return None
+    raw = text.strip()
+    m = _DURATION.match(raw.lower())
+    if m:
+        unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[m.group(2)]
+        return datetime.now(UTC) + timedelta(**{unit: int(m.group(1))})
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        usage_error(f"--until {text!r}: give a date (2026-12-31), a date-time, or a duration like 7d or 12h.")
+    if parsed.tzinfo is None:
+        parsed = parsed.astimezone()  # a person typing a time means their own clock
+    return parsed.astimezone(UTC)
+
+
+def _format_option(default_help: str = "Default: table on a terminal, jsonl otherwise.") -> Any:
+    return typer.Option("--format", "-f", help=f"Output format. {default_help}", case_sensitive=False)
+
+
+def pick_format(fmt: Format | None) -> Format:
+    if fmt is Format.CSV:
+        usage_error("This command writes table or jsonl.")
+    return fmt or (Format.TABLE if stdout_is_terminal() else Format.JSONL)
+
+
+BankName = Annotated[str, typer.Argument(help="The bank's name (case-insensitive).", show_default=False)]
+
+
+# --- banks ----------------------------------------------------------------------------------------
+
+
+def _print_banks(infos: list[BankInfo]) -> None:
+    if not infos:
+        out.print("No banks yet. Create one with: takeback bank create NAME")
+        return
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for col in ("bank", "kind", "pdq threshold", "state", "entries", "pdq", "md5", "sha256"):
+        table.add_column(col, justify="right" if col in ("entries", "pdq", "md5", "sha256") else "left")
+    for i in infos:
+        state = (
+            "enabled"
+            if i.enabled
+            else f"disabled until {iso(i.disabled_until)}"
+            if i.disabled_until
+            else "disabled"
+        )
+        if not i.enabled and i.active:
+            state = "enabled (disable expired)"
+        entries = f"{i.entries:,}" + (f" ({i.disabled_entries:,} off)" if i.disabled_entries else "")
+        table.add_row(
+            escape(i.name),
+            "allow-list" if i.is_allow_list else "block",
+            str(i.pdq_threshold),
+            state,
+            entries,
+            *(f"{i.signals.get(t, 0):,}" for t in ("pdq", "md5", "sha256")),
+        )
+    out.print(table)
+
+
+@bank_app.command("create")
+def create_command(
+    name: BankName,
+    threshold: Annotated[
+        int,
+        typer.Option(
+            "--threshold",
+            "-t",
+            help=f"PDQ distance (0-{MAX_PDQ_THRESHOLD} of 256 bits) at or below which entries match.",
+        ),
+    ] = DEFAULT_PDQ_THRESHOLD,
+    allow_list: Annotated[
+        bool,
+        typer.Option("--allow-list", help="Known-benign content: its matches suppress other banks' matches."),
+    ] = False,
+    description: Annotated[str | None, typer.Option("--description", help="What the bank holds.")] = None,
+) -> None:
+    """Create a bank."""
+    with handled():
+        bank = in_store(
+            lambda s: banks.create_bank(
+                s,
+                name=name,
+                actor=actor(),
+                pdq_threshold=threshold,
+                allow_list=allow_list,
+                description=description,
+            )
+        )
+    kind = "allow-list bank" if allow_list else "bank"
+    out.print(f"Created {kind} [bold]{escape(bank.name)}[/] (PDQ threshold {bank.pdq_threshold}).")
+
+
+@bank_app.command("list")
+def list_command(fmt: Annotated[Format | None, _format_option()] = None) -> None:
+    """List the banks with their policy and entry counts."""
+    with handled():
+        infos = in_store(lambda s: banks.list_banks(s))
+    if pick_format(fmt) is Format.JSONL:
+        writer = JsonlWriter(sys.stdout)
+        for i in infos:
+            writer.write(i.to_record())
+        return
+    _print_banks(infos)
+
+
+@bank_app.command("show")
+def show_command(
+    name: BankName,
+    entries: Annotated[
+        int, typer.Option("--entries", "-n", min=0, help="How many of the newest entries to show.")
+    ] = 10,
+    fmt: Annotated[Format | None, _format_option()] = None,
+) -> None:
+    """Show a bank's policy, counts and newest entries."""
+
+    def work(s: Session) -> tuple[BankInfo, list[banks.ContentView]]:
+        return banks.bank_info(s, name=name), list(
+            banks.iter_contents(s, bank_name=name, newest_first=True, limit=entries)
+        )
+
+    with handled():
+        info, views = in_store(work)
+    if pick_format(fmt) is Format.JSONL:
+        writer = JsonlWriter(sys.stdout)
+        writer.write({**info.to_record(), "newest_entries": [v.to_record() for v in views]})
+        return
+    _print_banks([info])
+    if info.description:
+        out.print(f"\n{escape(info.description)}")
+    out.print(f"\ncreated {iso(info.created_at)} by {escape(info.created_by)}")
+    if not views:
+        return
+    now = datetime.now(UTC)
+    out.print(f"\nnewest {len(views)} entr{'y' if len(views) == 1 else 'ies'}:")
+    for v in views:
+        state = (
+            ""
+            if v.active(now)
+            else "  [yellow]disabled[/]" + (f" until {iso(v.disabled_until)}" if v.disabled_until else "")
+        )
+        shown = next(t for t in ("pdq", "sha256", "md5") if t in v.signals)
+        others = "+".join(t for t in ("pdq", "md5", "sha256") if t in v.signals and t != shown)
+        extra = f"  (+{others})" if others else ""
+        out.print(f"  #{v.id}  {shown} {v.signals[shown][0].hex()}{extra}{state}")
+        if v.note:
+            out.print(f"      note: {escape(v.note)}")
+
+
+@bank_app.command("rename")
+def rename_command(
+    name: BankName, new_name: Annotated[str, typer.Argument(help="The new name.", show_default=False)]
+) -> None:
+    """Rename a bank (its entries, ids and history stay)."""
+    with handled():
+        bank = in_store(lambda s: banks.update_bank(s, name=name, new_name=new_name, actor=actor()))
+    out.print(f"Renamed to [bold]{escape(bank.name)}[/].")
+
+
+@bank_app.command("set")
+def set_command(
+    name: BankName,
+    threshold: Annotated[
+        int | None, typer.Option("--threshold", "-t", help=f"New PDQ threshold (0-{MAX_PDQ_THRESHOLD}).")
+    ] = None,
+    allow_list: Annotated[
+        bool | None,
+        typer.Option(
+            "--allow-list/--block-list", help="Make it an allow-list bank, or an ordinary (blocking) one."
+        ),
+    ] = None,
+    description: Annotated[str | None, typer.Option("--description", help="What the bank holds.")] = None,
+) -> None:
+    """Change a bank's policy: threshold, allow-list or description."""
+    if threshold is None and allow_list is None and description is None:
+        usage_error("Give at least one of --threshold, --allow-list/--block-list, --description.")
+    with handled():
+        bank = in_store(
+            lambda s: banks.update_bank(
+                s,
+                name=name,
+                pdq_threshold=threshold,
+                allow_list=allow_list,
+                description=description,
+                actor=actor(),
+            )
+        )
+    kind = "allow-list" if bank.is_allow_list else "blocking"
+    out.print(f"{escape(bank.name)}: {kind} bank, PDQ threshold {bank.pdq_threshold}.")
+
+
+@bank_app.command("delete")
+def delete_command(
+    name: BankName,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a bank: it stops matching at once. Its rows are kept (soft delete) and the name freed."""
+    if not yes:
+        if not sys.stdin.isatty():
+            usage_error("Deleting a bank needs --yes when not run interactively.")
+        typer.confirm(f"Delete bank {name!r}? It will stop matching.", abort=True)
+    with handled():
+        bank = in_store(lambda s: banks.delete_bank(s, name=name, actor=actor()))
+    out.print(f"Deleted bank {escape(bank.name)}.")
+
+
+# --- entries --------------------------------------------------------------------------------------
+
+
+def _entry_from_fingerprint(
+    fp: Fingerprint, note: str | None, meta: dict[str, Any], source: str
+) -> banks.NewContent:
+    signals = []
+    if fp.pdq:
+        signals.append(SignalValue("pdq", bytes.fromhex(fp.pdq), fp.pdq_quality))
+    if fp.md5:
+        signals.append(SignalValue("md5", bytes.fromhex(fp.md5)))
+    if fp.sha256:
+        signals.append(SignalValue("sha256", bytes.fromhex(fp.sha256)))
+    return banks.NewContent(signals=tuple(signals), note=note, metadata=meta, source=source)
+
+
+@bank_app.command("add")
+def add_command(
+    name: BankName,
+    paths: Annotated[
+        list[Path], typer.Argument(help="Image files and folders (walked recursively).", show_default=False)
+    ],
+    note: Annotated[str | None, typer.Option("--note", help="A note stored with every entry added.")] = None,
+    meta: Annotated[list[str] | None, typer.Option("--meta", help="key=value metadata (repeatable).")] = None,
+    source: Annotated[
+        str, typer.Option("--source", help="Provenance stored with each entry (file names are not stored).")
+    ] = "takeback bank add",
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes.")] = None,
+    fmt: Annotated[Format | None, _format_option()] = None,
+) -> None:
+    """Add one entry per image: only its fingerprints (PDQ, MD5, SHA-256) are stored, never the image.
+
+    A file whose fingerprint is already in the bank is skipped as a duplicate. Files that cannot be
+    read or decoded are reported and the rest are added. Exit 1 when any file failed.
+    """
+    metadata = parse_meta(meta)
+    settings = get_settings()
+    view = pick_format(fmt)
+    writer = JsonlWriter(sys.stdout) if view is Format.JSONL else None
+    options = FingerprintOptions(limits=Limits.from_settings(settings))
+    counts = {"added": 0, "duplicate": 0, "failed": 0}
+    with handled():
+        db = open_store()
+        try:
+            db.run(lambda s: banks.get_bank(s, name=name))  # fail fast, before hashing anything
+            pending: list[Fingerprint] = []
+
+            def flush() -> None:
+                entries = [_entry_from_fingerprint(fp, note, metadata, source) for fp in pending]
+                outcomes = db.run(
+                    lambda s: banks.add_contents(s, bank_name=name, entries=entries, actor=actor())
+                )
+                for fp, o in zip(pending, outcomes, strict=True):
+                    status = "added" if o.added else "duplicate"
+                    counts[status] += 1
+                    _report_add(writer, fp, status, o.content_id or o.duplicate_of)
+                pending.clear()
+
+            for fp in fingerprint_paths(
+                [str(p) for p in paths], options=options, jobs=jobs or settings.jobs or default_jobs()
+            ):
+                if fp.error:
+                    counts["failed"] += 1
+                    _report_add(writer, fp, "error", None)
+                    continue
+                pending.append(fp)
+                if len(pending) >= ADD_CHUNK:
+                    flush()
+            if pending:
+                flush()
+        finally:
+            db.dispose()
+    err_console.print(
+        f"{counts['added']} added, {counts['duplicate']} already in the bank, {counts['failed']} failed.",
+        highlight=False,
+    )
+    raise typer.Exit(EXIT_SOME_FAILED if counts["failed"] else EXIT_OK)
+
+
+def _report_add(writer: JsonlWriter | None, fp: Fingerprint, status: str, content_id: int | None) -> None:
+    if writer is not None:
+        writer.write(
+            {
+                "path": fp.path,
+                "status": status,
+                "content_id": content_id if status == "added" else None,
+                "duplicate_of": content_id if status == "duplicate" else None,
+                "pdq": fp.pdq,
+                "pdq_quality": fp.pdq_quality,
+                "sha256": fp.sha256,
+                "error": fp.error,
+            }
+        )
+        return
+    path = escape(fp.path)
+    if status == "error":
+        assert fp.error is not None
+        out.print(f"[red]failed[/]     {path}: {escape(fp.error['message'])}")
+    elif status == "duplicate":
+        out.print(f"duplicate  {path} (already entry #{content_id})")
+    else:
+        low = (
+            "  [yellow]low-quality PDQ (matches will be flagged)[/]"
+            if fp.pdq_quality is not None and fp.pdq_quality < LOW_QUALITY
+            else ""
+        )
+        out.print(f"[green]added[/]      {path} as #{content_id}{low}")
+
+
+@bank_app.command("add-hash")
+def add_hash_command(
+    name: BankName,
+    pdq: Annotated[str | None, typer.Option("--pdq", help="PDQ hash, 64 hex characters.")] = None,
+    pdq_quality: Annotated[
+        int | None, typer.Option("--pdq-quality", min=0, max=100, help="The PDQ hash's quality, if known.")
+    ] = None,
+    md5: Annotated[str | None, typer.Option("--md5", help="MD5, 32 hex characters.")] = None,
+    sha256: Annotated[str | None, typer.Option("--sha256", help="SHA-256, 64 hex characters.")] = None,
+    note: Annotated[str | None, typer.Option("--note", help="A note stored with the entry.")] = None,
+    meta: Annotated[list[str] | None, typer.Option("--meta", help="key=value metadata (repeatable).")] = None,
+    source: Annotated[
+        str, typer.Option("--source", help="Provenance of the entry.")
+    ] = "takeback bank add-hash",
+) -> None:
+    """Add one entry from hashes (for example a victim's own, computed on their device).
+
+    Give any of --pdq, --md5, --sha256 (all describing the same content). Any case is accepted.
+    """
+    given = [(n, v) for n, v in (("pdq", pdq), ("md5", md5), ("sha256", sha256)) if v is not None]
+    if not given:
+        usage_error("Give at least one of --pdq, --md5, --sha256.")
+    if pdq_quality is not None and pdq is None:
+        usage_error("--pdq-quality needs --pdq.")
+    try:
+        signals = tuple(
+            SignalValue(
+                n, get_signal_type(n).validate(v, field=f"--{n}"), pdq_quality if n == "pdq" else None
+            )
+            for n, v in given
+        )
+    except TakebackError as exc:
+        usage_error(exc.message)
+    entry = banks.NewContent(signals=signals, note=note, metadata=parse_meta(meta), source=source)
+    with handled():
+        (outcome,) = in_store(lambda s: banks.add_contents(s, bank_name=name, entries=[entry], actor=actor()))
+    if outcome.added:
+        out.print(f"Added entry #{outcome.content_id}.")
+    else:
+        out.print(f"Already in the bank as entry #{outcome.duplicate_of}; nothing added.")
+
+
+ContentIds = Annotated[
+    list[int], typer.Argument(help="Entry ids (see bank show / export).", show_default=False)
+]
+
+
+@bank_app.command("remove")
+def remove_command(name: BankName, content_ids: ContentIds) -> None:
+    """Remove entries (and their fingerprints) from a bank. An unknown id changes nothing."""
+    with handled():
+        n = in_store(
+            lambda s: banks.remove_contents(s, bank_name=name, content_ids=content_ids, actor=actor())
+        )
+    out.print(f"Removed {n} entr{'y' if n == 1 else 'ies'}.")
+
+
+UntilOption = Annotated[
+    str | None,
+    typer.Option(
+        "--until",
+        help="Re-enable automatically then: a date (2026-12-31, local time), a date-time, or 7d / 12h.",
+    ),
+]
+
+
+@bank_app.command("disable")
+def disable_command(
+    name: BankName,
+    content_ids: Annotated[
+        list[int] | None,
+        typer.Argument(help="Entries to disable; none means the whole bank.", show_default=False),
+    ] = None,
+    until: UntilOption = None,
+) -> None:
+    """Stop a bank, or some of its entries, from matching (for good, or until a time)."""
+    when = parse_until(until)
+    with handled():
+        if content_ids:
+            n = in_store(
+                lambda s: banks.set_contents_enabled(
+                    s, bank_name=name, content_ids=content_ids, enabled=False, until=when, actor=actor()
+                )
+            )
+            what = f"{n} entr{'y' if n == 1 else 'ies'}"
+        else:
+            bank = in_store(
+                lambda s: banks.set_bank_enabled(s, name=name, enabled=False, until=when, actor=actor())
+            )
+            what = f"bank {escape(bank.name)}"
+    out.print(f"Disabled {what}" + (f" until {iso(when)}." if when else "."))
+
+
+@bank_app.command("enable")
+def enable_command(
+    name: BankName,
+    content_ids: Annotated[
+        list[int] | None,
+        typer.Argument(help="Entries to enable; none means the bank itself.", show_default=False),
+    ] = None,
+) -> None:
+    """Let a disabled bank, or disabled entries, match again."""
+    with handled():
+        if content_ids:
+            n = in_store(
+                lambda s: banks.set_contents_enabled(
+                    s, bank_name=name, content_ids=content_ids, enabled=True, actor=actor()
+                )
+            )
+            what = f"{n} entr{'y' if n == 1 else 'ies'}"
+        else:
+            bank = in_store(lambda s: banks.set_bank_enabled(s, name=name, enabled=True, actor=actor()))
+            what = f"bank {escape(bank.name)}"
+    out.print(f"Enabled {what}.")
+
+
+# --- export / import ------------------------------------------------------------------------------
+
+
+@bank_app.command("export")
+def export_command(
+    name: BankName,
+    fmt: Annotated[
+        TransferFormat, typer.Option("--format", "-f", case_sensitive=False)
+    ] = TransferFormat.JSONL,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of standard output.")
+    ] = None,
+) -> None:
+    """Export every entry: hashes, note, metadata, provenance and state (re-importable exactly)."""
+    with handled():
+        db = open_store()
+        try:
+            with db.session() as s:
+                banks.get_bank(s, name=name)
+                if output is None:
+                    n = write_export(banks.iter_contents(s, bank_name=name), sys.stdout, fmt)
+                else:
+                    tmp = output.with_name(output.name + ".part")
+                    with open(tmp, "w", encoding="utf-8", newline="") as fh:
+                        n = write_export(banks.iter_contents(s, bank_name=name), fh, fmt)
+                    tmp.replace(output)
+        finally:
+            db.dispose()
+    err_console.print(f"Exported {n} entr{'y' if n == 1 else 'ies'}.", highlight=False)
+
+
+@bank_app.command("import")
+def import_command(
+    name: BankName,
+    file: Annotated[Path, typer.Argument(help="A bank export (.jsonl or .csv); - reads standard input.")],
+    fmt: Annotated[
+        TransferFormat | None,
+        typer.Option("--format", "-f", case_sensitive=False, help="Default: from the file name's extension."),
+    ] = None,
+) -> None:
+    """Import entries from a file, all or nothing: one bad row and nothing is imported.
+
+    Entries whose hash is already in the bank are skipped and counted. Every bad row is listed.
+    """
+    label = "stdin" if str(file) == "-" else file.name
+    kind = fmt or guess_format(str(file))
+    if kind is None:
+        usage_error(f"{file}: cannot tell the format from the name; give --format jsonl or --format csv.")
+    with handled():
+        db = open_store()
+        try:
+            db.run(lambda s: banks.get_bank(s, name=name))
+            try:
+                if str(file) == "-":
+                    entries = read_import(sys.stdin.buffer, fmt=kind, source=label)
+                else:
+                    with open(file, "rb") as fh:
+                        entries = read_import(fh, fmt=kind, source=label)
+            except OSError as exc:
+                fail(f"Could not read {file}: {exc.strerror or exc}.")
+            except banks.ImportFileError as exc:
+                for line, problem in exc.problems:
+                    err_console.print(f"{escape(label)}: line {line}: {escape(problem)}", highlight=False)
+                fail(exc)
+            err_console.print(f"Importing {len(entries):,} entries in one transaction...", highlight=False)
+            report = db.run(
+                lambda s: banks.import_contents(
+                    s, bank_name=name, entries=entries, actor=actor(), source=label
+                )
+            )
+        finally:
+            db.dispose()
+    out.print(
+        f"Imported {report.added:,} of {report.rows:,} entries"
+        + (f"; {report.duplicates:,} were already in the bank (skipped)." if report.duplicates else ".")
+    )
+
+
+@bank_app.command("reindex")
+def reindex_command() -> None:
+    """Rebuild the match index from the database (never needed in normal use: it is kept current)."""
+    from takeback.matching import open_matcher
+
+    with handled():
+        db = open_store()
+        try:
+            matcher = open_matcher(db, data_dir=get_settings().ensure_data_dir())
+            matcher.rebuild()
+            stats = matcher.stats()
+        finally:
+            db.dispose()
+    out.print(f"Match index rebuilt: {stats['pdq_hashes']:,} PDQ hashes, written to {stats['index_file']}.")

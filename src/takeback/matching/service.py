@@ -1,0 +1,521 @@
+"""Match signals against the banks: one long-lived :class:`Matcher` per process.
+
+The matcher owns the PDQ index (``takeback.index.PdqIndex``, used only through its contract) and
+keeps it in step with the store through the ``bank_change`` log:
+
+* **Load once.** The index is saved in the data dir as ``index/pdq-<store id>.idx`` with the
+  change-log sequence it reflects (its *watermark*). Opening loads it and applies only the changes
+  after the watermark. A missing file, a damaged one (checksum), one from a restored database
+  (watermark ahead of the log) or from another database (the store id is in its name) is rebuilt
+  from the store, with a notice.
+* **Fresh per lookup, cheaply.** Before a lookup the matcher reads ``max(seq)`` (one indexed query;
+  rate-limited by ``check_interval`` if the caller wants) and, if the log moved, applies just those
+  changes. A change committed by this process, another worker or a CLI is visible to the next lookup.
+* **Policy at query time.** Candidates from the index are re-read from the store with their entry and
+  bank state, so disabling an entry needs no index change and an expired disable lapses by itself.
+  Each PDQ candidate's distance is recomputed from the stored value, so a stale index can never
+  produce a false match.
+* **Exact signals** (MD5, SHA-256) are looked up in the store's ``(signal_type, value)`` index: one
+  B-tree probe per value, always current, and no second copy of every hash in memory.
+* **Thread-safe.** Lookups share a read lock; applying changes takes the write lock briefly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from takeback.banks.models import Bank, BankContent, ContentSignal, as_utc, is_active
+from takeback.banks.service import (
+    BankError,
+    change_watermark,
+    changes_after,
+    get_bank,
+    live_signals,
+    store_id,
+)
+from takeback.index import PdqIndex, PdqIndexError
+from takeback.matching.models import Match, MatchQuery, MatchResult, Suppressor
+from takeback.signals.pdq import DIHEDRAL_NAMES, LOW_QUALITY, hamming
+from takeback.store import Database
+
+log = logging.getLogger("takeback.matching")
+
+_FETCH_CHUNK = 500
+_REBUILD_BATCH = 200_000
+
+
+class MatchingError(BankError):
+    code = "matching_error"
+
+
+@dataclass(frozen=True, slots=True)
+class _BankPolicy:
+    id: int
+    name: str
+    threshold: int
+    allow_list: bool
+    enabled: bool
+    disabled_until: datetime | None
+
+    def active(self, now: datetime) -> bool:
+        return is_active(self.enabled, self.disabled_until, now)
+
+
+class _RWLock:
+    """Many readers or one writer; a waiting writer holds back new readers so it cannot starve."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer = False
+        self._writers_waiting = 0
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[None]:
+        with self._cond:
+            while self._writer or self._writers_waiting:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[None]:
+        with self._cond:
+            self._writers_waiting += 1
+            while self._writer or self._readers:
+                self._cond.wait()
+            self._writers_waiting -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Matcher:
+    """Matches queries against every live bank; safe to share between threads.
+
+    ``index_dir`` is where the PDQ index is persisted (``None``: memory only). ``check_interval``
+    (seconds) rate-limits the change-log check; 0 checks before every lookup. Call
+    :meth:`mark_stale` after a write in this process to make the very next lookup check regardless.
+    ``save_after`` is how many changes may accumulate before the index file is rewritten.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        index_dir: Path | None = None,
+        check_interval: float = 0.0,
+        save_after: int = 1000,
+    ) -> None:
+        self.db = db
+        self.index_dir = index_dir
+        self.check_interval = check_interval
+        self.save_after = save_after
+        #: things a person should know about (index rebuilt and why); the CLI prints them
+        self.notices: list[str] = []
+        self._rw = _RWLock()
+        self._refreshing = threading.Lock()
+        self._index = PdqIndex()
+        self._banks: dict[int, _BankPolicy] = {}
+        self._last_check = -1e18
+        self._saved_watermark = -1
+        self._unsaved_changes = 0
+        with db.session() as s:
+            self._store_id = store_id(s)
+        self._load()
+
+    # --- index lifecycle ------------------------------------------------------------------------
+
+    @property
+    def index_path(self) -> Path | None:
+        return None if self.index_dir is None else self.index_dir / f"pdq-{self._store_id}.idx"
+
+    @property
+    def watermark(self) -> int:
+        return int(self._index.watermark)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def _notice(self, text: str) -> None:
+        self.notices.append(text)
+        log.warning("%s", text)
+
+    def _load(self) -> None:
+        path = self.index_path
+        with self.db.session() as s:
+            head = change_watermark(s)
+            self._reload_banks(s)
+        loaded: PdqIndex | None = None
+        if path is not None and path.exists():
+            try:
+                loaded = PdqIndex.load(path)
+            except PdqIndexError as exc:
+                self._notice(
+                    f"The match index file was damaged ({exc.message}); rebuilding it from the database."
+                )
+            except (OSError, ValueError) as exc:
+                self._notice(
+                    f"The match index file could not be read ({exc}); rebuilding it from the database."
+                )
+            if loaded is not None and loaded.watermark > head:
+                self._notice(
+                    "The match index file is newer than the database (was the database restored?); "
+                    "rebuilding it from the database."
+                )
+                loaded = None
+        if loaded is None:
+            self.rebuild()
+            return
+        self._index = loaded
+        self._saved_watermark = loaded.watermark
+        self.refresh(force=True)
+
+    def rebuild(self) -> None:
+        """Build the index from every live PDQ signal in the store, then save it."""
+        started = time.perf_counter()
+        index = PdqIndex()
+        with self.db.session() as s:
+            # Read the watermark first: rows read afterwards are at least that new, and replaying a
+            # change the rows already show is harmless (catch-up applies current state, not deltas).
+            checked = time.monotonic()
+            head = change_watermark(s)
+            self._reload_banks(s)
+            ids: list[np.ndarray] = []
+            hashes: list[np.ndarray] = []
+            batch_ids: list[int] = []
+            batch_vals: list[bytes] = []
+            rows = s.execute(
+                select(ContentSignal.id, ContentSignal.value)
+                .join(BankContent, BankContent.id == ContentSignal.content_id)
+                .join(Bank, Bank.id == BankContent.bank_id)
+                .where(ContentSignal.signal_type == "pdq", Bank.deleted_at.is_(None))
+                .execution_options(yield_per=_REBUILD_BATCH)
+            )
+            for sid, value in rows:
+                batch_ids.append(sid)
+                batch_vals.append(bytes(value))
+                if len(batch_ids) >= _REBUILD_BATCH:
+                    ids.append(np.asarray(batch_ids, dtype=np.int64))
+                    hashes.append(np.frombuffer(b"".join(batch_vals), dtype=np.uint8).reshape(-1, 32))
+                    batch_ids, batch_vals = [], []
+            if batch_ids:
+                ids.append(np.asarray(batch_ids, dtype=np.int64))
+                hashes.append(np.frombuffer(b"".join(batch_vals), dtype=np.uint8).reshape(-1, 32))
+        if ids:
+            index.add(np.concatenate(ids), np.concatenate(hashes))
+        index.watermark = head
+        with self._rw.write():
+            self._index = index
+            self._unsaved_changes = 0
+            self._saved_watermark = -1
+            self._last_check = checked
+        log.info("built PDQ index: %d hashes in %.2f s", len(index), time.perf_counter() - started)
+        self.save()
+
+    def save(self) -> bool:
+        """Write the index file (atomically); another process saving at the same time wins instead."""
+        path = self.index_path
+        if path is None:
+            return False
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            with _exclusive(path.with_suffix(".lock")) as got, self._rw.read():
+                if not got:
+                    return False
+                self._index.save(path)
+                self._saved_watermark = self._index.watermark
+                self._unsaved_changes = 0
+            return True
+        except OSError as exc:
+            self._notice(
+                f"Could not save the match index to {path} ({exc.strerror or exc}); it stays in memory."
+            )
+            return False
+
+    def close(self) -> None:
+        """Save if changes were applied since the file was written."""
+        if self._unsaved_changes or (
+            self._saved_watermark != self._index.watermark and self._saved_watermark >= 0
+        ):
+            self.save()
+
+    # --- freshness ------------------------------------------------------------------------------
+
+    def mark_stale(self) -> None:
+        """Make the next lookup check the change log even within ``check_interval``."""
+        self._last_check = -1e18
+
+    def refresh(self, *, force: bool = False) -> int:
+        """Apply changes committed since the watermark; returns how many signals changed."""
+        if not force and time.monotonic() - self._last_check < self.check_interval:
+            return 0
+        with self._refreshing:
+            self._last_check = time.monotonic()
+            after = self._index.watermark
+            with self.db.session() as s:
+                head = change_watermark(s)
+                if head == after:
+                    return 0
+                if head > after:
+                    changed, bank_changed = changes_after(s, after=after, upto=head)
+                    current = live_signals(s, signal_type="pdq", ids=sorted(changed)) if changed else []
+                    if bank_changed:
+                        self._reload_banks(s)
+            if head < after:
+                self._notice(
+                    "The database's change log went backwards (restored?); rebuilding the match index."
+                )
+                self.rebuild()
+                return len(self._index)
+            present = {sid for sid, _ in current}
+            gone = np.fromiter((i for i in changed if i not in present), dtype=np.int64)
+            with self._rw.write():
+                if gone.size:
+                    self._index.remove(gone)
+                if current:
+                    self._index.add(
+                        np.fromiter((sid for sid, _ in current), dtype=np.int64, count=len(current)),
+                        np.frombuffer(b"".join(v for _, v in current), dtype=np.uint8).reshape(-1, 32),
+                    )
+                self._index.watermark = head
+                self._unsaved_changes += len(changed)
+        if self._unsaved_changes >= self.save_after:
+            self.save()
+        return len(changed)
+
+    def _reload_banks(self, s: Session) -> None:
+        rows = s.scalars(select(Bank).where(Bank.deleted_at.is_(None))).all()
+        self._banks = {
+            b.id: _BankPolicy(
+                b.id, b.name, b.pdq_threshold, b.is_allow_list, b.enabled, as_utc(b.disabled_until)
+            )
+            for b in rows
+        }
+
+    # --- lookups --------------------------------------------------------------------------------
+
+    def _scope(self, s: Session, names: Sequence[str] | None, now: datetime) -> dict[int, _BankPolicy]:
+        """Active banks to report: the named ones (all when none named) plus every allow-list bank."""
+        wanted: set[int] = set()
+        if names:
+            wanted = {get_bank(s, name=n).id for n in names}  # unknown names raise here
+            missing = wanted - set(self._banks)
+            if missing:  # created after our last look at the log
+                self._reload_banks(s)
+        policies = self._banks
+        return {
+            b.id: b
+            for b in policies.values()
+            if b.active(now) and (not names or b.id in wanted or b.allow_list)
+        }
+
+    def match(
+        self,
+        queries: Sequence[MatchQuery],
+        *,
+        banks: Sequence[str] | None = None,
+        now: datetime | None = None,
+    ) -> list[MatchResult]:
+        """Every match of every query, in query order (see :class:`MatchResult`)."""
+        self.refresh()
+        at = now or utcnow()
+        results = [MatchResult(q) for q in queries]
+        with self.db.session() as s:
+            scope = self._scope(s, banks, at)
+            if not scope:
+                return results
+            radius = max(b.threshold for b in scope.values())
+            # PDQ: one batched search over every orientation of every query.
+            owners: list[tuple[int, int]] = []  # (query index, orientation index) per searched hash
+            hashes: list[bytes] = []
+            for qi, q in enumerate(queries):
+                for oi, h in enumerate(q.pdq_orientations):
+                    owners.append((qi, oi))
+                    hashes.append(h)
+            candidates: dict[int, set[int]] = {}  # content_signal id -> query indexes
+            if hashes:
+                arr = np.frombuffer(b"".join(hashes), dtype=np.uint8).reshape(-1, 32)
+                with self._rw.read():
+                    found = self._index.search_batch(arr, radius)
+                for (qi, _), res in zip(owners, found, strict=True):
+                    for sid in res.ids.tolist():
+                        candidates.setdefault(int(sid), set()).add(qi)
+            exact: dict[str, dict[bytes, list[int]]] = {"md5": {}, "sha256": {}}
+            for qi, q in enumerate(queries):
+                for name, value in (("md5", q.md5), ("sha256", q.sha256)):
+                    if value is not None:
+                        exact[name].setdefault(value, []).append(qi)
+            for row in _fetch(s, candidates, exact):
+                self._judge(row, queries, results, candidates, exact, scope, at)
+        for r in results:
+            _apply_allow_lists(r)
+        return results
+
+    def _judge(
+        self,
+        row: Any,
+        queries: Sequence[MatchQuery],
+        results: list[MatchResult],
+        candidates: dict[int, set[int]],
+        exact: dict[str, dict[bytes, list[int]]],
+        scope: dict[int, _BankPolicy],
+        at: datetime,
+    ) -> None:
+        sid, content_id, signal_type, value, quality, bank_id, note, meta, source, enabled, until = row
+        bank = scope.get(bank_id)
+        if bank is None or not is_active(enabled, until, at):
+            return
+        value = bytes(value)
+        if signal_type == "pdq":
+            for qi in sorted(candidates.get(sid, ())):
+                q = queries[qi]
+                dists = [hamming(h, value) for h in q.pdq_orientations]
+                best = min(range(len(dists)), key=dists.__getitem__)
+                if dists[best] > bank.threshold:
+                    continue
+                results[qi].matches.append(
+                    Match(
+                        bank=bank.name,
+                        bank_id=bank.id,
+                        allow_list=bank.allow_list,
+                        content_id=content_id,
+                        signal_type="pdq",
+                        distance=dists[best],
+                        threshold=bank.threshold,
+                        orientation=DIHEDRAL_NAMES[best] if q.pdq_dihedral else None,
+                        note=note,
+                        metadata=dict(meta or {}),
+                        source=source,
+                        stored_quality=quality,
+                        low_quality=q.low_quality or (quality is not None and quality < LOW_QUALITY),
+                    )
+                )
+        else:
+            for qi in exact.get(signal_type, {}).get(value, ()):
+                results[qi].matches.append(
+                    Match(
+                        bank=bank.name,
+                        bank_id=bank.id,
+                        allow_list=bank.allow_list,
+                        content_id=content_id,
+                        signal_type=signal_type,
+                        distance=0,
+                        threshold=0,
+                        orientation=None,
+                        note=note,
+                        metadata=dict(meta or {}),
+                        source=source,
+                        stored_quality=None,
+                        low_quality=False,
+                    )
+                )
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "pdq_hashes": len(self._index),
+            "watermark": self._index.watermark,
+            "index_file": str(self.index_path) if self.index_path else None,
+        }
+
+
+def _fetch(
+    s: Session, candidates: dict[int, set[int]], exact: dict[str, dict[bytes, list[int]]]
+) -> Iterator[Any]:
+    """Candidate rows with their entry's state: PDQ by signal id, exact types by value."""
+    conditions: list[Any] = []
+    ids = sorted(candidates)
+    for i in range(0, len(ids), _FETCH_CHUNK):
+        conditions.append(ContentSignal.id.in_(ids[i : i + _FETCH_CHUNK]))
+    for name, values in exact.items():
+        vals = list(values)
+        for i in range(0, len(vals), _FETCH_CHUNK):
+            conditions.append(
+                (ContentSignal.signal_type == name) & ContentSignal.value.in_(vals[i : i + _FETCH_CHUNK])
+            )
+    cols = (
+        ContentSignal.id,
+        BankContent.id,
+        ContentSignal.signal_type,
+        ContentSignal.value,
+        ContentSignal.quality,
+        BankContent.bank_id,
+        BankContent.note,
+        BankContent.meta,
+        BankContent.source,
+        BankContent.enabled,
+        BankContent.disabled_until,
+    )
+    # Small lookups (the common case: one upload) go in one round trip.
+    for i in range(0, len(conditions), 4):
+        yield from s.execute(
+            select(*cols)
+            .join(BankContent, BankContent.id == ContentSignal.content_id)
+            .where(or_(*conditions[i : i + 4]))
+        )
+
+
+def _apply_allow_lists(result: MatchResult) -> None:
+    """An allow-list match marks the query's other matches suppressed, naming the entry that did it."""
+    result.matches.sort(key=lambda m: (m.distance, m.bank, m.content_id, m.signal_type))
+    allow = [m for m in result.matches if m.allow_list]
+    if not allow:
+        return
+    best = min(allow, key=lambda m: (m.signal_type == "pdq", m.distance, m.content_id))
+    by = Suppressor(best.bank, best.content_id, best.signal_type, best.distance)
+    result.matches = [m if m.allow_list else replace(m, suppressed_by=by) for m in result.matches]
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path) -> Iterator[bool]:
+    """A non-blocking inter-process lock (so two processes never write the same index file)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: atomic rename alone
+        yield True
+        return
+    fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def open_matcher(db: Database, *, data_dir: Path | None, **kwargs: Any) -> Matcher:
+    """The matcher for ``db``, persisting its index under ``data_dir/index`` (``None``: memory only)."""
+    return Matcher(db, index_dir=None if data_dir is None else data_dir / "index", **kwargs)
