@@ -127,12 +127,15 @@ def _actions(manifest: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _claim_generator(manifest: dict[str, Any]) -> str | None:
+    """The claim generator as signed: the v1 ``claim_generator`` string, else ``claim_generator_info``."""
+    gen = manifest.get("claim_generator")
+    if gen:
+        return str(gen)
     info = manifest.get("claim_generator_info")
     if isinstance(info, list) and info and isinstance(info[0], dict):
         name, version = info[0].get("name"), info[0].get("version")
         return f"{name} {version}" if version and str(version) not in str(name) else str(name)
-    gen = manifest.get("claim_generator")
-    return str(gen) if gen else None
+    return None
 
 
 def classify(state: str | None, failures: list[dict[str, Any]]) -> str:
