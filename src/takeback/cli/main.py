@@ -6,6 +6,9 @@ import sys
 
 from takeback.cli import (
     bank_cmd,  # noqa: F401  (registers ``takeback bank ...``)
+    case_cmd,  # noqa: F401  (registers ``takeback case ...``)
+    evidence_cmd,  # noqa: F401  (registers ``takeback evidence ...``)
+    guide_cmd,  # noqa: F401  (registers ``takeback guide``)
     hash_cmd,  # noqa: F401  (registers ``takeback hash``)
     inspect_cmd,  # noqa: F401  (registers ``takeback inspect``)
     match_cmd,  # noqa: F401  (registers ``takeback match``)

@@ -1,0 +1,576 @@
+"""Case services: intake, consent, referrals, deadline clocks and takedowns.
+
+Keyword-only functions taking the caller's ``session``; the caller owns the transaction. Every
+state change writes an audit row (``store.record_audit``), with identifiers and codes only: no
+names, handles, URLs or notes in the audit log.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from takeback.cases.clock import (
+    Duration,
+    add_months,
+    as_utc,
+    due_after,
+    end_of_day,
+    get_zone,
+    parse_duration,
+    utcnow,
+)
+from takeback.cases.models import (
+    Case,
+    Clock,
+    ClockStatus,
+    Consent,
+    Purpose,
+    Referral,
+    ReferralStatus,
+    Setting,
+    Takedown,
+    TakedownStatus,
+    VictimAge,
+)
+from takeback.errors import TakebackError
+from takeback.guidance.kb import ClockRule, ClockStart, KnowledgeBase, load_kb
+from takeback.store import record_audit
+
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+
+
+class CaseError(TakebackError):
+    code = "case_error"
+
+
+def new_reference() -> str:
+    """``TB-XXXX-XXXX``: 40 random bits, easy to read aloud and type."""
+    chars = "".join(secrets.choice(_ALPHABET) for _ in range(8))
+    return f"TB-{chars[:4]}-{chars[4:]}"
+
+
+def _now(now: datetime | None) -> datetime:
+    return as_utc(now) if now is not None else utcnow()
+
+
+def create_case(
+    session: Session,
+    *,
+    actor: str,
+    jurisdiction: str,
+    victim_age: VictimAge = VictimAge.ADULT,
+    setting: Setting | None = None,
+    timezone: str | None = None,
+    incident_date: date | None = None,
+    alias: str | None = None,
+    consents: tuple[Purpose, ...] = (),
+    kb: KnowledgeBase | None = None,
+    now: datetime | None = None,
+) -> Case:
+    """Open a pseudonymous case; starts the clocks that run from the incident date."""
+    base = kb or load_kb()
+    j = base.get(jurisdiction)
+    zone = timezone or j.timezone
+    get_zone(zone)
+    current = _now(now)
+    if incident_date is not None and incident_date > current.astimezone(get_zone(zone)).date():
+        raise CaseError(
+            f"The incident date {incident_date.isoformat()} is in the future.", code="future_time"
+        )
+    reference = new_reference()
+    while session.scalar(select(Case.id).where(Case.reference == reference)) is not None:
+        reference = new_reference()
+    case = Case(
+        reference=reference,
+        alias=alias,
+        jurisdiction=j.code,
+        victim_age=victim_age.value,
+        setting=setting.value if setting else None,
+        timezone=zone,
+        incident_date=incident_date,
+        status="open",
+        created_at=current,
+        created_by=actor,
+    )
+    session.add(case)
+    session.flush()
+    record_audit(
+        session,
+        actor=actor,
+        action="case.create",
+        object_type="case",
+        object_id=reference,
+        details={"jurisdiction": j.code, "victim_age": victim_age.value, "setting": case.setting},
+    )
+    for purpose in consents:
+        grant_consent(session, case=case, purpose=purpose, actor=actor, now=current)
+    if incident_date is not None:
+        for rule in j.clocks:
+            if rule.starts is ClockStart.INCIDENT and _clock_fits_case(rule, case, base):
+                start, due = incident_window(incident_date, parse_duration(rule.duration), zone)
+                start_clock(
+                    session,
+                    case=case,
+                    kind=rule.id,
+                    started_at=start,
+                    due_at=due,
+                    duration=parse_duration(rule.duration),
+                    subject="incident",
+                    actor=actor,
+                    source=rule.source,
+                    confidence=rule.confidence.value,
+                    kb=base,
+                )
+    return case
+
+
+def incident_window(d: date, duration: Duration, zone: str) -> tuple[datetime, datetime]:
+    """A window that runs from a date: from the start of that day to the end of the same date N months on.
+
+    The act happened some time that day; "more than 12 months after" only begins once the
+    anniversary date is over.
+    """
+    start = end_of_day(d - timedelta(days=1), zone)
+    if duration.months:
+        return start, end_of_day(add_months(d, duration.months), zone)
+    return start, due_after(start, duration, zone)
+
+
+def _clock_fits_case(rule: ClockRule, case: Case, kb: KnowledgeBase) -> bool:
+    if rule.channel is None:
+        return True
+    ch = kb.channel(rule.channel)
+    if ch is None or ch.when.settings is None:
+        return True
+    return case.setting in ch.when.settings
+
+
+def get_case(session: Session, *, reference: str, include_deleted: bool = False) -> Case:
+    ref = reference.strip().upper()
+    case = session.scalar(select(Case).where(Case.reference == ref))
+    if case is None:
+        raise CaseError(f"No case {reference!r}. `takeback case new` opens one.", code="case_not_found")
+    if case.deleted_at is not None and not include_deleted:
+        raise CaseError(f"Case {case.reference} was deleted.", code="case_deleted")
+    return case
+
+
+def list_cases(session: Session) -> list[Case]:
+    return list(session.scalars(select(Case).where(Case.deleted_at.is_(None)).order_by(Case.id)))
+
+
+# --- consent -----------------------------------------------------------------------------------------
+
+
+def active_consent(session: Session, *, case: Case, purpose: Purpose) -> Consent | None:
+    return session.scalar(
+        select(Consent)
+        .where(Consent.case_id == case.id, Consent.purpose == purpose.value, Consent.withdrawn_at.is_(None))
+        .order_by(Consent.id.desc())
+    )
+
+
+def grant_consent(
+    session: Session, *, case: Case, purpose: Purpose, actor: str, now: datetime | None = None
+) -> Consent:
+    existing = active_consent(session, case=case, purpose=purpose)
+    if existing is not None:
+        return existing
+    c = Consent(case_id=case.id, purpose=purpose.value, granted_at=_now(now), recorded_by=actor)
+    session.add(c)
+    session.flush()
+    record_audit(
+        session,
+        actor=actor,
+        action="consent.grant",
+        object_type="case",
+        object_id=case.reference,
+        details={"purpose": purpose.value},
+    )
+    return c
+
+
+def withdraw_consent(
+    session: Session, *, case: Case, purpose: Purpose, actor: str, now: datetime | None = None
+) -> Consent:
+    c = active_consent(session, case=case, purpose=purpose)
+    if c is None:
+        raise CaseError(
+            f"Case {case.reference} has no active consent for {purpose.value}.", code="no_consent"
+        )
+    c.withdrawn_at = _now(now)
+    c.withdrawn_by = actor
+    record_audit(
+        session,
+        actor=actor,
+        action="consent.withdraw",
+        object_type="case",
+        object_id=case.reference,
+        details={"purpose": purpose.value},
+    )
+    return c
+
+
+def require_consent(session: Session, *, case: Case, purpose: Purpose) -> None:
+    if active_consent(session, case=case, purpose=purpose) is None:
+        raise CaseError(
+            f"Case {case.reference} has no consent for {purpose.value}. Ask the person, then record it: "
+            f"takeback case consent --case {case.reference} --grant {purpose.value}",
+            code="consent_required",
+        )
+
+
+def consents(session: Session, *, case: Case) -> list[Consent]:
+    return list(session.scalars(select(Consent).where(Consent.case_id == case.id).order_by(Consent.id)))
+
+
+# --- referrals -----------------------------------------------------------------------------------------
+
+
+_POLICE_KINDS = {"police"}
+
+
+def add_referral(
+    session: Session,
+    *,
+    case: Case,
+    channel: str,
+    actor: str,
+    status: ReferralStatus = ReferralStatus.SENT,
+    sent_at: datetime | None = None,
+    reference_number: str | None = None,
+    note: str | None = None,
+    kb: KnowledgeBase | None = None,
+    now: datetime | None = None,
+) -> Referral:
+    """Record a referral. Needs consent to refer, and to share with police for police channels."""
+    base = kb or load_kb()
+    require_consent(session, case=case, purpose=Purpose.REFERRAL)
+    known = base.channel(channel)
+    if known is not None and known.kind.value in _POLICE_KINDS:
+        require_consent(session, case=case, purpose=Purpose.POLICE_SHARING)
+    current = _now(now)
+    r = Referral(
+        case_id=case.id,
+        channel=channel,
+        status=status.value,
+        sent_at=sent_at or (current if status is not ReferralStatus.PLANNED else None),
+        reference_number=reference_number,
+        note=note,
+        created_at=current,
+        updated_at=current,
+    )
+    session.add(r)
+    session.flush()
+    record_audit(
+        session,
+        actor=actor,
+        action="referral.create",
+        object_type="referral",
+        object_id=r.id,
+        details={"case": case.reference, "channel": channel, "status": status.value},
+    )
+    return r
+
+
+def update_referral(
+    session: Session,
+    *,
+    case: Case,
+    referral_id: int,
+    actor: str,
+    status: ReferralStatus | None = None,
+    reference_number: str | None = None,
+    now: datetime | None = None,
+) -> Referral:
+    r = session.get(Referral, referral_id)
+    if r is None or r.case_id != case.id:
+        raise CaseError(f"Case {case.reference} has no referral {referral_id}.", code="referral_not_found")
+    current = _now(now)
+    if status is not None:
+        r.status = status.value
+        if status is ReferralStatus.SENT and r.sent_at is None:
+            r.sent_at = current
+    if reference_number is not None:
+        r.reference_number = reference_number
+    r.updated_at = current
+    record_audit(
+        session,
+        actor=actor,
+        action="referral.update",
+        object_type="referral",
+        object_id=r.id,
+        details={"case": case.reference, "status": r.status, "reference_set": reference_number is not None},
+    )
+    return r
+
+
+def referrals(session: Session, *, case: Case) -> list[Referral]:
+    return list(session.scalars(select(Referral).where(Referral.case_id == case.id).order_by(Referral.id)))
+
+
+# --- clocks --------------------------------------------------------------------------------------------
+
+
+def _start_rule_clock(
+    session: Session, *, case: Case, rule: ClockRule, started: datetime, subject: str | None, actor: str
+) -> Clock:
+    return start_clock(
+        session,
+        case=case,
+        kind=rule.id,
+        started_at=started,
+        duration=parse_duration(rule.duration),
+        subject=subject,
+        actor=actor,
+        source=rule.source,
+        confidence=rule.confidence.value,
+    )
+
+
+def start_clock(
+    session: Session,
+    *,
+    case: Case,
+    kind: str,
+    started_at: datetime,
+    actor: str,
+    duration: Duration | None = None,
+    subject: str | None = None,
+    source: str | None = None,
+    confidence: str | None = None,
+    due_at: datetime | None = None,
+    kb: KnowledgeBase | None = None,
+) -> Clock:
+    """Start a deadline clock: a knowledge-base clock by id (its own duration by default) or a custom one."""
+    rule: ClockRule | None = None
+    found = (kb or load_kb()).clock(kind)
+    if found is not None:
+        rule = found[1]
+    if duration is None:
+        if rule is None:
+            raise CaseError(
+                f"{kind!r} is not a known clock; give its duration (for example --duration 48h).",
+                code="unknown_clock",
+            )
+        duration = parse_duration(rule.duration)
+    start = as_utc(started_at)
+    clock = Clock(
+        case_id=case.id,
+        kind=kind,
+        subject=subject,
+        started_at=start,
+        due_at=as_utc(due_at) if due_at is not None else due_after(start, duration, case.timezone),
+        duration=duration.iso,
+        zone=case.timezone,
+        status=ClockStatus.RUNNING.value,
+        source=source or (rule.source if rule else None),
+        confidence=confidence or (rule.confidence.value if rule else "confirmed"),
+        created_at=utcnow(),
+    )
+    session.add(clock)
+    session.flush()
+    record_audit(
+        session,
+        actor=actor,
+        action="clock.start",
+        object_type="clock",
+        object_id=clock.id,
+        details={"case": case.reference, "kind": kind, "duration": duration.iso},
+    )
+    return clock
+
+
+def stop_clock(
+    session: Session, *, clock: Clock, status: ClockStatus, actor: str, now: datetime | None = None
+) -> Clock:
+    if clock.status != ClockStatus.RUNNING.value:
+        return clock
+    clock.status = status.value
+    clock.stopped_at = _now(now)
+    record_audit(
+        session,
+        actor=actor,
+        action="clock.stop",
+        object_type="clock",
+        object_id=clock.id,
+        details={"status": status.value},
+    )
+    return clock
+
+
+@dataclass(frozen=True)
+class DeadlineRow:
+    case: Case
+    clock: Clock
+    overdue: bool
+    remaining: timedelta  # negative when overdue
+
+
+def deadlines(
+    session: Session,
+    *,
+    case: Case | None = None,
+    overdue_only: bool = False,
+    include_stopped: bool = False,
+    now: datetime | None = None,
+) -> list[DeadlineRow]:
+    """Clocks by due time; ``overdue`` means still running past its due time."""
+    current = _now(now)
+    stmt = select(Clock, Case).join(Case, Case.id == Clock.case_id).where(Case.deleted_at.is_(None))
+    if case is not None:
+        stmt = stmt.where(Clock.case_id == case.id)
+    if not include_stopped:
+        stmt = stmt.where(Clock.status == ClockStatus.RUNNING.value)
+    rows = []
+    for clock, c in session.execute(stmt.order_by(Clock.due_at, Clock.id)).tuples():
+        due = as_utc(clock.due_at)
+        overdue = clock.status == ClockStatus.RUNNING.value and due <= current
+        if overdue_only and not overdue:
+            continue
+        rows.append(DeadlineRow(case=c, clock=clock, overdue=overdue, remaining=due - current))
+    return rows
+
+
+# --- takedowns -----------------------------------------------------------------------------------------
+
+
+def add_takedown(
+    session: Session,
+    *,
+    case: Case,
+    url: str,
+    actor: str,
+    platform: str | None = None,
+    sent_at: datetime | None = None,
+    via: str = "platform",
+    reference_number: str | None = None,
+    note: str | None = None,
+    kb: KnowledgeBase | None = None,
+    now: datetime | None = None,
+) -> tuple[Takedown, list[Clock]]:
+    """Record a removal request and start the clocks that run from it in the case's jurisdiction."""
+    if via not in ("platform", "regulator", "ngo"):
+        raise CaseError("--via must be platform, regulator or ngo.", code="bad_via")
+    base = kb or load_kb()
+    current = _now(now)
+    sent = as_utc(sent_at) if sent_at else current
+    t = Takedown(
+        case_id=case.id,
+        url=url,
+        platform=platform,
+        via=via,
+        status=TakedownStatus.SENT.value,
+        sent_at=sent,
+        reference_number=reference_number,
+        note=note,
+        updated_at=current,
+    )
+    session.add(t)
+    session.flush()
+    record_audit(
+        session,
+        actor=actor,
+        action="takedown.create",
+        object_type="takedown",
+        object_id=t.id,
+        details={"case": case.reference, "via": via},
+    )
+    started: list[Clock] = []
+    trigger = ClockStart.REGULATOR_NOTICE if via == "regulator" else ClockStart.TAKEDOWN_SENT
+    if via != "ngo":
+        for rule in base.get(case.jurisdiction).clocks:
+            if rule.starts is not trigger:
+                continue
+            if rule.in_force_from is not None and sent.date() < rule.in_force_from:
+                continue
+            started.append(
+                _start_rule_clock(
+                    session, case=case, rule=rule, started=sent, subject=f"takedown:{t.id}", actor=actor
+                )
+            )
+    return t, started
+
+
+def update_takedown(
+    session: Session,
+    *,
+    case: Case,
+    takedown_id: int,
+    status: TakedownStatus,
+    actor: str,
+    at: datetime | None = None,
+    reference_number: str | None = None,
+) -> Takedown:
+    t = session.get(Takedown, takedown_id)
+    if t is None or t.case_id != case.id:
+        raise CaseError(f"Case {case.reference} has no takedown {takedown_id}.", code="takedown_not_found")
+    when = as_utc(at) if at else utcnow()
+    if when < as_utc(t.sent_at):
+        raise CaseError("A response cannot come before the request was sent.", code="bad_time")
+    t.status = status.value
+    if status.is_response and t.first_response_at is None:
+        t.first_response_at = when
+    if status.is_final:
+        t.resolved_at = when
+    if reference_number is not None:
+        t.reference_number = reference_number
+    t.updated_at = utcnow()
+    clocks = session.scalars(
+        select(Clock).where(Clock.subject == f"takedown:{t.id}", Clock.case_id == case.id)
+    )
+    for clock in clocks:
+        if status is TakedownStatus.REMOVED:
+            stop_clock(session, clock=clock, status=ClockStatus.MET, actor=actor, now=when)
+        elif status is TakedownStatus.REFUSED:
+            stop_clock(session, clock=clock, status=ClockStatus.STOPPED, actor=actor, now=when)
+    record_audit(
+        session,
+        actor=actor,
+        action="takedown.update",
+        object_type="takedown",
+        object_id=t.id,
+        details={"case": case.reference, "status": status.value},
+    )
+    return t
+
+
+def takedowns(session: Session, *, case: Case) -> list[Takedown]:
+    return list(session.scalars(select(Takedown).where(Takedown.case_id == case.id).order_by(Takedown.id)))
+
+
+def response_times(t: Takedown) -> dict[str, Any]:
+    """Hours from the request to the first response and to removal or refusal (None while waiting)."""
+    sent = as_utc(t.sent_at)
+
+    def hours(x: datetime | None) -> float | None:
+        return None if x is None else round((as_utc(x) - sent).total_seconds() / 3600, 2)
+
+    return {"first_response_hours": hours(t.first_response_at), "resolution_hours": hours(t.resolved_at)}
+
+
+# --- deletion ------------------------------------------------------------------------------------------
+
+
+def delete_case_rows(session: Session, *, case: Case, actor: str, now: datetime | None = None) -> None:
+    """Erase the case's data (children cascade) and keep a tombstone so references and custody logs resolve.
+
+    Evidence originals in the locker are removed by ``evidence.service.delete_case`` before this.
+    """
+    from takeback.evidence.models import EvidenceItem
+
+    for model in (EvidenceItem, Clock, Takedown, Referral, Consent):
+        for row in session.scalars(select(model).where(model.case_id == case.id)):
+            session.delete(row)
+    case.deleted_at = _now(now)
+    case.status = "deleted"
+    case.alias = None
+    case.incident_date = None
+    case.setting = None
+    record_audit(session, actor=actor, action="case.delete", object_type="case", object_id=case.reference)

@@ -1,0 +1,734 @@
+"""``takeback case``: pseudonymous cases, consent, referrals, deadline clocks, takedowns and notices.
+
+Also home of the helpers the victim-support commands share (database, signing key, locker
+passphrase, who is acting), so ``takeback evidence`` and ``takeback case`` behave the same.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from sqlalchemy.orm import Session
+
+from takeback.cases import service as cs
+from takeback.cases.clock import (
+    as_utc,
+    format_local,
+    iso_utc,
+    local_zone_name,
+    parse_date,
+    parse_duration,
+    parse_when,
+)
+from takeback.cases.models import Case, Purpose, ReferralStatus, Setting, TakedownStatus, VictimAge
+from takeback.cases.notices import NoticeFacts, NoticeKind, complaint_draft
+from takeback.cli.app import app, fail, usage_error
+from takeback.config import get_settings
+from takeback.errors import TakebackError
+from takeback.evidence.locker import Locker
+from takeback.evidence.signing import Signer
+from takeback.guidance.kb import load_kb
+from takeback.reports import render_html, render_pdf
+from takeback.reports.text import render_text
+from takeback.store import Database, database_url, open_database
+
+T = TypeVar("T")
+out = Console(soft_wrap=True, highlight=False)
+case_app = typer.Typer(
+    no_args_is_help=True, help="Pseudonymous cases: consent, referrals, deadlines, takedowns, notices."
+)
+app.add_typer(case_app, name="case")
+
+PASSPHRASE_ENV = "TAKEBACK_LOCKER_PASSPHRASE"  # noqa: S105  (the name of a variable, not a secret)
+
+CaseOpt = Annotated[
+    str, typer.Option("--case", "-c", help="Case reference, e.g. TB-7F3K-9QX2.", show_default=False)
+]
+ByOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--by",
+        help="Who is acting (recorded in custody and audit). Default: TAKEBACK_ACTOR or your user name.",
+        show_default=False,
+    ),
+]
+
+
+class Lang(StrEnum):
+    EN = "en"
+    ZH_HANT = "zh-Hant"
+
+
+# --- shared helpers ----------------------------------------------------------------------------------
+
+
+def actor(by: str | None) -> str:
+    return by or os.environ.get("TAKEBACK_ACTOR") or getpass.getuser()
+
+
+def open_db() -> Database:
+    return open_database(database_url(get_settings()))
+
+
+def run_db(work: Callable[[Session], T]) -> T:
+    """One transaction; expected errors are printed for a person and exit non-zero."""
+    db = open_db()
+    try:
+        return db.run(work)
+    except TakebackError as exc:
+        fail(exc)
+    finally:
+        db.dispose()
+
+
+@contextmanager
+def database() -> Iterator[Database]:
+    db = open_db()
+    try:
+        yield db
+    finally:
+        db.dispose()
+
+
+def signer() -> Signer:
+    return Signer.load_or_create(get_settings().ensure_data_dir())
+
+
+def locker_root() -> Path:
+    return get_settings().data_dir / "locker"
+
+
+def passphrase(creating: bool) -> str:
+    env = os.environ.get(PASSPHRASE_ENV)
+    if env:
+        return env
+    if not sys.stdin.isatty():
+        usage_error(f"The evidence locker needs its passphrase: set {PASSPHRASE_ENV} or run in a terminal.")
+    if creating:
+        out.print("Creating the evidence locker. Choose a passphrase: it cannot be recovered if lost.")
+        return str(typer.prompt("Locker passphrase", hide_input=True, confirmation_prompt=True))
+    return str(typer.prompt("Locker passphrase", hide_input=True))
+
+
+def open_locker(*, create: bool) -> Locker:
+    root = locker_root()
+    from takeback.evidence.locker import has_locker
+
+    try:
+        if has_locker(root):
+            return Locker.open(root, passphrase(False))
+        if not create:
+            return Locker.open(root, "")  # raises the clear "missing" / "copied without key" error
+        return Locker.create(root, passphrase(True))
+    except TakebackError as exc:
+        fail(exc)
+
+
+def when(text: str | None, zone: str, what: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return parse_when(text, zone=zone, what=what)
+    except TakebackError as exc:
+        usage_error(exc.message)
+
+
+def local(dt: datetime | None, zone: str) -> str:
+    return "" if dt is None else format_local(as_utc(dt), zone)
+
+
+def emit_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+# --- commands ----------------------------------------------------------------------------------------
+
+
+@case_app.command("new")
+def case_new(
+    jurisdiction: Annotated[
+        str, typer.Option("--jurisdiction", "-j", help="HK, UK, SG, KR, AU, US or EU.", show_default=False)
+    ],
+    victim_age: Annotated[
+        VictimAge, typer.Option("--victim-age", help="adult, minor or was-minor.")
+    ] = VictimAge.ADULT,
+    setting: Annotated[
+        Setting | None, typer.Option("--setting", help="university, school, work, online, other.")
+    ] = None,
+    incident_date: Annotated[
+        str | None, typer.Option("--incident-date", help="When it happened (YYYY-MM-DD).", show_default=False)
+    ] = None,
+    tz: Annotated[
+        str | None,
+        typer.Option(
+            "--tz", help="Time zone for this case's clocks (default: the jurisdiction's).", show_default=False
+        ),
+    ] = None,
+    alias: Annotated[
+        str | None,
+        typer.Option("--alias", help="A pseudonym for the case (never a real name).", show_default=False),
+    ] = None,
+    consent: Annotated[
+        str | None,
+        typer.Option(
+            "--consent",
+            help=(
+                "Consent given at intake: hashing, referral, "
+                "police-sharing, face-enrolment (comma-separated)."
+            ),
+            show_default=False,
+        ),
+    ] = None,
+    by: ByOpt = None,
+) -> None:
+    """Open a pseudonymous case (no name or contact details are stored)."""
+    try:
+        kb = load_kb()
+        j = kb.get(jurisdiction)
+        zone = tz or j.timezone
+        day = parse_date(incident_date, zone=zone, what="incident date") if incident_date else None
+        purposes = tuple(Purpose(p.strip()) for p in (consent or "").split(",") if p.strip())
+    except ValueError as exc:
+        usage_error(
+            f"Unknown consent purpose ({exc}); use hashing, referral, police-sharing, face-enrolment."
+        )
+    except TakebackError as exc:
+        usage_error(exc.message)
+
+    def work(s: Session) -> tuple[str, list[str]]:
+        c = cs.create_case(
+            s,
+            actor=actor(by),
+            jurisdiction=j.code,
+            victim_age=victim_age,
+            setting=setting,
+            timezone=zone,
+            incident_date=day,
+            alias=alias,
+            consents=purposes,
+            kb=kb,
+        )
+        clocks = [f"{r.clock.kind}: due {local(r.clock.due_at, zone)}" for r in cs.deadlines(s, case=c)]
+        return c.reference, clocks
+
+    ref, clocks = run_db(work)
+    out.print(f"Case [bold]{ref}[/] opened ({j.name.en}).")
+    for c in clocks:
+        out.print(f"  clock {escape(c)}")
+    if victim_age.under_18:
+        out.print(
+            "[bold red]Under 18:[/] takeback will store no images "
+            "for this case (fingerprints and links only). "
+            f"See: takeback guide -j {j.code} --victim-age {victim_age.value} --facts ..."
+        )
+
+
+@case_app.command("list")
+def case_list() -> None:
+    """All open cases."""
+    rows = run_db(
+        lambda s: [
+            (c.reference, c.jurisdiction, c.victim_age, c.alias or "", iso_utc(as_utc(c.created_at)))
+            for c in cs.list_cases(s)
+        ]
+    )
+    for r in rows:
+        out.print("  ".join(escape(x) for x in r))
+
+
+def _case_view(s: Session, c: Case) -> dict[str, Any]:
+    from takeback.evidence.service import list_items, verify_case
+
+    z = c.timezone
+    v = verify_case(s, case=c)
+    return {
+        "reference": c.reference,
+        "alias": c.alias,
+        "jurisdiction": c.jurisdiction,
+        "victim_age": c.victim_age,
+        "setting": c.setting,
+        "timezone": z,
+        "incident_date": c.incident_date.isoformat() if c.incident_date else None,
+        "created": local(c.created_at, z),
+        "consent": [
+            {
+                "purpose": x.purpose,
+                "granted": local(x.granted_at, z),
+                "withdrawn": local(x.withdrawn_at, z) or None,
+            }
+            for x in cs.consents(s, case=c)
+        ],
+        "evidence_items": len(list_items(s, case=c)),
+        "custody": {"entries": v.custody.count, "verified": v.ok, "problem": v.failure},
+        "referrals": [
+            {
+                "id": r.id,
+                "to": r.channel,
+                "status": r.status,
+                "sent": local(r.sent_at, z) or None,
+                "reference_number": r.reference_number,
+            }
+            for r in cs.referrals(s, case=c)
+        ],
+        "takedowns": [
+            {
+                "id": t.id,
+                "url": t.url,
+                "platform": t.platform,
+                "status": t.status,
+                "sent": local(t.sent_at, z),
+                **cs.response_times(t),
+                "reference_number": t.reference_number,
+            }
+            for t in cs.takedowns(s, case=c)
+        ],
+        "deadlines": [_deadline_view(r) for r in cs.deadlines(s, case=c, include_stopped=True)],
+    }
+
+
+def _deadline_view(r: cs.DeadlineRow) -> dict[str, Any]:
+    z = r.clock.zone
+    hours = r.remaining.total_seconds() / 3600
+    return {
+        "case": r.case.reference,
+        "id": r.clock.id,
+        "kind": r.clock.kind,
+        "subject": r.clock.subject,
+        "status": "overdue" if r.overdue else r.clock.status,
+        "started": local(r.clock.started_at, z),
+        "due": local(r.clock.due_at, z),
+        "due_utc": iso_utc(as_utc(r.clock.due_at)),
+        "hours_left": round(hours, 1) if r.clock.status == "running" else None,
+        "confidence": r.clock.confidence,
+    }
+
+
+@case_app.command("show")
+def case_show(
+    case: CaseOpt,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Everything about a case: consent, evidence count and custody check, referrals, takedowns, deadlines."""
+    view = run_db(lambda s: _case_view(s, cs.get_case(s, reference=case)))
+    if as_json:
+        emit_json(view)
+        return
+    out.print(
+        f"[bold]{view['reference']}[/]  {view['jurisdiction']}  {view['victim_age']}  "
+        f"{view['setting'] or ''}  {escape(view['alias'] or '')}"
+    )
+    out.print(
+        f"  time zone {view['timezone']}  incident {view['incident_date'] or '-'}  created {view['created']}"
+    )
+    cust = view["custody"]
+    status = "[green]verified[/]" if cust["verified"] else f"[red]FAILED[/] {escape(str(cust['problem']))}"
+    out.print(f"  evidence items {view['evidence_items']}  custody entries {cust['entries']} {status}")
+    for c in view["consent"]:
+        state = f"withdrawn {c['withdrawn']}" if c["withdrawn"] else "given"
+        out.print(f"  consent {c['purpose']}: {state} (recorded {c['granted']})")
+    for r in view["referrals"]:
+        out.print(
+            f"  referral #{r['id']} to {escape(r['to'])}: {r['status']} "
+            f"{r['sent'] or ''} ref {escape(r['reference_number'] or '-')}"
+        )
+    for t in view["takedowns"]:
+        out.print(
+            f"  takedown #{t['id']} {escape(t['url'])}: {t['status']}, sent {t['sent']}, "
+            f"first response {t['first_response_hours']} h, resolved {t['resolution_hours']} h"
+        )
+    for d in view["deadlines"]:
+        out.print(f"  clock #{d['id']} {d['kind']}: {d['status']} due {d['due']}")
+
+
+@case_app.command("consent")
+def case_consent(
+    case: CaseOpt,
+    grant: Annotated[
+        str | None, typer.Option("--grant", help="Purpose to record consent for.", show_default=False)
+    ] = None,
+    withdraw: Annotated[
+        str | None, typer.Option("--withdraw", help="Purpose whose consent is withdrawn.", show_default=False)
+    ] = None,
+    by: ByOpt = None,
+) -> None:
+    """Record or withdraw consent per purpose: hashing, referral, police-sharing, face-enrolment."""
+    if (grant is None) == (withdraw is None):
+        usage_error("Give exactly one of --grant PURPOSE or --withdraw PURPOSE.")
+    raw = grant or withdraw or ""
+    try:
+        purpose = Purpose(raw.strip())
+    except ValueError:
+        usage_error(f"Unknown purpose {raw!r}; use hashing, referral, police-sharing or face-enrolment.")
+
+    def work(s: Session) -> None:
+        c = cs.get_case(s, reference=case)
+        if grant:
+            cs.grant_consent(s, case=c, purpose=purpose, actor=actor(by))
+        else:
+            cs.withdraw_consent(s, case=c, purpose=purpose, actor=actor(by))
+
+    run_db(work)
+    out.print(f"Consent for {purpose.value} {'recorded' if grant else 'withdrawn'} on {case.upper()}.")
+    if withdraw and purpose is Purpose.HASHING:
+        out.print(
+            "No new evidence can be captured for this case. Existing items stay until the case is deleted "
+            "(`takeback case delete`)."
+        )
+
+
+@case_app.command("refer")
+def case_refer(
+    case: CaseOpt,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to", help="Channel id from `takeback guide` (e.g. hk-pcpd) or a name.", show_default=False
+        ),
+    ] = None,
+    referral_id: Annotated[
+        int | None,
+        typer.Option("--id", help="Update this referral instead of creating one.", show_default=False),
+    ] = None,
+    status: Annotated[
+        ReferralStatus | None,
+        typer.Option(
+            "--status", help="planned, sent, acknowledged, in-progress, closed, declined.", show_default=False
+        ),
+    ] = None,
+    reference_number: Annotated[
+        str | None, typer.Option("--reference", help="Their reference number.", show_default=False)
+    ] = None,
+    sent_at: Annotated[
+        str | None, typer.Option("--sent-at", help="When it was sent (default: now).", show_default=False)
+    ] = None,
+    note: Annotated[str | None, typer.Option("--note", show_default=False)] = None,
+    by: ByOpt = None,
+) -> None:
+    """Record a referral (needs consent to refer; police channels also need police-sharing consent)."""
+    if (to is None) == (referral_id is None):
+        usage_error("Give --to CHANNEL to record a referral, or --id N to update one.")
+
+    def work(s: Session) -> str:
+        c = cs.get_case(s, reference=case)
+        if referral_id is not None:
+            r = cs.update_referral(
+                s,
+                case=c,
+                referral_id=referral_id,
+                actor=actor(by),
+                status=status,
+                reference_number=reference_number,
+            )
+        else:
+            assert to is not None
+            r = cs.add_referral(
+                s,
+                case=c,
+                channel=to,
+                actor=actor(by),
+                status=status or ReferralStatus.SENT,
+                sent_at=when(sent_at, c.timezone, "sending time"),
+                reference_number=reference_number,
+                note=note,
+            )
+        return f"Referral #{r.id} to {r.channel}: {r.status}" + (
+            f", reference {r.reference_number}" if r.reference_number else ""
+        )
+
+    out.print(escape(run_db(work)))
+
+
+@case_app.command("deadlines")
+def case_deadlines(
+    case: Annotated[
+        str | None, typer.Option("--case", "-c", help="One case (default: all cases).", show_default=False)
+    ] = None,
+    overdue: Annotated[bool, typer.Option("--overdue", help="Only clocks past their due time.")] = False,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--start",
+            help=(
+                "Start a clock: a clock id from the knowledge base "
+                "(e.g. us-tida-48h) or a name with --duration."
+            ),
+            show_default=False,
+        ),
+    ] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="When the clock starts (default: now).", show_default=False)
+    ] = None,
+    duration: Annotated[
+        str | None,
+        typer.Option(
+            "--duration", help="Override or set the length: 48h, 3d, 12 months.", show_default=False
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    by: ByOpt = None,
+) -> None:
+    """Deadline clocks, overdue first (TAKE IT DOWN 48 h, eSafety 24 h, Singapore 24 h, HK EOC 12 months)."""
+    if start is not None and case is None:
+        usage_error("--start needs --case.")
+    try:
+        dur = parse_duration(duration) if duration else None
+    except TakebackError as exc:
+        usage_error(exc.message)
+
+    def work(s: Session) -> list[dict[str, Any]]:
+        c = cs.get_case(s, reference=case) if case else None
+        if start is not None:
+            assert c is not None
+            began = when(at, c.timezone, "clock start") or as_utc(datetime.now().astimezone())
+            cs.start_clock(s, case=c, kind=start, started_at=began, duration=dur, actor=actor(by))
+        rows = cs.deadlines(s, case=c, overdue_only=overdue)
+        rows.sort(key=lambda r: (not r.overdue, r.clock.due_at))
+        return [_deadline_view(r) for r in rows]
+
+    rows = run_db(work)
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        out.print("No running clocks." if not overdue else "Nothing is overdue.")
+    for d in rows:
+        mark = "[bold red]OVERDUE[/]" if d["status"] == "overdue" else f"{d['hours_left']} h left"
+        unconf = " [yellow](UNCONFIRMED rule)[/]" if d["confidence"] == "unconfirmed" else ""
+        out.print(
+            f"{d['case']}  #{d['id']} {d['kind']} ({d['subject'] or '-'})  due {d['due']}  {mark}{unconf}"
+        )
+
+
+@case_app.command("takedown")
+def case_takedown(
+    case: CaseOpt,
+    url: Annotated[
+        str | None, typer.Option("--url", help="Record a removal request for this URL.", show_default=False)
+    ] = None,
+    platform: Annotated[str | None, typer.Option("--platform", show_default=False)] = None,
+    via: Annotated[
+        str, typer.Option("--via", help="platform, regulator (e.g. an eSafety notice) or ngo.")
+    ] = "platform",
+    sent_at: Annotated[
+        str | None, typer.Option("--sent-at", help="When it was sent (default: now).", show_default=False)
+    ] = None,
+    takedown_id: Annotated[
+        int | None, typer.Option("--id", help="Update this request's status.", show_default=False)
+    ] = None,
+    status: Annotated[
+        TakedownStatus | None,
+        typer.Option("--status", help="acknowledged, removed, refused, no-reply.", show_default=False),
+    ] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="When the status changed (default: now).", show_default=False)
+    ] = None,
+    reference_number: Annotated[str | None, typer.Option("--reference", show_default=False)] = None,
+    note: Annotated[str | None, typer.Option("--note", show_default=False)] = None,
+    by: ByOpt = None,
+) -> None:
+    """Track removal requests per URL: record one (starts the local clocks), update it, or list them."""
+    if url is not None and takedown_id is not None:
+        usage_error("Give --url to record a request or --id to update one, not both.")
+    if takedown_id is not None and status is None:
+        usage_error("--id needs --status.")
+
+    def work(s: Session) -> list[str]:
+        c = cs.get_case(s, reference=case)
+        lines: list[str] = []
+        if url is not None:
+            t, clocks = cs.add_takedown(
+                s,
+                case=c,
+                url=url,
+                platform=platform,
+                via=via,
+                actor=actor(by),
+                sent_at=when(sent_at, c.timezone, "sending time"),
+                reference_number=reference_number,
+                note=note,
+            )
+            lines.append(f"Takedown #{t.id} recorded: sent {local(t.sent_at, c.timezone)}")
+            lines.extend(f"  clock {k.kind}: due {local(k.due_at, c.timezone)}" for k in clocks)
+        elif takedown_id is not None:
+            assert status is not None
+            t = cs.update_takedown(
+                s,
+                case=c,
+                takedown_id=takedown_id,
+                status=status,
+                actor=actor(by),
+                at=when(at, c.timezone, "status time"),
+                reference_number=reference_number,
+            )
+            times = cs.response_times(t)
+            lines.append(
+                f"Takedown #{t.id}: {t.status}; first response {times['first_response_hours']} h, "
+                f"resolved {times['resolution_hours']} h"
+            )
+        else:
+            for t in cs.takedowns(s, case=c):
+                times = cs.response_times(t)
+                lines.append(
+                    f"#{t.id} {t.url} {t.platform or ''} {t.status} sent {local(t.sent_at, c.timezone)} "
+                    f"first response {times['first_response_hours']} h resolved {times['resolution_hours']} h"
+                )
+        return lines
+
+    for line in run_db(work):
+        out.print(escape(line))
+
+
+class NoticeFormat(StrEnum):
+    TEXT = "text"
+    HTML = "html"
+    PDF = "pdf"
+
+
+@case_app.command("notice")
+def case_notice(
+    case: CaseOpt,
+    kind: Annotated[NoticeKind, typer.Option("--kind", help="take-it-down, hk-police, hk-pcpd or hk-eoc.")],
+    lang: Annotated[Lang, typer.Option("--lang", help="en or zh-Hant.")] = Lang.EN,
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="Name of the person signing (not stored).", show_default=False),
+    ] = None,
+    contact: Annotated[
+        str | None,
+        typer.Option("--contact", help="Email or phone for replies (not stored).", show_default=False),
+    ] = None,
+    signature: Annotated[
+        str | None,
+        typer.Option(
+            "--signature", help="Electronic signature, e.g. '/s/ Chan Tai Man'.", show_default=False
+        ),
+    ] = None,
+    url: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--url",
+            help="URL(s) of the image (default: the case's takedown and evidence URLs).",
+            show_default=False,
+        ),
+    ] = None,
+    platform: Annotated[str | None, typer.Option("--platform", show_default=False)] = None,
+    on_behalf_of: Annotated[
+        str | None,
+        typer.Option(
+            "--on-behalf-of", help="The depicted person, when an authorised person signs.", show_default=False
+        ),
+    ] = None,
+    info: Annotated[
+        str | None, typer.Option("--info", help="Relevant information for the platform.", show_default=False)
+    ] = None,
+    fmt: Annotated[NoticeFormat, typer.Option("--format", "-f")] = NoticeFormat.TEXT,
+    out_path: Annotated[Path | None, typer.Option("--out", "-o", show_default=False)] = None,
+) -> None:
+    """Draft a TAKE IT DOWN removal request (every required element, or it says what is missing) or a
+    complaint to the Hong Kong Police, PCPD or EOC, in English or Traditional Chinese."""
+    from takeback.evidence.service import list_items
+
+    def work(s: Session) -> NoticeFacts:
+        c = cs.get_case(s, reference=case)
+        items = list_items(s, case=c)
+        urls = list(url or [])
+        if not urls:
+            urls = [t.url for t in cs.takedowns(s, case=c)] + [i.url for i in items if i.url]
+            urls = list(dict.fromkeys(urls))
+        return NoticeFacts(
+            case_reference=c.reference,
+            timezone=c.timezone,
+            urls=urls,
+            items=[
+                {
+                    "sha256": i.sha256,
+                    "pdq": i.pdq,
+                    "platform": i.platform,
+                    "account": i.account,
+                    "url": i.url,
+                    "posted_at": local(i.posted_at, c.timezone) or None,
+                }
+                for i in items
+            ],
+            reports=[
+                (r.channel, local(r.sent_at, c.timezone) or None, r.reference_number)
+                for r in cs.referrals(s, case=c)
+            ],
+            incident_date=c.incident_date,
+            setting=c.setting,
+            name=name,
+            contact=contact,
+            signature=signature,
+            platform=platform,
+            relevant_info=info,
+            on_behalf_of=on_behalf_of,
+        )
+
+    facts = run_db(work)
+    try:
+        doc = complaint_draft(kind, facts, lang.value)
+    except TakebackError as exc:
+        usage_error(exc.message)
+    if fmt is NoticeFormat.PDF:
+        if out_path is None:
+            usage_error("--format pdf needs --out FILE.pdf")
+        render_pdf(doc, out_path)
+        out.print(f"Wrote {out_path}")
+        return
+    text = render_html(doc) if fmt is NoticeFormat.HTML else render_text(doc)
+    if out_path is not None:
+        out_path.write_text(text, encoding="utf-8")
+        out.print(f"Wrote {out_path}")
+    else:
+        sys.stdout.write(text)
+
+
+@case_app.command("delete")
+def case_delete(
+    case: CaseOpt,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Confirm: erase the case's originals and records.")
+    ] = False,
+    by: ByOpt = None,
+) -> None:
+    """Delete a case: erase its encrypted originals and records.
+
+    A tombstone (the reference) and the content-free custody log stay, so earlier bundles still verify.
+    """
+    if not yes:
+        usage_error("Deleting a case erases its evidence originals and records. Add --yes to confirm.")
+    from takeback.evidence.service import blob_remover, delete_case
+
+    sig = signer()
+
+    def work(s: Session) -> int:
+        c = cs.get_case(s, reference=case)
+        return delete_case(s, case=c, actor=actor(by), signer=sig, remove_blob=blob_remover(locker_root()))
+
+    n = run_db(work)
+    out.print(f"Case {case.upper()} deleted; {n} encrypted original(s) erased.")
+
+
+__all__ = [
+    "actor",
+    "case_app",
+    "database",
+    "local",
+    "local_zone_name",
+    "open_locker",
+    "run_db",
+    "signer",
+    "when",
+]

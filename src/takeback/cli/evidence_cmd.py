@@ -1,0 +1,345 @@
+"""``takeback evidence``: capture, list, timeline, signed bundles and their verification."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from sqlalchemy.orm import Session
+
+from takeback.cases import service as cs
+from takeback.cases.clock import as_utc, get_zone, iso_utc, local_zone_name
+from takeback.cli.app import EXIT_OK, EXIT_SOME_FAILED, app, fail, usage_error
+from takeback.cli.case_cmd import (
+    ByOpt,
+    CaseOpt,
+    Lang,
+    actor,
+    database,
+    local,
+    open_locker,
+    out,
+    run_db,
+    signer,
+    when,
+)
+from takeback.cli.output import CsvWriter, JsonlWriter
+from takeback.errors import TakebackError
+from takeback.evidence import service as ev
+from takeback.evidence.bundle import export_bundle, verify_bundle
+
+evidence_app = typer.Typer(
+    no_args_is_help=True, help="Tamper-evident evidence locker: capture, timeline, signed bundles."
+)
+app.add_typer(evidence_app, name="evidence")
+
+
+class ListFormat(StrEnum):
+    TABLE = "table"
+    JSONL = "jsonl"
+    CSV = "csv"
+
+
+@evidence_app.command("add")
+def evidence_add(
+    case: CaseOpt,
+    file: Annotated[Path | None, typer.Argument(help="The file to capture.", show_default=False)] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url", help="Capture a URL (fetched safely: public addresses only).", show_default=False
+        ),
+    ] = None,
+    platform: Annotated[
+        str | None, typer.Option("--platform", help="Where it was posted.", show_default=False)
+    ] = None,
+    account: Annotated[
+        str | None, typer.Option("--account", help="Handle or ID of who posted it.", show_default=False)
+    ] = None,
+    posted_at: Annotated[
+        str | None,
+        typer.Option(
+            "--posted-at",
+            help="When it was posted: 2026-03-08T14:30+08:00, or local time with --tz.",
+            show_default=False,
+        ),
+    ] = None,
+    tz: Annotated[
+        str | None,
+        typer.Option(
+            "--tz",
+            help="Time zone of --posted-at without an offset (default: this computer's).",
+            show_default=False,
+        ),
+    ] = None,
+    note: Annotated[str | None, typer.Option("--note", show_default=False)] = None,
+    hash_only: Annotated[
+        bool, typer.Option("--hash-only", help="Keep fingerprints and context only; store no original.")
+    ] = False,
+    no_fetch: Annotated[
+        bool, typer.Option("--no-fetch", help="With --url: record the link without downloading it.")
+    ] = False,
+    by: ByOpt = None,
+) -> None:
+    """Capture evidence: SHA-256 and PDQ at capture, capture time (UTC and local zone), who captured,
+    and the original encrypted in the locker (unless --hash-only). Every capture is sealed in the
+    case's signed custody log."""
+    if (file is None) == (url is None):
+        usage_error("Give a FILE or --url URL (one of them).")
+    zone = tz or local_zone_name()
+    try:
+        get_zone(zone)
+    except TakebackError as exc:
+        usage_error(exc.message)
+    posted = when(posted_at, zone, "posting time")
+    sig = signer()
+    # decide about the locker before opening a transaction (it may ask for a passphrase)
+    minor = run_db(lambda s: cs.get_case(s, reference=case).age.under_18)
+    if minor and not hash_only and file is not None:
+        fail(
+            TakebackError(
+                f"Case {case.upper()} concerns someone who is or "
+                "was under 18: takeback never stores those images. "
+                "Run again with --hash-only (fingerprints and context only), and report to the police and a "
+                "child-protection service (see `takeback guide`).",
+                code="minor_images_refused",
+            )
+        )
+    store = not hash_only and not minor and not (url is not None and no_fetch)
+    locker = open_locker(create=True) if store else None
+
+    def work(s: Session) -> dict[str, Any]:
+        c = cs.get_case(s, reference=case)
+        if file is not None:
+            item = ev.add_file(
+                s,
+                case=c,
+                path=file,
+                actor=actor(by),
+                signer=sig,
+                locker=locker,
+                capture_zone=zone,
+                platform=platform,
+                account=account,
+                posted_at=posted,
+                note=note,
+            )
+        else:
+            assert url is not None
+            item = ev.add_url(
+                s,
+                case=c,
+                url=url,
+                actor=actor(by),
+                signer=sig,
+                locker=locker,
+                capture_zone=zone,
+                fetch_content=not no_fetch,
+                platform=platform,
+                account=account,
+                posted_at=posted,
+                note=note,
+            )
+        return _record(item, c.timezone)
+
+    rec = run_db(work)
+    out.print(f"Item {rec['id']} captured in {case.upper()} (custody entry {rec['custody_seq']}).")
+    if rec["sha256"]:
+        out.print(f"  sha256 {rec['sha256']}")
+    if rec["pdq"]:
+        out.print(f"  pdq    {rec['pdq']}  quality {rec['pdq_quality']}")
+    if rec["fingerprint_error"]:
+        out.print(f"  [yellow]{escape(rec['fingerprint_error']['message'])}[/]")
+    out.print(f"  captured {rec['captured_local']} ({rec['captured_at']})")
+    out.print(
+        "  original stored encrypted"
+        if rec["stored"]
+        else "  no original stored (fingerprints and context only)"
+    )
+
+
+def _record(it: Any, case_zone: str) -> dict[str, Any]:
+    return {
+        "id": it.id,
+        "kind": it.kind,
+        "url": it.url,
+        "final_url": it.final_url,
+        "original_name": it.original_name,
+        "platform": it.platform,
+        "account": it.account,
+        "posted_at": iso_utc(as_utc(it.posted_at)) if it.posted_at else None,
+        "captured_at": iso_utc(as_utc(it.captured_at)),
+        "captured_local": local(it.captured_at, it.capture_zone),
+        "capture_zone": it.capture_zone,
+        "captured_by": it.captured_by,
+        "sha256": it.sha256,
+        "md5": it.md5,
+        "pdq": it.pdq,
+        "pdq_quality": it.pdq_quality,
+        "size": it.size,
+        "media_type": it.media_type,
+        "stored": it.stored,
+        "note": it.note,
+        "custody_seq": it.custody_seq,
+        "fingerprint_error": it.fingerprint_error,
+    }
+
+
+@evidence_app.command("list")
+def evidence_list(
+    case: CaseOpt,
+    fmt: Annotated[
+        ListFormat, typer.Option("--format", "-f", help="table, jsonl or csv.")
+    ] = ListFormat.TABLE,
+) -> None:
+    """Every item of a case with its hashes, times and source."""
+    recs = run_db(
+        lambda s: [_record(i, "UTC") for i in ev.list_items(s, case=cs.get_case(s, reference=case))]
+    )
+    if fmt is ListFormat.JSONL:
+        w = JsonlWriter(sys.stdout)
+        for r in recs:
+            w.write(r)
+        return
+    if fmt is ListFormat.CSV:
+        cw = CsvWriter(sys.stdout, list(recs[0]) if recs else ["id"])
+        for r in recs:
+            cw.write(r)
+        return
+    if not recs:
+        out.print("No evidence yet: `takeback evidence add --case ... FILE`.")
+    for r in recs:
+        src = " · ".join(x for x in (r["platform"], r["account"], r["url"] or r["original_name"]) if x)
+        out.print(f"[bold]#{r['id']}[/] {escape(src)}")
+        out.print(
+            f"    captured {r['captured_local']} by {escape(r['captured_by'])}; "
+            f"{'original stored' if r['stored'] else 'hash only'}"
+        )
+        if r["posted_at"]:
+            out.print(f"    posted {r['posted_at']}")
+        if r["sha256"]:
+            out.print(f"    sha256 {r['sha256']}")
+        if r["pdq"]:
+            out.print(f"    pdq    {r['pdq']} (quality {r['pdq_quality']})")
+
+
+@evidence_app.command("timeline")
+def evidence_timeline(
+    case: CaseOpt,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """One chronological timeline: postings, captures, reports made (with reference numbers), replies."""
+
+    def work(s: Session) -> tuple[str, list[dict[str, Any]]]:
+        c = cs.get_case(s, reference=case)
+        return c.timezone, [
+            {
+                "at": iso_utc(e.at),
+                "local": local(e.at, c.timezone),
+                "kind": e.kind,
+                "text": e.text,
+                "reference": e.reference,
+            }
+            for e in ev.timeline(s, case=c)
+        ]
+
+    zone, events = run_db(work)
+    if as_json:
+        sys.stdout.write(json.dumps(events, ensure_ascii=False, indent=2) + "\n")
+        return
+    out.print(f"Timeline of {case.upper()} (times in {zone})")
+    for e in events:
+        ref = escape(f"  [ref {e['reference']}]") if e["reference"] else ""
+        out.print(f"{e['local']}  {e['kind']:<9} {escape(e['text'])}{ref}")
+
+
+@evidence_app.command("bundle")
+def evidence_bundle(
+    case: CaseOpt,
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="The ZIP file to write.", show_default=False)],
+    hashes_only: Annotated[
+        bool, typer.Option("--hashes-only", help="Leave the originals out (fingerprints and context only).")
+    ] = False,
+    lang: Annotated[Lang, typer.Option("--lang", help="Language of the summary: en or zh-Hant.")] = Lang.EN,
+    by: ByOpt = None,
+) -> None:
+    """Export a signed bundle: manifest.json, the custody log, PDF + HTML summary and (unless
+    --hashes-only) the originals. `takeback evidence verify` checks it."""
+    if out_path.exists():
+        usage_error(f"{out_path} already exists; choose another name.")
+    needs_locker = not hashes_only and run_db(
+        lambda s: any(i.stored for i in ev.list_items(s, case=cs.get_case(s, reference=case)))
+    )
+    locker = open_locker(create=False) if needs_locker else None
+    with database() as db:
+        try:
+            res = export_bundle(
+                db,
+                reference=case,
+                out=out_path,
+                signer=signer(),
+                actor=actor(by),
+                locker=locker,
+                hashes_only=hashes_only,
+                lang=lang.value,
+            )
+        except TakebackError as exc:
+            fail(exc)
+    out.print(f"Wrote {res.path} ({res.bytes:,} bytes): {res.items} items, {res.originals} originals.")
+    out.print(f"  sha256 {res.sha256}")
+    out.print(f"  signing key {signer().public.fingerprint}")
+
+
+@evidence_app.command("verify")
+def evidence_verify(
+    bundle: Annotated[Path, typer.Argument(help="The bundle ZIP.", show_default=False)],
+    trusted_key: Annotated[
+        str | None,
+        typer.Option(
+            "--trusted-key", help="Require this signing key (key id or fingerprint).", show_default=False
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Check every hash, the custody chain and the signatures; name the first thing that fails."""
+    r = verify_bundle(bundle, trusted_key=trusted_key)
+    if as_json:
+        sys.stdout.write(
+            json.dumps(
+                {
+                    "ok": r.ok,
+                    "checks": r.checks,
+                    "failure": None
+                    if r.failure is None
+                    else {"code": r.failure.code, "member": r.failure.member, "message": r.failure.message},
+                    "key_id": r.key.key_id if r.key else None,
+                    "fingerprint": r.key.fingerprint if r.key else None,
+                    "items": r.items,
+                    "originals": r.originals,
+                    "custody_entries": r.custody_entries,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+        raise typer.Exit(EXIT_OK if r.ok else EXIT_SOME_FAILED)
+    for c in r.checks:
+        out.print(f"  [green]ok[/]  {escape(c)}")
+    if not r.ok:
+        assert r.failure is not None
+        where = f" ({r.failure.member})" if r.failure.member else ""
+        out.print(f"[bold red]FAILED[/] {r.failure.code}{escape(where)}: {escape(r.failure.message)}")
+        raise typer.Exit(EXIT_SOME_FAILED)
+    out.print(
+        f"[bold green]VERIFIED[/] {r.reference}: {r.items} items, {r.originals} originals, "
+        f"{r.custody_entries} custody entries."
+    )
+    if r.key:
+        out.print(f"  signed by key {r.key.key_id}; fingerprint {r.key.fingerprint}")
+        if trusted_key is None:
+            out.print("  Compare this fingerprint with the one the sender gave you (or pass --trusted-key).")

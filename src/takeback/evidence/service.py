@@ -1,0 +1,375 @@
+"""Evidence services: capture (file or URL), listing, timeline, case verification and deletion.
+
+Capture follows the evidence standards the victim-support sector uses (Berkeley Protocol,
+ISO/IEC 27037): hash at capture, keep the context (URL, handle, posting time, capture time with
+zone, who captured), keep the original untouched and apart from working copies (encrypted in the
+locker), and log every step in the case's custody log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from takeback.cases.clock import as_utc, iso_utc, utcnow
+from takeback.cases.models import Case, Purpose
+from takeback.cases.service import (
+    delete_case_rows,
+    referrals,
+    require_consent,
+    response_times,
+    takedowns,
+)
+from takeback.evidence.custody import (
+    CustodyLog,
+    CustodyReport,
+    SqlCustodyStore,
+    canonical_json,
+    verify_entries,
+)
+from takeback.evidence.errors import EvidenceError
+from takeback.evidence.locker import Locker
+from takeback.evidence.models import EvidenceItem, item_record
+from takeback.evidence.signing import Signer
+from takeback.media import errors as media_codes
+from takeback.net.fetch import FetchPolicy, check_url, fetch_to_file
+from takeback.signals.fingerprint import fingerprint_file
+from takeback.store import record_audit
+
+#: fingerprint errors after which the item is still kept (SHA-256 was computed; only PDQ is missing)
+_SOFT_ERRORS = {
+    media_codes.UNSUPPORTED_TYPE,
+    media_codes.FILE_TOO_LARGE,
+    media_codes.TOO_MANY_PIXELS,
+    media_codes.TRUNCATED,
+    media_codes.CORRUPT,
+}
+
+
+def custody_log(session: Session, case: Case, signer: Signer) -> CustodyLog:
+    return CustodyLog(SqlCustodyStore(session, case.custody_log_id), signer)
+
+
+def _guard_case(session: Session, case: Case, *, storing: bool) -> None:
+    if case.deleted_at is not None:
+        raise EvidenceError(f"Case {case.reference} was deleted.", code="case_deleted")
+    require_consent(session, case=case, purpose=Purpose.HASHING)
+    if storing and case.age.under_18:
+        raise EvidenceError(
+            f"Case {case.reference} concerns someone who is or "
+            "was under 18: takeback never stores those images. "
+            "Use --hash-only to record fingerprints and context "
+            "only, and report the images to the police and "
+            "to a child-protection service (see `takeback guide`).",
+            code="minor_images_refused",
+        )
+
+
+def _finish(session: Session, *, case: Case, item: EvidenceItem, signer: Signer, actor: str) -> EvidenceItem:
+    """Flush, seal the record into the custody log, audit."""
+    item.record_sha256 = "0" * 64
+    item.custody_seq = 0
+    session.add(item)
+    session.flush()
+    record = item_record(item, case.reference)
+    digest = hashlib.sha256(canonical_json(record)).hexdigest()
+    entry = custody_log(session, case, signer).append(
+        actor=actor,
+        action="evidence.added",
+        subject=f"item:{item.id}",
+        details={
+            "item": item.id,
+            "kind": item.kind,
+            "sha256": item.sha256,
+            "size": item.size,
+            "stored": item.stored,
+            "record_sha256": digest,
+        },
+        at=as_utc(item.captured_at),
+    )
+    item.record_sha256 = digest
+    item.custody_seq = entry.seq
+    record_audit(
+        session,
+        actor=actor,
+        action="evidence.add",
+        object_type="evidence_item",
+        object_id=item.id,
+        details={"case": case.reference, "kind": item.kind, "stored": item.stored, "custody_seq": entry.seq},
+    )
+    return item
+
+
+def add_file(
+    session: Session,
+    *,
+    case: Case,
+    path: Path,
+    actor: str,
+    signer: Signer,
+    locker: Locker | None,
+    capture_zone: str,
+    platform: str | None = None,
+    account: str | None = None,
+    posted_at: datetime | None = None,
+    note: str | None = None,
+    url: str | None = None,
+    fetch: dict[str, Any] | None = None,
+    original_name: str | None = None,
+    now: datetime | None = None,
+) -> EvidenceItem:
+    """Capture a file: fingerprint it, encrypt the original into the locker (unless ``locker`` is None)."""
+    _guard_case(session, case, storing=locker is not None)
+    captured = as_utc(now) if now else utcnow()
+    fp = fingerprint_file(path)
+    if fp.error and (fp.error["code"] not in _SOFT_ERRORS or fp.sha256 is None):
+        raise EvidenceError(f"Could not capture {path}: {fp.error['message']}", code=fp.error["code"])
+    blob_id: str | None = None
+    if locker is not None:
+        stored = locker.store_file(path)
+        if stored.sha256 != fp.sha256:
+            locker.remove(stored.blob_id)
+            raise EvidenceError(
+                f"{path} changed while it was being captured (its SHA-256 differs between two reads); "
+                "capture it again when nothing is writing to it.",
+                code="file_changed",
+            )
+        blob_id = stored.blob_id
+    item = EvidenceItem(
+        case_id=case.id,
+        kind="url" if url else "file",
+        original_name=original_name if original_name is not None else (None if url else path.name),
+        url=url,
+        final_url=fetch.get("final_url") if fetch else None,
+        platform=platform,
+        account=account,
+        posted_at=as_utc(posted_at) if posted_at else None,
+        captured_at=captured,
+        capture_zone=capture_zone,
+        captured_by=actor,
+        sha256=fp.sha256,
+        md5=fp.md5,
+        pdq=fp.pdq,
+        pdq_quality=fp.pdq_quality,
+        size=fp.size,
+        media_type=fp.media_type,
+        stored=blob_id is not None,
+        blob_id=blob_id,
+        note=note,
+        fetch=fetch,
+        fingerprint_error=fp.error,
+    )
+    return _finish(session, case=case, item=item, signer=signer, actor=actor)
+
+
+def add_url(
+    session: Session,
+    *,
+    case: Case,
+    url: str,
+    actor: str,
+    signer: Signer,
+    locker: Locker | None,
+    capture_zone: str,
+    fetch_content: bool = True,
+    policy: FetchPolicy | None = None,
+    platform: str | None = None,
+    account: str | None = None,
+    posted_at: datetime | None = None,
+    note: str | None = None,
+    now: datetime | None = None,
+) -> EvidenceItem:
+    """Capture a URL: fetch it safely and capture its bytes, or (``fetch_content=False``) record the link.
+
+    For someone under 18 the content is never fetched: the link is recorded for reporting.
+    """
+    _guard_case(session, case, storing=False)
+    check_url(url, policy or FetchPolicy())
+    if case.age.under_18 or not fetch_content:
+        item = EvidenceItem(
+            case_id=case.id,
+            kind="url",
+            url=url,
+            platform=platform,
+            account=account,
+            posted_at=as_utc(posted_at) if posted_at else None,
+            captured_at=as_utc(now) if now else utcnow(),
+            capture_zone=capture_zone,
+            captured_by=actor,
+            stored=False,
+            note=note,
+        )
+        return _finish(session, case=case, item=item, signer=signer, actor=actor)
+    with tempfile.TemporaryDirectory(prefix="takeback-fetch-") as tmp:
+        dest = Path(tmp) / "content"
+        result = fetch_to_file(url, dest, policy=policy)
+        return add_file(
+            session,
+            case=case,
+            path=dest,
+            actor=actor,
+            signer=signer,
+            locker=locker,
+            capture_zone=capture_zone,
+            platform=platform,
+            account=account,
+            posted_at=posted_at,
+            note=note,
+            url=url,
+            fetch={**result.to_record(), "fetched_at": iso_utc(utcnow())},
+            original_name=None,
+            now=now,
+        )
+
+
+def list_items(session: Session, *, case: Case) -> list[EvidenceItem]:
+    return list(
+        session.scalars(select(EvidenceItem).where(EvidenceItem.case_id == case.id).order_by(EvidenceItem.id))
+    )
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    at: datetime
+    kind: str  # posted | captured | referral | takedown | response | removed | refused
+    text: str
+    reference: str | None = None
+
+
+def timeline(session: Session, *, case: Case) -> list[TimelineEvent]:
+    """Everything with a time, in order: postings, captures, reports made (with references), replies."""
+    events: list[TimelineEvent] = []
+    for it in list_items(session, case=case):
+        where = it.url or it.original_name or f"item {it.id}"
+        who = f" by {it.account}" if it.account else ""
+        on = f" on {it.platform}" if it.platform else ""
+        if it.posted_at:
+            events.append(
+                TimelineEvent(as_utc(it.posted_at), "posted", f"Posted{who}{on}: {where}", f"item {it.id}")
+            )
+        events.append(
+            TimelineEvent(
+                as_utc(it.captured_at), "captured", f"Captured by {it.captured_by}: {where}", f"item {it.id}"
+            )
+        )
+    for r in referrals(session, case=case):
+        when = as_utc(r.sent_at or r.created_at)
+        events.append(
+            TimelineEvent(when, "referral", f"Referred to {r.channel} ({r.status})", r.reference_number)
+        )
+    for t in takedowns(session, case=case):
+        target = f"{t.platform}: {t.url}" if t.platform else t.url
+        via = "" if t.via == "platform" else f" via {t.via}"
+        events.append(
+            TimelineEvent(
+                as_utc(t.sent_at), "takedown", f"Removal requested{via} — {target}", t.reference_number
+            )
+        )
+        times = response_times(t)
+        if t.first_response_at and not (t.resolved_at and t.first_response_at == t.resolved_at):
+            events.append(
+                TimelineEvent(
+                    as_utc(t.first_response_at),
+                    "response",
+                    f"First response after {times['first_response_hours']} h — {target}",
+                    t.reference_number,
+                )
+            )
+        if t.resolved_at:
+            events.append(
+                TimelineEvent(
+                    as_utc(t.resolved_at),
+                    t.status,
+                    f"{t.status.capitalize()} after {times['resolution_hours']} h — {target}",
+                    t.reference_number,
+                )
+            )
+    events.sort(key=lambda e: (e.at, e.kind))
+    return events
+
+
+@dataclass
+class CaseVerification:
+    ok: bool
+    custody: CustodyReport
+    items_checked: int
+    failure: str | None = None
+
+
+def verify_case(session: Session, *, case: Case) -> CaseVerification:
+    """Check the case's custody chain and that every item's record still matches what custody sealed."""
+    store = SqlCustodyStore(session, case.custody_log_id)
+    entries = list(store.entries())
+    report = verify_entries(entries, log=case.custody_log_id)
+    if not report.ok:
+        return CaseVerification(
+            False, report, 0, report.failure.message if report.failure else "custody failed"
+        )
+    by_seq = {e.seq: e for e in entries}
+    n = 0
+    for it in list_items(session, case=case):
+        digest = hashlib.sha256(canonical_json(item_record(it, case.reference))).hexdigest()
+        entry = by_seq.get(it.custody_seq)
+        if digest != it.record_sha256 or entry is None or entry.details.get("record_sha256") != digest:
+            return CaseVerification(False, report, n, f"evidence item {it.id} was changed after capture")
+        n += 1
+    return CaseVerification(True, report, n)
+
+
+def delete_case(
+    session: Session,
+    *,
+    case: Case,
+    actor: str,
+    signer: Signer,
+    remove_blob: Callable[[str], bool] | None,
+    now: datetime | None = None,
+) -> int:
+    """Delete a case: erase its originals and data, keep a tombstone and the (content-free) custody log.
+
+    ``remove_blob`` deletes one original from the locker (``Locker.remove``, or a function that
+    unlinks the blob file when the passphrase is not at hand: deleting ciphertext needs no key).
+    """
+    removed = 0
+    for it in list_items(session, case=case):
+        if it.blob_id and remove_blob is not None and remove_blob(it.blob_id):
+            removed += 1
+    custody_log(session, case, signer).append(
+        actor=actor,
+        action="case.deleted",
+        subject=f"case:{case.reference}",
+        details={"originals_removed": removed},
+    )
+    delete_case_rows(session, case=case, actor=actor, now=now)
+    return removed
+
+
+def blob_remover(locker_root: Path) -> Callable[[str], bool]:
+    """Remove blobs by id without opening the locker (no passphrase needed to delete ciphertext)."""
+
+    def remove(blob_id: str) -> bool:
+        if len(blob_id) != 32 or any(c not in "0123456789abcdef" for c in blob_id):
+            return False
+        path = locker_root / "blobs" / blob_id[:2] / f"{blob_id}.tbe"
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            return False
+        return True
+
+    return remove
+
+
+def cleanup(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()

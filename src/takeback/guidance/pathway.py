@@ -1,0 +1,569 @@
+"""The pathway engine: from what happened to which acts are offences, which routes fit, and by when.
+
+Plain data in, plain data out (:class:`Pathway`), so the CLI, the web app and reports show the same
+thing. It never gives advice: every result carries the legal-information notice, every fact its
+citation and confidence, and unconfirmed facts are flagged where they appear. If the person is or
+was under 18, that comes first, child-protection routes lead, and adult-only services are left out.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+
+from takeback.cases.clock import add_months, end_of_day, get_zone, parse_duration, utcnow
+from takeback.cases.models import Setting, VictimAge
+from takeback.guidance.kb import (
+    Act,
+    ActStatus,
+    Caveat,
+    Channel,
+    ClockRule,
+    ClockStart,
+    Confidence,
+    GuidanceError,
+    Jurisdiction,
+    KnowledgeBase,
+    Rule,
+    Text,
+    load_kb,
+)
+
+
+class Fact(StrEnum):
+    CREATED = "created"
+    POSSESSED = "possessed"
+    SHARED = "shared"
+    THREATENED = "threatened"
+    NO_IMAGE = "no-image"  # a threat about an image that does not exist
+    NOT_SHARED = "not-shared"
+    NOT_IDENTIFIABLE = "not-identifiable"  # the person cannot be identified from the images
+
+
+FACT_ALIASES: dict[str, Fact] = {
+    **{f.value: f for f in Fact},
+    "create": Fact.CREATED,
+    "made": Fact.CREATED,
+    "generated": Fact.CREATED,
+    "possess": Fact.POSSESSED,
+    "kept": Fact.POSSESSED,
+    "stored": Fact.POSSESSED,
+    "viewed": Fact.POSSESSED,
+    "share": Fact.SHARED,
+    "published": Fact.SHARED,
+    "posted": Fact.SHARED,
+    "distributed": Fact.SHARED,
+    "sent": Fact.SHARED,
+    "threaten": Fact.THREATENED,
+    "threat": Fact.THREATENED,
+    "no-images": Fact.NO_IMAGE,
+    "not-published": Fact.NOT_SHARED,
+    "anonymous": Fact.NOT_IDENTIFIABLE,
+}
+
+ACT_OF_FACT = {
+    Fact.CREATED: Act.CREATE,
+    Fact.POSSESSED: Act.POSSESS,
+    Fact.SHARED: Act.DISTRIBUTE,
+    Fact.THREATENED: Act.THREATEN,
+}
+
+DISCLAIMER = Text(
+    en=(
+        "This is legal information, not legal advice. Laws change and every case is different: check with a "
+        "lawyer or one of the services listed before you rely on it. Points marked UNCONFIRMED have not been "
+        "confirmed from a primary legal text."
+    ),
+    **{
+        "zh-Hant": (
+            "以上為法律資訊，並非法律意見。法例會修改，每宗個案的情況亦各有不同：在依賴這些資訊之前，"
+            "請先向律師或下列機構查詢。標示為「未經證實」的資料，尚未從法例原文或其他第一手資料取得核實。"
+        )
+    },
+)
+
+CHILD_NOTICE = Text(
+    en=(
+        "The person in the images is or was under 18. In law these images are child sexual abuse material, "
+        "and every jurisdiction treats them more seriously. "
+        "Do not save, copy, forward or screenshot them, not "
+        "even as evidence: write down where they are (the links) instead. Report to the police and to a "
+        "child-protection service below. takeback will not store images for this case; it keeps fingerprints "
+        "and links only."
+    ),
+    **{
+        "zh-Hant": (
+            "影像中的人現時或當時未滿18歲。在法律上，這類影像屬兒童色情物品，各地法律對此的處理都更為嚴厲。"
+            "切勿儲存、複製、轉發或截取這些影像，即使作為證據亦不可以；請改為記下影像所在的位置（連結）。"
+            "請向警方及下列兒童保護機構舉報。takeback不會為此個案儲存任何影像，只會保留影像的「指紋」及連結。"
+        )
+    },
+)
+
+COLLECT: list[Text] = [
+    Text(en="Screenshots that include the URL", **{"zh-Hant": "包含網址的螢幕截圖"}),
+    Text(
+        en="The date and time of posting, and when you captured it",
+        **{"zh-Hant": "內容的發布日期和時間，以及你截圖的時間"},
+    ),
+    Text(
+        en="The username, handle or platform ID of whoever posted it",
+        **{"zh-Hant": "發布者的用戶名稱、帳號或平台識別碼"},
+    ),
+    Text(en="Messages and threats, in full", **{"zh-Hant": "所有訊息及威脅的完整內容"}),
+    Text(
+        en="Reports you have already made, with their reference numbers",
+        **{"zh-Hant": "你已作出的舉報及其參考編號"},
+    ),
+    Text(
+        en="Everything in one timeline (`takeback evidence timeline`)",
+        **{"zh-Hant": "把所有資料整理成一份時序（`takeback evidence timeline`）"},
+    ),
+    Text(
+        en="Consider going to the police before reporting to platforms, so evidence is not removed early",
+        **{"zh-Hant": "考慮先報警，再向平台舉報，以免證據過早被移除"},
+    ),
+    Text(en="Use a separate email address for reports", **{"zh-Hant": "另設一個專門用於舉報的電郵地址"}),
+]
+COLLECT_SOURCE = "Revenge Porn Helpline, eSafety Commissioner and RMIT guidance on evidence collection"
+
+COLLECT_MINOR = Text(
+    en="Do not save images of anyone under 18: record links and fingerprints only",
+    **{"zh-Hant": "切勿儲存任何涉及未滿18歲人士的影像：只記錄連結及「指紋」"},
+)
+
+
+@dataclass(frozen=True)
+class Situation:
+    """What happened, as the person describes it."""
+
+    jurisdiction: str
+    facts: frozenset[Fact]
+    victim_age: VictimAge = VictimAge.ADULT
+    setting: Setting | None = None
+    act_date: date | None = None
+
+
+@dataclass(frozen=True)
+class CaveatOut:
+    text: str
+    confidence: Confidence
+    source: str
+
+
+@dataclass(frozen=True)
+class RuleOut:
+    id: str
+    citation: str
+    title: str
+    max_penalty: str | None
+    in_force: date | None
+    confidence: Confidence
+    source: str
+    source_url: str | None
+    last_reviewed: date
+    caveats: list[CaveatOut]
+
+
+@dataclass(frozen=True)
+class ActOut:
+    act: Act
+    status: ActStatus
+    offence: bool
+    note: str
+    rules: list[RuleOut]
+    confidence: Confidence
+    source: str
+    last_reviewed: date
+    caveats: list[CaveatOut]
+    in_force_note: str | None = None
+
+
+class DeadlineState(StrEnum):
+    OPEN = "open"  # running, due in the future
+    ELAPSED = "elapsed"  # the window has passed
+    NEEDS_DATE = "needs_date"  # give the date of the act to compute it
+    STARTS_ON_EVENT = "starts_on_event"  # starts when a request is sent / a notice issued
+    NOT_IN_FORCE = "not_in_force"
+
+
+@dataclass(frozen=True)
+class DeadlineOut:
+    id: str
+    label: str
+    explain: str
+    duration: str
+    starts: ClockStart
+    state: DeadlineState
+    due: datetime | None
+    due_text: str | None
+    hard: bool
+    confidence: Confidence
+    source: str
+
+
+@dataclass(frozen=True)
+class RouteOut:
+    id: str
+    kind: str
+    name: str
+    why: str
+    needs: list[str]
+    deadlines: list[DeadlineOut]
+    rules: list[RuleOut]
+    contact: dict[str, str]
+    confidence: Confidence
+    source: str
+    last_reviewed: date
+    caveats: list[CaveatOut]
+    child_route: bool
+
+
+@dataclass
+class Pathway:
+    jurisdiction: str
+    jurisdiction_name: str
+    lang: str
+    disclaimer: str
+    child_notice: str | None
+    summary: str
+    situation: Situation
+    acts: list[ActOut]
+    offence_summary: str
+    routes: list[RouteOut]
+    collect: list[str]
+    unconfirmed: list[str] = field(default_factory=list)
+    stores_images: bool = True
+
+
+# --- parsing and checking input ------------------------------------------------------------------
+
+
+def parse_facts(text: str | list[str]) -> frozenset[Fact]:
+    parts = text if isinstance(text, list) else text.split(",")
+    out: set[Fact] = set()
+    for raw in parts:
+        key = raw.strip().lower().replace("_", "-").replace(" ", "-")
+        if not key:
+            continue
+        fact = FACT_ALIASES.get(key)
+        if fact is None:
+            known = ", ".join(f.value for f in Fact)
+            raise GuidanceError(f"Unknown fact {raw.strip()!r}. Use any of: {known}.", code="unknown_fact")
+        out.add(fact)
+    if not out & set(ACT_OF_FACT):
+        raise GuidanceError(
+            "Say what happened with at least one of: created, possessed, shared, threatened.", code="no_facts"
+        )
+    return frozenset(out)
+
+
+def contradictions(s: Situation, lang: str = "en") -> list[str]:
+    """Facts that cannot all be true at once, each said in plain words."""
+    zh = lang == "zh-Hant"
+    found: list[str] = []
+    f = s.facts
+    if Fact.SHARED in f and Fact.NOT_SHARED in f:
+        found.append(
+            "你同時表示影像「已被分享」及「未被分享」。"
+            if zh
+            else "You said the images were shared and also that they were not shared."
+        )
+    if Fact.NO_IMAGE in f:
+        for fact in (Fact.CREATED, Fact.POSSESSED, Fact.SHARED):
+            if fact in f:
+                found.append(
+                    f"你表示影像並不存在，但又表示影像已被「{_FACT_ZH[fact]}」。"
+                    if zh
+                    else f"You said the image does not exist, but also that it was {fact.value}."
+                )
+        if Fact.THREATENED not in f:
+            found.append(
+                "「no-image」只適用於威脅發布一張並不存在的影像，但你沒有表示曾受威脅。"
+                if zh
+                else (
+                    "'no-image' describes a threat about an image "
+                    "that does not exist, but no threat was given."
+                )
+            )
+    return found
+
+
+_FACT_ZH = {Fact.CREATED: "製作", Fact.POSSESSED: "管有", Fact.SHARED: "分享"}
+
+
+# --- the engine ------------------------------------------------------------------------------------
+
+
+def _caveats(items: list[Caveat], lang: str) -> list[CaveatOut]:
+    return [CaveatOut(c.text.get(lang), c.confidence, c.source) for c in items]
+
+
+_SECTION = re.compile(r"^(ss?|art)\.\s*([0-9A-Z][0-9A-Za-z.()\-–]*)$", re.IGNORECASE)
+
+
+def cite_section(r: Rule, lang: str) -> str:
+    """How a section is cited: ``s.159AAE`` in English, ``第159AAE條`` in Chinese."""
+    if lang != "zh-Hant":
+        return r.section
+    if r.section_zh is not None:
+        return r.section_zh
+    m = _SECTION.match(r.section)
+    if not m:
+        return r.section
+    kind, number = m.group(1).lower(), m.group(2)
+    if kind == "art" and "-" in number:
+        main, sub = number.split("-", 1)
+        return f"第{main}條之{sub}"
+    return f"第{number.replace('–', '至')}條"
+
+
+def citation(r: Rule, lang: str) -> str:
+    instrument = r.instrument.get(lang)
+    section = cite_section(r, lang)
+    if not section or section in instrument:
+        return instrument
+    return f"{instrument}{section}" if lang == "zh-Hant" else f"{instrument} {section}"
+
+
+def _rule_out(r: Rule, lang: str) -> RuleOut:
+    return RuleOut(
+        id=r.id,
+        citation=citation(r, lang),
+        title=r.title.get(lang),
+        max_penalty=r.max_penalty.get(lang) if r.max_penalty else None,
+        in_force=r.in_force,
+        confidence=r.confidence,
+        source=r.source,
+        source_url=r.source_url,
+        last_reviewed=r.last_reviewed,
+        caveats=_caveats(r.caveats, lang),
+    )
+
+
+def _fits(ch: Channel, s: Situation) -> bool:
+    under_18 = s.victim_age.under_18
+    if ch.when.age == "adult" and under_18:
+        return False
+    if ch.when.age == "under_18" and not under_18:
+        return False
+    if under_18 and ch.child_route:
+        return True
+    if ch.when.settings is not None and (s.setting is None or s.setting.value not in ch.when.settings):
+        return False
+    if ch.when.needs_identifiable and Fact.NOT_IDENTIFIABLE in s.facts:
+        return False
+    if ch.when.acts_any is not None:
+        acts = {ACT_OF_FACT[f] for f in s.facts if f in ACT_OF_FACT}
+        if not acts & set(ch.when.acts_any):
+            return False
+    return True
+
+
+def _deadline(c: ClockRule, j: Jurisdiction, s: Situation, lang: str, now: datetime) -> DeadlineOut:
+    duration = parse_duration(c.duration)
+    due: datetime | None = None
+    if c.in_force_from is not None and now.date() < c.in_force_from:
+        state = DeadlineState.NOT_IN_FORCE
+    elif c.starts is ClockStart.INCIDENT:
+        if s.act_date is None:
+            state = DeadlineState.NEEDS_DATE
+        else:
+            last_day = add_months(s.act_date, duration.months) if duration.months else s.act_date
+            due = end_of_day(last_day, j.timezone) if duration.months else None
+            state = DeadlineState.ELAPSED if due is not None and now >= due else DeadlineState.OPEN
+    else:
+        state = DeadlineState.STARTS_ON_EVENT
+    return DeadlineOut(
+        id=c.id,
+        label=c.label.get(lang),
+        explain=c.explain.get(lang),
+        duration=duration.describe(lang),
+        starts=c.starts,
+        state=state,
+        due=due,
+        due_text=None if due is None else _due_text(due, j, lang),
+        hard=c.hard,
+        confidence=c.confidence,
+        source=c.source,
+    )
+
+
+def _due_text(due: datetime, j: Jurisdiction, lang: str) -> str:
+    last_day = (due.astimezone(get_zone(j.timezone)) - timedelta(microseconds=1)).date()
+    if lang == "zh-Hant":
+        return f"{last_day.year}年{last_day.month}月{last_day.day}日（{j.name.get(lang)}時間）當日結束前"
+    return f"by the end of {last_day.isoformat()} ({j.name.get(lang)} time)"
+
+
+_IN_NAME = {
+    "US": "the United States (federal law)",
+    "UK": "England and Wales",
+    "EU": "the European Union",
+    "AU": "Australia (federal law)",
+}
+
+
+def _offence_summary(acts: list[ActOut], j: Jurisdiction, lang: str) -> str:
+    zh = lang == "zh-Hant"
+    name = j.name.get(lang) if zh else _IN_NAME.get(j.code, j.name.en)
+    offences = [a for a in acts if a.offence]
+    if not offences:
+        other = [a for a in acts if a.status in (ActStatus.LIMITED, ActStatus.NATIONAL, ActStatus.CIVIL_ONLY)]
+        if other:
+            return (
+                f"在{name}，你所描述的行為是否構成罪行須視乎情況而定：請參閱下文。"
+                if zh
+                else (
+                    f"In {name}, whether what you described is a "
+                    "crime depends on the circumstances: see below."
+                )
+            )
+        return (
+            f"在{name}，沒有刑事罪行涵蓋你所描述的行為。下文列出的其他途徑仍然可行。"
+            if zh
+            else (
+                f"In {name}, no criminal offence covers what you "
+                "described. The other routes below are still open."
+            )
+        )
+    names = "、".join(_ACT_ZH[a.act] for a in offences) if zh else ", ".join(_ACT_EN[a.act] for a in offences)
+    return (
+        f"在{name}，{names}屬刑事罪行。"
+        if zh
+        else f"In {name}, {names} {'is' if len(offences) == 1 else 'are'} a crime."
+    )
+
+
+_ACT_EN = {
+    Act.CREATE: "creating it",
+    Act.POSSESS: "possessing it",
+    Act.DISTRIBUTE: "sharing it",
+    Act.THREATEN: "threatening to share it",
+}
+_ACT_ZH = {Act.CREATE: "製作", Act.POSSESS: "管有", Act.DISTRIBUTE: "分享", Act.THREATEN: "威脅分享"}
+
+
+def build_pathway(
+    s: Situation, *, lang: str = "en", kb: KnowledgeBase | None = None, now: datetime | None = None
+) -> Pathway:
+    """Work out the pathway for a situation. Raises ``GuidanceError`` for contradictory facts."""
+    if lang not in ("en", "zh-Hant"):
+        raise GuidanceError(f"Unknown language {lang!r}; use en or zh-Hant.", code="unknown_language")
+    base = kb or load_kb()
+    j = base.get(s.jurisdiction)
+    current = now or utcnow()
+    if s.act_date is not None and s.act_date > current.date():
+        raise GuidanceError(
+            f"The date of the act ({s.act_date.isoformat()}) is in the future.", code="future_time"
+        )
+    problems = contradictions(s, lang)
+    if problems:
+        head = "你提供的資料互相矛盾：" if lang == "zh-Hant" else "The facts contradict each other: "
+        raise GuidanceError(head + " ".join(problems), code="contradictory_facts")
+
+    rules = {r.id: r for r in j.rules}
+    acts_out: list[ActOut] = []
+    for fact in sorted(s.facts & set(ACT_OF_FACT), key=lambda f: list(ACT_OF_FACT).index(f)):
+        act = ACT_OF_FACT[fact]
+        finding = j.acts[act]
+        cited = [_rule_out(rules[rid], lang) for rid in finding.rules]
+        in_force_note = None
+        if s.act_date is not None and finding.status is ActStatus.OFFENCE:
+            later = [r for r in cited if r.in_force is not None and s.act_date < r.in_force]
+            if later and len(later) == len(cited):
+                first = min(r.in_force for r in later if r.in_force is not None)
+                in_force_note = (
+                    f"有關罪行於{first.isoformat()}生效，而你提供的日期早於此日，因此該罪行未必適用。"
+                    if lang == "zh-Hant"
+                    else (
+                        "This offence came into force on "
+                        f"{first.isoformat()}; the date you gave is earlier, "
+                        "so it may not apply."
+                    )
+                )
+        acts_out.append(
+            ActOut(
+                act=act,
+                status=finding.status,
+                offence=finding.status is ActStatus.OFFENCE and in_force_note is None,
+                note=finding.note.get(lang),
+                rules=cited,
+                confidence=finding.confidence,
+                source=finding.source,
+                last_reviewed=finding.last_reviewed,
+                caveats=_caveats(finding.caveats, lang),
+                in_force_note=in_force_note,
+            )
+        )
+
+    clocks = {c.id: c for c in j.clocks}
+    routes: list[RouteOut] = []
+    for ch in base.channels_for(j):
+        if not _fits(ch, s):
+            continue
+        routes.append(
+            RouteOut(
+                id=ch.id,
+                kind=ch.kind.value,
+                name=ch.name.get(lang),
+                why=ch.why.get(lang),
+                needs=[n.get(lang) for n in ch.needs],
+                deadlines=[_deadline(clocks[c], j, s, lang, current) for c in ch.clocks],
+                rules=[_rule_out(rules[r], lang) for r in ch.rules],
+                contact={
+                    k: v
+                    for k, v in {
+                        "web": ch.contact.web if ch.contact else None,
+                        "phone": ch.contact.phone if ch.contact else None,
+                        "note": ch.contact.note.get(lang) if ch.contact and ch.contact.note else None,
+                    }.items()
+                    if v
+                },
+                confidence=ch.confidence,
+                source=ch.source,
+                last_reviewed=ch.last_reviewed,
+                caveats=_caveats(ch.caveats, lang),
+                child_route=ch.child_route,
+            )
+        )
+    under_18 = s.victim_age.under_18
+    if under_18:
+        routes.sort(key=lambda r: (not r.child_route, r.kind != "child_protection"))
+
+    collect = [c.get(lang) for c in COLLECT]
+    if under_18:
+        collect = [
+            COLLECT_MINOR.get(lang),
+            *[c for c in collect if "螢幕截圖" not in c and "Screenshots" not in c],
+        ]
+
+    unconfirmed: list[str] = []
+    for a in acts_out:
+        if a.confidence is Confidence.UNCONFIRMED:
+            unconfirmed.append(a.note)
+        unconfirmed.extend(c.text for c in a.caveats if c.confidence is Confidence.UNCONFIRMED)
+        for r in a.rules:
+            unconfirmed.extend(c.text for c in r.caveats if c.confidence is Confidence.UNCONFIRMED)
+    for route in routes:
+        unconfirmed.extend(c.text for c in route.caveats if c.confidence is Confidence.UNCONFIRMED)
+        unconfirmed.extend(d.explain for d in route.deadlines if d.confidence is Confidence.UNCONFIRMED)
+    unconfirmed = list(dict.fromkeys(unconfirmed))
+
+    return Pathway(
+        jurisdiction=j.code,
+        jurisdiction_name=j.name.get(lang),
+        lang=lang,
+        disclaimer=DISCLAIMER.get(lang),
+        child_notice=CHILD_NOTICE.get(lang) if under_18 else None,
+        summary=j.summary.get(lang),
+        situation=s,
+        acts=acts_out,
+        offence_summary=_offence_summary(acts_out, j, lang),
+        routes=routes,
+        collect=collect,
+        unconfirmed=unconfirmed,
+        stores_images=not under_18,
+    )
