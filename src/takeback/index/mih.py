@@ -140,15 +140,17 @@ def words_to_bytes(words: np.ndarray) -> np.ndarray:
     return words.astype(">u8").view(np.uint8).reshape(-1, 32)
 
 
-def extract_key(words: np.ndarray, start: int, width: int) -> np.ndarray:
-    """Substring ``[start, start + width)`` (bit 0 = most significant bit of the hash) as int64."""
+def extract_key(words: np.ndarray, start: int, width: int, dtype: type = np.int64) -> np.ndarray:
+    """Substring ``[start, start + width)`` (bit 0 = most significant bit of the hash)."""
     k, off = divmod(start, 64)
     end = off + width
-    mask = (1 << width) - 1
     if end <= 64:  # inside one word
-        return ((words[:, k] >> (64 - end)) & mask).astype(np.int64)
-    key = (words[:, k] << (end - 64)) | (words[:, k + 1] >> (128 - end))  # straddles two words
-    return (key & mask).astype(np.int64)
+        key = words[:, k] >> np.uint64(64 - end)
+    else:  # straddles two words
+        key = words[:, k] << np.uint64(end - 64)
+        key |= words[:, k + 1] >> np.uint64(128 - end)
+    key &= np.uint64((1 << width) - 1)
+    return key if dtype is np.uint64 else key.astype(dtype)
 
 
 def hamming(cand: np.ndarray, query: np.ndarray) -> np.ndarray:
@@ -441,24 +443,24 @@ def _build_tables(words: np.ndarray, widths: tuple[int, ...]) -> tuple[np.ndarra
     row_ids = np.arange(n, dtype=np.uint64)
 
     def one(j: int) -> None:
-        key = extract_key(words, int(starts[j]), widths[j]).astype(np.uint64)
-        packed = (key << np.uint64(32)) | row_ids
+        size, base = sizes[j], int(table_base[j])
+        key = extract_key(words, int(starts[j]), widths[j], dtype=np.uint64)
+        counts = np.bincount(key.view(np.int64), minlength=size).reshape(-1, 1 << BLOCK_SHIFT)
+        np.left_shift(key, np.uint64(32), out=key)
+        key |= row_ids
+        key.sort()  # by (substring, row): a radix of the two packed into one word
+        table_rows[j * n : (j + 1) * n] = key  # keeps the low 32 bits: the row
         del key
-        packed.sort()
-        table_rows[j * n : (j + 1) * n] = packed.astype(np.uint32)  # low 32 bits: the row
-        counts = np.bincount((packed >> np.uint64(32)).astype(np.intp), minlength=sizes[j])
-        del packed
-        offsets = np.empty(sizes[j] + 1, dtype=np.int64)
-        offsets[0] = j * n
-        np.cumsum(counts, out=offsets[1:])
-        offsets[1:] += j * n
-        b0 = int(table_base[j]) >> BLOCK_SHIFT
-        nb = sizes[j] >> BLOCK_SHIFT
-        bases = offsets[: -1 : 1 << BLOCK_SHIFT]
-        block_base[b0 : b0 + nb] = bases
-        rel = (offsets[:-1].reshape(nb, -1) - bases[:, None]).reshape(-1)
+        within = np.cumsum(counts, axis=1)  # inclusive prefix sums inside each block of keys
+        totals = within[:, -1].copy()
+        within -= counts  # exclusive: the offset of each key from its block's start
+        nb = counts.shape[0]
+        block_base[base >> BLOCK_SHIFT] = j * n
+        np.cumsum(totals[:-1], out=block_base[(base >> BLOCK_SHIFT) + 1 : (base >> BLOCK_SHIFT) + nb])
+        block_base[(base >> BLOCK_SHIFT) + 1 : (base >> BLOCK_SHIFT) + nb] += j * n
+        rel = within.reshape(-1)
         if int(rel.max()) < (1 << 16):
-            low16[int(table_base[j]) : int(table_base[j]) + sizes[j]] = rel
+            low16[base : base + size] = rel
         else:
             wide[j] = rel.astype(np.uint32)
 
