@@ -429,7 +429,7 @@ def deadlines(
     if not include_stopped:
         stmt = stmt.where(Clock.status == ClockStatus.RUNNING.value)
     rows = []
-    for clock, c in session.execute(stmt.order_by(Clock.due_at, Clock.id)).tuples():
+    for clock, c in session.execute(stmt.order_by(Clock.due_at, Clock.id)).all():
         due = as_utc(clock.due_at)
         overdue = clock.status == ClockStatus.RUNNING.value and due <= current
         if overdue_only and not overdue:

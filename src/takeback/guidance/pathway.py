@@ -429,12 +429,11 @@ def _offence_summary(acts: list[ActOut], j: Jurisdiction, lang: str) -> str:
                 "described. The other routes below are still open."
             )
         )
-    names = "、".join(_ACT_ZH[a.act] for a in offences) if zh else ", ".join(_ACT_EN[a.act] for a in offences)
-    return (
-        f"在{name}，{names}屬刑事罪行。"
-        if zh
-        else f"In {name}, {names} {'is' if len(offences) == 1 else 'are'} a crime."
-    )
+    if zh:
+        return f"在{name}，{'、'.join(_ACT_ZH[a.act] for a in offences)}屬刑事罪行。"
+    parts = [_ACT_EN[a.act] for a in offences]
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f"In {name}, {listed} {'is a crime' if len(parts) == 1 else 'are crimes'}."
 
 
 _ACT_EN = {
