@@ -31,6 +31,16 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(default=200_000_000, gt=0)
     max_file_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
     jobs: int = Field(default=0, ge=0, description="worker processes; 0 means one per CPU core")
+    # HTTP service (``takeback serve``)
+    max_upload_bytes: int = Field(default=64 * 1024 * 1024, gt=0, description="larger request bodies get 413")
+    api_rate_limit: float = Field(
+        default=1000.0, ge=0, description="requests/s per key unless the key sets its own; 0 = unlimited"
+    )
+    api_key_cache_seconds: float = Field(
+        default=2.0, ge=0, description="validated keys are re-read after this long (revocation delay)"
+    )
+    #: hosts the service may fetch URLs from (comma-separated); empty turns URL hashing off
+    url_allowlist: str = ""
 
     @field_validator("data_dir", mode="before")
     @classmethod

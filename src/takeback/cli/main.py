@@ -11,7 +11,9 @@ from takeback.cli import (
     guide_cmd,  # noqa: F401  (registers ``takeback guide``)
     hash_cmd,  # noqa: F401  (registers ``takeback hash``)
     inspect_cmd,  # noqa: F401  (registers ``takeback inspect``)
+    keys_cmd,  # noqa: F401  (registers ``takeback keys ...``)
     match_cmd,  # noqa: F401  (registers ``takeback match``)
+    serve_cmd,  # noqa: F401  (registers ``takeback serve``)
 )
 from takeback.cli.app import EXIT_SOME_FAILED, app, err_console
 from takeback.errors import TakebackError

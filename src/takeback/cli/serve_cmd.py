@@ -1,0 +1,121 @@
+"""``takeback serve``: run the matching service (HMA-compatible HTTP API) on this machine.
+
+On a database with no active admin key it creates one and prints it (once), so a fresh install is
+usable straight away.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from sqlalchemy import select
+
+from takeback.auth import ApiKey, Role, create_key
+from takeback.cli.app import app, fail
+from takeback.config import Settings, get_settings
+from takeback.store import Database, database_url, open_database
+
+out = Console(soft_wrap=True)
+
+
+def ensure_admin_key(db: Database) -> str | None:
+    """Create and return a first admin key when no active admin key exists; else ``None``."""
+    with db.session() as s:
+        admins = s.scalars(select(ApiKey).where(ApiKey.role == Role.ADMIN.value)).all()
+        if any(k.status() == "active" for k in admins):
+            return None
+        created = create_key(s, role=Role.ADMIN, actor="cli:serve", name="first admin key")
+        return created.token
+
+
+def _check_port(host: str, port: int) -> None:
+    """Fail with a sentence, not a traceback, when the port is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                fail(f"Port {port} on {host} is already in use; choose another with --port.", code=2)
+            fail(f"Cannot listen on {host}:{port}: {exc.strerror}.", code=2)
+
+
+def _banner(settings: Settings, host: str, port: int, workers: int, admin_key: str | None) -> None:
+    shown_host = f"[{host}]" if ":" in host else host
+    url = f"http://{shown_host}:{port}"
+    out.print(f"[bold]takeback matching service[/] · {url}", highlight=False)
+    out.print(f"  API docs      {url}/docs", highlight=False)
+    out.print(f"  readiness     {url}/status   liveness {url}/status/live", highlight=False)
+    db_shown = "SQLite in " + str(settings.data_dir) if not settings.database_url else "TAKEBACK_DATABASE_URL"
+    out.print(f"  database      {db_shown}", highlight=False)
+    out.print(f"  workers       {workers}", highlight=False)
+    if admin_key:
+        out.print("\nFirst admin key (shown once; only a hash is stored):", highlight=False)
+        out.print(f"  [bold]{admin_key}[/]", highlight=False)
+        out.print("\nTry it:", highlight=False)
+        out.print(
+            f"  curl -s -H 'Authorization: Bearer {admin_key}' -H 'Content-Type: application/json' "
+            f'-d \'{{"name": "ncii"}}\' {url}/c/banks',
+            highlight=False,
+        )
+        out.print(
+            "  takeback keys create --role matcher --name my-platform   (keys for clients)", highlight=False
+        )
+    else:
+        out.print(
+            "\nAdmin keys already exist (takeback keys list). New key: takeback keys create --role admin",
+            highlight=False,
+        )
+    out.print("Press Ctrl-C to stop (in-flight requests finish first).\n", highlight=False)
+
+
+@app.command("serve")
+def serve_command(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", min=1, max=65535, help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option("--workers", "-w", min=1, max=64, help="Worker processes (each holds the index)."),
+    ] = 1,
+    access_log: Annotated[
+        bool,
+        typer.Option("--access-log", help="Log each request line (off by default: URLs carry hashes)."),
+    ] = False,
+) -> None:
+    """Serve the HTTP API: HMA-compatible /h, /m and /c routes plus /v1 (batch matching, keys).
+
+    SQLite in the data folder by default; PostgreSQL when TAKEBACK_DATABASE_URL says so. Every route
+    but /status and /status/live needs an API key.
+    """
+    import uvicorn
+
+    settings = get_settings()
+    db = open_database(database_url(settings))
+    try:
+        admin_key = ensure_admin_key(db)
+    finally:
+        db.dispose()
+    _check_port(host, port)
+    _banner(settings, host, port, workers, admin_key)
+    common = {
+        "host": host,
+        "port": port,
+        "access_log": access_log,
+        "log_level": "info",
+        "timeout_graceful_shutdown": 15,
+        "timeout_keep_alive": 30,
+        "backlog": 4096,
+        "server_header": False,
+        "proxy_headers": False,
+    }
+    if workers == 1:
+        from takeback.web.app import create_app
+
+        uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
+    else:
+        uvicorn.run("takeback.web.app:create_app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]

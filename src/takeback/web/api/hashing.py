@@ -1,0 +1,39 @@
+"""HMA's hashing routes: ``GET /h/hash?url=`` and ``POST /h/hash`` (one multipart file).
+
+Both return ``{signal_type: hex}``. Hashing needs the ``lookup`` permission: it is what a matcher does
+before matching, and it reveals nothing stored.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request
+
+from takeback.web.deps import Lookup, StateDep
+from takeback.web.uploads import MULTIPART_OPENAPI, fingerprint_upload, read_upload, signals_of
+from takeback.web.urls import fingerprint_url
+
+router = APIRouter(prefix="/h", tags=["Hashing"])
+
+
+@router.get("/hash", summary="Fetch a URL and hash it (off unless TAKEBACK_URL_ALLOWLIST names its host)")
+async def hash_url(
+    caller: Lookup,
+    state: StateDep,
+    url: str = Query(..., description="http(s) URL of an image or video"),
+    content_type: str | None = Query(None, description="photo or video; default: from the bytes"),
+    types: str | None = Query(None, description="comma-separated signal types to return"),
+) -> dict[str, str]:
+    fp = await fingerprint_url(state, url, content_type=content_type)
+    return signals_of(fp, types)
+
+
+@router.post("/hash", summary="Hash an uploaded file", openapi_extra=MULTIPART_OPENAPI)
+async def hash_upload(
+    request: Request,
+    caller: Lookup,
+    state: StateDep,
+    types: str | None = Query(None, description="comma-separated signal types to return"),
+) -> dict[str, str]:
+    upload = await read_upload(request)
+    fp = await fingerprint_upload(state, upload)
+    return signals_of(fp, types)

@@ -1,0 +1,194 @@
+"""HMA's matching routes under ``/m``: raw lookup, lookup (hash, URL or upload), compare, index status.
+
+Paths, parameters and JSON shapes are HMA's (see docs/API.md for the deliberate differences). The
+lookup routes report *effective* matches: entries of blocking banks that no allow-list entry
+suppressed; ``/v1/match`` shows everything with explanations.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import anyio.to_thread
+from fastapi import APIRouter, Body, Query, Request
+from sqlalchemy import func, select
+
+from takeback.banks.models import Bank, BankContent, ContentSignal
+from takeback.matching import MatchQuery
+from takeback.signals import REGISTRY, IndexKind, SignalError, get_signal_type
+from takeback.web.deps import Lookup, StateDep
+from takeback.web.errors import ApiError
+from takeback.web.lookups import (
+    effective,
+    hma_by_bank,
+    hma_by_signal_type,
+    hma_entry,
+    match_for,
+    parse_banks,
+    query_from,
+)
+from takeback.web.uploads import MULTIPART_OPENAPI, fingerprint_upload, read_upload, signals_of
+from takeback.web.urls import fingerprint_url
+
+router = APIRouter(prefix="/m", tags=["Matching"])
+
+#: HMA signal-type names that mean one of ours
+ALIASES = {"video_md5": "md5"}
+
+
+def invalid(message: str, field: str, code: str = "invalid_request") -> ApiError:
+    """422 naming ``field``; the message starts with the field's name so a person sees it too."""
+    text = message if message.startswith(f"{field}:") else f"{field}: {message}"
+    return ApiError(text, code=code, status=422, field=field)
+
+
+def signal_type_name(name: str, *, field: str = "signal_type") -> str:
+    try:
+        return get_signal_type(ALIASES.get(name.strip().lower(), name)).name
+    except SignalError as exc:
+        raise invalid(exc.message, field, exc.code) from None
+
+
+def parse_signal(
+    signal_type: str, value: str, *, field: str, type_field: str = "signal_type"
+) -> tuple[str, bytes]:
+    """(type name, value bytes); malformed input is 422 naming the field."""
+    name = signal_type_name(signal_type, field=type_field)
+    try:
+        return name, REGISTRY[name].validate(value, field=field)
+    except SignalError as exc:
+        raise invalid(exc.message, field, exc.code) from None
+
+
+@router.get("/raw_lookup", summary="Look a hash up in the index: {matches: [content ids]}")
+async def raw_lookup(
+    caller: Lookup,
+    state: StateDep,
+    signal_type: str = Query(..., description="pdq, md5 or sha256"),
+    signal: str = Query(..., description="the hash, hex"),
+    banks: str | None = Query(None, description="comma-separated bank names (default: all)"),
+    include_distance: bool = Query(False, description="return {bank_content_id, distance} objects"),
+) -> dict[str, Any]:
+    name, value = parse_signal(signal_type, signal, field="signal")
+    (result,) = await match_for(
+        state, caller, [query_from({name: value})], banks=parse_banks(banks), route="raw_lookup"
+    )
+    hits = [m for m in result.matches if effective(m)]
+    if include_distance:
+        return {"matches": [hma_entry(m) for m in hits]}
+    return {"matches": [m.content_id for m in hits]}
+
+
+@router.get("/lookup", summary="Look up a hash (signal_type + signal) or a URL: matches by bank")
+async def lookup_get(
+    caller: Lookup,
+    state: StateDep,
+    signal_type: str | None = Query(None, description="with signal: the hash's type"),
+    signal: str | None = Query(None, description="the hash, hex"),
+    url: str | None = Query(None, description="instead of a hash: fetch and hash this URL"),
+    content_type: str | None = Query(None, description="with url: photo or video"),
+    types: str | None = Query(None, description="with url: comma-separated signal types to match"),
+    banks: str | None = Query(None, description="comma-separated bank names (default: all)"),
+    include_metadata: bool = Query(False, description="add each entry's note and metadata"),
+    seed: str | None = Query(None, description="accepted for HMA compatibility; unused"),
+    bypass_coinflip: bool = Query(False, description="accepted for HMA compatibility; unused"),
+) -> dict[str, Any]:
+    names = parse_banks(banks)
+    if url:
+        fp = await fingerprint_url(state, url, content_type=content_type)
+        signals = signals_of(fp, types)
+        query = query_from({k: bytes.fromhex(v) for k, v in signals.items()}, "url")
+        (result,) = await match_for(state, caller, [query], banks=names, route="lookup")
+        by_type = hma_by_signal_type(result.matches, list(signals), include_metadata=include_metadata)
+        if signal_type:
+            return by_type.get(signal_type_name(signal_type), {})
+        return by_type
+    if not signal or not signal_type:
+        raise invalid(
+            "Give either url, or both signal and signal_type.", "signal" if signal_type else "signal_type"
+        )
+    name, value = parse_signal(signal_type, signal, field="signal")
+    (result,) = await match_for(state, caller, [query_from({name: value})], banks=names, route="lookup")
+    return hma_by_bank(result.matches, include_metadata=include_metadata)
+
+
+@router.post(
+    "/lookup",
+    summary="Hash an uploaded file and look it up: {signal_type: {bank: [matches]}}",
+    openapi_extra=MULTIPART_OPENAPI,
+)
+async def lookup_post(
+    request: Request,
+    caller: Lookup,
+    state: StateDep,
+    banks: str | None = Query(None, description="comma-separated bank names (default: all)"),
+    types: str | None = Query(None, description="comma-separated signal types to match"),
+    include_metadata: bool = Query(False, description="add each entry's note and metadata"),
+    dihedral: bool = Query(False, description="also match the image rotated and flipped (takeback)"),
+    seed: str | None = Query(None, description="accepted for HMA compatibility; unused"),
+    bypass_coinflip: bool = Query(False, description="accepted for HMA compatibility; unused"),
+) -> dict[str, Any]:
+    upload = await read_upload(request)
+    fp = await fingerprint_upload(state, upload, dihedral=dihedral)
+    signals = signals_of(fp, types)
+    query = MatchQuery.from_fingerprint(fp)
+    if types:  # match only the requested types
+        query = MatchQuery(
+            label=query.label,
+            pdq=query.pdq if "pdq" in signals else None,
+            pdq_quality=query.pdq_quality,
+            pdq_dihedral=query.pdq_dihedral if "pdq" in signals else None,
+            md5=query.md5 if "md5" in signals else None,
+            sha256=query.sha256 if "sha256" in signals else None,
+        )
+    (result,) = await match_for(state, caller, [query], banks=parse_banks(banks), route="lookup_upload")
+    return hma_by_signal_type(result.matches, list(signals), include_metadata=include_metadata)
+
+
+@router.get("/index/status", summary="Index status per signal type: {type: {built_to, present, size}}")
+async def index_status(
+    caller: Lookup,
+    state: StateDep,
+    signal_type: str | None = Query(None, description="limit to one signal type"),
+) -> dict[str, Any]:
+    wanted = [signal_type_name(signal_type)] if signal_type else list(REGISTRY)
+    matcher = state.matcher.get()
+
+    def counts() -> dict[str, int]:
+        with state.db.sessionmaker() as s:
+            rows = s.execute(
+                select(ContentSignal.signal_type, func.count())
+                .join(BankContent, BankContent.id == ContentSignal.content_id)
+                .join(Bank, Bank.id == BankContent.bank_id)
+                .where(Bank.deleted_at.is_(None), ContentSignal.signal_type.in_(wanted))
+                .group_by(ContentSignal.signal_type)
+            ).all()
+        return {str(t): int(n) for t, n in rows}
+
+    stored = await anyio.to_thread.run_sync(counts)
+    out: dict[str, Any] = {}
+    for name in wanted:
+        if REGISTRY[name].index_kind is IndexKind.HAMMING256:
+            # built_to: the change-log sequence number the in-memory index has caught up to
+            out[name] = {"built_to": matcher.watermark, "present": True, "size": len(matcher)}
+        else:  # exact types are answered from the database's own index: always current
+            out[name] = {"built_to": matcher.watermark, "present": True, "size": stored.get(name, 0)}
+    return out
+
+
+@router.post("/compare", summary="Compare pairs of hashes: {type: [a, b]} -> {type: [is_match, {distance}]}")
+def compare(
+    caller: Lookup,
+    body: Annotated[dict[str, Any], Body(examples=[{"pdq": [REGISTRY["pdq"].examples[0]] * 2}])],
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, pair in body.items():
+        if not isinstance(pair, list) or len(pair) != 2 or not all(isinstance(v, str) for v in pair):
+            raise invalid(f"{name}: give a list of exactly two hashes.", name)
+        stype, a = parse_signal(name, pair[0], field=f"{name}[0]", type_field=name)
+        _, b = parse_signal(name, pair[1], field=f"{name}[1]", type_field=name)
+        st = REGISTRY[stype]
+        distance = st.distance(a, b)
+        matched = distance <= st.default_threshold
+        out[name] = [matched, {"distance": distance} if st.index_kind is not IndexKind.EXACT else {}]
+    return out

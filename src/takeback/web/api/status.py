@@ -1,0 +1,36 @@
+"""``/status`` (readiness) and ``/status/live`` (liveness): the only routes that need no key.
+
+They answer in HMA's words (``I-AM-ALIVE``, ``INDEX-NOT-LOADED``, ``INDEX-STALE``) so load balancers
+configured for HMA keep working. Readiness means the index is loaded and has caught up with the
+store's change log recently; liveness only means the process answers.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import PlainTextResponse
+
+from takeback.web.deps import StateDep
+
+router = APIRouter(tags=["Status"])
+
+
+@router.get(
+    "/status",
+    response_class=PlainTextResponse,
+    summary="Readiness: 200 when the index is loaded and fresh, else 503",
+    responses={503: {"description": "INDEX-NOT-LOADED or INDEX-STALE"}},
+)
+def readiness(state: StateDep) -> PlainTextResponse:
+    if not state.matcher.ready:
+        return PlainTextResponse("INDEX-NOT-LOADED", status_code=503)
+    if not state.matcher.check_fresh():
+        return PlainTextResponse("INDEX-STALE", status_code=503)
+    return PlainTextResponse("I-AM-ALIVE")
+
+
+@router.get(
+    "/status/live", response_class=PlainTextResponse, summary="Liveness: 200 while the process answers"
+)
+async def liveness() -> PlainTextResponse:
+    return PlainTextResponse("OK")

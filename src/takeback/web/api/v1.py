@@ -1,0 +1,181 @@
+"""takeback's own matching routes: batch lookups and hash-and-match with full explanations.
+
+``POST /v1/match/batch`` takes up to 10,000 hashes in one request and answers item by item (a bad
+hash is an error on its item, never on the batch). ``POST /v1/match`` hashes an upload, a URL or
+given hashes and returns every match with the bank entry's metadata, the threshold it was held to,
+the orientation that matched (``dihedral``) and any allow-list suppression.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from takeback.matching import Match, MatchQuery, MatchResult
+from takeback.signals import REGISTRY, SignalError
+from takeback.web.api.matching import parse_signal, signal_type_name
+from takeback.web.deps import Lookup, StateDep
+from takeback.web.errors import ApiError
+from takeback.web.lookups import match_for, parse_banks, query_from
+from takeback.web.ratelimit import retry_after_header
+from takeback.web.uploads import MULTIPART_OPENAPI, fingerprint_upload, read_upload
+from takeback.web.urls import fingerprint_url
+
+router = APIRouter(prefix="/v1", tags=["takeback v1"])
+
+MAX_BATCH = 10_000
+#: a batch costs one rate-limit token per this many hashes (at least one)
+HASHES_PER_TOKEN = 100
+
+
+class BatchRequest(BaseModel):
+    signal_type: str = Field("pdq", description="pdq, md5 or sha256: the type of every hash")
+    hashes: list[str] = Field(..., description=f"up to {MAX_BATCH:,} hashes, hex")
+    banks: list[str] | None = Field(None, description="bank names to match (default: all)")
+
+
+def match_record(m: Match) -> dict[str, Any]:
+    """A match for a program: what matched, how close, under which rule, and the entry's metadata."""
+    return {
+        "bank": m.bank,
+        "content_id": m.content_id,
+        "signal_type": m.signal_type,
+        "distance": m.distance,
+        "threshold": m.threshold,
+        "orientation": m.orientation,
+        "allow_list": m.allow_list,
+        "suppressed_by": m.suppressed_by.to_record() if m.suppressed_by else None,
+        "low_quality": m.low_quality,
+        "note": m.note,
+        "metadata": m.metadata,
+        "source": m.source,
+    }
+
+
+@router.post("/match/batch", summary=f"Match up to {MAX_BATCH:,} hashes in one request")
+async def match_batch(body: BatchRequest, caller: Lookup, state: StateDep) -> JSONResponse:
+    n = len(body.hashes)
+    if n > MAX_BATCH:
+        raise ApiError(
+            f"hashes: at most {MAX_BATCH:,} per request; got {n:,}. Split the batch.",
+            code="invalid_request",
+            status=422,
+            field="hashes",
+        )
+    extra = max(0.0, n / HASHES_PER_TOKEN - 1)  # the auth dependency already took one token
+    wait = state.keys.limiter.take(caller.key_id, caller.rate_limit, extra) if extra else None
+    if wait is not None:
+        raise ApiError(
+            f"Rate limit for this key exceeded by a batch of {n:,} hashes; retry in {wait:.2f} s.",
+            code="rate_limited",
+            status=429,
+            headers={"Retry-After": retry_after_header(wait)},
+        )
+    stype = signal_type_name(body.signal_type)
+    st = REGISTRY[stype]
+    queries: list[MatchQuery] = []
+    slots: list[int] = []
+    errors: dict[int, dict[str, str]] = {}
+    for i, text in enumerate(body.hashes):
+        try:
+            value = st.validate(text, field=f"hashes[{i}]")
+        except SignalError as exc:
+            errors[i] = exc.to_dict()
+            continue
+        queries.append(query_from({stype: value}, str(i)))
+        slots.append(i)
+    results = await match_for(state, caller, queries, banks=parse_banks(body.banks), route="match_batch")
+    items: list[dict[str, Any]] = [{}] * n
+    for i, err in errors.items():
+        items[i] = {"status": "error", "error": err, "matches": []}
+    for i, r in zip(slots, results, strict=True):
+        items[i] = (
+            {"status": r.status, "matches": [match_record(m) for m in r.matches]} if r.matches else _NO_MATCH
+        )
+    return JSONResponse(
+        {
+            "signal_type": stype,
+            "count": n,
+            "matched": sum(1 for it in items if it["status"] in ("match", "allow_listed")),
+            "errors": len(errors),
+            "results": items,
+        }
+    )
+
+
+_NO_MATCH: dict[str, Any] = {"status": "no_match", "matches": []}
+
+
+class HashQuery(BaseModel):
+    pdq: str | None = None
+    md5: str | None = None
+    sha256: str | None = None
+    url: str | None = Field(None, description="fetch and hash this URL (needs TAKEBACK_URL_ALLOWLIST)")
+    banks: list[str] | None = None
+
+
+def _result_record(r: MatchResult) -> dict[str, Any]:
+    rec = r.to_record()
+    rec.pop("input", None)
+    rec["matches"] = [match_record(m) | {"explanation": m.explain()} for m in r.matches]
+    return rec
+
+
+@router.post(
+    "/match",
+    summary="Hash and match in one call: a multipart file (photo), a URL, or hashes; full explanations",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": MULTIPART_OPENAPI["requestBody"]["content"]["multipart/form-data"],
+                "application/json": {"schema": HashQuery.model_json_schema()},
+            }
+        }
+    },
+)
+async def match_one(
+    request: Request,
+    caller: Lookup,
+    state: StateDep,
+    banks: str | None = Query(None, description="comma-separated bank names (default: all)"),
+    dihedral: bool = Query(False, description="also match the image rotated 90/180/270 and flipped"),
+) -> dict[str, Any]:
+    ctype = request.headers.get("content-type", "").lower()
+    names = parse_banks(banks)
+    if ctype.startswith("multipart/form-data"):
+        upload = await read_upload(request)
+        query = MatchQuery.from_fingerprint(await fingerprint_upload(state, upload, dihedral=dihedral))
+    else:
+        try:
+            body = HashQuery.model_validate(await request.json())
+        except Exception as exc:
+            raise ApiError(
+                "Send a multipart file ('photo'), or JSON with url, pdq, md5 and/or sha256.",
+                code="invalid_request",
+                status=422,
+                field="body",
+            ) from exc
+        names = names or body.banks
+        if body.url:
+            fp = await fingerprint_url(state, body.url, dihedral=dihedral)
+            query = MatchQuery.from_fingerprint(fp)
+        else:
+            given = {k: v for k, v in (("pdq", body.pdq), ("md5", body.md5), ("sha256", body.sha256)) if v}
+            if not given:
+                raise ApiError(
+                    "Give url, pdq, md5 or sha256.", code="invalid_request", status=422, field="pdq"
+                )
+            if dihedral:
+                raise ApiError(
+                    "dihedral matching needs the image (rotations are computed from it), not a hash.",
+                    code="invalid_request",
+                    status=422,
+                    field="dihedral",
+                )
+            values = {k: parse_signal(k, v, field=k)[1] for k, v in given.items()}
+            query = query_from(values, "hashes")
+    (result,) = await match_for(state, caller, [query], banks=names, route="match")
+    return _result_record(result)

@@ -1,0 +1,88 @@
+"""The FastAPI application: ``create_app(settings)`` builds it; the lifespan opens what it shares.
+
+Once per worker process the lifespan opens the database (migrating it), the matching service (which
+loads or rebuilds the PDQ index), the key cache and the audit writer; on shutdown it writes what the
+audit writer still holds and closes the database. Uvicorn stops accepting connections and lets
+in-flight requests finish before the lifespan ends (graceful shutdown on SIGTERM / Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from takeback import __version__
+from takeback.config import Settings
+from takeback.store import database_url, open_database
+from takeback.web.auditlog import AuditWriter
+from takeback.web.deps import ServiceState
+from takeback.web.errors import install_error_handlers
+from takeback.web.index import MatcherHandle
+from takeback.web.limits import BodyLimitMiddleware
+from takeback.web.security import KeyCache
+
+log = logging.getLogger("takeback.web")
+
+DESCRIPTION = """\
+Match images and hashes against takeback's hash banks.
+
+The `/h`, `/m` and `/c` routes follow the API of Meta's Hasher-Matcher-Actioner (HMA), so an HMA
+client works unchanged once it sends an API key; `/v1` routes go further (batch matching,
+hash-and-match with explanations, key management). Every route except `/status` and `/status/live`
+needs an API key: `Authorization: Bearer <key>` or `X-API-Key: <key>`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app for ``settings`` (default: from ``TAKEBACK_*`` environment variables)."""
+    cfg = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = open_database(database_url(cfg))
+        state = ServiceState(
+            settings=cfg,
+            db=db,
+            keys=KeyCache(db, ttl_s=cfg.api_key_cache_seconds, default_rate=cfg.api_rate_limit),
+            audit=AuditWriter(db),
+            matcher=MatcherHandle(db, data_dir=cfg.ensure_data_dir()),
+        )
+        state.matcher.start()
+        state.audit.start()
+        app.state.takeback = state
+        try:
+            yield
+        finally:
+            await state.audit.close()
+            state.matcher.close()
+            db.dispose()
+
+    app = FastAPI(
+        title="takeback matching service",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=cfg.max_upload_bytes)
+
+    from takeback.web.api import curation, hashing, keys, matching, status, v1
+
+    app.include_router(status.router)
+    app.include_router(hashing.router)
+    app.include_router(matching.router)
+    app.include_router(curation.router)
+    app.include_router(v1.router)
+    app.include_router(keys.router)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` worker processes: settings come from the environment."""
+    return create_app(Settings())

@@ -1,0 +1,97 @@
+"""The worker's matching service, opened in the background so the process answers at once.
+
+Loading (or, the first time, building) the PDQ index can take seconds at millions of hashes; until
+it is done ``/status/live`` answers and ``/status`` says ``INDEX-NOT-LOADED``, and lookups get 503
+``index_not_ready``. Freshness: the matcher polls the store's change log at most every
+``CHECK_INTERVAL_S`` before a lookup (writes made through this worker are visible to its next lookup
+at once, via ``mark_stale``). ``/status`` reports ``INDEX-STALE`` when the change log could not be
+read for ``STALE_AFTER_S``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from takeback.matching import Matcher, open_matcher
+from takeback.store import Database
+from takeback.web.errors import ApiError
+
+log = logging.getLogger("takeback.web")
+
+#: the change log is polled at most this often per worker (one indexed ``max(seq)`` query)
+CHECK_INTERVAL_S = 0.1
+#: readiness fails when the change log has not been readable for this long
+STALE_AFTER_S = 30.0
+
+
+class MatcherHandle:
+    def __init__(self, db: Database, *, data_dir: Path | None) -> None:
+        self._db = db
+        self._data_dir = data_dir
+        self._matcher: Matcher | None = None
+        self._error: BaseException | None = None
+        self._fresh_at = 0.0
+        self._thread = threading.Thread(target=self._open, name="takeback-index-load", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self._thread.join(timeout)
+        return self._matcher is not None
+
+    def _open(self) -> None:
+        started = time.perf_counter()
+        try:
+            self._matcher = open_matcher(self._db, data_dir=self._data_dir, check_interval=CHECK_INTERVAL_S)
+            self._fresh_at = time.monotonic()
+            log.info(
+                "match index ready: %d PDQ hashes in %.1f s",
+                len(self._matcher),
+                time.perf_counter() - started,
+            )
+        except BaseException as exc:  # reported by /status and by every lookup
+            self._error = exc
+            log.error("could not open the match index: %s", exc)
+
+    @property
+    def ready(self) -> bool:
+        return self._matcher is not None
+
+    def get(self) -> Matcher:
+        """The matcher, or 503 while it loads (or if it failed to)."""
+        if self._matcher is None:
+            if self._error is not None:
+                raise ApiError(
+                    f"The match index could not be opened ({type(self._error).__name__}); "
+                    "see the server log.",
+                    code="index_not_ready",
+                    status=503,
+                )
+            raise ApiError(
+                "The match index is still loading; retry in a few seconds (see /status).",
+                code="index_not_ready",
+                status=503,
+                headers={"Retry-After": "2"},
+            )
+        return self._matcher
+
+    def check_fresh(self) -> bool:
+        """Catch up with the change log now; ``False`` when it has not been readable for a while."""
+        matcher = self._matcher
+        if matcher is None:
+            return False
+        try:
+            matcher.refresh()
+            self._fresh_at = time.monotonic()
+        except Exception as exc:
+            log.warning("change log unreadable: %s", type(exc).__name__)
+        return time.monotonic() - self._fresh_at < STALE_AFTER_S
+
+    def close(self) -> None:
+        self._thread.join(timeout=60)
+        if self._matcher is not None:
+            self._matcher.close()

@@ -1,0 +1,188 @@
+"""Running matches for a caller: bank scope, the audit row for matched lookups, HMA's result shapes.
+
+Every route that matches goes through :func:`match_for`, so scope and audit cannot be forgotten.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import anyio.to_thread
+
+from takeback.auth import AuthError
+from takeback.banks.service import get_bank
+from takeback.matching import Match, MatchQuery, MatchResult
+from takeback.web.security import Principal
+
+if TYPE_CHECKING:
+    from takeback.web.deps import ServiceState
+
+
+def parse_banks(param: str | Sequence[str] | None) -> list[str] | None:
+    """HMA's ``banks=A,B`` (or a JSON list) -> names; empty means every bank."""
+    if param is None:
+        return None
+    items = param.split(",") if isinstance(param, str) else list(param)
+    names = [n.strip() for n in items if n and n.strip()]
+    return names or None
+
+
+def query_from(values: dict[str, bytes], label: str = "query") -> MatchQuery:
+    """A query from ``{signal_type: value bytes}``."""
+    return MatchQuery(label=label, pdq=values.get("pdq"), md5=values.get("md5"), sha256=values.get("sha256"))
+
+
+def _check_scope(state: ServiceState, principal: Principal, banks: list[str] | None) -> None:
+    if principal.bank_ids is None or not banks:
+        return
+    with state.db.sessionmaker() as s:
+        for name in banks:
+            bank = get_bank(s, name=name)
+            if not principal.may_use_bank(bank.id):
+                raise AuthError(f"This key may not use bank {bank.name!r}.", code="forbidden")
+
+
+class MatchBatcher:
+    """Coalesces concurrent small lookups into one matcher call (adaptive batching).
+
+    A lookup joins a queue; one task per worker drains it, running everything queued as one
+    ``Matcher.match`` in a thread while new lookups queue behind it. Idle, a lookup runs alone (one
+    thread hop); under load, dozens share one batched index search, which costs a fraction of as
+    many single searches. Requests naming different banks go in separate groups.
+    """
+
+    def __init__(self, state: ServiceState) -> None:
+        self._state = state
+        self._queue: list[tuple[Sequence[MatchQuery], tuple[str, ...] | None, asyncio.Future[Any]]] = []
+        self._draining = False
+        self.batches = 0
+        self.lookups = 0
+
+    async def match(self, queries: Sequence[MatchQuery], banks: list[str] | None) -> list[MatchResult]:
+        fut: asyncio.Future[list[MatchResult]] = asyncio.get_running_loop().create_future()
+        self._queue.append((queries, tuple(banks) if banks else None, fut))
+        if not self._draining:
+            self._draining = True
+            asyncio.get_running_loop().create_task(self._drain())
+        return await fut
+
+    def _run(
+        self, groups: dict[tuple[str, ...] | None, list[Sequence[MatchQuery]]]
+    ) -> dict[tuple[str, ...] | None, list[MatchResult] | BaseException]:
+        matcher = self._state.matcher.get()
+        out: dict[tuple[str, ...] | None, list[MatchResult] | BaseException] = {}
+        for banks, parts in groups.items():
+            flat = [q for part in parts for q in part]
+            try:
+                out[banks] = matcher.match(flat, banks=list(banks) if banks else None)
+            except BaseException as exc:  # delivered to the requests of this group only
+                out[banks] = exc
+        return out
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                jobs, self._queue = self._queue, []
+                groups: dict[tuple[str, ...] | None, list[Sequence[MatchQuery]]] = {}
+                for queries, banks, _ in jobs:
+                    groups.setdefault(banks, []).append(queries)
+                try:
+                    done = await anyio.to_thread.run_sync(self._run, groups)
+                except BaseException as exc:
+                    for *_, fut in jobs:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                    raise
+                self.batches += 1
+                self.lookups += len(jobs)
+                offsets: dict[tuple[str, ...] | None, int] = {}
+                for queries, banks, fut in jobs:
+                    got = done[banks]
+                    if fut.done():
+                        continue
+                    if isinstance(got, BaseException):
+                        fut.set_exception(got)
+                        continue
+                    at = offsets.get(banks, 0)
+                    fut.set_result(got[at : at + len(queries)])
+                    offsets[banks] = at + len(queries)
+        finally:
+            self._draining = False
+
+
+#: lookups with more queries than this skip the batcher (they are a batch already)
+BATCHER_MAX_QUERIES = 64
+
+
+async def match_for(
+    state: ServiceState,
+    principal: Principal,
+    queries: Sequence[MatchQuery],
+    *,
+    banks: list[str] | None,
+    route: str,
+) -> list[MatchResult]:
+    """Match ``queries`` as ``principal`` may see them, and audit the lookup if anything matched."""
+    matcher = state.matcher.get()  # 503 while the index loads
+    if principal.bank_ids is not None and banks:
+        await anyio.to_thread.run_sync(_check_scope, state, principal, banks)
+    if len(queries) <= BATCHER_MAX_QUERIES:
+        results = await state.batcher.match(queries, banks)
+    else:
+        results = await anyio.to_thread.run_sync(lambda: matcher.match(queries, banks=banks))
+    if principal.bank_ids is not None:
+        for r in results:
+            r.matches = [m for m in r.matches if principal.may_use_bank(m.bank_id)]
+    matched = [(i, m) for i, r in enumerate(results) for m in r.matches]
+    if matched:
+        await state.audit.record(
+            actor=principal.actor,
+            action="lookup.match",
+            object_type="lookup",
+            details={
+                "route": route,
+                "queries": len(queries),
+                "matched_queries": len({i for i, _ in matched}),
+                # [query index, bank id, content id, signal type, distance, effective]
+                "matches": [
+                    [i, m.bank_id, m.content_id, m.signal_type, m.distance, effective(m)] for i, m in matched
+                ],
+            },
+        )
+    return results
+
+
+def effective(m: Match) -> bool:
+    """A match that should act: in a blocking bank and not suppressed by an allow-list entry."""
+    return not m.allow_list and not m.suppressed
+
+
+def hma_entry(m: Match, *, include_metadata: bool = False) -> dict[str, Any]:
+    """One match as HMA writes it (distance is a string in HMA's responses)."""
+    entry: dict[str, Any] = {"bank_content_id": m.content_id, "distance": str(m.distance)}
+    if include_metadata:
+        entry.update(note=m.note, metadata=m.metadata)
+    return entry
+
+
+def hma_by_bank(
+    matches: Sequence[Match], *, include_metadata: bool = False
+) -> dict[str, list[dict[str, Any]]]:
+    """``{bank: [{bank_content_id, distance}]}`` of the effective matches."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for m in matches:
+        if effective(m):
+            out.setdefault(m.bank, []).append(hma_entry(m, include_metadata=include_metadata))
+    return out
+
+
+def hma_by_signal_type(
+    matches: Sequence[Match], signal_types: Sequence[str], *, include_metadata: bool = False
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """``{signal_type: {bank: [...]}}`` with an entry (maybe empty) for every queried type."""
+    return {
+        st: hma_by_bank([m for m in matches if m.signal_type == st], include_metadata=include_metadata)
+        for st in signal_types
+    }

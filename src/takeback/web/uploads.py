@@ -1,0 +1,130 @@
+"""Uploaded files: HMA's multipart convention, type checks by content, and the one hashing call.
+
+HMA names the multipart field after the content type (``photo=@img.jpg`` or ``video=@clip.mp4``)
+and takes one file per request; we keep that. The declared type is then checked against the bytes
+(:func:`takeback.media.sniff`), never the file name or the client's MIME header.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio.to_thread
+from fastapi import Request
+from starlette.datastructures import UploadFile
+
+from takeback.media import HEAD_BYTES, Kind, Limits, MediaError, sniff
+from takeback.signals.fingerprint import Fingerprint, FingerprintOptions, fingerprint_bytes
+from takeback.web.deps import ServiceState
+from takeback.web.errors import ApiError
+
+#: HMA content types and the kinds of bytes each accepts
+CONTENT_FIELDS: dict[str, Kind] = {"photo": Kind.IMAGE, "video": Kind.VIDEO}
+
+#: request body of a multipart upload, for the OpenAPI document
+MULTIPART_OPENAPI: dict[str, Any] = {
+    "requestBody": {
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "photo": {"type": "string", "format": "binary", "description": "an image"},
+                        "video": {"type": "string", "format": "binary", "description": "a video"},
+                    },
+                    "description": "exactly one file, in the field named after its content type",
+                }
+            }
+        },
+        "required": True,
+    }
+}
+
+
+@dataclass(slots=True)
+class Upload:
+    content_type: str  # "photo" or "video": the multipart field name
+    filename: str
+    data: bytes
+    fields: dict[str, str] = field(default_factory=dict)  # the form's text fields
+
+
+def _bad(message: str, field_name: str) -> ApiError:
+    return ApiError(message, code="invalid_request", status=422, field=field_name)
+
+
+async def read_upload(request: Request) -> Upload:
+    """The one file of a multipart request (``photo`` or ``video``) plus its text fields."""
+    ctype = request.headers.get("content-type", "")
+    if not ctype.lower().startswith("multipart/form-data"):
+        raise ApiError(
+            "Send the file as multipart/form-data in a field named 'photo' (or 'video').",
+            code="unsupported_media_type",
+            status=415,
+        )
+    form = await request.form(max_files=4, max_fields=32, max_part_size=256 * 1024)
+    try:
+        files = [(k, v) for k, v in form.multi_items() if isinstance(v, UploadFile)]
+        texts = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+        if not files:
+            raise _bad("Missing multipart/form-data file upload (field 'photo' or 'video').", "photo")
+        if len(files) > 1:
+            raise _bad("Only one file allowed per request.", files[1][0])
+        name, upload = files[0]
+        if name not in CONTENT_FIELDS:
+            raise _bad(f"No such content type {name!r}: name the file field 'photo' or 'video'.", name)
+        data = await upload.read()
+        return Upload(content_type=name, filename=upload.filename or "<upload>", data=data, fields=texts)
+    finally:
+        await form.close()
+
+
+def check_kind(content_type: str, data: bytes) -> None:
+    """415 unless the bytes are the kind the client said (a PDF sent as ``photo``, say)."""
+    want = CONTENT_FIELDS[content_type]
+    mt = sniff(data[:HEAD_BYTES])
+    if data and mt.kind is not want:
+        raise ApiError(
+            f"The '{content_type}' field holds {mt.mime} ({mt.kind.value}), not a {want.value}; "
+            "types are read from the bytes, not the file name.",
+            code="unsupported_media_type",
+            status=415,
+            field=content_type,
+        )
+
+
+async def fingerprint_upload(state: ServiceState, upload: Upload, *, dihedral: bool = False) -> Fingerprint:
+    """Fingerprint an upload off the event loop; a decoder failure is 422 with the decoder's code."""
+    check_kind(upload.content_type, upload.data)
+    options = FingerprintOptions(dihedral=dihedral, limits=Limits.from_settings(state.settings))
+    fp = await anyio.to_thread.run_sync(
+        lambda: fingerprint_bytes(upload.data, name=upload.filename, options=options)
+    )
+    if fp.error is not None:
+        raise MediaError(fp.error["message"], code=fp.error["code"])
+    return fp
+
+
+def signals_of(fp: Fingerprint, types: str | None = None) -> dict[str, str]:
+    """``{signal_type: hex}`` as HMA's hashing routes return it, optionally limited by ``types``."""
+    found = {k: v for k, v in (("pdq", fp.pdq), ("md5", fp.md5), ("sha256", fp.sha256)) if v}
+    if not types:
+        return found
+    wanted = [t.strip().lower() for t in types.split(",") if t.strip()]
+    unknown = [t for t in wanted if t not in ("pdq", "md5", "sha256")]
+    if unknown:
+        raise _bad(f"signal type {unknown[0]!r} doesn't exist; use pdq, md5 or sha256.", "types")
+    return {k: v for k, v in found.items() if k in wanted}
+
+
+def json_field(fields: dict[str, str], name: str) -> Any:
+    """A form field holding JSON (HMA clients send ``metadata`` this way), or ``None``."""
+    raw = fields.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        raise _bad(f"{name}: not valid JSON.", name) from None

@@ -1,0 +1,141 @@
+"""A real takeback service for the web tests: Uvicorn on a free loopback port, in a thread.
+
+One server per test module and database backend (SQLite always; PostgreSQL when
+``TAKEBACK_TEST_DATABASE_URL`` is set), so tests talk HTTP exactly as clients do. Tests that need a
+clean slate use unique bank names; tests that kill the server start their own subprocess.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from takeback.auth import Role, create_key, resolve_banks
+from takeback.config import Settings
+from takeback.store import Database, open_database
+from takeback.web.app import create_app
+from tests.conftest import PG_URL_ENV
+
+
+class ServerThread:
+    """Uvicorn serving ``app`` on an already-bound socket, in a daemon thread."""
+
+    def __init__(self, app: Any) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+        self.sock.close()
+
+
+@dataclass
+class Service:
+    url: str
+    db_url: str
+    settings: Settings
+    admin: str
+    db: Database
+    clients: list[httpx.Client] = field(default_factory=list)
+
+    def client(self, key: str | None = None, **kw: Any) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        c = httpx.Client(base_url=self.url, headers=headers, timeout=30, **kw)
+        self.clients.append(c)
+        return c
+
+    def key(self, role: Role | str, banks: list[str] | None = None, **kw: Any) -> str:
+        """A new key made through the service layer (as ``takeback keys create`` does)."""
+        with self.db.session() as s:
+            ids = resolve_banks(s, names=banks, role=role)
+            return create_key(s, role=role, actor="test", bank_ids=ids, **kw).token
+
+    def bank(self, prefix: str = "bank", **body: Any) -> str:
+        """A new bank with a unique name, created over HTTP with the admin key."""
+        name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        r = self.client(self.admin).post("/c/banks", json={"name": name, **body})
+        assert r.status_code == 201, r.text
+        return name
+
+
+def _clone_pg(admin: str, template: str) -> tuple[str, str]:
+    name = f"tb_web_{uuid.uuid4().hex[:12]}"
+    eng = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with eng.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    eng.dispose()
+    return name, make_url(admin).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_pg(admin: str, name: str) -> None:
+    eng = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with eng.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    eng.dispose()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def service(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    _sqlite_template: Path,
+    _pg_template: tuple[str, str] | None,
+) -> Iterator[Service]:
+    tmp = tmp_path_factory.mktemp("service")
+    pg_name: str | None = None
+    if request.param == "sqlite":
+        path = tmp / "takeback.db"
+        shutil.copy(_sqlite_template, path)
+        db_url = f"sqlite:///{path}"
+    else:
+        if _pg_template is None:
+            pytest.skip(f"PostgreSQL tests need {PG_URL_ENV}")
+        pg_name, db_url = _clone_pg(*_pg_template)
+    settings = Settings(
+        data_dir=tmp / "data",
+        database_url=db_url,
+        max_upload_bytes=2 * 1024 * 1024,
+        api_key_cache_seconds=0.5,
+    )
+    db = open_database(db_url)
+    with db.session() as s:
+        admin = create_key(s, role=Role.ADMIN, actor="test", name="test admin").token
+    server = ServerThread(create_app(settings))
+    server.start()
+    svc = Service(f"http://127.0.0.1:{server.port}", db_url, settings, admin, db)
+    try:
+        yield svc
+    finally:
+        for c in svc.clients:
+            c.close()
+        server.stop()
+        db.dispose()
+        if pg_name is not None and _pg_template is not None:
+            _drop_pg(_pg_template[0], pg_name)

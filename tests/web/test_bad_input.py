@@ -1,0 +1,142 @@
+"""Bad input over HTTP: 413, 415, 422 with the decoder's code or the field's name, 404, per-item errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from tests.conftest import encode, synthetic_photo
+from tests.web.conftest import Service
+
+PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
+JPEG = encode(synthetic_photo(320, 240, seed=9))
+
+
+def test_oversized_uploads_are_413(service: Service) -> None:
+    c = service.client(service.admin)
+    limit = service.settings.max_upload_bytes
+    big = b"\xff\xd8\xff" + b"\0" * limit
+    r = c.post("/h/hash", files={"photo": ("big.jpg", big)})  # declared Content-Length
+    assert r.status_code == 413 and r.json()["code"] == "payload_too_large"
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it streams
+        boundary = b"--xyz\r\n"
+        yield boundary + b'Content-Disposition: form-data; name="photo"; filename="a.jpg"\r\n\r\n'
+        for _ in range(limit // 65536 + 2):
+            yield b"\0" * 65536
+
+    r = c.post("/h/hash", content=chunks(), headers={"Content-Type": "multipart/form-data; boundary=xyz"})
+    assert r.status_code == 413 and r.json()["code"] == "payload_too_large"
+    # the service is fine afterwards
+    assert c.post("/h/hash", files={"photo": ("a.jpg", JPEG)}).status_code == 200
+
+
+def test_content_type_is_read_from_the_bytes(service: Service) -> None:
+    c = service.client(service.admin)
+    pdf = b"%PDF-1.7\n" + b"x" * 500
+    r = c.post("/h/hash", files={"photo": ("looks.jpg", pdf, "image/jpeg")})
+    assert r.status_code == 415
+    assert r.json()["code"] == "unsupported_media_type" and "application/pdf" in r.json()["message"]
+    r = c.post("/h/hash", files={"video": ("clip.mp4", JPEG, "video/mp4")})
+    assert r.status_code == 415 and r.json()["field"] == "video"
+    r = c.post("/h/hash", content=JPEG, headers={"Content-Type": "image/jpeg"})
+    assert r.status_code == 415
+    r = c.post("/h/hash", files={"document": ("a.jpg", JPEG)})
+    assert r.status_code == 422 and r.json()["field"] == "document"
+    r = c.post("/h/hash", files=[("photo", ("a.jpg", JPEG)), ("photo", ("b.jpg", JPEG))])
+    assert r.status_code == 422 and "one file" in r.json()["message"]
+
+
+def test_corrupt_images_are_422_with_the_decoder_code(service: Service) -> None:
+    c = service.client(service.admin)
+    bank = service.bank("bad")
+    cases = {
+        "truncated_image": JPEG[: len(JPEG) // 2],
+        "corrupt_image": b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8,
+        "empty_file": b"",
+    }
+    for code, data in cases.items():
+        for path in ("/h/hash", "/m/lookup", f"/c/bank/{bank}/content", "/v1/match"):
+            r = c.post(path, files={"photo": ("x.jpg", data)})
+            assert r.status_code == 422, (path, code, r.text)
+            assert r.json()["code"] == code, (path, r.json())
+    assert c.get(f"/c/bank/{bank}").json()["entries"] == 0
+
+
+def test_malformed_hashes_are_422_naming_the_field(service: Service) -> None:
+    c = service.client(service.admin)
+    bank = service.bank("hashes")
+    checks = [
+        (c.get("/m/raw_lookup", params={"signal_type": "pdq", "signal": "xyz"}), "signal"),
+        (c.get("/m/raw_lookup", params={"signal_type": "pdq", "signal": PDQ + "00"}), "signal"),
+        (c.get("/m/raw_lookup", params={"signal_type": "tmk", "signal": PDQ}), "signal_type"),
+        (c.get("/m/raw_lookup", params={"signal_type": "pdq"}), "signal"),
+        (c.get("/m/lookup", params={"signal_type": "md5", "signal": PDQ}), "signal"),
+        (c.post("/m/compare", json={"pdq": [PDQ, "nothex" * 8]}), "pdq[1]"),
+        (c.post(f"/c/bank/{bank}/signal", json={"pdq": PDQ[:-1]}), "pdq"),
+        (c.post(f"/c/bank/{bank}/signal", json={"sha1": PDQ}), "sha1"),
+        (c.post("/v1/match", json={"md5": "g" * 32}), "md5"),
+        (c.post("/v1/match/batch", json={"hashes": [PDQ] * 10_001}), "hashes"),
+        (c.post("/v1/match/batch", json={"hashes": "not a list"}), "hashes"),
+        (c.get("/m/index/status", params={"signal_type": "nope"}), "signal_type"),
+    ]
+    for r, field in checks:
+        assert r.status_code == 422, (field, r.status_code, r.text)
+        assert r.json()["field"] == field, r.json()
+        assert field.split("[")[0] in r.json()["message"]
+    # upper case is fine: hashes are normalised
+    assert c.get("/m/raw_lookup", params={"signal_type": "pdq", "signal": PDQ.upper()}).status_code == 200
+
+
+def test_a_bad_hash_in_a_batch_is_an_item_error(service: Service) -> None:
+    c = service.client(service.admin)
+    bank = service.bank("batch")
+    content_id = c.post(f"/c/bank/{bank}/signal", json={"pdq": PDQ, "note": "seen"}).json()["id"]
+    near = PDQ[:-1] + ("0" if PDQ[-1] != "0" else "1")
+    r = c.post("/v1/match/batch", json={"hashes": [PDQ, "bad", near, "0" * 64], "banks": [bank]})
+    assert r.status_code == 200
+    body = r.json()
+    assert (body["count"], body["matched"], body["errors"]) == (4, 2, 1)
+    first, bad, second, none = body["results"]
+    assert first["status"] == "match" and first["matches"][0]["content_id"] == content_id
+    assert first["matches"][0]["note"] == "seen" and first["matches"][0]["threshold"] == 31
+    assert bad == {"status": "error", "error": bad["error"], "matches": []}
+    assert bad["error"]["code"] == "invalid_signal" and "hashes[1]" in bad["error"]["message"]
+    assert second["matches"][0]["distance"] >= 1
+    assert none == {"status": "no_match", "matches": []}
+
+
+def test_unknown_banks_are_404(service: Service) -> None:
+    c = service.client(service.admin)
+    for method, path, kw in [
+        ("GET", "/c/bank/nobank", {}),
+        ("PUT", "/c/bank/nobank", {"json": {"pdq_threshold": 3}}),
+        ("DELETE", "/c/bank/nobank", {}),
+        ("POST", "/c/bank/nobank/content", {"files": {"photo": ("a.jpg", JPEG)}}),
+        ("POST", "/c/bank/nobank/signal", {"json": {"pdq": PDQ}}),
+        ("GET", "/c/bank/nobank/content/1", {}),
+        ("PUT", "/c/bank/nobank/content/1", {"json": {"disable_until_ts": 1}}),
+        ("DELETE", "/c/bank/nobank/content/1", {}),
+        ("GET", "/m/raw_lookup", {"params": {"signal_type": "pdq", "signal": PDQ, "banks": "nobank"}}),
+        ("POST", "/v1/match/batch", {"json": {"hashes": [PDQ], "banks": ["nobank"]}}),
+    ]:
+        r = c.request(method, path, **kw)
+        assert r.status_code == 404, (method, path, r.text)
+        assert r.json()["code"] == "unknown_bank"
+    bank = service.bank("nocontent")
+    r = c.get(f"/c/bank/{bank}/content/999999")
+    assert r.status_code == 404 and r.json()["code"] == "unknown_content"
+    assert c.get("/no/such/route").status_code == 404
+
+
+def test_validation_of_bank_fields(service: Service) -> None:
+    c = service.client(service.admin)
+    for body, field in [
+        ({"name": "bad name!"}, "name"),
+        ({"name": "ok-name", "pdq_threshold": 500}, "pdq_threshold"),
+        ({"name": "ok-name", "enabled_ratio": 0.3}, "enabled_ratio"),
+        ({}, "name"),
+    ]:
+        r = c.post("/c/banks", json=body)
+        assert r.status_code == 422, (body, r.text)
+        if field:
+            assert r.json()["field"] == field
