@@ -29,6 +29,22 @@ def brute_force(
     return ids[hit][order].astype(np.int64), d[hit][order]
 
 
+def brute_force_batch(
+    hashes: np.ndarray, ids: np.ndarray, queries: np.ndarray, radius: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``brute_force`` for many queries: per-word popcounts added column by column (plain ints)."""
+    words = hashes.view(">u8").astype(np.uint64)
+    qwords = np.asarray(queries, dtype=np.uint8).reshape(-1, 32).view(">u8").astype(np.uint64)
+    out = []
+    for q in qwords:
+        pc = np.bitwise_count(words ^ q)
+        d = pc[:, 0].astype(np.int32) + pc[:, 1] + pc[:, 2] + pc[:, 3]
+        hit = np.flatnonzero(d <= radius)
+        order = np.lexsort((ids[hit], d[hit]))
+        out.append((ids[hit][order].astype(np.int64), d[hit][order]))
+    return out
+
+
 def assert_same(result: object, expected: tuple[np.ndarray, np.ndarray], context: object = "") -> None:
     ids = result.ids  # type: ignore[attr-defined]
     dist = result.distances  # type: ignore[attr-defined]

@@ -96,7 +96,7 @@ def test_random_operation_sequences_match_a_model(seed: int) -> None:
     idx, model = PdqIndex(background=False), Model()
     pool = random_hashes(rng, 4000)
     next_id = 0
-    for step in range(60):
+    for step in range(45):
         op = rng.choice(
             ["small", "small", "bulk", "remove", "replace", "compact"], p=[0.35, 0.2, 0.1, 0.2, 0.1, 0.05]
         )
