@@ -101,3 +101,21 @@ def test_survives_png_resave_but_not_ordinary_jpeg() -> None:
     kinds = lambda b: [f.kind for f in inspect(b).findings]  # noqa: E731
     assert "watermark.dwtdct" in kinds(encode(rgb, "PNG", optimize=True))
     assert "watermark.dwtdct" not in kinds(encode(rgb, "JPEG", quality=95, subsampling=2))
+
+
+def test_haar_approximation_equals_pywavelets_exactly() -> None:
+    import pywt
+
+    rng = np.random.default_rng(0)
+    for shape in [(64, 64), (130, 258), (512, 384)]:
+        u = rng.integers(0, 256, shape, dtype=np.uint8)
+        assert np.array_equal(wm.haar_approximation(u), pywt.dwt2(u, "haar")[0])
+    flat = np.full((64, 64), 135, np.uint8)  # 135*2 = 270 = 18 (mod 36): the boundary case
+    assert np.array_equal(wm.haar_approximation(flat), pywt.dwt2(flat, "haar")[0])
+
+
+def test_rgb_and_bgr_orders_read_the_same() -> None:
+    rgb = synthetic_photo(512, 512, seed=4)
+    assert np.array_equal(
+        wm.block_votes(rgb, order="rgb"), wm.block_votes(np.ascontiguousarray(rgb[:, :, ::-1]))
+    )

@@ -230,7 +230,14 @@ def _manifest_finding(store: dict[str, Any], state: str | None, offset: int | No
     parts = [f"C2PA manifest signed by {signer}"]
     if sig.get("issuer") and sig.get("issuer") != signer:
         parts[0] += f" (issuer {sig['issuer']})"
-    parts.append(STATUS_WORDS[status])
+    codes = [str(f.get("code")) for f in failures]
+    signer_trusted = not any(c.startswith("signingCredential.") for c in codes)
+    if status in ("tampered", "invalid"):
+        shown_codes = ", ".join(sorted({c for c in codes if c != UNTRUSTED})) or "no reason given"
+        trust_word = "signer on the trust list" if signer_trusted else "signer not on the trust list"
+        parts.append(f"{STATUS_WORDS[status]} ({shown_codes}; {trust_word})")
+    else:
+        parts.append(STATUS_WORDS[status])
     if generator:
         parts.append(f"claim generator {generator}")
     shown_actions = [
@@ -264,6 +271,7 @@ def _manifest_finding(store: dict[str, Any], state: str | None, offset: int | No
         details={
             "validation": status,
             "validation_state": state,
+            "signer_trusted": signer_trusted,
             "failures": [{"code": f.get("code"), "explanation": f.get("explanation")} for f in failures],
             "signer": {k: sig.get(k) for k in ("issuer", "common_name", "cert_serial_number", "time", "alg")},
             "claim_generator": generator,

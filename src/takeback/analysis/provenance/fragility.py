@@ -31,9 +31,10 @@ STEALTH = (
     "cropping. Any tool can write it."
 )
 WATERMARK = (
-    "The open dwtDct mark survives lossless copies and PNG re-saves; it does not survive an ordinary "
-    "4:2:0 JPEG re-save even at quality 95, nor crops or resizes (measured), so a missing watermark "
-    "means almost nothing. Anyone with the open code can embed it."
+    "The open dwtDct mark survives lossless copies, PNG re-saves and a 4:4:4 JPEG at quality 95; it "
+    "does not survive an ordinary 4:2:0 JPEG re-save even at quality 95, a half-size resize, a crop or "
+    "a screenshot (measured), so a missing watermark means almost nothing. Anyone with the open code "
+    "can embed it."
 )
 CONSISTENCY = (
     "A weak hint, not evidence on its own: ordinary editing and resizing produce the same facts, and "

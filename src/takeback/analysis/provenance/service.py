@@ -156,14 +156,11 @@ def inspect_bytes(data: bytes, *, options: InspectOptions | None = None, name: s
         )
         return result
 
-    result.checks = [
-        c
-        for c, on in zip(
-            CHECKS, (True, opts.c2pa, opts.stealth, opts.watermarks, opts.consistency), strict=True
-        )
-        if on
-    ] + [f"classifier:{c.name}" for c in opts.classifiers]
     container = walk(data)
+    want_stealth = opts.stealth and container.format in ("png", "webp")
+    switches = (True, opts.c2pa, want_stealth, opts.watermarks, opts.consistency)
+    result.checks = [c for c, on in zip(CHECKS, switches, strict=True) if on]
+    result.checks += [f"classifier:{c.name}" for c in opts.classifiers]
     result.width, result.height = container.width, container.height
     findings = result.findings
     findings.extend(_malformed(p.code, p.message, p.source, p.offset, p.field) for p in container.problems)
@@ -209,7 +206,6 @@ def inspect_bytes(data: bytes, *, options: InspectOptions | None = None, name: s
             )
         )
 
-    want_stealth = opts.stealth and container.format in ("png", "webp")
     if want_stealth or opts.watermarks or opts.classifiers:
         findings.extend(_run("pixels", lambda: _pixel_findings(data, container, opts, want_stealth)))
 
@@ -259,7 +255,7 @@ def _exif_findings(blob: Blob, fields: dict[str, Any], extra_texts: list[TextIte
 
 
 def _pixels_rgba(data: bytes, container: Container, limits: Limits) -> np.ndarray:
-    """Exact RGBA pixels for the LSB check (``decode_image`` drops alpha, which holds the payload)."""
+    """Exact RGB or RGBA pixels for the LSB check (``decode_image`` drops alpha, which holds the payload)."""
     w, h = container.width or 0, container.height or 0
     if w * h > limits.max_pixels:
         raise MediaError("too many pixels", code=media_codes.TOO_MANY_PIXELS)
@@ -268,7 +264,9 @@ def _pixels_rgba(data: bytes, container: Container, limits: Limits) -> np.ndarra
         im = Image.open(io.BytesIO(data), formats=["PNG", "WEBP"])
         if im.size[0] * im.size[1] > limits.max_pixels:
             raise MediaError("too many pixels", code=media_codes.TOO_MANY_PIXELS)
-        return np.asarray(im.convert("RGBA"))
+        if im.mode in ("RGB", "RGBA"):
+            return np.asarray(im)  # no conversion copy: the stealth reader takes either
+        return np.asarray(im.convert("RGBA" if "A" in im.getbands() or "transparency" in im.info else "RGB"))
 
 
 def _pixel_findings(
@@ -284,8 +282,7 @@ def _pixel_findings(
         except (OSError, ValueError, SyntaxError, EOFError):
             rgba = None
         if rgba is not None:
-            pixels = rgba if container.has_alpha else rgba[:, :, :3]
-            payload = stealth.read(pixels)
+            payload = stealth.read(rgba)
             if payload is not None:
                 out.append(_stealth_finding(payload))
             rgb = rgba[:, :, :3]
@@ -297,8 +294,7 @@ def _pixel_findings(
         except MediaError:
             return out  # undecodable pixels: the metadata findings stand; hashing reports the decode error
     if opts.watermarks:
-        bgr = np.ascontiguousarray(rgb[:, :, ::-1])
-        for match in watermark.detect(bgr):
+        for match in watermark.detect(rgb, order="rgb"):
             if match.chance <= watermark.FALSE_ALARM:
                 out.append(_watermark_finding(match))
     if opts.classifiers:
@@ -312,8 +308,8 @@ def _stealth_finding(p: stealth.StealthPayload) -> Finding:
     where = f"hidden in the {p.channel} channel's lowest bits ('{p.magic}')"
     ev = Evidence(
         source=f"pixels:{p.channel}-lsb",
-        field=p.magic,
-        offset=0,
+        field=f"{p.magic} (bit stream from pixel 0,0, column by column)",
+        offset=None,
         length=p.declared_bits // 8,
         value=p.text if p.text is not None else None,
     )

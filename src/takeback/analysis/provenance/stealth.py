@@ -44,13 +44,18 @@ class StealthPayload:
     error_message: str | None = None
 
 
-def _lsb_stream(pixels: np.ndarray, channel: str) -> np.ndarray:
-    """LSBs in NovelAI's order: column-major over pixels; RGB mode takes R, G, B of each pixel."""
+def _lsb_stream(pixels: np.ndarray, channel: str, max_bits: int | None = None) -> np.ndarray:
+    """LSBs in NovelAI's order: column-major over pixels; RGB mode takes R, G, B of each pixel.
+
+    ``max_bits`` limits the work to the columns that hold them (the magic sits in column 0).
+    """
+    h = pixels.shape[0]
+    per_pixel = 1 if channel == "alpha" else 3
+    cols = pixels.shape[1] if max_bits is None else min(pixels.shape[1], -(-max_bits // (h * per_pixel)))
+    part = pixels[:, :cols]
     if channel == "alpha":
-        plane = pixels[:, :, 3] & 1
-        return np.ascontiguousarray(plane.T).reshape(-1)
-    rgb = pixels[:, :, :3] & 1
-    return np.ascontiguousarray(rgb.transpose(1, 0, 2)).reshape(-1)
+        return np.ascontiguousarray((part[:, :, 3] & 1).T).reshape(-1)
+    return np.ascontiguousarray((part[:, :, :3] & 1).transpose(1, 0, 2)).reshape(-1)
 
 
 def _bytes_at(bits: np.ndarray, start_bit: int, n_bytes: int) -> bytes | None:
@@ -66,10 +71,10 @@ def read(pixels: np.ndarray) -> StealthPayload | None:
         return None
     channels = ["alpha", "rgb"] if pixels.shape[2] == 4 else ["rgb"]
     for channel in channels:
-        bits = _lsb_stream(pixels, channel)
-        head = _bytes_at(bits, 0, MAGIC_LEN)
+        head = _bytes_at(_lsb_stream(pixels, channel, (MAGIC_LEN + 4) * 8), 0, MAGIC_LEN)
         if head is None or head not in MAGICS:
             continue
+        bits = _lsb_stream(pixels, channel)
         mode, compressed = MAGICS[head]
         if mode != channel:
             continue

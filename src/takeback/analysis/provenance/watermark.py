@@ -29,7 +29,6 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-import pywt
 
 SCALE = 36.0
 BLOCK = 4
@@ -81,14 +80,29 @@ PAYLOADS: tuple[Payload, ...] = (
 )
 
 
-def block_votes(bgr: np.ndarray) -> np.ndarray:
-    """Per-block bit votes (0/1, in the reference's block order) from a uint8 BGR image."""
-    rows, cols = bgr.shape[:2]
-    yuv = cv2.cvtColor(np.ascontiguousarray(bgr), cv2.COLOR_BGR2YUV)
-    # Haar approximation band, computed by PyWavelets exactly as the reference does: blocks whose
-    # value sits on the 18 (mod 36) boundary are common in flat areas, and only the same floating
-    # point arithmetic puts them on the same side.
-    ca = pywt.dwt2(yuv[: rows // 4 * 4, : cols // 4 * 4, 1], "haar")[0]
+_HAAR = np.float64(0.7071067811865476)  # pywt.Wavelet("haar").dec_lo[0]
+
+
+def haar_approximation(channel: np.ndarray) -> np.ndarray:
+    """``pywt.dwt2(channel, "haar")[0]`` for even-sized input, with the same float operations.
+
+    Blocks whose value sits exactly on the 18 (mod 36) boundary are common in flat areas, and only
+    identical arithmetic (axis 0 first, then axis 1, each tap multiplied before adding) puts them on the
+    same side as the reference; ``tests/analysis`` checks equality with PyWavelets. Four times faster
+    than ``dwt2``, which also computes the three detail bands we do not use.
+    """
+    x = channel.astype(np.float64)
+    rows = _HAAR * x[0::2, :] + _HAAR * x[1::2, :]
+    out: np.ndarray = _HAAR * rows[:, 0::2] + _HAAR * rows[:, 1::2]
+    return out
+
+
+def block_votes(pixels: np.ndarray, *, order: str = "bgr") -> np.ndarray:
+    """Per-block bit votes (0/1, in the reference's block order) from a uint8 BGR (or RGB) image."""
+    rows, cols = pixels.shape[:2]
+    code = cv2.COLOR_BGR2YUV if order == "bgr" else cv2.COLOR_RGB2YUV
+    yuv = cv2.cvtColor(np.ascontiguousarray(pixels), code)
+    ca = haar_approximation(yuv[: rows // 4 * 4, : cols // 4 * 4, 1])
     nbr, nbc = ca.shape[0] // BLOCK, ca.shape[1] // BLOCK
     blocks = ca[: nbr * BLOCK, : nbc * BLOCK].reshape(nbr, BLOCK, nbc, BLOCK).transpose(0, 2, 1, 3)
     flat = blocks.reshape(nbr * nbc, BLOCK * BLOCK)
@@ -123,11 +137,11 @@ class WatermarkMatch:
     mean_margin: float  # mean |vote - 0.5|: near 0.5 for a clean mark, near 0 for noise
 
 
-def detect(bgr: np.ndarray) -> list[WatermarkMatch]:
+def detect(pixels: np.ndarray, *, order: str = "bgr") -> list[WatermarkMatch]:
     """Every known payload's best reading; callers keep those with ``chance <= FALSE_ALARM``."""
-    if bgr.shape[0] * bgr.shape[1] < MIN_PIXELS:
+    if pixels.shape[0] * pixels.shape[1] < MIN_PIXELS:
         return []
-    votes = block_votes(bgr)
+    votes = block_votes(pixels, order=order)
     out = []
     for payload in PAYLOADS:
         length = len(payload.bits)
