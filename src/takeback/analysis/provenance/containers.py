@@ -72,7 +72,6 @@ class Container:
     exif: list[Blob] = field(default_factory=list)
     xmp: list[Blob] = field(default_factory=list)
     c2pa: list[Blob] = field(default_factory=list)
-    jpeg_quant_tables: dict[int, list[int]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     text_budget: int = MAX_TOTAL_TEXT_BYTES
 
@@ -303,8 +302,6 @@ def _walk_jpeg(data: bytes) -> Container:
         body = data[pos + 4 : end]
         if marker in _SOF and len(body) >= 5:
             c.height, c.width = struct.unpack(">HH", body[1:5])
-        elif marker == 0xDB:
-            _jpeg_dqt(c, body)
         elif marker == 0xE1:
             if body.startswith(b"Exif\x00\x00"):
                 _add_exif(c, Blob("jpeg:APP1/exif", body[6:], pos, length + 2))
@@ -334,18 +331,6 @@ def _walk_jpeg(data: bytes) -> Container:
         else:
             c.problem("incomplete_xmp", "Extended XMP is missing parts; not read.", "jpeg:APP1", None)
     return c
-
-
-def _jpeg_dqt(c: Container, body: bytes) -> None:
-    i = 0
-    while i < len(body):
-        pq, tq = body[i] >> 4, body[i] & 0x0F
-        size = 128 if pq else 64
-        if i + 1 + size > len(body):
-            return
-        raw = body[i + 1 : i + 1 + size]
-        c.jpeg_quant_tables[tq] = list(struct.unpack(">64H", raw)) if pq else list(raw)
-        i += 1 + size
 
 
 # --- WebP --------------------------------------------------------------------------------------
