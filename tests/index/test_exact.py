@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -167,6 +169,26 @@ def test_duplicate_hashes_under_many_ids_are_all_returned() -> None:
     res = idx.search(h[0], 0)
     assert np.array_equal(res.ids, np.sort(ids[:5000]))
     assert not res.distances.any()
+
+
+def test_heavy_duplicates_overflow_to_wide_offsets(tmp_path: Path) -> None:
+    """70k copies of one hash put > 65,535 rows in one block of keys: offsets go 32-bit, still exact,
+    and survive a save/load."""
+    rng = np.random.default_rng(8)
+    h = random_hashes(rng, 1)
+    hashes = np.concatenate([np.repeat(h, 70_000, axis=0), random_hashes(rng, 10_000)])
+    hashes[70_000:70_100] = [flip_bits(h[0], int(k), rng) for k in rng.integers(1, 40, 100)]
+    ids = np.arange(hashes.shape[0], dtype=np.int64)
+    idx = PdqIndex.build(ids, hashes)
+    seg = idx._segments[0]
+    assert seg.m and seg.low is not None and seg.low.dtype == np.uint32
+    idx.save(tmp_path / "wide.idx")
+    loaded = PdqIndex.load(tmp_path / "wide.idx")
+    queries = np.concatenate([h, [flip_bits(h[0], 20, rng)], hashes[70_000:70_010], random_hashes(rng, 5)])
+    for q in queries:
+        want = brute_force(hashes, ids, q, 31)
+        assert_same(idx.search(q, 31), want)
+        assert_same(loaded.search(q, 31), want)
 
 
 def test_hashes_exactly_at_the_threshold() -> None:
