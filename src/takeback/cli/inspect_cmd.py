@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,13 +13,21 @@ from rich.markup import escape
 
 from takeback.analysis.provenance import Finding, Findings, InspectOptions, inspect
 from takeback.cli.app import EXIT_OK, EXIT_SOME_FAILED, app, err_console, stdout_is_terminal, usage_error
-from takeback.cli.output import Format, JsonlWriter
+from takeback.cli.output import JsonlWriter
 from takeback.config import get_settings
 from takeback.errors import TakebackError
 from takeback.media import Limits, MediaError
 from takeback.media.walk import WalkError, iter_files
 
 out = Console(soft_wrap=True, highlight=False)
+
+
+class InspectFormat(StrEnum):
+    """Findings are nested, so CSV cannot hold them: a table for people, JSON Lines for tools."""
+
+    TABLE = "table"
+    JSONL = "jsonl"
+
 
 _TIER_STYLE = {1: "bold magenta", 2: "bold cyan", 3: "yellow", 4: "dim"}
 
@@ -99,11 +108,11 @@ def inspect_command(
         ),
     ],
     fmt: Annotated[
-        Format | None,
+        InspectFormat | None,
         typer.Option(
             "--format",
             "-f",
-            help="table or jsonl. Default: table on a terminal, jsonl otherwise.",
+            help="Output format. Default: table on a terminal, jsonl otherwise.",
             case_sensitive=False,
             show_default=False,
         ),
@@ -122,7 +131,7 @@ def inspect_command(
         Path | None,
         typer.Option(
             "--trust-anchors",
-            help="A PEM file of extra C2PA trust anchors, used beside the shipped C2PA trust list.",
+            help="A PEM file of extra C2PA trust anchors, used beside the shipped C2PA trust lists.",
             exists=True,
             dir_okay=False,
             show_default=False,
@@ -143,9 +152,7 @@ def inspect_command(
     """
     if not paths:
         usage_error("Give at least one file or folder.")
-    if fmt is Format.CSV:
-        usage_error("inspect prints table or jsonl (findings are nested; CSV cannot hold them).")
-    fmt = fmt or (Format.TABLE if stdout_is_terminal() else Format.JSONL)
+    fmt = fmt or (InspectFormat.TABLE if stdout_is_terminal() else InspectFormat.JSONL)
     settings = get_settings()
     limits = Limits.from_settings(settings)
     anchors = None
@@ -157,7 +164,7 @@ def inspect_command(
         if "-----BEGIN CERTIFICATE-----" not in anchors:
             usage_error(f"{trust_anchors} holds no PEM certificate.")
     options = InspectOptions(watermarks=watermarks, limits=limits, trust_anchors_pem=anchors)
-    writer = JsonlWriter(sys.stdout) if fmt is Format.JSONL else None
+    writer = JsonlWriter(sys.stdout) if fmt is InspectFormat.JSONL else None
     failed = total = 0
     for entry in iter_files([str(p) for p in paths]):
         total += 1
