@@ -1,4 +1,4 @@
-"""TAKE IT DOWN requests (every required element or a refusal naming what is missing) and HK complaint drafts."""
+"""TAKE IT DOWN requests (all required elements, or a refusal naming the gap) and HK complaint drafts."""
 
 from __future__ import annotations
 

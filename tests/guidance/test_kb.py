@@ -1,4 +1,4 @@
-"""The knowledge base: schema, citations, unconfirmed facts carried through, and Traditional Chinese quality."""
+"""The knowledge base: schema, citations, unconfirmed facts carried through, Traditional Chinese quality."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def test_all_seven_jurisdictions_load_and_validate() -> None:
 @pytest.mark.parametrize("name", DATA_FILES)
 def test_data_files_satisfy_the_exported_json_schema(name: str) -> None:
     # the raw YAML (dates as strings, as a non-Python tool would see it) against the published schema
-    doc = yaml.load(  # noqa: S506 - BaseLoader only builds strings, lists and dicts
+    doc = yaml.load(
         (files("takeback.guidance") / "data" / f"{name}.yaml").read_text(encoding="utf-8"),
         Loader=yaml.BaseLoader,
     )

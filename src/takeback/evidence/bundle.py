@@ -343,10 +343,10 @@ def export_bundle(
     tmp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.partial")
     members: dict[str, dict[str, Any]] = {}
     try:
-        with zipfile.ZipFile(tmp, "x", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
+        with zipfile.ZipFile(tmp, "x", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
 
-            def add_bytes(name: str, data: bytes, compress: bool = True) -> None:
-                info = _zinfo(name, compress)
+            def add_bytes(name: str, data: bytes) -> None:
+                info = _zinfo(name)
                 zf.writestr(info, data)
                 members[name] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
 
@@ -362,7 +362,7 @@ def export_bundle(
                 sha = hashlib.sha256()
                 size = 0
                 try:
-                    with zf.open(_zinfo(name, False), "w", force_zip64=True) as dst:
+                    with zf.open(_zinfo(name), "w", force_zip64=True) as dst:
                         for chunk in locker.iter_plaintext(blob):
                             dst.write(chunk)
                             sha.update(chunk)
@@ -414,15 +414,15 @@ def export_bundle(
             tick("summary")
             doc = summary_document({**manifest, "items": items}, snap.custody, lang)
             add_bytes(SUMMARY_HTML, render_html(doc).encode("utf-8"))
-            add_bytes(SUMMARY_PDF, pdf_bytes(doc), compress=False)
+            add_bytes(SUMMARY_PDF, pdf_bytes(doc))
             manifest["members"] = dict(sorted(members.items()))
             data = json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8")
             if _case_gone(db, snap.case_id):
                 raise _deleted(snap.reference)
-            zf.writestr(_zinfo(MANIFEST, True), data)
+            zf.writestr(_zinfo(MANIFEST), data)
             sig = signer.sign(MANIFEST_DOMAIN + data)
             sig_doc = {"alg": "Ed25519", "public_key": signer.public.to_b64(), "signature": b64(sig)}
-            zf.writestr(_zinfo(MANIFEST_SIG, True), json.dumps(sig_doc, indent=2).encode())
+            zf.writestr(_zinfo(MANIFEST_SIG), json.dumps(sig_doc, indent=2).encode())
             zf.comment = COMMENT_PREFIX + b"=" * 88
         _sign_container(tmp, signer)
         digest = _file_sha256(tmp)
@@ -465,10 +465,16 @@ def _deleted(reference: str) -> EvidenceError:
     )
 
 
-def _zinfo(name: str, compress: bool) -> zipfile.ZipInfo:
-    """Fixed timestamps and attributes: the bundle's bytes depend only on its content and signatures."""
+def _zinfo(name: str) -> zipfile.ZipInfo:
+    """Fixed timestamps and attributes: the bundle's bytes depend only on its content and signatures.
+
+    Members are stored, not deflated: then every byte of a member's data is its content, so a
+    changed byte is always reported against the member it is in (a deflate stream can hide a
+    flipped padding bit that changes nothing once inflated; the container signature would still
+    catch it, but could not say where).
+    """
     info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-    info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    info.compress_type = zipfile.ZIP_STORED
     info.external_attr = 0o644 << 16
     return info
 
