@@ -217,6 +217,35 @@ L = {
 }
 
 
+_STATUS_ZH = {
+    "planned": "計劃中",
+    "sent": "已發出",
+    "acknowledged": "已確認收到",
+    "in-progress": "處理中",
+    "closed": "已完結",
+    "declined": "已拒絕處理",
+    "removed": "已移除",
+    "refused": "拒絕移除",
+    "no-reply": "沒有回覆",
+}
+_ACTION_ZH = {"evidence.added": "加入證據", "bundle.exported": "匯出證據包", "case.deleted": "刪除個案"}
+
+
+def _status(value: str, lang: str) -> str:
+    return _STATUS_ZH.get(value, value) if lang == "zh-Hant" else value
+
+
+def _action(value: str, lang: str) -> str:
+    return _ACTION_ZH.get(value, value) if lang == "zh-Hant" else value
+
+
+def _channel(channel_id: str, lang: str) -> str:
+    from takeback.guidance.kb import load_kb
+
+    ch = load_kb().channel(channel_id)
+    return ch.name.get(lang) if ch is not None else channel_id
+
+
 def _l(key: str, lang: str, **kw: str) -> str:
     text = L[key]["zh-Hant" if lang == "zh-Hant" else "en"]
     return text.format(**kw) if kw else text
@@ -283,7 +312,12 @@ def summary_document(manifest: dict[str, Any], custody: list[CustodyEntry], lang
             Table(
                 _l("cols_ref", lang).split("|"),
                 [
-                    [r["channel"], r["status"], when(r["sent_at"]), r["reference_number"] or ""]
+                    [
+                        _channel(r["channel"], lang),
+                        _status(r["status"], lang),
+                        when(r["sent_at"]),
+                        r["reference_number"] or "",
+                    ]
                     for r in manifest["referrals"]
                 ],
             ),
@@ -296,7 +330,7 @@ def summary_document(manifest: dict[str, Any], custody: list[CustodyEntry], lang
                 [
                     [
                         t["url"],
-                        t["status"],
+                        _status(t["status"], lang),
                         when(t["sent_at"]),
                         "" if t["first_response_hours"] is None else str(t["first_response_hours"]),
                         "" if t["resolution_hours"] is None else str(t["resolution_hours"]),
@@ -311,7 +345,7 @@ def summary_document(manifest: dict[str, Any], custody: list[CustodyEntry], lang
         Heading(_l("custody", lang)),
         Table(
             _l("cols_custody", lang).split("|"),
-            [[str(e.seq), e.at, e.action, e.actor, e.hash] for e in custody],
+            [[str(e.seq), e.at, _action(e.action, lang), e.actor, e.hash] for e in custody],
             widths=[0.4, 1.9, 1.3, 1.2, 3.2],
             mono=frozenset({4}),
         ),
