@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     api_key_cache_seconds: float = Field(
         default=2.0, ge=0, description="validated keys are re-read after this long (revocation delay)"
     )
+    body_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="a request body that stops arriving this long gets 408"
+    )
     #: hosts the service may fetch URLs from (comma-separated); empty turns URL hashing off
     url_allowlist: str = ""
 

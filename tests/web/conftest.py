@@ -123,6 +123,7 @@ def service(
         database_url=db_url,
         max_upload_bytes=2 * 1024 * 1024,
         api_key_cache_seconds=0.5,
+        body_timeout_seconds=1.0,
     )
     db = open_database(db_url)
     with db.session() as s:

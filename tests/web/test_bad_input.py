@@ -30,6 +30,20 @@ def test_oversized_uploads_are_413(service: Service) -> None:
     assert c.post("/h/hash", files={"photo": ("a.jpg", JPEG)}).status_code == 200
 
 
+def test_a_body_that_stops_arriving_is_408(service: Service) -> None:
+    import socket
+
+    port = int(service.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(
+            f"POST /h/hash HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {service.admin}\r\n"
+            "Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 5000\r\n\r\n--x\r\n".encode()
+        )
+        reply = sock.recv(4096)
+    assert reply.startswith(b"HTTP/1.1 408"), reply
+    assert b"request_timeout" in reply
+
+
 def test_content_type_is_read_from_the_bytes(service: Service) -> None:
     c = service.client(service.admin)
     pdf = b"%PDF-1.7\n" + b"x" * 500

@@ -11,8 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 from takeback import __version__
 from takeback.config import Settings
@@ -66,11 +70,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # served below from local files: nothing is fetched from a CDN
         redoc_url=None,
     )
+    _offline_docs(app)
+    _document_auth(app)
     install_error_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=cfg.max_upload_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=cfg.max_upload_bytes, body_timeout_s=cfg.body_timeout_seconds
+    )
 
     from takeback.web.api import curation, hashing, keys, matching, status, v1
 
@@ -81,6 +89,50 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(v1.router)
     app.include_router(keys.router)
     return app
+
+
+def _document_auth(app: FastAPI) -> None:
+    """Declare the API-key schemes in the OpenAPI document (so /docs has an Authorize button)."""
+    from typing import Any
+
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "tbk_... API key"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            }
+            schema["security"] = [{"bearer": []}, {"apiKey": []}]
+            for path, ops in schema["paths"].items():
+                if path.startswith("/status"):
+                    for op in ops.values():
+                        op["security"] = []
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """``/docs`` with Swagger UI's files shipped by the ``fastapi-offline`` package (no CDN)."""
+    import fastapi_offline
+
+    static = Path(fastapi_offline.__file__).parent / "static"
+    app.mount("/docs/static", StaticFiles(directory=static), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="takeback matching service",
+            swagger_js_url="/docs/static/swagger-ui-bundle.js",
+            swagger_css_url="/docs/static/swagger-ui.css",
+            swagger_favicon_url="/docs/static/favicon.png",
+        )
 
 
 def create_app_from_env() -> FastAPI:
