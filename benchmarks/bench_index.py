@@ -101,6 +101,14 @@ def release_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
+def cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown cpu"
+
+
 def percentiles(seconds: list[float], cpu_seconds: list[float] | None = None) -> dict[str, float]:
     """Wall-clock p50/p99/max; with ``cpu_seconds`` also the CPU-time p50/p99, which leaves out the
     time the process waited for a core (this machine is shared: wall p99 includes other people's work)."""
@@ -341,7 +349,7 @@ def main() -> None:
         "n": args.n,
         "queries": args.queries,
         "radius": RADIUS,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {cpu_model()}",
         "python": platform.python_version(),
         "numpy": np.__version__,
         "date": time.strftime("%Y-%m-%d"),
