@@ -15,9 +15,9 @@ from takeback.evidence.custody import (
     GENESIS,
     CustodyEntry,
     CustodyLog,
-    CustodyRecord,
     FileCustodyStore,
     SqlCustodyStore,
+    create_custody_table,
     read_jsonl,
     verify_entries,
 )
@@ -92,12 +92,15 @@ def test_a_fork_at_the_same_sequence_is_refused(db: Database) -> None:
 def test_a_standalone_sqlite_case_file_can_hold_a_log(tmp_path: Path) -> None:
     """Forensic triage keeps its log in the scan's own SQLite file."""
     eng = create_engine(f"sqlite:///{tmp_path / 'case.db'}")
-    CustodyRecord.__table__.create(eng, checkfirst=True)  # type: ignore[attr-defined]
+    create_custody_table(eng)
+    create_custody_table(eng)  # idempotent
     with Session(eng) as s:
         fill(CustodyLog(SqlCustodyStore(s, "scan:1"), SIGNER), 3)
         s.commit()
     with Session(eng) as s:
         assert CustodyLog(SqlCustodyStore(s, "scan:1"), SIGNER).verify().ok
+    with pytest.raises(DBAPIError, match="append-only"), Session(eng) as s:
+        s.execute(text("DELETE FROM custody_entry"))
     eng.dispose()
 
 

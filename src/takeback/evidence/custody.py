@@ -35,7 +35,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import JSON, Integer, String, UniqueConstraint, func, select
+from sqlalchemy import JSON, Engine, Integer, String, UniqueConstraint, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -368,7 +368,7 @@ class CustodyRecord(Base):
     """One custody entry in a database. Append-only (database triggers refuse UPDATE and DELETE).
 
     Any SQLAlchemy database can hold logs: the main takeback database (migration ``0201``), or a
-    scan's own SQLite file (``CustodyRecord.__table__.create(engine, checkfirst=True)``).
+    scan's own SQLite file (:func:`create_custody_table`).
     """
 
     __tablename__ = "custody_entry"
@@ -403,6 +403,34 @@ class CustodyRecord(Base):
             hash=self.hash,
             sig=self.sig,
         )
+
+
+_DENY = "custody_entry is append-only"
+
+
+def create_custody_table(engine: Engine) -> None:
+    """Create ``custody_entry`` and its append-only triggers in a standalone database (a scan's file).
+
+    The main takeback database gets the same table from migration ``0201_victim_evidence``.
+    """
+    CustodyRecord.__table__.create(engine, checkfirst=True)  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            for verb in ("UPDATE", "DELETE"):
+                conn.exec_driver_sql(
+                    f"CREATE TRIGGER IF NOT EXISTS custody_entry_no_{verb.lower()} "
+                    f"BEFORE {verb} ON custody_entry BEGIN SELECT RAISE(ABORT, '{_DENY}'); END"
+                )
+        elif engine.dialect.name == "postgresql":
+            conn.exec_driver_sql(
+                "CREATE OR REPLACE FUNCTION custody_entry_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+                f"$$ BEGIN RAISE EXCEPTION '{_DENY}'; END $$"
+            )
+            conn.exec_driver_sql("DROP TRIGGER IF EXISTS custody_entry_append_only ON custody_entry")
+            conn.exec_driver_sql(
+                "CREATE TRIGGER custody_entry_append_only BEFORE UPDATE OR DELETE ON custody_entry "
+                "FOR EACH ROW EXECUTE FUNCTION custody_entry_append_only()"
+            )
 
 
 class SqlCustodyStore:
