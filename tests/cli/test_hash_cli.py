@@ -20,6 +20,16 @@ from tests.conftest import encode, synthetic_photo
 
 TAKEBACK = [sys.executable, "-m", "takeback.cli.main"]
 FIELDS = ["path", "size", "media_type", "sha256", "md5", "pdq", "pdq_quality", "error"]
+BORDER_VIDEO_FIELDS = [  # CSV columns for what only bordered images and videos have
+    "pdq_cropped",
+    "pdq_cropped_quality",
+    "border",
+    "vpdq_frames",
+    "vpdq_cropped_frames",
+    "duration_s",
+    "frame_count",
+    "partial",
+]
 
 
 def run(*args: str, obey_permissions: bool = False) -> subprocess.CompletedProcess[str]:
@@ -128,7 +138,7 @@ def test_exit_zero_and_csv_when_everything_hashes(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     rows = list(csv.DictReader(io.StringIO(proc.stdout)))
     assert len(rows) == 3
-    assert list(rows[0]) == [*FIELDS[:-1], "pdq_dihedral", "error"]
+    assert list(rows[0]) == [*FIELDS[:-1], "pdq_dihedral", *BORDER_VIDEO_FIELDS, "error"]
     for row in rows:
         hashes = row["pdq_dihedral"].split()
         assert len(hashes) == 8 and hashes[0] == row["pdq"] and row["error"] == ""

@@ -22,19 +22,37 @@ from takeback.cli.app import (
 from takeback.cli.output import CsvWriter, Format, JsonlWriter
 from takeback.config import get_settings
 from takeback.media import Limits
+from takeback.media.video import VideoLimits
 from takeback.signals.batch import default_jobs, fingerprint_paths
 from takeback.signals.fingerprint import Fingerprint, FingerprintOptions
 from takeback.signals.pdq import DIHEDRAL_NAMES, LOW_QUALITY
+from takeback.signals.vpdq import DEFAULT_INTERVAL, VpdqOptions
 
 out = Console(soft_wrap=True)
 
 FIELDS = ["path", "size", "media_type", "sha256", "md5", "pdq", "pdq_quality", "error"]
+#: CSV columns for what only some files have (JSON Lines carries them only where they apply)
+BORDER_VIDEO_FIELDS = [
+    "pdq_cropped",
+    "pdq_cropped_quality",
+    "border",
+    "vpdq_frames",
+    "vpdq_cropped_frames",
+    "duration_s",
+    "frame_count",
+    "partial",
+]
+
+
+_SHOW_FRAMES = 5
 
 
 def _print_block(fp: Fingerprint, dihedral: bool) -> None:
     """Human output: one block per file, hashes in full (64 hex characters fit any terminal)."""
     if fp.error:
         status = f"[red]{fp.error['code']}[/] {fp.error['message']}"
+    elif fp.partial:
+        status = f"[yellow]partly hashed[/] ({fp.partial['code']}) {fp.partial['message']}"
     elif fp.pdq_quality is not None and fp.pdq_quality < LOW_QUALITY:
         status = "[yellow]hashed, low quality[/] (PDQ is unreliable below 50)"
     else:
@@ -47,6 +65,20 @@ def _print_block(fp: Fingerprint, dihedral: bool) -> None:
     if dihedral and fp.pdq_dihedral:
         for name, h in zip(DIHEDRAL_NAMES[1:], fp.pdq_dihedral[1:], strict=True):
             out.print(f"    {name:<11} {h}", highlight=False)
+    if fp.pdq_cropped:
+        out.print(f"  inside border {fp.border}: pdq {fp.pdq_cropped}  quality {fp.pdq_cropped_quality}")
+    if fp.vpdq_frames is not None:
+        out.print(
+            f"  vpdq    {len(fp.vpdq_frames)} frame hashes over {fp.duration_s or 0:.1f} s "
+            f"({fp.frame_count:,} frames); frame,quality,hash,timestamp:",
+            highlight=False,
+        )
+        for line in fp.vpdq_frames[:_SHOW_FRAMES]:
+            out.print(f"    {line}", highlight=False)
+        if len(fp.vpdq_frames) > _SHOW_FRAMES:
+            out.print(f"    ... {len(fp.vpdq_frames) - _SHOW_FRAMES} more (--format jsonl lists all)")
+        if fp.vpdq_cropped_frames:
+            out.print(f"    and {len(fp.vpdq_cropped_frames)} hashed inside the border {fp.border}")
     if fp.sha256:
         out.print(f"  sha256  {fp.sha256}", highlight=False)
         out.print(f"  md5     {fp.md5}", highlight=False)
@@ -84,6 +116,15 @@ def hash_command(
             show_default=False,
         ),
     ] = None,
+    video_interval: Annotated[
+        float,
+        typer.Option(
+            "--video-interval",
+            min=0.0,
+            help="Videos: seconds between sampled frames (plus scene cuts). 0 hashes every distinct "
+            "frame, as banks store them.",
+        ),
+    ] = DEFAULT_INTERVAL,
     jobs: Annotated[
         int | None,
         typer.Option(
@@ -91,19 +132,25 @@ def hash_command(
         ),
     ] = None,
 ) -> None:
-    """Fingerprint files: SHA-256, MD5 and PDQ (the perceptual hash used by hash-sharing programmes).
+    """Fingerprint files: SHA-256, MD5 and PDQ (the perceptual hash used by hash-sharing programmes);
+    videos and animations get vPDQ (a PDQ hash per sampled frame, with quality and timestamp).
 
     Files are read on this computer only; nothing is uploaded. Exit status: 0 when every file was
-    hashed, 1 when some could not be (each gets a record with an error), 2 on a usage error.
+    hashed, 1 when some could not be, or only in part (each gets a record with an ``error`` or a
+    ``partial`` note), 2 on a usage error.
     """
     if not paths:
         usage_error("Give at least one file or folder.")
     settings = get_settings()
     fmt = fmt or (Format.TABLE if stdout_is_terminal() else Format.JSONL)
     n_jobs = jobs or settings.jobs or default_jobs()
-    options = FingerprintOptions(dihedral=dihedral, limits=Limits.from_settings(settings))
+    options = FingerprintOptions(
+        dihedral=dihedral,
+        limits=Limits.from_settings(settings),
+        video=VpdqOptions(interval=video_interval, limits=VideoLimits.from_settings(settings)),
+    )
     extra = (["pdq_dihedral"] if dihedral else []) + (["inspect"] if with_inspect else [])
-    fields = FIELDS[:-1] + extra + ["error"]
+    fields = FIELDS[:-1] + extra + BORDER_VIDEO_FIELDS + ["error"]
 
     writer: JsonlWriter | CsvWriter | None = None
     if fmt is Format.JSONL:
@@ -127,7 +174,7 @@ def hash_command(
         task = progress.add_task("hash", total=None, bad=0)
         for fp in fingerprint_paths([str(p) for p in paths], options=options, jobs=n_jobs):
             total += 1
-            if fp.error:
+            if fp.error or fp.partial:
                 failed += 1
             progress.update(task, advance=1, bad=failed)
             found = _inspect_record(fp.path, options.limits) if with_inspect else None
@@ -145,6 +192,7 @@ def hash_command(
         writer.close()
     if failed:
         err_console.print(
-            f"{total - failed} of {total} files hashed; {failed} could not be.", highlight=False
+            f"{total - failed} of {total} files hashed; {failed} could not be (or only in part).",
+            highlight=False,
         )
     raise typer.Exit(EXIT_SOME_FAILED if failed else EXIT_OK)

@@ -13,8 +13,11 @@ from takeback.signals.base import (
 )
 from takeback.signals.crypto import Md5Signal, Sha256Signal
 from takeback.signals.pdq import PdqResult, PdqSignal, pdq_from_luma
+from takeback.signals.vpdq import VpdqSignal
 
-REGISTRY: dict[str, SignalType] = {t.name: t for t in (PdqSignal(), Md5Signal(), Sha256Signal())}
+REGISTRY: dict[str, SignalType] = {
+    t.name: t for t in (PdqSignal(), Md5Signal(), Sha256Signal(), VpdqSignal())
+}
 
 
 def get_signal_type(name: str) -> SignalType:
@@ -38,6 +41,7 @@ __all__ = [
     "SignalError",
     "SignalType",
     "SignalValue",
+    "VpdqSignal",
     "get_signal_type",
     "pdq_from_luma",
 ]

@@ -1,8 +1,9 @@
 """The one hashing entry point: a file (or an upload's bytes) in, a :class:`Fingerprint` out.
 
 Reads each file once: the bytes feed SHA-256 and MD5 while they stream past, and images are then
-decoded from memory (never twice from disk). Expected failures become an ``error`` on the record
-instead of an exception, so one bad file never stops a batch.
+decoded from memory (never twice from disk). Videos are too large to hold: they are streamed for the
+cryptographic hashes, then decoded from the path (:mod:`takeback.signals.vpdq`). Expected failures
+become an ``error`` on the record instead of an exception, so one bad file never stops a batch.
 """
 
 from __future__ import annotations
@@ -11,14 +12,16 @@ import errno
 import hashlib
 import os
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from takeback.media import HEAD_BYTES, Limits, MediaError, MediaType, decode_image, sniff
 from takeback.media import errors as codes
+from takeback.media.borders import find_border
 from takeback.media.types import Kind
 from takeback.media.walk import display_path
 from takeback.signals.pdq import pdq_from_luma
+from takeback.signals.vpdq import VpdqOptions, VpdqResult, vpdq_from_video
 
 _CHUNK = 1 << 20
 
@@ -29,6 +32,10 @@ class FingerprintOptions:
 
     dihedral: bool = False
     limits: Limits = field(default_factory=Limits)
+    #: video sampling and limits (``interval`` 0 hashes every distinct frame, as banks store)
+    video: VpdqOptions = field(default_factory=VpdqOptions)
+    #: also hash the content inside a uniform border (letterbox, plain frame) when one is found
+    borders: bool = True
 
 
 @dataclass(slots=True)
@@ -45,6 +52,20 @@ class Fingerprint:
     pdq_dihedral: list[str] | None = None
     width: int | None = None
     height: int | None = None
+    #: PDQ of the content inside a uniform border, when one was found ([top, bottom, left, right])
+    pdq_cropped: str | None = None
+    pdq_cropped_quality: int | None = None
+    border: list[int] | None = None
+    #: videos and animations: the vPDQ frame lines (``frame,quality,hash,timestamp``), and the same
+    #: frames hashed inside the border when the video has one
+    vpdq_frames: list[str] | None = None
+    vpdq_cropped_frames: list[str] | None = None
+    duration_s: float | None = None
+    frame_count: int | None = None
+    #: why a video's frames cover less than the whole file (``{code, message}``); hashes are kept
+    partial: dict[str, str] | None = None
+    #: the full vPDQ result, for callers that index it (not part of the record)
+    vpdq: VpdqResult | None = None
     error: dict[str, str] | None = None
 
     @property
@@ -68,6 +89,16 @@ class Fingerprint:
         }
         if dihedral:
             rec["pdq_dihedral"] = self.pdq_dihedral
+        if self.pdq_cropped is not None:
+            rec.update(pdq_cropped=self.pdq_cropped, pdq_cropped_quality=self.pdq_cropped_quality)
+        if self.vpdq_frames is not None:
+            rec.update(vpdq_frames=self.vpdq_frames, duration_s=self.duration_s, frame_count=self.frame_count)
+            if self.vpdq_cropped_frames:
+                rec["vpdq_cropped_frames"] = self.vpdq_cropped_frames
+        if self.border is not None:
+            rec["border"] = self.border
+        if self.partial is not None:
+            rec["partial"] = self.partial
         rec["error"] = self.error
         return rec
 
@@ -92,6 +123,35 @@ def _apply_image(fp: Fingerprint, data: bytes, mt: MediaType, options: Fingerpri
     fp.width, fp.height = decoded.width, decoded.height
     if result.dihedral is not None:
         fp.pdq_dihedral = [h.hex() for h in result.dihedral]
+    if options.borders:
+        box = find_border(decoded.pixels)
+        if box is not None:
+            inner = pdq_from_luma(box.crop(decoded.pixels))
+            fp.pdq_cropped, fp.pdq_cropped_quality, fp.border = inner.hex, inner.quality, box.to_list()
+    if decoded.frame_count > 1 and mt.mime in ("image/gif", "image/webp"):
+        # An animation: its frames are a video (every frame: animations are short and deliberate).
+        video_opts = replace(options.video, interval=0.0)
+        try:
+            _apply_video(fp, data, mt, replace(options, video=video_opts))
+        except MediaError as exc:  # the first frame hashed; the animation did not
+            fp.partial = exc.to_dict()
+
+
+def _apply_video(
+    fp: Fingerprint, source: bytes | str | os.PathLike[str], mt: MediaType, options: FingerprintOptions
+) -> None:
+    opts = options.video if options.borders else replace(options.video, borders=False)
+    result = vpdq_from_video(source, media_type=mt, options=opts)
+    fp.vpdq = result
+    fp.vpdq_frames = [f.to_text() for f in result.frames]
+    fp.vpdq_cropped_frames = [f.to_text() for f in result.cropped] if result.cropped else None
+    if result.border is not None and fp.border is None:
+        fp.border = result.border.to_list()
+    fp.duration_s, fp.frame_count = result.duration_s, result.frame_count
+    if fp.width is None:
+        fp.width, fp.height = result.width, result.height
+    if result.partial is not None:
+        fp.partial = result.partial
 
 
 def _non_image_error(mt: MediaType) -> MediaError | None:
@@ -123,11 +183,13 @@ def fingerprint_bytes(
     problem = _non_image_error(mt)
     if problem is not None:
         return fp.fail(problem)
-    if mt.is_image:
-        try:
+    try:
+        if mt.is_image:
             _apply_image(fp, data, mt, opts)
-        except MediaError as exc:
-            fp.fail(exc)
+        elif mt.is_video:
+            _apply_video(fp, data, mt, opts)
+    except MediaError as exc:
+        fp.fail(exc)
     return fp
 
 
@@ -187,6 +249,11 @@ def fingerprint_file(
             )
         try:
             _apply_image(fp, data, mt, opts)
+        except MediaError as exc:
+            fp.fail(exc)
+    elif mt.is_video:
+        try:
+            _apply_video(fp, path, mt, opts)
         except MediaError as exc:
             fp.fail(exc)
     return fp
