@@ -142,6 +142,19 @@ def process_tree(pid: int) -> list[int]:
     return pids
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the server and its workers so far (robust to a busy machine)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for p in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def memory(pid: int) -> dict[str, Any]:
     """RSS and PSS (shared pages split between sharers) of the server and each worker, in MiB."""
     out = []
@@ -185,7 +198,14 @@ wrk.headers["Content-Type"] = os.getenv("BENCH_CTYPE")
 
 
 def run_wrk(
-    url: str, *, connections: int, duration: int, script: str | None, env: dict[str, str], threads: int = 1
+    url: str,
+    *,
+    connections: int,
+    duration: int,
+    script: str | None,
+    env: dict[str, str],
+    threads: int = 1,
+    server_pid: int | None = None,
 ) -> dict[str, Any]:
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "10s"]
     tmp: Path | None = None
@@ -195,7 +215,9 @@ def run_wrk(
         os.close(fd)
         tmp = Path(name)
         cmd += ["-s", str(tmp)]
+    cpu0 = cpu_seconds(server_pid) if server_pid else 0.0
     out = subprocess.run([*cmd, url], capture_output=True, text=True, env={**os.environ, **env}, check=True)
+    cpu1 = cpu_seconds(server_pid) if server_pid else 0.0
     if tmp:
         tmp.unlink()
     text = out.stdout
@@ -213,6 +235,7 @@ def run_wrk(
     return {
         "requests_per_s": rps,
         "requests": total,
+        "server_cpu_ms_per_request": round(1000 * (cpu1 - cpu0) / total, 3) if server_pid and total else None,
         "non_2xx": int(bad.group(1)) if bad else 0,
         "socket_errors": errors.group(1).strip() if errors else None,
         "p50_ms": pct("50"),
@@ -299,7 +322,7 @@ def main() -> None:
         )
         assert probe.status_code == 200 and probe.json()["matches"], probe.text
         results["memory_after_start"] = memory(proc.pid)
-        run = dict(connections=args.connections, duration=args.duration)
+        run = dict(connections=args.connections, duration=args.duration, server_pid=proc.pid)
         print("ceiling: /status/live", file=sys.stderr)
         results["ceiling_status_live"] = run_wrk(f"{url}/status/live", script=None, env=base_env, **run)
         print("single lookups: /m/raw_lookup", file=sys.stderr)
@@ -320,6 +343,7 @@ def main() -> None:
             env={**base_env, "BENCH_BODY": str(batch_file), "BENCH_CTYPE": "application/json"},
             connections=2,
             duration=args.duration,
+            server_pid=proc.pid,
         )
         batch["hashes_per_s"] = round(batch["requests_per_s"] * 10_000)
         results["batch"] = batch
@@ -330,6 +354,7 @@ def main() -> None:
             env={**base_env, "BENCH_BODY": str(upload_file), "BENCH_CTYPE": ctype},
             connections=4,
             duration=args.duration,
+            server_pid=proc.pid,
         )
         results["memory_after_load"] = memory(proc.pid)
         if args.soak:

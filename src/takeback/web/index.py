@@ -10,9 +10,12 @@ read for ``STALE_AFTER_S``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from takeback.matching import Matcher, open_matcher
@@ -25,6 +28,29 @@ log = logging.getLogger("takeback.web")
 CHECK_INTERVAL_S = 0.1
 #: readiness fails when the change log has not been readable for this long
 STALE_AFTER_S = 30.0
+
+
+@contextlib.contextmanager
+def _one_at_a_time(data_dir: Path | None) -> Iterator[None]:
+    """Workers open the index one after another. The first to find no index file builds and saves
+    it; the others then load that file memory-mapped (seconds saved, and its pages shared between
+    workers) instead of each building a private copy from the store at the same time."""
+    if data_dir is None:
+        yield
+        return
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    lock_dir = data_dir / "index"
+    lock_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(lock_dir / "open.lock", os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 class MatcherHandle:
@@ -46,7 +72,10 @@ class MatcherHandle:
     def _open(self) -> None:
         started = time.perf_counter()
         try:
-            self._matcher = open_matcher(self._db, data_dir=self._data_dir, check_interval=CHECK_INTERVAL_S)
+            with _one_at_a_time(self._data_dir):
+                self._matcher = open_matcher(
+                    self._db, data_dir=self._data_dir, check_interval=CHECK_INTERVAL_S
+                )
             self._fresh_at = time.monotonic()
             log.info(
                 "match index ready: %d PDQ hashes in %.1f s",
