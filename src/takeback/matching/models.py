@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from takeback.signals import get_signal_type
+from takeback.signals import SignalError, get_signal_type
 from takeback.signals.fingerprint import Fingerprint
 from takeback.signals.pdq import DIHEDRAL_NAMES, LOW_QUALITY
 
@@ -55,7 +55,10 @@ class MatchQuery:
             name: get_signal_type(name).validate(v, field=name) if v is not None else None
             for name, v in (("pdq", pdq), ("md5", md5), ("sha256", sha256))
         }
-        shown = label or next(f"{k}:{v.hex()}" for k, v in values.items() if v is not None)
+        given = [f"{k}:{v.hex()}" for k, v in values.items() if v is not None]
+        if not given:
+            raise SignalError("Give at least one of pdq, md5, sha256 to match.")
+        shown = label or given[0]
         return cls(
             label=shown,
             pdq=values["pdq"],

@@ -142,6 +142,7 @@ class Matcher:
         self.notices: list[str] = []
         self._rw = _RWLock()
         self._refreshing = threading.Lock()
+        self._saving = threading.Lock()
         self._index = PdqIndex()
         self._banks: dict[int, _BankPolicy] = {}
         self._last_check = -1e18
@@ -241,24 +242,29 @@ class Matcher:
         self.save()
 
     def save(self) -> bool:
-        """Write the index file (atomically); another process saving at the same time wins instead."""
+        """Write the index file atomically. Lookups carry on meanwhile (the index snapshots itself);
+        a save already running here or in another process makes this one a no-op."""
         path = self.index_path
-        if path is None:
+        if path is None or not self._saving.acquire(blocking=False):
             return False
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            with _exclusive(path.with_suffix(".lock")) as got, self._rw.read():
+            with _exclusive(path.with_suffix(".lock")) as got:
                 if not got:
                     return False
+                pending = self._unsaved_changes
+                watermark = self._index.watermark
                 self._index.save(path)
-                self._saved_watermark = self._index.watermark
-                self._unsaved_changes = 0
+                self._saved_watermark = watermark
+                self._unsaved_changes = max(0, self._unsaved_changes - pending)
             return True
         except OSError as exc:
             self._notice(
                 f"Could not save the match index to {path} ({exc.strerror or exc}); it stays in memory."
             )
             return False
+        finally:
+            self._saving.release()
 
     def close(self) -> None:
         """Save if changes were applied since the file was written."""
@@ -277,24 +283,29 @@ class Matcher:
         """Apply changes committed since the watermark; returns how many signals changed."""
         if not force and time.monotonic() - self._last_check < self.check_interval:
             return 0
+        with self.db.session() as s:
+            return self._refresh_with(s, force=force)
+
+    def _refresh_with(self, s: Session, *, force: bool) -> int:
+        """:meth:`refresh` inside the caller's session (a lookup checks and reads in one session)."""
+        if not force and time.monotonic() - self._last_check < self.check_interval:
+            return 0
         with self._refreshing:
             self._last_check = time.monotonic()
             after = self._index.watermark
-            with self.db.session() as s:
-                head = change_watermark(s)
-                if head == after:
-                    return 0
-                if head > after:
-                    changed, bank_changed = changes_after(s, after=after, upto=head)
-                    current = live_signals(s, signal_type="pdq", ids=sorted(changed)) if changed else []
-                    if bank_changed:
-                        self._reload_banks(s)
+            head = change_watermark(s)
+            if head == after:
+                return 0
             if head < after:
                 self._notice(
                     "The database's change log went backwards (restored?); rebuilding the match index."
                 )
                 self.rebuild()
                 return len(self._index)
+            changed, bank_changed = changes_after(s, after=after, upto=head)
+            current = live_signals(s, signal_type="pdq", ids=sorted(changed)) if changed else []
+            if bank_changed:
+                self._reload_banks(s)
             present = {sid for sid, _ in current}
             gone = np.fromiter((i for i in changed if i not in present), dtype=np.int64)
             with self._rw.write():
@@ -307,8 +318,9 @@ class Matcher:
                     )
                 self._index.watermark = head
                 self._unsaved_changes += len(changed)
-        if self._unsaved_changes >= self.save_after:
-            self.save()
+        if self._unsaved_changes >= self.save_after and self.index_dir is not None:
+            # Writing a large index takes seconds: never inside a lookup.
+            threading.Thread(target=self.save, name="takeback-index-save", daemon=True).start()
         return len(changed)
 
     def _reload_banks(self, s: Session) -> None:
@@ -326,9 +338,12 @@ class Matcher:
         """Active banks to report: the named ones (all when none named) plus every allow-list bank."""
         wanted: set[int] = set()
         if names:
-            wanted = {get_bank(s, name=n).id for n in names}  # unknown names raise here
-            missing = wanted - set(self._banks)
-            if missing:  # created after our last look at the log
+            by_name = {b.name.lower(): b.id for b in self._banks.values()}
+            for n in names:
+                known = by_name.get(n.strip().lower())
+                # not cached: created since our last look at the log, or unknown (raises here)
+                wanted.add(known if known is not None else get_bank(s, name=n).id)
+            if wanted - set(self._banks):
                 self._reload_banks(s)
         policies = self._banks
         return {
@@ -345,10 +360,10 @@ class Matcher:
         now: datetime | None = None,
     ) -> list[MatchResult]:
         """Every match of every query, in query order (see :class:`MatchResult`)."""
-        self.refresh()
         at = now or utcnow()
         results = [MatchResult(q) for q in queries]
         with self.db.session() as s:
+            self._refresh_with(s, force=False)
             scope = self._scope(s, banks, at)
             if not scope:
                 return results
