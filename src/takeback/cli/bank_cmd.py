@@ -568,16 +568,38 @@ def export_command(
 @bank_app.command("import")
 def import_command(
     name: BankName,
-    file: Annotated[Path, typer.Argument(help="A bank export (.jsonl or .csv); - reads standard input.")],
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="A bank export (.jsonl or .csv); - reads standard input.", show_default=False),
+    ] = None,
     fmt: Annotated[
         TransferFormat | None,
         typer.Option("--format", "-f", case_sensitive=False, help="Default: from the file name's extension."),
+    ] = None,
+    from_case: Annotated[
+        Path | None,
+        typer.Option("--from-case", help="A scan case folder: import its images' fingerprints, not a file."),
+    ] = None,
+    group: Annotated[
+        int | None,
+        typer.Option("--group", help="With --from-case: only this group's images (see its report)."),
     ] = None,
 ) -> None:
     """Import entries from a file, all or nothing: one bad row and nothing is imported.
 
     Entries whose hash is already in the bank are skipped and counted. Every bad row is listed.
+    With --from-case, a scan case's images (or one group's) are added by fingerprint only (PDQ, MD5,
+    SHA-256): the images never leave the case; the import is recorded in the case's custody log.
     """
+    if from_case is not None:
+        if file is not None:
+            usage_error("Give either a file or --from-case, not both.")
+        _import_from_case(name, from_case, group)
+        return
+    if group is not None:
+        usage_error("--group goes with --from-case.")
+    if file is None:
+        usage_error("Give a bank export file to import (or --from-case DIR).")
     label = "stdin" if str(file) == "-" else file.name
     kind = fmt or guess_format(str(file))
     if kind is None:
@@ -609,6 +631,42 @@ def import_command(
     out.print(
         f"Imported {report.added:,} of {report.rows:,} entries"
         + (f"; {report.duplicates:,} were already in the bank (skipped)." if report.duplicates else ".")
+    )
+
+
+def _import_from_case(name: str, folder: Path, group: int | None) -> None:
+    from takeback.evidence.signing import Signer
+    from takeback.triage.service import bank_entries_from_case, record_bank_import
+
+    with handled():
+        case_id, entries = bank_entries_from_case(folder, group=group)
+        if not entries:
+            what = f"images in group {group}" if group is not None else "images"
+            fail(f"The case has no {what} to import.")
+        db = open_store()
+        try:
+            db.run(lambda s: banks.get_bank(s, name=name))
+            report = db.run(
+                lambda s: banks.import_contents(
+                    s, bank_name=name, entries=entries, actor=actor(), source=f"scan case {case_id}"
+                )
+            )
+        finally:
+            db.dispose()
+        record_bank_import(
+            folder,
+            bank=name,
+            group=group,
+            entries=report.rows,
+            added=report.added,
+            duplicates=report.duplicates,
+            signer=Signer.load_or_create(get_settings().ensure_data_dir()),
+            actor=actor(),
+        )
+    what = f"group {group} of case {case_id}" if group is not None else f"case {case_id}"
+    out.print(
+        f"Imported {report.added:,} of {report.rows:,} fingerprints from {what}"
+        + (f"; {report.duplicates:,} were already in the bank." if report.duplicates else ".")
     )
 
 

@@ -13,6 +13,7 @@ from takeback.cli import (
     inspect_cmd,  # noqa: F401  (registers ``takeback inspect``)
     keys_cmd,  # noqa: F401  (registers ``takeback keys ...``)
     match_cmd,  # noqa: F401  (registers ``takeback match``)
+    scan_cmd,  # noqa: F401  (registers ``takeback scan`` and ``takeback case verify``)
     serve_cmd,  # noqa: F401  (registers ``takeback serve``)
 )
 from takeback.cli.app import EXIT_SOME_FAILED, app, err_console
