@@ -40,3 +40,35 @@ def test_audit_log_is_append_only(db: Database) -> None:
 def test_audit_refuses_raw_bytes(db: Database) -> None:
     with pytest.raises(ValueError, match="never carry content"), db.session() as s:
         record_audit(s, actor="x", action="y", object_type="z", details={"image": b"\xff\xd8"})
+
+
+def test_lock_timeout_becomes_a_clear_error(db: Database) -> None:
+    """Another writer holding the lock: retry, then a 'database_locked' error (both databases)."""
+    from takeback.store import StoreError
+
+    blocker = db.engine.connect()
+    trans = blocker.begin()
+    blocker.execute(
+        text(
+            "INSERT INTO audit_event (at, actor, action, object_type, details) "
+            "VALUES (CURRENT_TIMESTAMP, 'a', 'b', 'c', '{}')"
+        )
+    )
+    if not db.url.startswith("sqlite"):
+        blocker.execute(text("LOCK TABLE audit_event IN ACCESS EXCLUSIVE MODE"))
+    try:
+        # shorten the wait for the test
+        def work(s):  # type: ignore[no-untyped-def]
+            if not db.url.startswith("sqlite"):
+                s.execute(text("SET LOCAL lock_timeout = '200ms'"))
+            else:
+                s.execute(text("PRAGMA busy_timeout = 200"))
+            record_audit(s, actor="x", action="y", object_type="z")
+            s.flush()
+
+        with pytest.raises(StoreError) as err:
+            db.run(work, retries=1)
+        assert err.value.code == "database_locked"
+    finally:
+        trans.rollback()
+        blocker.close()

@@ -27,6 +27,7 @@ from takeback.errors import TakebackError
 T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 5_000
+PG_LOCK_TIMEOUT_MS = 10_000
 
 
 class StoreError(TakebackError):
@@ -59,7 +60,14 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # A lock wait must end: PostgreSQL otherwise queues a writer behind a long import for ever.
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        connect_args={"options": f"-c lock_timeout={PG_LOCK_TIMEOUT_MS}"},
+    )
 
 
 def _alembic_config(engine: Engine) -> Config:
@@ -70,6 +78,9 @@ def _alembic_config(engine: Engine) -> Config:
 
 
 def is_locked_error(exc: BaseException) -> bool:
+    """SQLite's busy error, or PostgreSQL's lock_timeout (SQLSTATE 55P03)."""
+    if getattr(getattr(exc, "orig", None), "sqlstate", None) == "55P03":
+        return True
     text = str(exc).lower()
     return "database is locked" in text or "database table is locked" in text
 
