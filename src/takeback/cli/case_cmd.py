@@ -50,6 +50,8 @@ case_app = typer.Typer(
     no_args_is_help=True, help="Pseudonymous cases: consent, referrals, deadlines, takedowns, notices."
 )
 app.add_typer(case_app, name="case")
+# `takeback case verify DIR` (a scan case folder, told apart by its case.db) is registered on this group
+# by cli/scan_cmd.py, beside the triage commands it belongs to.
 
 PASSPHRASE_ENV = "TAKEBACK_LOCKER_PASSPHRASE"  # noqa: S105  (the name of a variable, not a secret)
 

@@ -41,6 +41,7 @@ class Features:
     points: np.ndarray  # (n, 2) float32, pixels of the reduced luma
     descriptors: np.ndarray | None  # (n, 32) uint8
     regions: tuple[bytes, ...]  # GRID*GRID PDQ hashes, row-major
+    tile: int = 0  # the short side of a region, in pixels of the original image
 
 
 def compute(data: bytes, limits: Limits) -> Features | None:
@@ -71,7 +72,7 @@ def compute(data: bytes, limits: Limits) -> Features | None:
     orb = cv2.ORB.create(nfeatures=ORB_FEATURES)
     kps, desc = orb.detectAndCompute(small, None)
     pts = np.array([k.pt for k in kps], dtype=np.float32).reshape(-1, 2)
-    return Features(small.shape[1], small.shape[0], pts, desc, regions)
+    return Features(small.shape[1], small.shape[0], pts, desc, regions, min(h, w) // GRID)
 
 
 def region_votes(a: Features, b: Features) -> tuple[int, int]:
@@ -130,6 +131,7 @@ def to_wire(f: Features | None) -> dict[str, Any] | None:
         "pts": f.points.tobytes(),
         "desc": None if f.descriptors is None else f.descriptors.tobytes(),
         "regions": list(f.regions),
+        "tile": f.tile,
     }
 
 
@@ -138,10 +140,11 @@ def from_wire(d: dict[str, Any] | None) -> Features | None:
         return None
     pts = np.frombuffer(d["pts"], dtype=np.float32).reshape(-1, 2)
     desc = None if d["desc"] is None else np.frombuffer(d["desc"], dtype=np.uint8).reshape(-1, 32)
-    return Features(d["w"], d["h"], pts, desc, tuple(d["regions"]))
+    return Features(d["w"], d["h"], pts, desc, tuple(d["regions"]), int(d.get("tile", 0)))
 
 
-PairResult = tuple[int, int, int, float, int, int]  # a, b, inliers, scale, regions kept, worst region
+#: a, b, inliers, scale, regions kept, worst region distance, smaller region side (pixels)
+PairResult = tuple[int, int, int, float, int, int, int]
 
 
 def match_pairs(
@@ -158,7 +161,7 @@ def match_pairs(
                 continue
             votes, worst = region_votes(fa, fb)
             g = geometric_match(fa, fb)
-            res.append((a, b, g.inliers, g.scale, votes, worst))
+            res.append((a, b, g.inliers, g.scale, votes, worst, min(fa.tile, fb.tile)))
         out.append(res)
     return out
 

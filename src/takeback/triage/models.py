@@ -120,6 +120,9 @@ item = Table(
 Index("ix_item_state", item.c.state, item.c.id)
 Index("ix_item_sha256", item.c.sha256)
 Index("ix_item_parent", item.c.parent_id, item.c.member_index)
+#: Final items not yet sealed: a handful at any moment, found without scanning a million-row table.
+UNSEALED = item.c.record_sha256.is_(None) & (item.c.state != PENDING)
+Index("ix_item_unsealed", item.c.id, sqlite_where=UNSEALED)
 
 bank_match = Table(
     "bank_match",
@@ -267,8 +270,8 @@ class ScanSettings:
     archive_max_members: int = 1_000_000
     near_duplicate_threshold: int = 31
     derivative_loose_threshold: int = 70
-    derivative_min_inliers: int = 40
-    derivative_max_folder_images: int = 150
+    derivative_min_inliers: int = 32
+    derivative_max_folder_images: int = 60
     grouping: tuple[str, ...] = ("near_duplicates", "folders", "derivatives")
     exclusion_lists: tuple[dict[str, Any], ...] = field(default_factory=tuple)
 

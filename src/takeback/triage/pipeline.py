@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -48,6 +48,7 @@ from takeback.triage.models import (
     DONE,
     KNOWN,
     PENDING,
+    UNSEALED,
     ScanSettings,
     bank_match,
     item,
@@ -544,11 +545,9 @@ class Scanner:
             for row in rows:
                 if listed.get(row["id"]):
                     row["warnings"] = [*listed[row["id"]], *(row.get("warnings") or [])]
-                s.execute(
-                    update(item)
-                    .where(item.c.id == row["id"])
-                    .values(**{k: v for k, v in row.items() if k != "id"})
-                )
+            # One statement for the batch (compiled once): every result column bound; a result without
+            # a size keeps the size seen when the item was listed.
+            s.execute(_RESULT_UPDATE, [_bound(row) for row in rows])
             if archives:
                 s.execute(update(item).where(item.c.id.in_(archives)).values(expanded=False))
             if matches:
@@ -625,12 +624,7 @@ class Scanner:
         """Hash every final, unsealed item record and seal the batch with one custody entry."""
         sealed = 0
         while True:
-            rows = s.execute(
-                select(item)
-                .where(item.c.record_sha256.is_(None), item.c.state != PENDING)
-                .order_by(item.c.id)
-                .limit(SEAL_BATCH)
-            ).all()
+            rows = s.execute(select(item).where(UNSEALED).order_by(item.c.id).limit(SEAL_BATCH)).all()
             if not rows:
                 return sealed
             hashes = [(r.id, record_hash(r)) for r in rows]
@@ -647,8 +641,8 @@ class Scanner:
             )
             s.execute(
                 update(item)
-                .where(item.c.id == _bind("b_id"))
-                .values(record_sha256=_bind("b_h"), sealed_seq=entry.seq),
+                .where(item.c.id == bindparam("b_id"))
+                .values(record_sha256=bindparam("b_h"), sealed_seq=entry.seq),
                 [{"b_id": i, "b_h": h} for i, h in hashes],
             )
             sealed += len(hashes)
@@ -929,6 +923,24 @@ def _result_row(r: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+_RESULT_UPDATE = (
+    update(item)
+    .where(item.c.id == bindparam("b_id"))
+    .values(
+        {
+            **{c: bindparam(f"b_{c}", type_=item.c[c].type) for c in RESULT_COLUMNS if c != "size"},
+            "size": func.coalesce(bindparam("b_size", type_=item.c.size.type), item.c.size),
+        }
+    )
+)
+
+
+def _bound(row: dict[str, Any]) -> dict[str, Any]:
+    out = {f"b_{c}": row.get(c) for c in RESULT_COLUMNS}
+    out["b_id"] = row["id"]
+    return out
+
+
 def _int_only(d: dict[str, Any]) -> dict[str, Any]:
     """Custody details allow no floats."""
     out: dict[str, Any] = {}
@@ -940,12 +952,6 @@ def _int_only(d: dict[str, Any]) -> dict[str, Any]:
         else:
             out[k] = v
     return out
-
-
-def _bind(name: str) -> Any:
-    from sqlalchemy import bindparam
-
-    return bindparam(name)
 
 
 def record_hash(row: Any) -> str:

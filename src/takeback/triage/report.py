@@ -245,7 +245,7 @@ def build_document(
     doc.add(Heading(t("custody", lang)), Paragraph(t("custody_intro", lang), "muted"))
     doc.add(
         Table(
-            t("custody_cols", lang).split("|"), _custody_rows(entries, lang), widths=[0.5, 1.6, 1.1, 1.4, 4]
+            t("custody_cols", lang).split("|"), _custody_rows(entries, lang), widths=[0.5, 1.5, 1.0, 1.8, 3.8]
         )
     )
     if entries:
@@ -325,6 +325,7 @@ def _groups_section(
     shown = ranked[:MAX_GROUPS]
     limits = Limits(max_pixels=settings.max_image_pixels, max_file_bytes=settings.max_file_bytes)
     access = ContentAccess(case, ArchiveLimits(in_memory_bytes=settings.max_file_bytes))
+    tiles: dict[int, PILImage.Image] = {}  # an item in several groups is read and decoded once
     for g in shown:
         with case.session() as s:
             members = s.execute(
@@ -345,8 +346,10 @@ def _groups_section(
         doc.add(Heading(t("group_head", lang, label=g.label, kind=_kind_label(g.kind, lang), n=g.size), 3))
         thumb_rows = [m for m in members if m.kind == "image"][:MAX_THUMBS_PER_GROUP]
         if thumb_rows:
-            datas = {row.id: data for row, data, _ in access.read_items(thumb_rows)}
-            thumbs = [_thumb(datas.get(r.id), reveal=reveal, limits=limits) for r in thumb_rows]
+            todo = [r for r in thumb_rows if r.id not in tiles]
+            for row, data, _ in access.read_items(todo):
+                tiles[row.id] = _thumb(data, reveal=reveal, limits=limits)
+            thumbs = [tiles[r.id] for r in thumb_rows]
             caption = ", ".join(f"#{r.id}" for r in thumb_rows) + (
                 "" if reveal else f" · {t('thumbs_blurred', lang)}"
             )
@@ -373,7 +376,7 @@ def _groups_section(
             Table(
                 t("member_cols", lang).split("|"),
                 rows,
-                widths=[0.5, 0.9, 3, 2.4, 0.6, 0.5, 0.6],
+                widths=[0.5, 1.3, 2.6, 2.4, 0.7, 0.5, 0.75],
                 mono=frozenset({3}),
             )
         )
@@ -425,7 +428,7 @@ def _custody_rows(entries: Iterable[CustodyEntry], lang: str) -> list[list[str]]
             rows.append(
                 [
                     f"{run[0].seq}–{run[-1].seq}" if len(run) > 1 else str(run[0].seq),
-                    run[-1].at[:19],
+                    run[-1].at[:19].replace("T", " "),
                     run[-1].actor,
                     "items.sealed",
                     t("sealed_rows", lang, n=len(run), a=run[0].seq, b=run[-1].seq),

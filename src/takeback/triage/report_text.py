@@ -105,9 +105,10 @@ TEXT: dict[str, dict[str, str]] = {
     "custody": {"en": "Chain of custody", "zh-Hant": "保管鏈"},
     "custody_intro": {
         "en": "Every action on this case, hash-chained and signed with this installation's Ed25519 key. "
-        "`takeback case verify <folder>` checks the chain, every signature and every recorded hash. The full "
-        "log is exported as custody.jsonl.",
-        "zh-Hant": "本案件的每項操作均以雜湊鏈連結並以本系統的 Ed25519 金鑰簽署。`takeback case verify <資料夾>` 會檢查整條鏈、每個簽署及每個記錄的雜湊。完整紀錄匯出為 custody.jsonl。",
+        "`takeback case verify <folder>` checks the chain, every signature and every recorded hash. The entries "
+        "recording this report and the exports follow the last one shown here; the full log is exported as "
+        "custody.jsonl.",
+        "zh-Hant": "本案件的每項操作均以雜湊鏈連結並以本系統的 Ed25519 金鑰簽署。`takeback case verify <資料夾>` 會檢查整條鏈、每個簽署及每個記錄的雜湊。記錄本報告及各匯出檔的項目緊隨此處最後一項之後；完整紀錄匯出為 custody.jsonl。",
     },
     "custody_cols": {"en": "#|Time (UTC)|Actor|Action|Details", "zh-Hant": "#|時間（UTC）|執行者|動作|詳情"},
     "sealed_rows": {

@@ -107,6 +107,34 @@ class GroupingContext:
             yield from batch
             after = batch[-1]._id
 
+    def duplicates(self) -> Iterator[list[int]]:
+        """Ids of items sharing a SHA-256 (only the duplicated hashes are ever held in memory)."""
+        from sqlalchemy import func
+
+        with self.case.session() as s:
+            dup = (
+                select(item.c.sha256)
+                .where(item.c.state == DONE, item.c.sha256.is_not(None))
+                .group_by(item.c.sha256)
+                .having(func.count() > 1)
+                .subquery()
+            )
+            rows = s.execute(
+                select(item.c.sha256, item.c.id)
+                .where(item.c.state == DONE, item.c.sha256.in_(select(dup.c.sha256)))
+                .order_by(item.c.sha256, item.c.id)
+            )
+            current: list[int] = []
+            last = None
+            for sha, item_id in rows:
+                if sha != last and current:
+                    yield current
+                    current = []
+                last = sha
+                current.append(item_id)
+            if current:
+                yield current
+
     def item_rows(self, ids: Iterable[int]) -> list[Any]:
         wanted = sorted(set(ids))
         out: list[Any] = []

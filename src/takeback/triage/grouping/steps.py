@@ -23,9 +23,14 @@ VIDEO_SIMILARITY = 0.8
 MAX_IMAGES_LOOSE = 200_000
 #: Local edits (measured, benchmarks/RESULTS.md): whole-image PDQ within this, at least this many of
 #: the 9 regions unchanged (<= 40), and one region changed by at least this much.
+#: Pairs compared in one large folder at most (items of interest x the rest of the folder).
+FOLDER_PAIR_BUDGET = 20_000
 LOCAL_EDIT_MAX_PDQ = 48
 LOCAL_EDIT_MIN_KEPT = 4
 LOCAL_EDIT_MIN_CHANGE = 56
+#: Region hashes of regions smaller than this (pixels, short side) move too much under plain
+#: re-encoding to tell an edit from noise.
+LOCAL_EDIT_MIN_TILE = 128
 
 
 def _images(ctx: GroupingContext) -> tuple[np.ndarray, np.ndarray, list[tuple[bytes, ...]], np.ndarray]:
@@ -95,12 +100,10 @@ class NearDuplicates:
         result = StepResult()
         uf = UnionFind()
         how: dict[tuple[int, int], dict[str, Any]] = {}
-        by_sha: dict[str, int] = {}
-        for r in ctx.rows(item.c.id, item.c.sha256, where=item.c.sha256.is_not(None)):
-            first = by_sha.setdefault(r.sha256, r.id)
-            if first != r.id:
-                uf.union(first, r.id)
-                how[(first, r.id)] = {"method": "sha256", "distance": 0}
+        for ids in ctx.duplicates():
+            for other in ids[1:]:
+                uf.union(ids[0], other)
+                how[(ids[0], other)] = {"method": "sha256", "distance": 0}
         threshold = ctx.settings.near_duplicate_threshold
         for (a, b), (d, orient) in _pdq_pairs(ctx, threshold).items():
             uf.union(a, b)
@@ -224,6 +227,7 @@ class Derivatives:
             item.c.traces,
             item.c.mtime,
             item.c.sha256,
+            item.c.explicit,
             where=item.c.pdq.is_not(None),
         ):
             info[r.id] = r
@@ -233,16 +237,26 @@ class Derivatives:
                 traces[key].append(r.id)
         candidates: dict[tuple[int, int], set[str]] = defaultdict(set)
         for folder, ids in folders.items():
-            if len(ids) > s.derivative_max_folder_images:
-                result.notes.append(
-                    f"Folder {folder} holds {len(ids):,} images, over {s.derivative_max_folder_images}: "
-                    "its pairs were "
-                    "checked only where PDQ or creation traces suggested a link."
-                )
+            if len(ids) <= s.derivative_max_folder_images:
+                for i, a in enumerate(ids):
+                    for b in ids[i + 1 :]:
+                        candidates[(a, b)].add("same_folder")
                 continue
-            for i, a in enumerate(ids):
-                for b in ids[i + 1 :]:
-                    candidates[(a, b)].add("same_folder")
+            # A large folder: every pair would cost O(n^2) keypoint matches. Pair only the items of
+            # interest (AI provenance, nudity flag) with the rest of their folder.
+            keen = [i for i in ids if _interesting(info[i])]
+            budget = FOLDER_PAIR_BUDGET
+            for a in keen:
+                for b in ids:
+                    if a != b and budget > 0:
+                        candidates[(min(a, b), max(a, b))].add("same_folder")
+                        budget -= 1
+            result.notes.append(
+                f"Folder {folder} holds {len(ids):,} images, over {s.derivative_max_folder_images}: only its "
+                f"{len(keen):,} items with AI provenance or a nudity flag were compared with the rest"
+                + (" (up to the pair budget)" if budget <= 0 else "")
+                + "; other pairs only where PDQ or creation traces suggested a link."
+            )
         if len(info) <= MAX_IMAGES_LOOSE:
             loose = _pdq_pairs(ctx, s.derivative_loose_threshold)
         else:
@@ -311,7 +325,7 @@ class Derivatives:
         score = 0
         geo: feat.Geometric | None = None
         if m is not None:
-            _, _, inliers, scale, votes, worst = m
+            _, _, inliers, scale, votes, worst, tile = m
             geo = feat.Geometric(inliers, scale, 0.0, 0.0)
             details["regions_unchanged"] = f"{votes}/{feat.GRID * feat.GRID}"
             details["orb_inliers"] = inliers
@@ -324,6 +338,7 @@ class Derivatives:
                 and pdq[0] <= LOCAL_EDIT_MAX_PDQ
                 and votes >= LOCAL_EDIT_MIN_KEPT
                 and worst >= LOCAL_EDIT_MIN_CHANGE
+                and tile >= LOCAL_EDIT_MIN_TILE
             )
             whole = pdq is not None and pdq[0] <= s.near_duplicate_threshold and worst < LOCAL_EDIT_MIN_CHANGE
             if whole and not trace_keys:
@@ -403,6 +418,10 @@ class _FeatureCache:
 
     def wire(self, item_id: int) -> dict[str, Any] | None:
         return self.cache.get(item_id)
+
+
+def _interesting(row: Any) -> bool:
+    return _ai(row) or bool(row.explicit)
 
 
 def _camera(row: Any) -> bool:
