@@ -5,8 +5,9 @@ The store gets N random PDQ hashes in one bank (default 1,000,000; reused betwee
 efficient C load generator, so it takes little of the shared 2 cores) drives it. Single lookups use
 ``GET /m/raw_lookup`` with a different hash per request, 10 % of them planted near-duplicates of
 stored hashes (1-8 bits flipped) so the match path, the policy read and the group-committed audit
-row are exercised too. Measured in the same run: ``/status/live`` (no auth, no work) as the HTTP
-stack's ceiling on this machine.
+row are exercised too; once flat out (closed loop: latency there is concurrency / throughput) and
+once paced at about 2,000 requests/s (latency at that load). Measured in the same run:
+``/status/live`` (no auth, no work) as the HTTP stack's ceiling on this machine.
 
     python benchmarks/bench_service.py                       # 1M hashes, 2 workers, 20 s per test
     python benchmarks/bench_service.py --n 100000 --duration 10
@@ -187,6 +188,16 @@ request = function()
 end
 """
 
+# Paced: each connection waits BENCH_DELAY_MS between requests, so 32 connections offer about
+# 32 / (delay + latency) requests per second: latency at a given load rather than at saturation.
+PACED_LUA = (
+    LOOKUP_LUA
+    + """
+local pause = tonumber(os.getenv("BENCH_DELAY_MS"))
+delay = function() return pause end
+"""
+)
+
 BODY_LUA = """
 local f = assert(io.open(os.getenv("BENCH_BODY"), "rb"))
 wrk.method = "POST"
@@ -330,6 +341,18 @@ def main() -> None:
             url,
             script=LOOKUP_LUA,
             env={**base_env, "BENCH_PATH": "/m/raw_lookup?signal_type=pdq&signal="},
+            **run,
+        )
+        print("single lookups at ~2,000/s: /m/raw_lookup paced", file=sys.stderr)
+        results["raw_lookup_paced_2000"] = run_wrk(
+            url,
+            script=PACED_LUA,
+            env={
+                **base_env,
+                "BENCH_PATH": "/m/raw_lookup?signal_type=pdq&signal=",
+                # 32 connections / 2,000 per s = 16 ms per request each, of which ~6 ms is latency
+                "BENCH_DELAY_MS": str(max(1, round(1000 * args.connections / 2000) - 6)),
+            },
             **run,
         )
         print("single lookups: /m/lookup", file=sys.stderr)

@@ -146,6 +146,11 @@ def _field_of(loc: Any) -> str:
 
 async def _takeback_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, TakebackError)
+    return error_response(exc)
+
+
+def error_response(exc: TakebackError) -> JSONResponse:
+    """The JSON response for a domain error (status from the table above)."""
     status = status_for(exc)
     field = getattr(exc, "field", None) or FIELD_BY_CODE.get(exc.code)
     headers = getattr(exc, "headers", None)

@@ -64,10 +64,12 @@ def parse_signal(
 async def raw_lookup(
     caller: Lookup,
     state: StateDep,
-    signal_type: str = Query(..., description="pdq, md5 or sha256"),
-    signal: str = Query(..., description="the hash, hex"),
-    banks: str | None = Query(None, description="comma-separated bank names (default: all)"),
-    include_distance: bool = Query(False, description="return {bank_content_id, distance} objects"),
+    signal_type: Annotated[str, Query(description="pdq, md5 or sha256")],
+    signal: Annotated[str, Query(description="the hash, hex")],
+    banks: Annotated[str | None, Query(description="comma-separated bank names (default: all)")] = None,
+    include_distance: Annotated[
+        bool, Query(description="return {bank_content_id, distance} objects")
+    ] = False,
 ) -> dict[str, Any]:
     name, value = parse_signal(signal_type, signal, field="signal")
     (result,) = await match_for(
@@ -83,15 +85,15 @@ async def raw_lookup(
 async def lookup_get(
     caller: Lookup,
     state: StateDep,
-    signal_type: str | None = Query(None, description="with signal: the hash's type"),
-    signal: str | None = Query(None, description="the hash, hex"),
-    url: str | None = Query(None, description="instead of a hash: fetch and hash this URL"),
-    content_type: str | None = Query(None, description="with url: photo or video"),
-    types: str | None = Query(None, description="with url: comma-separated signal types to match"),
-    banks: str | None = Query(None, description="comma-separated bank names (default: all)"),
-    include_metadata: bool = Query(False, description="add each entry's note and metadata"),
-    seed: str | None = Query(None, description="accepted for HMA compatibility; unused"),
-    bypass_coinflip: bool = Query(False, description="accepted for HMA compatibility; unused"),
+    signal_type: Annotated[str | None, Query(description="with signal: the hash's type")] = None,
+    signal: Annotated[str | None, Query(description="the hash, hex")] = None,
+    url: Annotated[str | None, Query(description="instead of a hash: fetch and hash this URL")] = None,
+    content_type: Annotated[str | None, Query(description="with url: photo or video")] = None,
+    types: Annotated[str | None, Query(description="with url: comma-separated signal types to match")] = None,
+    banks: Annotated[str | None, Query(description="comma-separated bank names (default: all)")] = None,
+    include_metadata: Annotated[bool, Query(description="add each entry's note and metadata")] = False,
+    seed: Annotated[str | None, Query(description="accepted for HMA compatibility; unused")] = None,
+    bypass_coinflip: Annotated[bool, Query(description="accepted for HMA compatibility; unused")] = False,
 ) -> dict[str, Any]:
     names = parse_banks(banks)
     if url:
