@@ -71,8 +71,8 @@ def test_truncated_mp4_with_index_first_is_partial(tmp_path: Path) -> None:
     ).read_bytes()
     (tmp_path / "cut.mp4").write_bytes(data[: len(data) * 4 // 5])
     result = vpdq_from_video(tmp_path / "cut.mp4", options=VpdqOptions(interval=0))
-    assert result.partial is not None and result.partial["code"] == "truncated_video"
-    assert "1." in result.partial["message"] and "3.0 s" in result.partial["message"]
+    assert result.partial is not None and result.partial.code == "truncated_video"
+    assert "1." in result.partial.message and "3.0 s" in result.partial.message
     assert len(result.frames) > 1 and 1.0 < result.duration_s < 3.0
 
 
@@ -92,8 +92,8 @@ def test_corrupt_frames_mid_stream_hash_what_decodes(tmp_path: Path) -> None:
     )
     (tmp_path / "bad.mp4").write_bytes(corrupt_middle(clean_file.read_bytes()))
     result = vpdq_from_video(tmp_path / "bad.mp4", options=VpdqOptions(interval=0, repeat_distance=-1))
-    assert result.partial is not None and result.partial["code"] == "corrupt_frames"
-    assert "of 75 frames could not be decoded" in result.partial["message"]
+    assert result.partial is not None and result.partial.code == "corrupt_frames"
+    assert "of 75 frames could not be decoded" in result.partial.message
     assert 0 < len(result.frames) < 75 and result.frame_count == 75
     assert result.duration_s == pytest.approx(3.0)
     clean = {
@@ -127,7 +127,7 @@ def test_limits_stop_a_stream_whose_headers_say_nothing(tmp_path: Path) -> None:
     # MPEG-TS declares no frame count: the limit applies while reading, and what was read is kept.
     path = write_video(tmp_path / "v.ts", seconds=3)
     result = vpdq_from_video(path, options=VpdqOptions(interval=0, limits=VideoLimits(max_frames=10)))
-    assert result.partial is not None and result.partial["code"] == "video_too_long"
+    assert result.partial is not None and result.partial.code == "video_too_long"
     assert result.frame_count == 10 and result.frames
 
 
@@ -174,6 +174,8 @@ def test_a_batch_carries_on(tmp_path: Path) -> None:
     assert records["good.mp4"].error is None and records["good.mp4"].vpdq_frames
     assert records["truncated.mp4"].partial and records["truncated.mp4"].partial["code"] == "truncated_video"
     assert records["damaged.mp4"].partial and records["damaged.mp4"].partial["code"] == "corrupt_frames"
+    damaged = records["damaged.mp4"].vpdq  # came back from a worker process with its code intact
+    assert damaged is not None and damaged.partial is not None and damaged.partial.code == "corrupt_frames"
     assert records["damaged.mp4"].vpdq_frames
     expected = {
         "cut-in-first-frame.mp4": "truncated_video",

@@ -389,7 +389,7 @@ def _validated(entry: NewContent) -> NewContent:
     seen = set()
     for sig in entry.signals:
         st = REGISTRY.get(sig.signal_type)
-        if st is None or len(sig.value) != st.size:
+        if st is None or not st.value_ok(sig.value):
             raise BankError(f"{sig.signal_type}: not a valid signal value.", code="invalid_signal")
         if sig.signal_type in seen:
             raise BankError(f"{sig.signal_type}: given twice for one entry.", code="invalid_signal")

@@ -33,10 +33,12 @@ from takeback.cli.output import Format, JsonlWriter
 from takeback.config import get_settings
 from takeback.errors import TakebackError
 from takeback.media import Limits
+from takeback.media.video import VideoLimits
 from takeback.signals import SignalValue, get_signal_type
 from takeback.signals.batch import default_jobs, fingerprint_paths
 from takeback.signals.fingerprint import Fingerprint, FingerprintOptions
 from takeback.signals.pdq import LOW_QUALITY
+from takeback.signals.vpdq import VpdqOptions, pack_result
 from takeback.store import Database, database_url, open_database
 
 T = TypeVar("T")
@@ -322,6 +324,8 @@ def _entry_from_fingerprint(
         signals.append(SignalValue("md5", bytes.fromhex(fp.md5)))
     if fp.sha256:
         signals.append(SignalValue("sha256", bytes.fromhex(fp.sha256)))
+    if fp.vpdq is not None and fp.vpdq.frames:
+        signals.append(SignalValue("vpdq", pack_result(fp.vpdq)))
     return banks.NewContent(signals=tuple(signals), note=note, metadata=meta, source=source)
 
 
@@ -329,7 +333,8 @@ def _entry_from_fingerprint(
 def add_command(
     name: BankName,
     paths: Annotated[
-        list[Path], typer.Argument(help="Image files and folders (walked recursively).", show_default=False)
+        list[Path],
+        typer.Argument(help="Image and video files and folders (walked recursively).", show_default=False),
     ],
     note: Annotated[str | None, typer.Option("--note", help="A note stored with every entry added.")] = None,
     meta: Annotated[list[str] | None, typer.Option("--meta", help="key=value metadata (repeatable).")] = None,
@@ -339,7 +344,8 @@ def add_command(
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes.")] = None,
     fmt: Annotated[Format | None, _format_option()] = None,
 ) -> None:
-    """Add one entry per image: only its fingerprints (PDQ, MD5, SHA-256) are stored, never the image.
+    """Add one entry per image or video: only its fingerprints (PDQ, MD5, SHA-256; for videos vPDQ,
+    every distinct frame's hash) are stored, never the image or video.
 
     A file whose fingerprint is already in the bank is skipped as a duplicate. Files that cannot be
     read or decoded are reported and the rest are added. Exit 1 when any file failed.
@@ -348,7 +354,9 @@ def add_command(
     settings = get_settings()
     view = pick_format(fmt)
     writer = JsonlWriter(sys.stdout) if view is Format.JSONL else None
-    options = FingerprintOptions(limits=Limits.from_settings(settings))
+    # Videos: every distinct frame, so that trimmed copies and clips sampled at any moment match.
+    video = VpdqOptions(interval=0.0, limits=VideoLimits.from_settings(settings))
+    options = FingerprintOptions(limits=Limits.from_settings(settings), video=video)
     counts = {"added": 0, "duplicate": 0, "failed": 0}
     with handled():
         db = open_store()

@@ -18,9 +18,13 @@ from takeback.cli.output import Format, JsonlWriter
 from takeback.config import get_settings
 from takeback.errors import TakebackError
 from takeback.matching import Match, Matcher, MatchQuery, MatchResult, open_matcher
+from takeback.matching.video_banks import VideoBankMatch, VideoMatcher
+from takeback.matching.video_banks import status_of as video_status
 from takeback.media import Limits
+from takeback.media.video import VideoLimits
 from takeback.signals.batch import default_jobs, fingerprint_paths
 from takeback.signals.fingerprint import FingerprintOptions
+from takeback.signals.vpdq import VpdqOptions, VpdqResult
 
 out = Console(soft_wrap=True, highlight=False)
 
@@ -35,9 +39,9 @@ _STATUS = {
 }
 
 
-def _print_result(r: MatchResult) -> None:
+def _print_result(r: MatchResult, status: str | None = None) -> None:
     q = r.query
-    out.print(f"[bold]{escape(q.label)}[/]  {_STATUS[r.status]}")
+    out.print(f"[bold]{escape(q.label)}[/]  {_STATUS[status or r.status]}")
     if q.pdq is not None:
         quality = "" if q.pdq_quality is None else f"  quality {q.pdq_quality}"
         warn = "  [yellow]low quality: matches may be unreliable[/]" if q.low_quality else ""
@@ -74,6 +78,32 @@ def _print_result(r: MatchResult) -> None:
             )
 
 
+_VIDEO_STATUS = {
+    "match": "[bold red]VIDEO MATCH[/]",
+    "clip": "[bold red]VIDEO CLIP[/] (the video is part of a banked video)",
+    "contains": "[bold red]VIDEO CONTAINS[/] (a banked video is part of this one)",
+    "allow_listed": "[cyan]video allow-listed[/]",
+    "partial": "[yellow]video partly similar[/]",
+    "no_match": "[green]video: no match[/]",
+}
+
+
+def _print_video(status: str, matches: list[VideoBankMatch]) -> None:
+    out.print(f"  {_VIDEO_STATUS[status]}")
+    for m in matches:
+        v = m.video
+        tag = "  [cyan]allow-list[/]" if m.allow_list else ""
+        if m.suppressed_by:
+            tag += f"  [dim]suppressed by {escape(m.suppressed_by[0])} #{m.suppressed_by[1]}[/]"
+        out.print(
+            f"  {escape(m.bank)} #{m.content_id}  vpdq {v.kind}: {v.query_share:.0%} of this video's frames, "
+            f"{v.coverage:.0%} of the banked video (its {v.video_span[0]:.1f}-{v.video_span[1]:.1f} s), "
+            f"frame distance <= {m.threshold}{tag}"
+        )
+        if m.note:
+            out.print(f"      note: {escape(m.note)}")
+
+
 def _batched(items: Iterable[MatchQuery], size: int) -> Iterator[list[MatchQuery]]:
     batch: list[MatchQuery] = []
     for item in items:
@@ -90,7 +120,7 @@ def match_command(
     paths: Annotated[
         list[Path] | None,
         typer.Argument(
-            help="Images and folders to match (folders are walked recursively).", show_default=False
+            help="Images, videos and folders to match (folders are walked recursively).", show_default=False
         ),
     ] = None,
     pdq: Annotated[list[str] | None, typer.Option("--pdq", help="A PDQ hash to match (repeatable).")] = None,
@@ -120,9 +150,10 @@ def match_command(
         int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes for hashing.")
     ] = None,
 ) -> None:
-    """Match images or hashes against the banks; every match says why (signal, distance, threshold).
+    """Match images, videos or hashes against the banks; every match says why (signal, distance,
+    threshold; for videos the share of frames matched each way, so clips of a banked video show).
 
-    Images are fingerprinted on this computer; only their hashes are compared. Exit status: 0 whether
+    Files are fingerprinted on this computer; only their hashes are compared. Exit status: 0 whether
     or not anything matched, 1 when some inputs could not be hashed, 2 on a usage error.
     """
     if not (paths or pdq or md5 or sha256):
@@ -149,7 +180,12 @@ def match_command(
                 err_console.print(f"[yellow]notice:[/] {escape(notice)}", highlight=False)
             if bank:
                 matcher.match([], banks=bank)  # unknown bank names fail here, before any hashing
-            options = FingerprintOptions(dihedral=dihedral, limits=Limits.from_settings(settings))
+            video = VpdqOptions(limits=VideoLimits.from_settings(settings))  # 1 frame/s + scene cuts
+            options = FingerprintOptions(
+                dihedral=dihedral, limits=Limits.from_settings(settings), video=video
+            )
+            videos: dict[str, VpdqResult] = {}
+            video_matcher = VideoMatcher(db)
 
             def queries() -> Iterator[MatchQuery]:
                 yield from hash_queries
@@ -157,17 +193,38 @@ def match_command(
                     for fp in fingerprint_paths(
                         [str(p) for p in paths], options=options, jobs=jobs or settings.jobs or default_jobs()
                     ):
+                        if fp.vpdq is not None:
+                            videos[fp.path] = fp.vpdq
                         yield MatchQuery.from_fingerprint(fp)
 
             for batch in _batched(queries(), BATCH):
                 for r in matcher.match(batch, banks=bank):
                     total += 1
                     failed += r.query.error is not None
-                    matched += r.status == "match"
+                    clip = videos.pop(r.query.label, None)
+                    found = video_matcher.match(clip, banks=bank) if clip is not None else []
+                    v_status = video_status(found)
+                    status = r.status
+                    if v_status in ("match", "clip", "contains"):
+                        status = "match"  # a clip of a banked video is as much a match as a copy
+                    elif v_status == "allow_listed" and status == "no_match":
+                        status = "allow_listed"
+                    matched += status == "match"
                     if writer is not None:
-                        writer.write(r.to_record())
+                        record = r.to_record()
+                        record["status"] = status
+                        if clip is not None:
+                            record["video"] = {
+                                "status": v_status,
+                                "frames": len(clip.frames),
+                                "duration_s": clip.duration_s,
+                                "matches": [m.to_record() for m in found],
+                            }
+                        writer.write(record)
                     else:
-                        _print_result(r)
+                        _print_result(r, status)
+                        if clip is not None:
+                            _print_video(v_status, found)
         finally:
             if matcher is not None:
                 matcher.close()

@@ -191,6 +191,28 @@ class FrameTable:
         )
         self._dirty = True
 
+    def add_many(self, video_ids: np.ndarray, ids: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> None:
+        """Bulk registration from parallel arrays of usable frames whose spans are already known
+        (loading a bank from storage): one entry per distinct video id, replacing earlier ones."""
+        video_ids = np.asarray(video_ids, np.int64)
+        ids, starts, ends = np.asarray(ids, np.int64), np.asarray(starts, float), np.asarray(ends, float)
+        if not video_ids.size:
+            return
+        order = np.argsort(video_ids, kind="stable")
+        video_ids, ids, starts, ends = video_ids[order], ids[order], starts[order], ends[order]
+        cuts = np.flatnonzero(np.diff(video_ids)) + 1
+        for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, video_ids.size], strict=True):
+            us, ue = _merge(starts[lo:hi], ends[lo:hi])
+            self._videos[int(video_ids[lo])] = _Video(
+                ids=ids[lo:hi],
+                starts=starts[lo:hi],
+                ends=ends[lo:hi],
+                usable_s=us,
+                usable_e=ue,
+                usable_time=float((ue - us).sum()),
+            )
+        self._dirty = True
+
     def remove(self, video_id: int) -> np.ndarray:
         """Forget a video; returns its ids so the caller can remove them from the index."""
         video = self._videos.pop(int(video_id), None)
@@ -278,12 +300,14 @@ def match_video(
     coverage: float = DEFAULT_COVERAGE,
     cropped: Sequence[VpdqFrame] = (),
     interval: float | None = None,
+    thresholds: dict[int, int] | None = None,
 ) -> list[VideoMatch]:
     """Every bank video that some usable query frame matched, best first.
 
     ``query`` is a :class:`VpdqResult` (its border-cropped hashes are searched too) or plain frames
     (pass ``cropped``/``interval`` yourself). One batched index search for all query hashes; the
-    per-video arithmetic is over the hits only.
+    per-video arithmetic is over the hits only. ``thresholds`` (video id -> frame distance, each at
+    most ``distance``) applies per-bank thresholds; videos missing from it are out of scope.
     """
     if isinstance(query, VpdqResult):
         frames: Sequence[VpdqFrame] = query.frames
@@ -305,6 +329,15 @@ def match_video(
     known, video, start, end = table.lookup(hit_ids)
     hit_ids, hit_dist, hit_row = hit_ids[known], hit_dist[known], hit_row[known]
     video, start, end = video[known], start[known], end[known]
+    if thresholds is not None:
+        keys = np.fromiter(thresholds, dtype=np.int64, count=len(thresholds))
+        limits = np.fromiter(thresholds.values(), dtype=np.int64, count=len(thresholds))
+        order_k = np.argsort(keys)
+        keys, limits = keys[order_k], limits[order_k]
+        pos = np.clip(np.searchsorted(keys, video), 0, max(keys.size - 1, 0))
+        keep = (keys[pos] == video) & (hit_dist <= limits[pos]) if keys.size else np.zeros(video.size, bool)
+        hit_ids, hit_dist, hit_row = hit_ids[keep], hit_dist[keep], hit_row[keep]
+        video, start, end = video[keep], start[keep], end[keep]
     slack = _slack(times, interval)
     out: list[VideoMatch] = []
     order = np.argsort(video, kind="stable")

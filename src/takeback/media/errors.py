@@ -10,6 +10,14 @@ class MediaError(TakebackError):
 
     code = "media_error"
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keep the code when a result carrying this error crosses a process boundary (batch workers).
+        return (_rebuild, (type(self), self.message, self.code))
+
+
+def _rebuild(cls: type[MediaError], message: str, code: str) -> MediaError:
+    return cls(message, code=code)
+
 
 # Stable codes, listed once so callers and docs agree.
 NOT_FOUND = "not_found"

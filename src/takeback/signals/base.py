@@ -77,6 +77,10 @@ class SignalType(ABC):
         """Lowercase hex, the one textual form at every edge (CLI, API, exports)."""
         return value.hex()
 
+    def value_ok(self, value: bytes) -> bool:
+        """Whether stored bytes have this type's shape (a variable-length type overrides this)."""
+        return len(value) == self.size
+
     @abstractmethod
     def distance(self, a: bytes, b: bytes) -> int:
         """Distance between two values of this type (0 means identical)."""

@@ -151,7 +151,7 @@ def _apply_video(
     if fp.width is None:
         fp.width, fp.height = result.width, result.height
     if result.partial is not None:
-        fp.partial = result.partial
+        fp.partial = result.partial.to_dict()
 
 
 def _non_image_error(mt: MediaType) -> MediaError | None:

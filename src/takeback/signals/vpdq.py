@@ -32,6 +32,7 @@ import numpy as np
 
 from takeback.media import MediaType
 from takeback.media.borders import Box, find_border
+from takeback.media.errors import MediaError
 from takeback.media.video import VideoLimits, VideoReader
 from takeback.signals.base import ContentType, IndexKind, SignalError, SignalType
 from takeback.signals.pdq import LOW_QUALITY, MATCH_THRESHOLD, hamming, pdq_from_luma
@@ -99,9 +100,39 @@ def pack(frames: Sequence[VpdqFrame]) -> bytes:
 
 
 def unpack(data: bytes) -> list[VpdqFrame]:
+    """The frames of a packed value (border-cropped frames and the duration record are skipped)."""
+    return unpack_result(data)[0]
+
+
+_CROPPED = 0x80  # quality byte flag: a frame hashed inside the video's border
+_END = 0xFF  # quality byte of the trailing record that carries the duration
+
+
+def pack_result(result: VpdqResult) -> bytes:
+    """A video's whole fingerprint as one value (what a bank stores): its frames, the frames hashed
+    inside its border (quality byte | 0x80) and a trailing record holding the duration."""
+    cropped = b"".join(
+        _PACK.pack(f.number, f.quality | _CROPPED, round(f.timestamp * 1000), f.hash) for f in result.cropped
+    )
+    end = _PACK.pack(0, _END, round(result.duration_s * 1000), bytes(32))
+    return pack(result.frames) + cropped + end
+
+
+def unpack_result(data: bytes) -> tuple[list[VpdqFrame], list[VpdqFrame], float | None]:
+    """(frames, border-cropped frames, duration or ``None``) of a :func:`pack`/:func:`pack_result` value."""
     if len(data) % _PACK.size:
         raise SignalError(f"A packed vPDQ value is a multiple of {_PACK.size} bytes; got {len(data)}.")
-    return [VpdqFrame(n, q, h, ms / 1000) for n, q, ms, h in _PACK.iter_unpack(data)]
+    frames: list[VpdqFrame] = []
+    cropped: list[VpdqFrame] = []
+    duration: float | None = None
+    for n, q, ms, h in _PACK.iter_unpack(data):
+        if q == _END:
+            duration = ms / 1000
+        elif q & _CROPPED:
+            cropped.append(VpdqFrame(n, q & ~_CROPPED, h, ms / 1000))
+        else:
+            frames.append(VpdqFrame(n, q, h, ms / 1000))
+    return frames, cropped, duration
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,8 +168,7 @@ class VpdqResult:
     fps: float | None
     interval: float
     decoded: int
-    #: ``{code, message}`` (a dict, not the exception, so results cross process boundaries intact)
-    partial: dict[str, str] | None = None
+    partial: MediaError | None = None
 
     @property
     def good_frames(self) -> list[VpdqFrame]:
@@ -194,8 +224,7 @@ def vpdq_from_video(
                     cropped = VpdqFrame(vf.number, inner.quality, inner.hash, vf.timestamp)
                     crops.append((len(kept) - 1, _box_key(box, width, height), box, cropped))
         stats = reader.stats
-        problem = stats.partial
-        partial = problem.to_dict() if problem is not None else None
+        partial = stats.partial
     border: Box | None = None
     cropped_frames: list[VpdqFrame] = []
     usable = sum(1 for f in kept if f.quality >= LOW_QUALITY)
@@ -277,6 +306,10 @@ class VpdqSignal(SignalType):
 
     def format(self, value: bytes) -> str:
         return to_text(unpack(value))
+
+    def value_ok(self, value: bytes) -> bool:
+        """Whether stored bytes are a packed vPDQ value (any number of 41-byte frame records)."""
+        return bool(value) and len(value) % self.size == 0
 
     def distance(self, a: bytes, b: bytes) -> int:
         share_a, share_b = bag_similarity(unpack(a), unpack(b))
