@@ -131,7 +131,14 @@ def start_server(data_dir: Path, workers: int) -> tuple[subprocess.Popen[bytes],
         except httpx.TransportError:
             pass
         time.sleep(0.2)
-    return proc, url, time.perf_counter() - started
+    ready = time.perf_counter() - started
+    # One worker answered; give the others until 20 fresh connections in a row find them ready.
+    ok = 0
+    while ok < 20 and time.perf_counter() - started < ready + 120:
+        ok = ok + 1 if httpx.get(f"{url}/status", timeout=2).status_code == 200 else 0
+        time.sleep(0.05)
+    time.sleep(2)
+    return proc, url, ready
 
 
 def process_tree(pid: int) -> list[int]:
