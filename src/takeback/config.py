@@ -30,6 +30,12 @@ class Settings(BaseSettings):
     # Decode limits: a 50,000 x 50,000 PNG is 2.5 gigapixels and would need ~7.5 GB to decode.
     max_image_pixels: int = Field(default=200_000_000, gt=0)
     max_file_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
+    # Video limits: headers claiming more are refused before decoding; decoding stops at them.
+    max_video_seconds: float = Field(default=6 * 3600.0, gt=0)
+    max_video_frames: int = Field(default=2_000_000, gt=0)
+    max_video_width: int = Field(default=8192, gt=0)
+    max_video_height: int = Field(default=8192, gt=0)
+    max_video_pixels: int = Field(default=8192 * 4352, gt=0, description="per frame")
     jobs: int = Field(default=0, ge=0, description="worker processes; 0 means one per CPU core")
     # HTTP service (``takeback serve``)
     max_upload_bytes: int = Field(default=64 * 1024 * 1024, gt=0, description="larger request bodies get 413")

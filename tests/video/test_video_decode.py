@@ -96,6 +96,14 @@ def test_interval_sampling_decodes_only_what_it_needs(tmp_path: Path) -> None:
         assert reader.stats.decoded <= 12
 
 
+def test_keyframes_only_decodes_nothing_else(tmp_path: Path) -> None:
+    path = write_video(tmp_path / "g50.mp4", seconds=8, fps=25, gop=50)
+    with VideoReader(path) as reader:
+        sampled = list(reader.frames(interval=1.0, keyframes_only=True))
+        assert reader.stats.decoded == 4 and reader.stats.packets == 200
+    assert [f.timestamp for f in sampled] == [0.0, 2.0, 4.0, 6.0] and all(f.keyframe for f in sampled)
+
+
 def test_sampled_frames_equal_fully_decoded_frames(tmp_path: Path) -> None:
     """Skipping unreferenced frames is exact: a sampled frame is bit-identical to the same frame
     decoded in full."""

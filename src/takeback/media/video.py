@@ -90,14 +90,13 @@ class VideoLimits:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> VideoLimits:
-        """Limits from settings where they define them (``TAKEBACK_MAX_VIDEO_*``), else defaults."""
-        base = cls()
+        """Limits from ``TAKEBACK_MAX_VIDEO_*`` settings."""
         return cls(
-            max_width=int(getattr(settings, "max_video_width", base.max_width)),
-            max_height=int(getattr(settings, "max_video_height", base.max_height)),
-            max_pixels=int(getattr(settings, "max_video_pixels", base.max_pixels)),
-            max_duration_s=float(getattr(settings, "max_video_seconds", base.max_duration_s)),
-            max_frames=int(getattr(settings, "max_video_frames", base.max_frames)),
+            max_width=settings.max_video_width,
+            max_height=settings.max_video_height,
+            max_pixels=settings.max_video_pixels,
+            max_duration_s=settings.max_video_seconds,
+            max_frames=settings.max_video_frames,
         )
 
 
@@ -370,7 +369,8 @@ class VideoReader:
             said = "declares" if declared else "has"
             raise MediaError(
                 f"The video {said} {width:,} x {height:,} pixels per frame, over the limit of "
-                f"{lim.max_width:,} x {lim.max_height:,} ({lim.max_pixels:,} pixels); not decoded.",
+                f"{lim.max_width:,} x {lim.max_height:,} ({lim.max_pixels:,} pixels; "
+                "TAKEBACK_MAX_VIDEO_WIDTH/_HEIGHT/_PIXELS); not decoded.",
                 code=codes.VIDEO_TOO_LARGE,
             )
 
@@ -408,9 +408,13 @@ class VideoReader:
         self.close()
 
     # --- frames ------------------------------------------------------------------------------
-    def frames(self, *, interval: float = 0.0) -> Iterator[LumaFrame]:
+    def frames(self, *, interval: float = 0.0, keyframes_only: bool = False) -> Iterator[LumaFrame]:
         """Frames in presentation order: every frame (``interval`` 0) or about one per ``interval``
         seconds (the first decodable frame of each window) plus keyframes between windows.
+
+        ``keyframes_only`` (with an interval): never decode a predicted frame. Windows without a
+        keyframe go unsampled, so on long-GOP streams this takes fewer frames than one per interval,
+        for a fraction of the decoding (a triage pass; banks store every frame, so any frame matches).
 
         Decoding problems do not raise: they are counted in :attr:`stats`, whose ``partial`` says
         what the frames do not cover.
@@ -420,7 +424,7 @@ class VideoReader:
             return
         if self._container is None:
             raise RuntimeError("the video is closed")
-        sampler = _Sampler(self, interval)
+        sampler = _Sampler(self, interval, keyframes_only=keyframes_only)
         clean = 0
         for frame in sampler.run():
             clean += 1
@@ -477,12 +481,13 @@ class VideoReader:
 class _Sampler:
     """GOP-buffered demux + selective decode (see the module docstring)."""
 
-    def __init__(self, reader: VideoReader, interval: float) -> None:
+    def __init__(self, reader: VideoReader, interval: float, *, keyframes_only: bool = False) -> None:
         self.r = reader
         self.stream = reader._stream
         self.cc = self.stream.codec_context
         self.interval = max(0.0, float(interval))
         self.every = self.interval <= 0
+        self.keyframes_only = keyframes_only and not self.every
         self.served: set[int] = set()
         self.numbers: dict[int, int] = {}  # pts -> presentation number, last two GOPs
         self.prev_numbers: dict[int, int] = {}
@@ -525,7 +530,8 @@ class _Sampler:
                 if stats.packets > limits.max_frames or t > limits.max_duration_s:
                     stats.stopped = MediaError(
                         f"The video is longer than the limit ({limits.max_duration_s:,.0f} s or "
-                        f"{limits.max_frames:,} frames); the frames up to there were hashed.",
+                        f"{limits.max_frames:,} frames; TAKEBACK_MAX_VIDEO_SECONDS/_FRAMES); the frames "
+                        "up to there were hashed.",
                         code=codes.VIDEO_TOO_LONG,
                     )
                     stats.packets -= 1
@@ -577,6 +583,8 @@ class _Sampler:
         key_w = math.floor(key_t / iv) if is_key else None
         next_w = math.floor(next_key / iv) if next_key is not None else None
         need = [t for w, t in firsts.items() if w not in self.served and w != key_w and (more or w != next_w)]
+        if self.keyframes_only:
+            need, more = [], False
         t_last = max(need) if need else None
         extra_key = False
         if is_key:

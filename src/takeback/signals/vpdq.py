@@ -143,6 +143,8 @@ class VpdqOptions:
     """
 
     interval: float = DEFAULT_INTERVAL
+    #: with an interval, decode keyframes only (fast triage; see ``VideoReader.frames``)
+    keyframes_only: bool = False
     repeat_distance: int = REPEAT_DISTANCE
     borders: bool = True
     limits: VideoLimits = field(default_factory=VideoLimits)
@@ -200,7 +202,7 @@ def vpdq_from_video(
     with VideoReader(source, media_type=media_type, limits=opts.limits, threads=opts.threads) as reader:
         info = reader.info
         width = height = 0
-        for frame in reader.frames(interval=opts.interval):
+        for frame in reader.frames(interval=opts.interval, keyframes_only=opts.keyframes_only):
             height, width = frame.luma.shape
             result = pdq_from_luma(frame.luma)
             vf = VpdqFrame(frame.number, result.quality, result.hash, round(frame.timestamp, 3))
