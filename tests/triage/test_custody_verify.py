@@ -150,3 +150,17 @@ def test_reveal_is_logged(tmp_path: Path, scan: ScanFn, case: Path) -> None:
         for r in rows(case, "SELECT details FROM custody_entry WHERE action = 'report.written'")
     ]
     assert written[-1]["reveal"] is True and written[0]["reveal"] is False
+
+
+def test_content_that_changed_since_the_scan_is_a_custody_event(
+    case: Path, tmp_path: Path, scan: ScanFn
+) -> None:
+    target = tmp_path / "src" / "a" / "1.jpg"
+    target.write_bytes(encode(synthetic_photo(160, 120, seed=99), "JPEG"))  # replaced after the scan
+    scan(case, None)  # the report reads pictures again for thumbnails
+    events = rows(case, "SELECT subject, details FROM custody_entry WHERE action = 'item.hash_mismatch'")
+    item_id = rows(case, "SELECT id FROM item WHERE path = ?", str(target))[0]["id"]
+    assert [e["subject"] for e in events] == [f"item:{item_id}"]
+    details = json.loads(events[0]["details"])
+    assert details["read_sha256"] != details["recorded_sha256"]
+    assert verify_case_dir(case).ok  # the case's own records are intact

@@ -13,7 +13,9 @@ from takeback.triage import video
 from tests.triage.conftest import ScanFn, items, rows
 
 
-def _clip(path: Path, *, seed: int, size: tuple[int, int] = (320, 240), crf: str = "23", frames: int = 45) -> None:
+def _clip(
+    path: Path, *, seed: int, size: tuple[int, int] = (320, 240), crf: str = "23", frames: int = 45
+) -> None:
     av = pytest.importorskip("av")
     rng = np.random.default_rng(seed)
     w, h = size
@@ -47,7 +49,11 @@ def test_videos_get_vpdq_and_copies_stack(tmp_path: Path, scan: ScanFn) -> None:
     assert a["error_code"] is None
     frames = video.unpack(a["vpdq"])
     assert len(frames) == a["vpdq_frames"]
-    stacks = rows(case, "SELECT group_id, item_id FROM grp_member m JOIN grp g ON g.id = m.group_id WHERE g.kind = 'near_duplicates'")
+    stacks = rows(
+        case,
+        "SELECT group_id, item_id FROM grp_member m JOIN grp g ON g.id = m.group_id "
+        "WHERE g.kind = 'near_duplicates'",
+    )
     groups: dict[int, set[int]] = {}
     for r in stacks:
         groups.setdefault(r["group_id"], set()).add(r["item_id"])
@@ -57,7 +63,9 @@ def test_videos_get_vpdq_and_copies_stack(tmp_path: Path, scan: ScanFn) -> None:
     assert '"vpdq": ["' in jsonl
 
 
-def test_without_video_hashing_the_item_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, scan: ScanFn) -> None:
+def test_without_video_hashing_the_item_says_so(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, scan: ScanFn
+) -> None:
     monkeypatch.setattr(video, "_module", lambda: None)
     src = tmp_path / "src"
     src.mkdir()

@@ -75,8 +75,8 @@ class _Stats(ProgressColumn):
         if p is None:
             return Text("")
         elapsed = max(1e-6, time.monotonic() - p.started)
-        rate = p.files_done / elapsed
-        brate = p.bytes_done / elapsed
+        rate = (p.files_done - p.files_before) / elapsed
+        brate = (p.bytes_done - p.bytes_before) / elapsed
         left = max(0, p.bytes_total - p.bytes_done)
         if p.phase != "scanning" or brate <= 0:
             eta = "--:--"
@@ -88,7 +88,7 @@ class _Stats(ProgressColumn):
             f"{rate:,.1f} files/s · ETA {eta} · "
         )
         t = Text(text)
-        t.append(f"{p.errors:,} errors", style="red" if p.errors else "")
+        t.append(f"{p.errors:,} error{'' if p.errors == 1 else 's'}", style="red" if p.errors else "")
         if p.known:
             t.append(f" · {p.known:,} known")
         return t

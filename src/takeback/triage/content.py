@@ -43,6 +43,9 @@ class ContentAccess:
     def __init__(self, case: CaseDB, limits: ArchiveLimits) -> None:
         self.case = case
         self.limits = limits
+        #: (item id, recorded SHA-256, SHA-256 read now) for content that changed since the scan;
+        #: callers log each as a custody event
+        self.mismatches: list[tuple[int, str, str]] = []
 
     def _row(self, item_id: int) -> Any:
         with self.case.session() as s:
@@ -78,7 +81,7 @@ class ContentAccess:
         with self.reader_for(parent) as reader:
             for _, data in reader.read([row.member_index]):
                 if isinstance(data, bytes):
-                    _check(data, row)
+                    self._check(data, row)
                     return data
                 if isinstance(data, Streamed):
                     raise ContentUnavailableError(
@@ -108,8 +111,18 @@ class ContentAccess:
             raise ContentUnavailableError(
                 codes.ARCHIVE_BOMB, "The file is over the in-memory limit; it was not read again."
             )
-        _check(data, row)
+        self._check(data, row)
         return data
+
+    def _check(self, data: bytes, row: Any) -> None:
+        now = _check_hash(data, row)
+        if now is not None:
+            self.mismatches.append((int(row.id), str(row.sha256), now))
+            raise ContentUnavailableError(
+                codes.CHANGED,
+                "The content read again does not match the SHA-256 recorded during the scan: the source "
+                "changed.",
+            )
 
     def read_items(
         self, rows: Iterable[Any]
@@ -141,7 +154,7 @@ class ContentAccess:
                     seen.add(index)
                     if isinstance(data, bytes):
                         try:
-                            _check(data, row)
+                            self._check(data, row)
                             yield row, data, None
                         except ContentUnavailableError as exc:
                             yield row, None, exc
@@ -157,9 +170,9 @@ class ContentAccess:
                     )
 
 
-def _check(data: bytes, row: Any) -> None:
-    if row.sha256 and hashlib.sha256(data).hexdigest() != row.sha256:
-        raise ContentUnavailableError(
-            codes.CHANGED,
-            "The content read again does not match the SHA-256 recorded during the scan: the source changed.",
-        )
+def _check_hash(data: bytes, row: Any) -> str | None:
+    """The SHA-256 read now, when it differs from the one recorded for ``row``; else None."""
+    if not row.sha256:
+        return None
+    now = hashlib.sha256(data).hexdigest()
+    return None if now == row.sha256 else now

@@ -37,7 +37,6 @@ from takeback import __version__
 from takeback.evidence.custody import canonical_json
 from takeback.evidence.signing import Signer
 from takeback.media import Limits
-from takeback.media.walk import display_path
 from takeback.triage import errors as codes
 from takeback.triage import exclusion, sources, tasks
 from takeback.triage.archives import ArchiveError, ArchiveLimits, ArchiveReader, Refused, Streamed, detect
@@ -118,6 +117,9 @@ class Progress:
     errors: int = 0
     known: int = 0
     started: float = field(default_factory=time.monotonic)
+    #: what was already done when this run began (a resumed scan's rate counts only this run's work)
+    files_before: int = 0
+    bytes_before: int = 0
 
 
 @dataclass
@@ -130,7 +132,6 @@ class RunOptions:
     progress: Callable[[Progress], None] | None = None
     #: ``match(queries) -> results`` against the installation's banks (``takeback.matching``)
     matcher: Any = None
-    stop_after_commits: int | None = None  # tests: stop cleanly after this many commits
 
 
 @dataclass
@@ -450,6 +451,9 @@ class Scanner:
     def _process(self) -> None:
         self.progress.phase = "scanning"
         self._refresh_totals()
+        self.progress.started = time.monotonic()  # the rate and ETA are of the processing itself
+        self.progress.files_before = self.progress.files_done
+        self.progress.bytes_before = self.progress.bytes_done
         tasks.init_worker(self._worker_options())  # the main process streams large archive members
         jobs = self.run_opts.jobs
         window = max(2, WINDOW_PER_JOB * max(1, jobs))
@@ -488,9 +492,6 @@ class Scanner:
                     if added and exhausted:
                         exhausted = False
                         producer = self._tasks()
-                    stop = self.run_opts.stop_after_commits
-                    if stop is not None and self._commits >= stop:
-                        raise KeyboardInterrupt
                 if exhausted and not pool.in_flight and not buffer:
                     if not self._expand_remaining():
                         break
@@ -994,8 +995,4 @@ def _is_archive(raw: bytes) -> bool:
         return False
 
 
-__all__ = ["Progress", "RunOptions", "ScanSummary", "Scanner", "display_path", "item_record"]
-
-
-def item_record(row: Any) -> dict[str, Any]:
-    return record_of(row)
+__all__ = ["Progress", "RunOptions", "ScanSummary", "Scanner", "batch_digest", "items_digest", "record_hash"]

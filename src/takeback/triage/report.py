@@ -109,7 +109,12 @@ def _custody_details(e: CustodyEntry) -> str:
 
 
 def build_document(
-    case: CaseDB, *, lang: str = "en", reveal: bool = False, reveal_entry: CustodyEntry | None = None
+    case: CaseDB,
+    *,
+    lang: str = "en",
+    reveal: bool = False,
+    reveal_entry: CustodyEntry | None = None,
+    content: ContentAccess | None = None,
 ) -> Document:
     """The report for a case, as a document model (rendered by ``takeback.reports``)."""
     lang = "zh-Hant" if lang == "zh-Hant" else "en"
@@ -212,7 +217,8 @@ def build_document(
         )
     else:
         doc.add(Paragraph(t("no_matches", lang), "muted"))
-    _groups_section(doc, case, groups, settings, lang=lang, reveal=reveal)
+    access = content or ContentAccess(case, ArchiveLimits(in_memory_bytes=settings.max_file_bytes))
+    _groups_section(doc, case, groups, settings, access, lang=lang, reveal=reveal)
     doc.add(Heading(t("error_table", lang)))
     if errors:
         rows = []
@@ -317,14 +323,20 @@ def _kind_label(kind: str, lang: str) -> str:
 
 
 def _groups_section(
-    doc: Document, case: CaseDB, groups: list[Any], settings: ScanSettings, *, lang: str, reveal: bool
+    doc: Document,
+    case: CaseDB,
+    groups: list[Any],
+    settings: ScanSettings,
+    access: ContentAccess,
+    *,
+    lang: str,
+    reveal: bool,
 ) -> None:
     doc.add(Heading(t("groups", lang)), Paragraph(t("groups_intro", lang), "muted"))
     order = {"derivation": 0, "near_duplicates": 1, "folder": 2}
     ranked = sorted(groups, key=lambda g: (order.get(g.kind, 3), -g.size, g.id))
     shown = ranked[:MAX_GROUPS]
     limits = Limits(max_pixels=settings.max_image_pixels, max_file_bytes=settings.max_file_bytes)
-    access = ContentAccess(case, ArchiveLimits(in_memory_bytes=settings.max_file_bytes))
     tiles: dict[int, PILImage.Image] = {}  # an item in several groups is read and decoded once
     for g in shown:
         with case.session() as s:

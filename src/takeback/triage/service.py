@@ -15,11 +15,12 @@ from sqlalchemy import select
 from takeback.evidence.custody import CustodyEntry, SqlCustodyStore, verify_entries
 from takeback.evidence.signing import PublicKey, Signer
 from takeback.reports import render_html, render_pdf
-from takeback.triage import errors as codes
+from takeback.triage.archives import ArchiveLimits
 from takeback.triage.casedb import CaseDB, disk_full_error, is_disk_full
+from takeback.triage.content import ContentAccess
 from takeback.triage.errors import TriageError
 from takeback.triage.exports import write_exports
-from takeback.triage.grouping import group_digest
+from takeback.triage.grouping import group_digest, log_mismatches
 from takeback.triage.models import ScanSettings, grp, item, source
 from takeback.triage.pipeline import RunOptions, Scanner, ScanSummary, batch_digest, items_digest, record_hash
 from takeback.triage.report import build_document
@@ -66,7 +67,13 @@ def write_outputs(case: CaseDB, *, lang: str, reveal: bool, signer: Signer, acto
                     action="report.revealed",
                     details={"reason": "clear thumbnails requested (--reveal)"},
                 )
-        doc = build_document(case, lang=lang, reveal=reveal, reveal_entry=reveal_entry)
+        with case.session() as s:
+            settings = ScanSettings.from_json(case.get_meta(s, "settings", {}))
+        content = ContentAccess(case, ArchiveLimits(in_memory_bytes=settings.max_file_bytes))
+        doc = build_document(case, lang=lang, reveal=reveal, reveal_entry=reveal_entry, content=content)
+        if content.mismatches:
+            with case.session() as s:
+                log_mismatches(case, s, signer, actor, content)
         written: dict[str, str] = {}
         html = render_html(doc).encode("utf-8")
         _atomic_write(case.folder / REPORT_HTML, html)
@@ -403,5 +410,3 @@ __all__ = [
     "verify_case_dir",
     "write_outputs",
 ]
-
-_ = codes  # re-exported codes live in takeback.triage.errors

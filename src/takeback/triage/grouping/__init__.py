@@ -74,6 +74,18 @@ def _items_state(s: Any) -> str:
     return h.hexdigest()
 
 
+def log_mismatches(case: CaseDB, session: Any, signer: Signer, actor: str, content: ContentAccess) -> None:
+    """Content read again that no longer has its recorded SHA-256: a custody event, once per item."""
+    for item_id, recorded, now in content.mismatches:
+        case.custody(session, signer).append(
+            actor=actor,
+            action="item.hash_mismatch",
+            subject=f"item:{item_id}",
+            details={"recorded_sha256": recorded, "read_sha256": now},
+        )
+    content.mismatches.clear()
+
+
 def run_grouping(case: CaseDB, *, settings: ScanSettings, signer: Signer, actor: str, jobs: int) -> int:
     """Run every configured step whose input changed since it last ran; returns the groups stored."""
     from takeback.triage.tasks import WorkerOptions, init_worker
@@ -112,6 +124,7 @@ def run_grouping(case: CaseDB, *, settings: ScanSettings, signer: Signer, actor:
             continue
         result: StepResult = step.run(ctx)
         with case.session() as s:
+            log_mismatches(case, s, signer, actor, ctx.content)
             old = [r[0] for r in s.execute(select(grp.c.id).where(grp.c.step == name))]
             for i in range(0, len(old), 500):
                 s.execute(delete(grp_member).where(grp_member.c.group_id.in_(old[i : i + 500])))
