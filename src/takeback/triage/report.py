@@ -388,7 +388,7 @@ def _groups_section(
             Table(
                 t("member_cols", lang).split("|"),
                 rows,
-                widths=[0.5, 1.3, 2.6, 2.4, 0.7, 0.5, 0.75],
+                widths=[0.6, 1.3, 2.5, 2.4, 0.7, 0.5, 0.75],
                 mono=frozenset({3}),
             )
         )
@@ -417,6 +417,7 @@ def _groups_section(
 def _link_evidence(d: dict[str, Any]) -> str:
     parts = []
     for k in (
+        "strength",
         "direction",
         "pdq_distance",
         "regions_unchanged",

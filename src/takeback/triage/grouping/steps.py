@@ -302,7 +302,11 @@ class Derivatives:
             )
             if link is not None:
                 result.links.append(link)
-        result.links = _prune(result.links, info)
+        stacks = UnionFind()
+        for (a, b), (d, _) in loose.items():
+            if d <= s.near_duplicate_threshold:
+                stacks.union(a, b)
+        result.links = _prune(result.links, info, stacks, s.derivative_min_inliers)
         result.groups.extend(_link_groups(result.links))
         return result
 
@@ -372,9 +376,31 @@ def _trace_keys(t: dict[str, Any]) -> list[str]:
     return keys
 
 
-def _prune(links: list[Link], info: dict[int, Any]) -> list[Link]:
-    """Keep the star around each source: drop links between two items derived from the same source
-    (siblings share its content, which says nothing new), and repeats among byte-identical copies."""
+def _prune(links: list[Link], info: dict[int, Any], stacks: UnionFind, min_inliers: int) -> list[Link]:
+    """Keep the star around each source.
+
+    * Near-duplicates (one PDQ stack: a copy, a face swap) stand for one picture: the stack's best
+      source (no AI provenance, camera metadata, most pixels) keeps the links; the same link from another
+      member of the stack, or between two members that are not the best, says nothing new.
+    * Siblings (two items derived from the same source) are not linked to each other.
+    * Byte-identical copies repeat no link.
+    Each kept link is marked strong (a local edit, a shared trace, or twice the inliers needed) or weak.
+    """
+
+    def rank(i: int) -> tuple[int, int, int, int]:
+        r = info[i]
+        return (int(_ai(r)), int(not _camera(r)), -int(r.pdq_quality or 0), i)
+
+    best: dict[int, int] = {}
+    for i in {x for lk in links for x in (lk.source_item, lk.derived_item)}:
+        root = stacks.find(i)
+        if root not in best or rank(i) < rank(best[root]):
+            best[root] = i
+
+    def rep(i: int) -> int:
+        return best.get(stacks.find(i), i)
+
+    direct = {(rep(lk.source_item), lk.derived_item) for lk in links if lk.source_item == rep(lk.source_item)}
     children: dict[int, set[int]] = defaultdict(set)
     for lk in links:
         if lk.directed:
@@ -383,12 +409,20 @@ def _prune(links: list[Link], info: dict[int, Any]) -> list[Link]:
     seen: set[tuple[str, str]] = set()
     out = []
     for lk in sorted(links, key=lambda k: (k.source_item, k.derived_item)):
-        if frozenset((lk.source_item, lk.derived_item)) in siblings:
+        a, b = lk.source_item, lk.derived_item
+        same_stack = stacks.find(a) == stacks.find(b)
+        if same_stack and rep(a) != a and rep(b) != b:
             continue
-        key = (info[lk.source_item].sha256, info[lk.derived_item].sha256)
+        if not same_stack and rep(a) != a and (rep(a), b) in direct:
+            continue
+        if frozenset((a, b)) in siblings:
+            continue
+        key = (info[a].sha256, info[b].sha256)
         if key in seen:
             continue
         seen.add(key)
+        strong = lk.kind in ("local_edit", "shared_trace") or lk.score >= 2 * min_inliers
+        lk.details["strength"] = "strong" if strong else "weak"
         out.append(lk)
     return out
 
