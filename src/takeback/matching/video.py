@@ -37,6 +37,8 @@ from takeback.index import PdqIndex
 from takeback.signals.pdq import LOW_QUALITY, MATCH_THRESHOLD
 from takeback.signals.vpdq import VpdqFrame, VpdqResult
 
+#: Encoded frame ids: ``video_id << FRAME_BITS | k`` (< 16.7 M stored frames per video)
+FRAME_BITS = 24
 DEFAULT_QUERY_SHARE = 0.8
 DEFAULT_COVERAGE = 0.8
 #: Cap on how far a single query hit may widen into the bank video's timeline.
@@ -135,9 +137,16 @@ class _Video:
 
 
 class FrameTable:
-    """Maps PDQ-index ids to (video, frame span) and knows each video's usable time."""
+    """Maps PDQ-index ids to (video, frame span) and knows each video's usable time.
 
-    def __init__(self) -> None:
+    Any ids work (a sorted id array is rebuilt lazily after changes: ~1.7 s at 10 M frames). With
+    ``id_bits``, ids are ``video_id << id_bits | k`` (k = the frame's position among the video's
+    usable frames, then its cropped frames), so a lookup needs no global array and changes cost
+    only the video's own frames.
+    """
+
+    def __init__(self, *, id_bits: int | None = None) -> None:
+        self.id_bits = id_bits
         self._videos: dict[int, _Video] = {}
         self._dirty = True
         self._ids = np.empty(0, np.int64)
@@ -243,14 +252,37 @@ class FrameTable:
 
     def lookup(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(known mask, video ids, span starts, span ends) for index ids (unknown ids masked out)."""
-        self._rebuild()
         ids = np.asarray(ids, np.int64)
+        if self.id_bits is not None:
+            return self._lookup_encoded(ids, self.id_bits)
+        self._rebuild()
         if self._ids.size == 0:
             none = np.zeros(ids.size, bool)
             return none, np.zeros(ids.size, np.int64), np.zeros(ids.size), np.zeros(ids.size)
         pos = np.clip(np.searchsorted(self._ids, ids), 0, self._ids.size - 1)
         known = self._ids[pos] == ids
         return known, self._video[pos], self._start[pos], self._end[pos]
+
+    def _lookup_encoded(
+        self, ids: np.ndarray, bits: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        vids, ks = ids >> bits, ids & ((1 << bits) - 1)
+        known = np.zeros(ids.size, bool)
+        start, end = np.zeros(ids.size), np.zeros(ids.size)
+        uniq, inverse = np.unique(vids, return_inverse=True)
+        for j, vid in enumerate(uniq.tolist()):  # the videos hit: few
+            v = self._videos.get(vid)
+            if v is None:
+                continue
+            sel = np.flatnonzero(inverse == j)
+            k = ks[sel]
+            ok = k < v.ids.size
+            sel, k = sel[ok], k[ok]
+            ok = v.ids[k] == ids[sel]
+            sel, k = sel[ok], k[ok]
+            known[sel] = True
+            start[sel], end[sel] = v.starts[k], v.ends[k]
+        return known, vids, start, end
 
     def usable(self, video_id: int) -> tuple[np.ndarray, np.ndarray, float]:
         v = self._videos[int(video_id)]
@@ -387,14 +419,13 @@ def match_video(
 class VideoIndex:
     """A PDQ index of bank videos' frame hashes plus the table that maps its ids back to videos.
 
-    For callers without their own id scheme (tests, benchmarks, a standalone matcher). Ids are
-    assigned here, sequentially from ``first_id``.
+    For callers without their own id scheme (tests, benchmarks, a standalone matcher). Frame ids
+    are ``video_id << FRAME_BITS | k``.
     """
 
-    def __init__(self, index: PdqIndex | None = None, *, first_id: int = 1) -> None:
+    def __init__(self, index: PdqIndex | None = None) -> None:
         self.index = index if index is not None else PdqIndex()
-        self.table = FrameTable()
-        self._next = first_id
+        self.table = FrameTable(id_bits=FRAME_BITS)
 
     def __len__(self) -> int:
         return self.table.videos
@@ -404,8 +435,9 @@ class VideoIndex:
         frames = [f for f in result.frames if f.quality >= LOW_QUALITY]
         cropped = [f for f in result.cropped if f.quality >= LOW_QUALITY]
         n = len(frames) + len(cropped)
-        ids = np.arange(self._next, self._next + n, dtype=np.int64)
-        self._next += n
+        if not 0 <= video_id < 1 << (63 - FRAME_BITS) or n >= 1 << FRAME_BITS:
+            raise ValueError("video ids are 0 .. 2**39 - 1, with fewer than 2**24 frames each")
+        ids = (np.int64(video_id) << FRAME_BITS) + np.arange(n, dtype=np.int64)
         old = self.table.remove(video_id)
         if old.size:
             self.index.remove(old)

@@ -31,6 +31,7 @@ from takeback.index import PdqIndex
 from takeback.matching.video import (
     DEFAULT_COVERAGE,
     DEFAULT_QUERY_SHARE,
+    FRAME_BITS,
     FrameTable,
     MatchKind,
     VideoMatch,
@@ -41,7 +42,6 @@ from takeback.signals.vpdq import VpdqResult, unpack_result
 from takeback.store import Database
 
 SIGNAL = "vpdq"
-_FRAME_BITS = 24  # frames per stored video < 16.7 M (a day at 190 distinct frames a second)
 _CHUNK = 2000
 
 
@@ -118,7 +118,7 @@ class VideoMatcher:
         self.db = db
         self._lock = threading.RLock()
         self._index = PdqIndex()
-        self._table = FrameTable()
+        self._table = FrameTable(id_bits=FRAME_BITS)
         self._owner: dict[int, tuple[int, int]] = {}  # signal id -> (content id, bank id)
         self._banks: dict[int, _Policy] = {}
         self._watermark = -1
@@ -140,7 +140,7 @@ class VideoMatcher:
         cropped = [f for f in cropped if f.quality >= LOW_QUALITY]
         self._drop(sid)
         n = len(frames) + len(cropped)
-        ids = (np.int64(sid) << _FRAME_BITS) + np.arange(n, dtype=np.int64)
+        ids = (np.int64(sid) << FRAME_BITS) + np.arange(n, dtype=np.int64)
         end = duration if duration is not None else max((f.timestamp for f in frames), default=0.0)
         self._table.add(
             sid,
@@ -179,7 +179,7 @@ class VideoMatcher:
             if head == self._watermark:
                 return
             if self._watermark < 0 or head < self._watermark:
-                self._index, self._table, self._owner = PdqIndex(), FrameTable(), {}
+                self._index, self._table, self._owner = PdqIndex(), FrameTable(id_bits=FRAME_BITS), {}
                 rows = s.execute(
                     select(ContentSignal.id, BankContent.id, BankContent.bank_id, ContentSignal.value)
                     .join(BankContent, BankContent.id == ContentSignal.content_id)
