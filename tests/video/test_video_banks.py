@@ -10,7 +10,7 @@ import pytest
 from takeback.banks import service as banks
 from takeback.matching.video import MatchKind
 from takeback.matching.video_banks import VideoMatcher, status_of
-from takeback.signals import SignalValue
+from takeback.signals import SignalError, SignalValue, get_signal_type
 from takeback.signals.vpdq import pack_result, unpack_result
 from takeback.store import Database
 from tests.banks.helpers import Cli, cli, jsonl
@@ -32,9 +32,17 @@ def _add(db: Database, bank: str, *entries: banks.NewContent) -> list[int]:
 
 def test_pack_result_round_trips(clips: BankCache) -> None:
     r = clips.get("pattern-sd-grey-bar")
-    frames, cropped, duration = unpack_result(pack_result(r))
+    packed = pack_result(r)
+    frames, cropped, duration = unpack_result(packed)
     assert [f.hash for f in frames] == [f.hash for f in r.frames] and len(cropped) == len(r.cropped) > 0
     assert duration == pytest.approx(r.duration_s, abs=0.001)
+    # Hex of the packed value is the lossless edge form (exports); validate takes it back exactly.
+    signal = get_signal_type("vpdq")
+    assert signal.validate(packed.hex().upper()) == packed
+    with pytest.raises(SignalError):
+        signal.validate(packed.hex()[:-2])
+    with pytest.raises(SignalError):
+        signal.validate("ab" * 41)  # quality byte 0xab: not a frame record
 
 
 def test_video_matcher_follows_the_banks(db: Database, clips: BankCache) -> None:

@@ -298,15 +298,38 @@ class VpdqSignal(SignalType):
         label = field or self.name
         if not isinstance(value, str) or not value.strip():
             raise SignalError(f"{label}: a vPDQ value is one or more frame,quality,hash,timestamp lines.")
+        text = value.strip()
+        if "," not in text:
+            # The packed storage form as hex (what exports carry: lossless, with the border-cropped
+            # frames and the duration that the text form has no place for).
+            return self._from_hex(text, label)
         try:
-            frames = parse_text(value.replace(";", "\n"))
+            frames = parse_text(text.replace(";", "\n"))
         except SignalError as exc:
             raise SignalError(f"{label}: {exc.message}") from None
         if not frames:
             raise SignalError(f"{label}: a vPDQ value needs at least one frame line.")
         return pack(frames)
 
+    def _from_hex(self, text: str, label: str) -> bytes:
+        try:
+            raw = bytes.fromhex(text)
+        except ValueError:
+            raise SignalError(
+                f"{label}: give frame,quality,hash,timestamp lines or the packed value in hex."
+            ) from None
+        if not self.value_ok(raw):
+            raise SignalError(
+                f"{label}: a packed vPDQ value is a multiple of {self.size} bytes; got {len(raw)}."
+            )
+        frames, cropped, _ = unpack_result(raw)
+        if not frames or any(f.quality > 100 for f in [*frames, *cropped]):
+            raise SignalError(f"{label}: not a packed vPDQ value (no frames, or a quality over 100).")
+        return raw
+
     def format(self, value: bytes) -> str:
+        """The reference text form of the frames (border-cropped frames and duration are not in it;
+        ``value.hex()`` is the lossless form, which :meth:`validate` also accepts)."""
         return to_text(unpack(value))
 
     def value_ok(self, value: bytes) -> bool:
