@@ -187,3 +187,84 @@ def test_format_guessing() -> None:
     assert guess_format("x.JSONL") is TransferFormat.JSONL
     assert guess_format("bank.csv") is TransferFormat.CSV
     assert guess_format("bank.txt") is None
+
+
+def vpdq_value(
+    rng: np.random.Generator, frames: int, *, cropped: bool = False, duration: float | None = None
+) -> bytes:
+    """A packed vPDQ value (as ``bank add`` stores a video): frames, optionally border-cropped frames
+    at the same times, optionally the trailing duration record."""
+    from takeback.signals.vpdq import VpdqFrame, pack_value
+
+    fs = [
+        VpdqFrame(3 * i, int(rng.integers(0, 101)), rand_bytes(rng), round(0.12 * i, 3))
+        for i in range(frames)
+    ]
+    inner = [VpdqFrame(f.number, 90, rand_bytes(rng), f.timestamp) for f in fs] if cropped else []
+    return pack_value(fs, inner, duration_s=duration)
+
+
+@pytest.mark.parametrize("fmt", list(TransferFormat))
+def test_video_entries_round_trip_with_every_frame(db: Database, fmt: TransferFormat) -> None:
+    """A video's vpdq survives export and import byte for byte: frames, border-cropped frames and the
+    duration; in CSV too, where a long video's cell is far over the csv module's default 128 kB."""
+    rng = np.random.default_rng(12)
+    values = [
+        vpdq_value(rng, 40, cropped=True, duration=4.9),
+        vpdq_value(rng, 2_000, duration=240.0),  # 164 kB of hex in one cell
+        vpdq_value(rng, 1),  # no duration record (reference text form imported earlier)
+    ]
+    entries = [
+        banks.NewContent(
+            signals=(SignalValue("sha256", rand_bytes(rng)), SignalValue("vpdq", values[0])), note="clip"
+        ),
+        banks.NewContent(signals=(SignalValue("vpdq", values[1]),), enabled=False),
+        banks.NewContent(signals=(SignalValue("vpdq", values[2]), SignalValue("md5", rand_bytes(rng, 16)))),
+    ]
+    with db.session() as s:
+        banks.create_bank(s, name="src", actor=ACTOR)
+        banks.create_bank(s, name="dst", actor=ACTOR)
+        banks.add_contents(s, bank_name="src", entries=entries, actor=ACTOR)
+    first = export_records(db, "src", fmt)
+    assert [r["vpdq"] for r in without_ids(first, fmt)] == [v.hex() for v in values]
+    imported = read_import(io.BytesIO(first.encode()), fmt=fmt, source="src.export")
+    assert [dict((s.signal_type, s.value) for s in e.signals)["vpdq"] for e in imported] == values
+    with db.session() as s:
+        report = banks.import_contents(s, bank_name="dst", entries=imported, actor=ACTOR, source="x")
+    assert report == banks.ImportReport(rows=3, added=3, duplicates=0)
+    second = export_records(db, "dst", fmt)
+    assert without_ids(second, fmt) == without_ids(first, fmt)
+    with db.session() as s:  # the same videos again are duplicates, found by their vpdq value
+        again = banks.import_contents(s, bank_name="dst", entries=imported, actor=ACTOR, source="x")
+    assert again == banks.ImportReport(rows=3, added=0, duplicates=3)
+
+
+def test_broken_vpdq_cells_are_reported_by_line() -> None:
+    rng = np.random.default_rng(13)
+    good = vpdq_value(rng, 3, cropped=True, duration=1.0).hex()
+    frame = f"0,100,{'ab' * 32},0.000"
+    lines = [
+        json.dumps({"vpdq": good}),  # 1 ok: packed hex
+        json.dumps({"vpdq": good[:-2]}),  # 2 truncated
+        json.dumps({"vpdq": "zz" * 41}),  # 3 not hex
+        json.dumps({"vpdq": "ab" * 41}),  # 4 hex, but not a frame record (quality 0xab)
+        json.dumps({"vpdq": f"{frame}\n30,100,{'ab' * 31},1.000"}),  # 5 text form, short hash
+        json.dumps({"vpdq": 12}),  # 6 not text
+        json.dumps({"vpdq": f"{frame}\n{frame.replace('0.000', '1.000')}"}),  # 7 ok: reference text form
+        json.dumps({"vpdq": ""}),  # 8 empty
+    ]
+    with pytest.raises(banks.ImportFileError) as err:
+        read_import(io.BytesIO("\n".join(lines).encode()), fmt=TransferFormat.JSONL, source="v.jsonl")
+    problems = dict(err.value.problems)
+    assert sorted(problems) == [2, 3, 4, 5, 6, 8]
+    assert problems[2] == f"vpdq: a packed vPDQ value is a multiple of 41 bytes; got {len(good) // 2 - 1}."
+    assert problems[3].startswith("vpdq: give frame,quality,hash,timestamp lines or the packed value in hex")
+    assert problems[4].startswith("vpdq: not a packed vPDQ value")
+    assert problems[5].startswith("vpdq: Malformed vPDQ line")
+    assert problems[6] == "vpdq: must be a hex string."
+    text = f"sha256,vpdq\n{'cd' * 32},{good}\n{'ef' * 32},{good[:-1]}\n"
+    with pytest.raises(banks.ImportFileError) as err:
+        read_import(io.BytesIO(text.encode()), fmt=TransferFormat.CSV, source="v.csv")
+    assert [line for line, _ in err.value.problems] == [3]
+    (entry,) = read_import(io.BytesIO(f"vpdq\n{good.upper()}\n".encode()), fmt=TransferFormat.CSV, source="c")
+    assert entry.signals == (SignalValue("vpdq", bytes.fromhex(good)),)

@@ -183,6 +183,82 @@ def test_a_broken_import_file_names_every_bad_line_and_imports_nothing(cli: Cli,
     assert r.exit_code == 0 and "Imported 1 of 1" in r.stdout
 
 
+def test_video_entries_export_and_import_with_every_frame(
+    cli: Cli, tmp_path: Path, shared_data: Path
+) -> None:
+    """A video added with ``bank add`` exports its whole vPDQ (every distinct frame, the frames inside
+    its border, the duration) and imports back exactly, in JSON Lines and CSV; the imported entry
+    still matches a copy of the video that only its border-cropped frames can match."""
+    from takeback.signals.vpdq import unpack_result
+
+    video = shared_data / "video" / "pattern-sd-grey-bar.mp4"
+    cli("bank", "create", "src")
+    r = cli("bank", "add", "src", str(video), "-f", "jsonl", "-j", "1")
+    assert r.exit_code == 0 and jsonl(r.stdout)[0]["status"] == "added", r.stderr
+    exported: dict[str, str] = {}
+    for fmt in ("jsonl", "csv"):
+        out = tmp_path / f"src.{fmt}"
+        assert cli("bank", "export", "src", "--format", fmt, "--output", str(out)).exit_code == 0
+        cli("bank", "create", f"dst-{fmt}")
+        r = cli("bank", "import", f"dst-{fmt}", str(out))
+        assert r.exit_code == 0 and "Imported 1 of 1 entries" in r.stdout, r.stdout + r.stderr
+        again = cli("bank", "export", f"dst-{fmt}", "--format", fmt).stdout
+        first = out.read_text()
+
+        def rows(text: str, fmt: str = fmt) -> list[dict[str, str]]:
+            recs = jsonl(text) if fmt == "jsonl" else list(csv.DictReader(io.StringIO(text)))
+            return [{k: v for k, v in r.items() if k != "content_id"} for r in recs]
+
+        assert rows(again) == rows(first)
+        (rec,) = rows(first)
+        exported[fmt] = rec["vpdq"]
+        assert rec["sha256"] and rec["md5"] and not rec["pdq"]
+    assert exported["jsonl"] == exported["csv"]
+    frames, cropped, duration = unpack_result(bytes.fromhex(exported["csv"]))
+    assert len(frames) > 100 and len(cropped) == len(frames) and duration == pytest.approx(6.867, abs=0.05)
+    # The HD copy without bars matches only through the frames hashed inside the SD copy's border.
+    query = shared_data / "video" / "pattern-hd-no-bar.mp4"
+    r = cli("match", str(query), "--bank", "dst-csv", "-f", "jsonl", "-j", "1")
+    (rec,) = jsonl(r.stdout)
+    assert rec["status"] == "match" and rec["matches"] == [], r.stdout + r.stderr
+    (vm,) = rec["video"]["matches"]
+    assert vm["bank"] == "dst-csv" and vm["kind"] == "match" and vm["query_share"] >= 0.9
+    # An entry holding only a vpdq (e.g. from another system) imports and shows without its hashes.
+    only = tmp_path / "only.jsonl"
+    only.write_text(json.dumps({"vpdq": exported["jsonl"], "note": "frames only"}) + "\n")
+    cli("bank", "create", "only")
+    assert cli("bank", "import", "only", str(only)).exit_code == 0
+    r = cli("bank", "show", "only", "-f", "table")
+    assert r.exit_code == 0 and f"vpdq {len(frames) + len(cropped)} frames" not in r.stdout
+    assert f"vpdq {len(frames)} frames" in r.stdout, r.stdout
+
+
+def test_import_from_a_scan_case_carries_videos_vpdq(cli: Cli, tmp_path: Path, shared_data: Path) -> None:
+    """``bank import --from-case``: a scanned video enters the bank with the scan's vPDQ, so a
+    re-encoded, resized copy (other bytes: no MD5/SHA-256 match) is still found."""
+    from tests.video.conftest import cut_clip
+
+    seized = tmp_path / "seized"
+    seized.mkdir()
+    original = seized / "VID_0001.mp4"
+    original.write_bytes((shared_data / "video" / "doorknob-hd-no-bar.mp4").read_bytes())
+    (seized / "IMG_0001.png").write_bytes(encode(synthetic_photo(200, 150, seed=70), "PNG"))
+    case = tmp_path / "case"
+    r = cli("scan", str(seized), "--case", str(case), "-j", "1", "--no-nudity", "--no-banks")
+    assert r.exit_code == 0, r.stdout + r.stderr
+    cli("bank", "create", "seized")
+    r = cli("bank", "import", "seized", "--from-case", str(case))
+    assert r.exit_code == 0 and "Imported 2 of 2 fingerprints" in r.stdout, r.stdout + r.stderr
+    recs = jsonl(cli("bank", "export", "seized").stdout)
+    (vid,) = [x for x in recs if x["vpdq"]]
+    assert vid["sha256"] and vid["metadata"]["scan_case"] and "VID_0001" not in json.dumps(recs)
+    copy = cut_clip(original, tmp_path / "shared.mp4", start=0.0, seconds=4.0, width=480, height=270, crf=30)
+    r = cli("match", str(copy), "-f", "jsonl", "-j", "1")
+    (rec,) = jsonl(r.stdout)
+    assert rec["status"] == "match" and rec["matches"] == [], r.stdout + r.stderr
+    assert [m["content_id"] for m in rec["video"]["matches"]] == [vid["content_id"]]
+
+
 def test_errors_reach_a_person_without_a_traceback(tmp_path: Path) -> None:
     env = {"TAKEBACK_DATABASE_URL": f"sqlite:///{tmp_path / 'tb.db'}", "TAKEBACK_DATA_DIR": str(tmp_path)}
     proc = Cli(env).process("bank", "show", "nope")

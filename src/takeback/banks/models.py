@@ -1,8 +1,8 @@
 """Bank tables and the records the CLI and the web layer show.
 
 A *bank* is a named list of entries (``bank_content``); each entry holds the fingerprints of one
-piece of content (``content_signal``: PDQ, MD5, SHA-256), never the content itself. ``bank_change``
-is the append-only log the in-memory indexes follow (see :mod:`takeback.banks.service`).
+piece of content (``content_signal``: PDQ, MD5, SHA-256; vPDQ for videos), never the content itself.
+``bank_change`` is the append-only log the in-memory indexes follow (see :mod:`takeback.banks.service`).
 """
 
 from __future__ import annotations
@@ -154,6 +154,7 @@ EXPORT_FIELDS: tuple[str, ...] = (
     "pdq_quality",
     "md5",
     "sha256",
+    "vpdq",
     "note",
     "metadata",
     "source",

@@ -43,7 +43,8 @@ from takeback.store import record_audit
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
 #: Signal types whose changes go to the change log (those kept in in-memory indexes).
 INDEXED_TYPES = frozenset(t.name for t in REGISTRY.values() if t.index_kind is IndexKind.HAMMING256)
-SIGNAL_ORDER = ("pdq", "md5", "sha256")
+#: Signal types an entry may carry, in export-column order.
+SIGNAL_ORDER = ("pdq", "md5", "sha256", "vpdq")
 MAX_NOTE_CHARS = 10_000
 MAX_METADATA_BYTES = 16_384
 _CHUNK = 500  # values per IN (...) list: well inside SQLite's and PostgreSQL's parameter limits
@@ -385,7 +386,7 @@ def check_metadata(meta: Any) -> dict[str, Any]:
 
 def _validated(entry: NewContent) -> NewContent:
     if not entry.signals:
-        raise BankError("An entry needs at least one of pdq, md5, sha256.", code="no_signals")
+        raise BankError("An entry needs at least one of pdq, md5, sha256, vpdq.", code="no_signals")
     seen = set()
     for sig in entry.signals:
         st = REGISTRY.get(sig.signal_type)
@@ -679,16 +680,20 @@ class ContentView:
         return is_active(self.enabled, self.disabled_until, now)
 
     def to_record(self) -> dict[str, Any]:
-        """The export record: exactly :data:`EXPORT_FIELDS`, hashes as lowercase hex."""
+        """The export record: exactly :data:`EXPORT_FIELDS`, hashes as lowercase hex. A video's
+        ``vpdq`` is its packed value in hex (lossless: border-cropped frames and duration included;
+        ``VpdqSignal.validate`` reads it back)."""
         pdq = self.signals.get("pdq")
         md5 = self.signals.get("md5")
         sha = self.signals.get("sha256")
+        vpdq = self.signals.get("vpdq")
         rec = {
             "content_id": self.id,
             "pdq": pdq[0].hex() if pdq else None,
             "pdq_quality": pdq[1] if pdq else None,
             "md5": md5[0].hex() if md5 else None,
             "sha256": sha[0].hex() if sha else None,
+            "vpdq": vpdq[0].hex() if vpdq else None,
             "note": self.note,
             "metadata": self.metadata,
             "source": self.source,

@@ -1,6 +1,8 @@
 """Bank export and import files: JSON Lines or CSV, one entry per record, exact round trip.
 
-Records carry :data:`~takeback.banks.models.EXPORT_FIELDS`: hashes as lowercase hex, the note,
+Records carry :data:`~takeback.banks.models.EXPORT_FIELDS`: hashes as lowercase hex (a video's
+``vpdq`` as its packed value in hex: every stored frame, the border-cropped frames and the duration,
+so nothing is lost; the reference ``frame,quality,hash,timestamp`` lines are accepted too), the note,
 metadata (a JSON object; in CSV a JSON text cell), provenance (source, created_at, created_by) and
 the enabled / disabled_until state. ``content_id`` is informational: imports assign new ids.
 
@@ -32,6 +34,9 @@ from takeback.errors import TakebackError
 from takeback.signals import SignalValue, get_signal_type
 
 _KNOWN = frozenset(EXPORT_FIELDS)
+#: CSV cells may be this long. A video's vpdq cell is ~1.6 kB of hex per second of handheld footage
+#: (every distinct frame, twice with a border): far over the csv module's default of 128 kB.
+_CSV_FIELD_LIMIT = 1 << 30
 
 
 class TransferFormat(StrEnum):
@@ -140,7 +145,7 @@ def _entry(rec: dict[str, Any], *, from_csv: bool, default_source: str) -> NewCo
                 raise BankError("pdq_quality: must be a whole number 0-100.")
         signals.append(SignalValue(name, get_signal_type(name).validate(value, field=name), quality))
     if not signals:
-        raise BankError("no hash: give at least one of pdq, md5, sha256.")
+        raise BankError("no hash: give at least one of pdq, md5, sha256, vpdq.")
     if rec.get("pdq_quality") is not None and rec.get("pdq") is None:
         raise BankError("pdq_quality: given without a pdq hash.")
     enabled = rec.get("enabled")
@@ -179,6 +184,8 @@ def _jsonl_records(data: BinaryIO) -> Iterator[tuple[int, dict[str, Any] | str]]
 
 
 def _csv_records(data: BinaryIO) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    if csv.field_size_limit() < _CSV_FIELD_LIMIT:  # process-wide; only ever raised
+        csv.field_size_limit(_CSV_FIELD_LIMIT)
     try:
         text = io.TextIOWrapper(data, encoding="utf-8-sig", newline="")
         reader = csv.reader(text)
@@ -189,7 +196,7 @@ def _csv_records(data: BinaryIO) -> Iterator[tuple[int, dict[str, Any] | str]]:
     if header is None:
         return
     if not set(header) & set(SIGNAL_ORDER):
-        yield 1, "the header names none of pdq, md5, sha256 (is this a takeback bank export?)."
+        yield 1, "the header names none of pdq, md5, sha256, vpdq (is this a takeback bank export?)."
         return
     line = reader.line_num + 1
     try:

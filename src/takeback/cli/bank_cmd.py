@@ -38,7 +38,7 @@ from takeback.signals import SignalValue, get_signal_type
 from takeback.signals.batch import default_jobs, fingerprint_paths
 from takeback.signals.fingerprint import Fingerprint, FingerprintOptions
 from takeback.signals.pdq import LOW_QUALITY
-from takeback.signals.vpdq import VpdqOptions, pack_result
+from takeback.signals.vpdq import VpdqOptions, pack_result, unpack
 from takeback.store import Database, database_url, open_database
 
 T = TypeVar("T")
@@ -141,8 +141,8 @@ def _print_banks(infos: list[BankInfo]) -> None:
         out.print("No banks yet. Create one with: takeback bank create NAME")
         return
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for col in ("bank", "kind", "pdq threshold", "state", "entries", "pdq", "md5", "sha256"):
-        table.add_column(col, justify="right" if col in ("entries", "pdq", "md5", "sha256") else "left")
+    for col in ("bank", "kind", "pdq threshold", "state", "entries", *banks.SIGNAL_ORDER):
+        table.add_column(col, justify="right" if col in ("entries", *banks.SIGNAL_ORDER) else "left")
     for i in infos:
         state = (
             "enabled"
@@ -160,7 +160,7 @@ def _print_banks(infos: list[BankInfo]) -> None:
             str(i.pdq_threshold),
             state,
             entries,
-            *(f"{i.signals.get(t, 0):,}" for t in ("pdq", "md5", "sha256")),
+            *(f"{i.signals.get(t, 0):,}" for t in banks.SIGNAL_ORDER),
         )
     out.print(table)
 
@@ -246,10 +246,12 @@ def show_command(
             if v.active(now)
             else "  [yellow]disabled[/]" + (f" until {iso(v.disabled_until)}" if v.disabled_until else "")
         )
-        shown = next(t for t in ("pdq", "sha256", "md5") if t in v.signals)
-        others = "+".join(t for t in ("pdq", "md5", "sha256") if t in v.signals and t != shown)
+        shown = next(t for t in ("pdq", "sha256", "md5", "vpdq") if t in v.signals)
+        others = "+".join(t for t in banks.SIGNAL_ORDER if t in v.signals and t != shown)
         extra = f"  (+{others})" if others else ""
-        out.print(f"  #{v.id}  {shown} {v.signals[shown][0].hex()}{extra}{state}")
+        value = v.signals[shown][0]
+        text = f"{len(unpack(value))} frames" if shown == "vpdq" else value.hex()
+        out.print(f"  #{v.id}  {shown} {text}{extra}{state}")
         if v.note:
             out.print(f"      note: {escape(v.note)}")
 
@@ -596,8 +598,10 @@ def import_command(
     """Import entries from a file, all or nothing: one bad row and nothing is imported.
 
     Entries whose hash is already in the bank are skipped and counted. Every bad row is listed.
-    With --from-case, a scan case's images (or one group's) are added by fingerprint only (PDQ, MD5,
-    SHA-256): the images never leave the case; the import is recorded in the case's custody log.
+    With --from-case, a scan case's images and videos (or one group's) are added by fingerprint only
+    (PDQ, MD5, SHA-256; vPDQ as the scan sampled it, about one frame a second: for trimmed copies and
+    clips to match too, add the video itself with bank add): the files never leave the case; the
+    import is recorded in the case's custody log.
     """
     if from_case is not None:
         if file is not None:
@@ -649,7 +653,7 @@ def _import_from_case(name: str, folder: Path, group: int | None) -> None:
     with handled():
         case_id, entries = bank_entries_from_case(folder, group=group)
         if not entries:
-            what = f"images in group {group}" if group is not None else "images"
+            what = f"images or videos in group {group}" if group is not None else "images or videos"
             fail(f"The case has no {what} to import.")
         db = open_store()
         try:

@@ -111,11 +111,19 @@ _END = 0xFF  # quality byte of the trailing record that carries the duration
 def pack_result(result: VpdqResult) -> bytes:
     """A video's whole fingerprint as one value (what a bank stores): its frames, the frames hashed
     inside its border (quality byte | 0x80) and a trailing record holding the duration."""
-    cropped = b"".join(
-        _PACK.pack(f.number, f.quality | _CROPPED, round(f.timestamp * 1000), f.hash) for f in result.cropped
+    return pack_value(result.frames, result.cropped, duration_s=result.duration_s)
+
+
+def pack_value(
+    frames: Sequence[VpdqFrame], cropped: Sequence[VpdqFrame] = (), *, duration_s: float | None = None
+) -> bytes:
+    """:func:`pack_result` from parts (e.g. frames stored elsewhere plus a known duration); without a
+    duration there is no trailing record and matching takes the last frame's time as the end."""
+    inner = b"".join(
+        _PACK.pack(f.number, f.quality | _CROPPED, round(f.timestamp * 1000), f.hash) for f in cropped
     )
-    end = _PACK.pack(0, _END, round(result.duration_s * 1000), bytes(32))
-    return pack(result.frames) + cropped + end
+    end = b"" if duration_s is None else _PACK.pack(0, _END, round(duration_s * 1000), bytes(32))
+    return pack(frames) + inner + end
 
 
 def unpack_result(data: bytes) -> tuple[list[VpdqFrame], list[VpdqFrame], float | None]:

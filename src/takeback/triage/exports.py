@@ -351,9 +351,12 @@ def write_exports(case: CaseDB) -> dict[str, tuple[str, int]]:
 
 
 def bank_entries(case: CaseDB, *, group: int | None) -> list[Any]:
-    """Bank entries (fingerprints only: PDQ, MD5, SHA-256; no file names, no pixels) for the images
-    of one group, or of every image in the case. Known (excluded) files are never included."""
+    """Bank entries (fingerprints only: PDQ, MD5, SHA-256, and vPDQ for videos; no file names, no
+    pixels) for the images and videos of one group, or of the whole case. Known (excluded) files are
+    never included. A video's vPDQ is the scan's (about one frame a second, no border-cropped
+    frames): copies and re-encodes match it; ``takeback bank add`` keeps every distinct frame."""
     from takeback.banks.service import NewContent
+    from takeback.triage.video import bank_value
 
     with case.session() as s:
         stmt = select(item).where(
@@ -373,6 +376,9 @@ def bank_entries(case: CaseDB, *, group: int | None) -> list[Any]:
             signals.append(SignalValue("md5", bytes.fromhex(r.md5)))
         if r.sha256:
             signals.append(SignalValue("sha256", bytes.fromhex(r.sha256)))
+        vpdq = bank_value(bytes(r.vpdq), r.duration_ms) if r.vpdq else None
+        if vpdq is not None:
+            signals.append(SignalValue("vpdq", vpdq))
         out.append(
             NewContent(
                 signals=tuple(signals),

@@ -79,6 +79,20 @@ def fingerprint_video(source: bytes | str | os.PathLike[str], *, media_type: Med
     )
 
 
+def bank_value(packed: bytes, duration_ms: int | None) -> bytes | None:
+    """A stored fingerprint as a bank's ``vpdq`` value (frames plus the duration record), or ``None``
+    when there are no frames or the video package is not installed."""
+    vpdq = _module()
+    if vpdq is None or not packed:
+        return None
+    frames = vpdq.unpack(packed)
+    if not frames:
+        return None
+    duration = None if duration_ms is None else duration_ms / 1000
+    value: bytes = vpdq.pack_value(frames, duration_s=duration)
+    return value
+
+
 def unpack(packed: bytes) -> list[Any]:
     vpdq = _module()
     return [] if vpdq is None or not packed else list(vpdq.unpack(packed))
