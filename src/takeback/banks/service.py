@@ -13,10 +13,10 @@ catches up by applying ``seq > N`` only.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import DateTime, String, Table, delete, func, insert, literal, select, text, update
 from sqlalchemy.engine import Connection
@@ -39,6 +39,9 @@ from takeback.banks.models import (
 from takeback.errors import TakebackError
 from takeback.signals import REGISTRY, IndexKind, SignalValue
 from takeback.store import record_audit
+
+if TYPE_CHECKING:
+    from takeback.signals.fingerprint import Fingerprint
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
 #: Signal types whose changes go to the change log (those kept in in-memory indexes).
@@ -345,6 +348,37 @@ class NewContent:
     disabled_until: datetime | None = None
     created_at: datetime | None = None
     created_by: str | None = None
+
+
+def entry_from_fingerprint(
+    fp: Fingerprint,
+    *,
+    note: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    source: str | None = None,
+    types: Collection[str] | None = None,
+) -> NewContent:
+    """A file's fingerprint as a bank entry: PDQ (with its quality), MD5, SHA-256 and, for a video,
+    its whole vPDQ (every frame hashed, the frames inside its border and the duration, as one value).
+
+    ``bank add`` and the service's content uploads both come here, so content enters a bank the same
+    way by either door (hash it with ``FingerprintOptions.from_settings(..., for_bank=True)``, which
+    keeps every distinct video frame). ``types`` keeps only those signal types.
+    """
+    from takeback.signals.vpdq import pack_result
+
+    signals = []
+    if fp.pdq:
+        signals.append(SignalValue("pdq", bytes.fromhex(fp.pdq), fp.pdq_quality))
+    if fp.md5:
+        signals.append(SignalValue("md5", bytes.fromhex(fp.md5)))
+    if fp.sha256:
+        signals.append(SignalValue("sha256", bytes.fromhex(fp.sha256)))
+    if fp.vpdq is not None and fp.vpdq.frames:
+        signals.append(SignalValue("vpdq", pack_result(fp.vpdq)))
+    if types is not None:
+        signals = [s for s in signals if s.signal_type in types]
+    return NewContent(signals=tuple(signals), note=note, metadata=metadata or {}, source=source)
 
 
 @dataclass(frozen=True, slots=True)
@@ -872,6 +906,7 @@ __all__ = [
     "change_watermark",
     "create_bank",
     "delete_bank",
+    "entry_from_fingerprint",
     "get_bank",
     "get_content",
     "import_contents",

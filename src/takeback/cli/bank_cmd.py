@@ -32,13 +32,11 @@ from takeback.cli.app import (
 from takeback.cli.output import Format, JsonlWriter
 from takeback.config import get_settings
 from takeback.errors import TakebackError
-from takeback.media import Limits
-from takeback.media.video import VideoLimits
 from takeback.signals import SignalValue, get_signal_type
 from takeback.signals.batch import default_jobs, fingerprint_paths
 from takeback.signals.fingerprint import Fingerprint, FingerprintOptions
 from takeback.signals.pdq import LOW_QUALITY
-from takeback.signals.vpdq import VpdqOptions, pack_result, unpack
+from takeback.signals.vpdq import unpack
 from takeback.store import Database, database_url, open_database
 
 T = TypeVar("T")
@@ -316,21 +314,6 @@ def delete_command(
 # --- entries --------------------------------------------------------------------------------------
 
 
-def _entry_from_fingerprint(
-    fp: Fingerprint, note: str | None, meta: dict[str, Any], source: str
-) -> banks.NewContent:
-    signals = []
-    if fp.pdq:
-        signals.append(SignalValue("pdq", bytes.fromhex(fp.pdq), fp.pdq_quality))
-    if fp.md5:
-        signals.append(SignalValue("md5", bytes.fromhex(fp.md5)))
-    if fp.sha256:
-        signals.append(SignalValue("sha256", bytes.fromhex(fp.sha256)))
-    if fp.vpdq is not None and fp.vpdq.frames:
-        signals.append(SignalValue("vpdq", pack_result(fp.vpdq)))
-    return banks.NewContent(signals=tuple(signals), note=note, metadata=meta, source=source)
-
-
 @bank_app.command("add")
 def add_command(
     name: BankName,
@@ -357,8 +340,7 @@ def add_command(
     view = pick_format(fmt)
     writer = JsonlWriter(sys.stdout) if view is Format.JSONL else None
     # Videos: every distinct frame, so that trimmed copies and clips sampled at any moment match.
-    video = VpdqOptions(interval=0.0, limits=VideoLimits.from_settings(settings))
-    options = FingerprintOptions(limits=Limits.from_settings(settings), video=video)
+    options = FingerprintOptions.from_settings(settings, for_bank=True)
     counts = {"added": 0, "duplicate": 0, "failed": 0}
     with handled():
         db = open_store()
@@ -367,7 +349,10 @@ def add_command(
             pending: list[Fingerprint] = []
 
             def flush() -> None:
-                entries = [_entry_from_fingerprint(fp, note, metadata, source) for fp in pending]
+                entries = [
+                    banks.entry_from_fingerprint(fp, note=note, metadata=metadata, source=source)
+                    for fp in pending
+                ]
                 outcomes = db.run(
                     lambda s: banks.add_contents(s, bank_name=name, entries=entries, actor=actor())
                 )

@@ -18,7 +18,7 @@ from takeback.cli.output import Format, JsonlWriter
 from takeback.config import get_settings
 from takeback.errors import TakebackError
 from takeback.matching import Match, Matcher, MatchQuery, MatchResult, open_matcher
-from takeback.matching.video_banks import VideoBankMatch, VideoMatcher
+from takeback.matching.video_banks import VideoBankMatch, VideoMatcher, combined_status
 from takeback.matching.video_banks import status_of as video_status
 from takeback.media import Limits
 from takeback.media.video import VideoLimits
@@ -204,11 +204,7 @@ def match_command(
                     clip = videos.pop(r.query.label, None)
                     found = video_matcher.match(clip, banks=bank) if clip is not None else []
                     v_status = video_status(found)
-                    status = r.status
-                    if v_status in ("match", "clip", "contains"):
-                        status = "match"  # a clip of a banked video is as much a match as a copy
-                    elif v_status == "allow_listed" and status == "no_match":
-                        status = "allow_listed"
+                    status = combined_status(r.status, v_status)
                     matched += status == "match"
                     if writer is not None:
                         record = r.to_record()

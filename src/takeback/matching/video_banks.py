@@ -64,6 +64,18 @@ class VideoBankMatch:
     def kind(self) -> MatchKind:
         return self.video.kind
 
+    @property
+    def effective(self) -> bool:
+        """A match that should act: a full match, clip or containment in a blocking bank, not
+        suppressed by an allow-list entry (a ``partial`` one only informs)."""
+        return self.kind is not MatchKind.PARTIAL and not self.allow_list and self.suppressed_by is None
+
+    @property
+    def distance(self) -> int:
+        """One number for the two shares, as :class:`~takeback.signals.vpdq.VpdqSignal` compares
+        values: 100 minus the smaller share in percent (0: each video wholly inside the other)."""
+        return 100 - int(min(self.video.query_share, self.video.coverage) * 100)
+
     def explain(self) -> str:
         v = self.video
         what = "allow-list entry" if self.allow_list else "entry"
@@ -282,6 +294,17 @@ class VideoMatcher:
             by = (allow[0].bank, allow[0].content_id)
             out = [m if m.allow_list else replace(m, suppressed_by=by) for m in out]
         return out
+
+
+def combined_status(status: str, video_status: str) -> str:
+    """One input's status from its hashes' (``MatchResult.status``) and its video's
+    (:func:`status_of`): a clip of a banked video, or a banked video inside this one, is as much a
+    match as a copy."""
+    if video_status in ("match", "clip", "contains"):
+        return "match"
+    if video_status == "allow_listed" and status == "no_match":
+        return "allow_listed"
+    return status
 
 
 def status_of(matches: Sequence[VideoBankMatch]) -> str:

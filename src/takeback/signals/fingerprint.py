@@ -13,15 +13,19 @@ import hashlib
 import os
 import stat
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from takeback.media import HEAD_BYTES, Limits, MediaError, MediaType, decode_image, sniff
 from takeback.media import errors as codes
 from takeback.media.borders import find_border
 from takeback.media.types import Kind
+from takeback.media.video import VideoLimits
 from takeback.media.walk import display_path
 from takeback.signals.pdq import pdq_from_luma
-from takeback.signals.vpdq import VpdqOptions, VpdqResult, vpdq_from_video
+from takeback.signals.vpdq import DEFAULT_INTERVAL, VpdqOptions, VpdqResult, vpdq_from_video
+
+if TYPE_CHECKING:
+    from takeback.config import Settings
 
 _CHUNK = 1 << 20
 
@@ -36,6 +40,18 @@ class FingerprintOptions:
     video: VpdqOptions = field(default_factory=VpdqOptions)
     #: also hash the content inside a uniform border (letterbox, plain frame) when one is found
     borders: bool = True
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, for_bank: bool = False, dihedral: bool = False
+    ) -> FingerprintOptions:
+        """Options with the configured image and video limits. ``for_bank``: hash every distinct
+        video frame, as banks store videos (so trimmed copies and clips sampled at any moment find
+        their frames); otherwise about one frame a second plus scene cuts, as queries do."""
+        video = VpdqOptions(
+            interval=0.0 if for_bank else DEFAULT_INTERVAL, limits=VideoLimits.from_settings(settings)
+        )
+        return cls(dihedral=dihedral, limits=Limits.from_settings(settings), video=video)
 
 
 @dataclass(slots=True)

@@ -189,6 +189,26 @@ class VpdqResult:
         return to_text(self.frames)
 
 
+def result_from_value(value: bytes) -> VpdqResult:
+    """A stored or exported vPDQ value (packed bytes) as a query, for matching by hash rather than by
+    file. What a value does not record is unknown here: sizes and counts are 0, and ``interval`` 0
+    lets matching judge the sampling from the frames' timestamps."""
+    frames, cropped, duration = unpack_result(value)
+    end = duration if duration is not None else max((f.timestamp for f in frames), default=0.0)
+    return VpdqResult(
+        frames=frames,
+        cropped=cropped,
+        border=None,
+        duration_s=end,
+        frame_count=0,
+        width=0,
+        height=0,
+        fps=None,
+        interval=0.0,
+        decoded=0,
+    )
+
+
 def _box_key(box: Box, width: int, height: int) -> tuple[int, int, int, int]:
     """Boxes within ~2 % of the frame of each other share a key (encoders jitter dark edges)."""
     qh, qw = max(1.0, 0.02 * height), max(1.0, 0.02 * width)

@@ -6,6 +6,10 @@ it is done ``/status/live`` answers and ``/status`` says ``INDEX-NOT-LOADED``, a
 ``CHECK_INTERVAL_S`` before a lookup (writes made through this worker are visible to its next lookup
 at once, via ``mark_stale``). ``/status`` reports ``INDEX-STALE`` when the change log could not be
 read for ``STALE_AFTER_S``.
+
+The video matcher (:class:`~takeback.matching.video_banks.VideoMatcher`: bank videos' frame hashes)
+is one per worker too, loaded in the same background thread after the PDQ index; it checks the change
+log itself on every video lookup (a video lookup costs far more than that one query).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from takeback.matching import Matcher, open_matcher
+from takeback.matching.video_banks import VideoMatcher
 from takeback.store import Database
 from takeback.web.errors import ApiError
 
@@ -58,6 +63,7 @@ class MatcherHandle:
         self._db = db
         self._data_dir = data_dir
         self._matcher: Matcher | None = None
+        self.video = VideoMatcher(db)  # thread-safe; shared by every request of this worker
         self._error: BaseException | None = None
         self._fresh_at = 0.0
         self._thread = threading.Thread(target=self._open, name="takeback-index-load", daemon=True)
@@ -85,6 +91,13 @@ class MatcherHandle:
         except BaseException as exc:  # reported by /status and by every lookup
             self._error = exc
             log.error("could not open the match index: %s", exc)
+            return
+        try:  # warm the video matcher now rather than on the first video lookup
+            with self._db.session() as s:
+                self.video.refresh(s)
+            log.info("video index ready: %d bank videos", len(self.video))
+        except Exception as exc:  # the first video lookup loads it instead (and reports errors)
+            log.warning("could not load the video index yet: %s", type(exc).__name__)
 
     @property
     def ready(self) -> bool:

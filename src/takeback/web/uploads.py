@@ -15,13 +15,16 @@ import anyio.to_thread
 from fastapi import Request
 from starlette.datastructures import UploadFile
 
-from takeback.media import HEAD_BYTES, Kind, Limits, MediaError, sniff
+from takeback.media import HEAD_BYTES, Kind, MediaError, sniff
 from takeback.signals.fingerprint import Fingerprint, FingerprintOptions, fingerprint_bytes
+from takeback.signals.vpdq import pack_result
 from takeback.web.deps import ServiceState
 from takeback.web.errors import ApiError
 
 #: HMA content types and the kinds of bytes each accepts
 CONTENT_FIELDS: dict[str, Kind] = {"photo": Kind.IMAGE, "video": Kind.VIDEO}
+#: signal types a file yields (``vpdq`` for videos and animations)
+SIGNAL_TYPES = ("pdq", "md5", "sha256", "vpdq")
 
 #: request body of a multipart upload, for the OpenAPI document
 MULTIPART_OPENAPI: dict[str, Any] = {
@@ -95,10 +98,15 @@ def check_kind(content_type: str, data: bytes) -> None:
         )
 
 
-async def fingerprint_upload(state: ServiceState, upload: Upload, *, dihedral: bool = False) -> Fingerprint:
-    """Fingerprint an upload off the event loop; a decoder failure is 422 with the decoder's code."""
+async def fingerprint_upload(
+    state: ServiceState, upload: Upload, *, dihedral: bool = False, for_bank: bool = False
+) -> Fingerprint:
+    """Fingerprint an upload off the event loop; a decoder failure is 422 with the decoder's code.
+
+    ``for_bank``: a video is hashed at every distinct frame, as ``takeback bank add`` does (queries
+    sample about one frame a second)."""
     check_kind(upload.content_type, upload.data)
-    options = FingerprintOptions(dihedral=dihedral, limits=Limits.from_settings(state.settings))
+    options = FingerprintOptions.from_settings(state.settings, for_bank=for_bank, dihedral=dihedral)
     fp = await anyio.to_thread.run_sync(
         lambda: fingerprint_bytes(upload.data, name=upload.filename, options=options)
     )
@@ -107,15 +115,28 @@ async def fingerprint_upload(state: ServiceState, upload: Upload, *, dihedral: b
     return fp
 
 
-def signals_of(fp: Fingerprint, types: str | None = None) -> dict[str, str]:
-    """``{signal_type: hex}`` as HMA's hashing routes return it, optionally limited by ``types``."""
-    found = {k: v for k, v in (("pdq", fp.pdq), ("md5", fp.md5), ("sha256", fp.sha256)) if v}
+def parse_types(types: str | None) -> list[str] | None:
+    """HMA's ``types=pdq,md5`` -> signal type names (``None``: every type); unknown names are 422."""
     if not types:
-        return found
+        return None
     wanted = [t.strip().lower() for t in types.split(",") if t.strip()]
-    unknown = [t for t in wanted if t not in ("pdq", "md5", "sha256")]
+    unknown = [t for t in wanted if t not in SIGNAL_TYPES]
     if unknown:
-        raise _bad(f"signal type {unknown[0]!r} doesn't exist; use pdq, md5 or sha256.", "types")
+        raise _bad(f"signal type {unknown[0]!r} doesn't exist; use {', '.join(SIGNAL_TYPES)}.", "types")
+    return wanted
+
+
+def signals_of(fp: Fingerprint, types: str | None = None) -> dict[str, str]:
+    """``{signal_type: hex}`` as HMA's hashing routes return it, optionally limited by ``types``.
+
+    A video's ``vpdq`` is its packed value in hex (frames, the frames inside its border, the
+    duration), the form bank exports carry and every route taking a ``vpdq`` value accepts."""
+    found = {k: v for k, v in (("pdq", fp.pdq), ("md5", fp.md5), ("sha256", fp.sha256)) if v}
+    if fp.vpdq is not None and fp.vpdq.frames:
+        found["vpdq"] = pack_result(fp.vpdq).hex()
+    wanted = parse_types(types)
+    if wanted is None:
+        return found
     return {k: v for k, v in found.items() if k in wanted}
 
 

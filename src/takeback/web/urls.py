@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import anyio.to_thread
 
-from takeback.media import HEAD_BYTES, Kind, Limits, MediaError, sniff
+from takeback.media import HEAD_BYTES, Kind, MediaError, sniff
 from takeback.signals.fingerprint import Fingerprint, FingerprintOptions, fingerprint_bytes
 from takeback.web.deps import ServiceState
 from takeback.web.errors import ApiError
@@ -17,9 +17,15 @@ from takeback.web.uploads import CONTENT_FIELDS, check_kind
 
 
 async def fingerprint_url(
-    state: ServiceState, url: str, *, content_type: str | None = None, dihedral: bool = False
+    state: ServiceState,
+    url: str,
+    *,
+    content_type: str | None = None,
+    dihedral: bool = False,
+    for_bank: bool = False,
 ) -> Fingerprint:
-    """Fetch ``url`` safely and fingerprint the bytes (422/415 as for uploads)."""
+    """Fetch ``url`` safely and fingerprint the bytes (422/415 as for uploads; ``for_bank`` as for
+    :func:`~takeback.web.uploads.fingerprint_upload`)."""
     if content_type is not None and content_type not in CONTENT_FIELDS:
         raise ApiError(
             f"No such content_type {content_type!r}: use photo or video.",
@@ -34,7 +40,7 @@ async def fingerprint_url(
         kind = sniff(data[:HEAD_BYTES]).kind
         if kind not in (Kind.IMAGE, Kind.VIDEO):
             check_kind("photo", data)  # raises 415 naming what the bytes are
-    options = FingerprintOptions(dihedral=dihedral, limits=Limits.from_settings(state.settings))
+    options = FingerprintOptions.from_settings(state.settings, for_bank=for_bank, dihedral=dihedral)
     fp = await anyio.to_thread.run_sync(lambda: fingerprint_bytes(data, name=url, options=options))
     if fp.error is not None:
         raise MediaError(fp.error["message"], code=fp.error["code"])

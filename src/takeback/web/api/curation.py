@@ -27,6 +27,7 @@ from takeback.banks.service import (
     bank_info,
     create_bank,
     delete_bank,
+    entry_from_fingerprint,
     get_bank,
     get_content,
     list_banks,
@@ -36,12 +37,11 @@ from takeback.banks.service import (
     update_bank,
 )
 from takeback.signals import SignalValue
-from takeback.signals.fingerprint import Fingerprint
 from takeback.web.api.matching import parse_signal
 from takeback.web.deps import BankManager, BankReader, ServiceState, SessionDep, StateDep, Submitter
 from takeback.web.errors import ApiError
 from takeback.web.security import Principal
-from takeback.web.uploads import MULTIPART_OPENAPI, fingerprint_upload, json_field, read_upload, signals_of
+from takeback.web.uploads import MULTIPART_OPENAPI, fingerprint_upload, json_field, parse_types, read_upload
 from takeback.web.urls import fingerprint_url
 
 router = APIRouter(prefix="/c", tags=["Banks"])
@@ -227,13 +227,6 @@ def bank_delete(bank_name: str, caller: BankManager, session: SessionDep, state:
 # --- content --------------------------------------------------------------------------------------
 
 
-def _signal_values(fp: Fingerprint, signals: dict[str, str]) -> tuple[SignalValue, ...]:
-    return tuple(
-        SignalValue(name, bytes.fromhex(value), fp.pdq_quality if name == "pdq" else None)
-        for name, value in signals.items()
-    )
-
-
 def _metadata(raw: Any) -> dict[str, Any]:
     if raw is None:
         return {}
@@ -275,7 +268,8 @@ def _added_response(content_id: int, created: bool, signals: dict[str, str]) -> 
 
 @router.post(
     "/bank/{bank_name}/content",
-    summary="Add content to a bank: ?url= or a multipart file (photo/video); fingerprints only are kept",
+    summary="Add content to a bank: ?url= or a multipart file (photo/video); fingerprints only are kept "
+    "(a video's vPDQ holds every distinct frame, as takeback bank add stores it)",
     openapi_extra=MULTIPART_OPENAPI,
     responses={201: {"description": "added"}, 200: {"description": "already in the bank: its id"}},
 )
@@ -289,6 +283,8 @@ async def bank_add_content(
     types: str | None = Query(None, description="comma-separated signal types to store"),
     note: str | None = Query(None, description="a note kept with the entry (takeback)"),
 ) -> JSONResponse:
+    wanted = parse_types(types)
+
     # Check the bank (and scope) before reading or fetching anything.
     def check() -> None:
         with state.db.sessionmaker() as s:
@@ -302,19 +298,18 @@ async def bank_add_content(
             body = await request.json()
             if not isinstance(body, dict):
                 raise invalid("The JSON body must be an object.", "body")
-        fp = await fingerprint_url(state, url, content_type=content_type)
+        fp = await fingerprint_url(state, url, content_type=content_type, for_bank=True)
         meta, note_text, source = _metadata(body.get("metadata")), body.get("note", note), f"url:{url}"
     elif ctype.startswith("multipart/form-data"):
         upload = await read_upload(request)
-        fp = await fingerprint_upload(state, upload)
+        fp = await fingerprint_upload(state, upload, for_bank=True)
         meta = _metadata(json_field(upload.fields, "metadata"))
         note_text, source = upload.fields.get("note", note), "upload"
     else:
         raise invalid("Neither `url` nor a multipart file upload was received.", "url")
     if note_text is not None and not isinstance(note_text, str):
         raise invalid("note: must be text.", "note")
-    signals = signals_of(fp, types)
-    entry = NewContent(signals=_signal_values(fp, signals), note=note_text, metadata=meta, source=source)
+    entry = entry_from_fingerprint(fp, note=note_text, metadata=meta, source=source, types=wanted)
     return _added_response(*await anyio.to_thread.run_sync(_add, state, caller, bank_name, entry))
 
 
