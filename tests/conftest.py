@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +18,9 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("TAKEBACK_SHARED_DATA", ROOT.parent / "shared" / "data"))
+# The PDQ search kernels compile once (~5 s) into the data dir; tests make hundreds of data dirs,
+# so every test process and the servers and CLIs they start share one numba cache instead.
+os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / "takeback-tests-numba"))
 
 
 @pytest.fixture(scope="session")

@@ -276,3 +276,22 @@ def test_batch_equals_single_with_threads() -> None:
             single = idx.search(q, 31)
             assert np.array_equal(single.ids, got.ids) and np.array_equal(single.distances, got.distances)
     assert idx.search_batch(np.empty((0, 32), np.uint8), 31) == []
+
+
+def test_search_many_is_search_batch_flattened() -> None:
+    """The flat form: (query, id, distance) sorted by query, distance, id; same answers."""
+    rng = np.random.default_rng(9)
+    hashes = random_hashes(rng, 20_000)
+    ids = np.arange(20_000, dtype=np.int64) * 5
+    idx = PdqIndex.build(ids, hashes)
+    idx.add(np.array([7, 9]), np.stack([hashes[3], flip_bits(hashes[3], 2, rng)]))  # the delta too
+    queries = planted_queries(rng, hashes, 150)
+    for threads in (1, 2):
+        qi, got_ids, got_d = idx.search_many(queries, 31, threads=threads)
+        assert qi.dtype == got_ids.dtype == np.int64 and got_d.dtype == np.int32
+        assert np.all(np.diff(qi) >= 0)
+        for i, res in enumerate(idx.search_batch(queries, 31)):
+            sel = qi == i
+            assert np.array_equal(got_ids[sel], res.ids) and np.array_equal(got_d[sel], res.distances)
+    empty = idx.search_many(np.empty((0, 32), np.uint8), 31)
+    assert [a.shape for a in empty] == [(0,), (0,), (0,)]

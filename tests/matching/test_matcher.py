@@ -391,3 +391,45 @@ def test_index_newer_than_the_database_is_rebuilt(db: Database, tmp_path: Path) 
     assert any("newer than the database" in n for n in again.notices)
     assert 987654 not in again._index
     assert len(again.match([q(value)])[0].matches) == 1
+
+
+def test_match_batch_answers_as_match_does_under_every_policy(db: Database, matcher: Matcher) -> None:
+    """The batch path (no object per input) gives the same matches, statuses and suppressions as
+    ``match`` for the same hashes: per-bank thresholds, an allow-list, a disabled entry, a disabled
+    bank, bank scope, repeated inputs, and MD5 / SHA-256 batches."""
+    rng = np.random.default_rng(33)
+    make_bank(db, "strict", threshold=6)
+    make_bank(db, "loose", threshold=40)
+    make_bank(db, "benign", threshold=12, allow_list=True)
+    make_bank(db, "off")
+    sources = [rand_bytes(rng) for _ in range(40)]
+    md5s = [rand_bytes(rng, 16) for _ in range(40)]
+    sha = [rand_bytes(rng, 32) for _ in range(40)]
+    for i, src in enumerate(sources):
+        sigs = (SignalValue("pdq", flip(src, i % 9, rng), 90), SignalValue("md5", md5s[i], None))
+        add(db, "strict", banks.NewContent(signals=sigs, enabled=i % 7 != 3, note=f"s{i}"))
+        add(db, "loose", pdq_entry(flip(src, (5 * i) % 45, rng), metadata={"i": i}))
+        if i % 5 == 0:
+            add(db, "benign", banks.NewContent(signals=(SignalValue("sha256", sha[i], None),)))
+            add(db, "benign", pdq_entry(flip(src, 4, rng)))
+        if i % 4 == 0:
+            add(db, "off", pdq_entry(src))
+    with db.session() as s:
+        banks.set_bank_enabled(s, name="off", enabled=False, actor=ACTOR)
+    queries = [flip(src, int(rng.integers(0, 8)), rng) for src in sources]
+    queries += [rand_bytes(rng) for _ in range(30)] + queries[:5]  # misses, and repeated inputs
+    for scope in (None, ["loose"], ["strict", "loose"]):
+        want = matcher.match([q(v) for v in queries], banks=scope)
+        got = matcher.match_batch("pdq", queries, banks=scope)
+        assert set(got) == {i for i, r in enumerate(want) if r.matches}
+        for i, r in got.items():
+            assert r.status == want[i].status and r.matches == want[i].matches, (scope, i)
+        assert any(r.status == "allow_listed" for r in got.values())
+        assert any(r.status == "match" for r in got.values())
+    for kind, values in (("md5", md5s), ("sha256", sha)):
+        asked = [*values[:20], rand_bytes(rng, len(values[0]))]
+        want = matcher.match([MatchQuery(label="q", **{kind: v}) for v in asked])  # type: ignore[arg-type]
+        got = matcher.match_batch(kind, asked)
+        assert set(got) == {i for i, r in enumerate(want) if r.matches} and got
+        assert all(r.matches == want[i].matches for i, r in got.items())
+    assert matcher.match_batch("pdq", []) == {}

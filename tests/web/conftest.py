@@ -85,6 +85,19 @@ class Service:
         return name
 
 
+def _wait_ready(url: str, seconds: float = 180) -> None:
+    """Until ``/status`` says ready: the index loads in the background, and the first load in a
+    process compiles the search kernels (seconds, holding the GIL, so a request may time out)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/status", timeout=10).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+
+
 def _clone_pg(admin: str, template: str) -> tuple[str, str]:
     name = f"tb_web_{uuid.uuid4().hex[:12]}"
     eng = create_engine(admin, isolation_level="AUTOCOMMIT")
@@ -131,6 +144,7 @@ def service(
     server = ServerThread(create_app(settings))
     server.start()
     svc = Service(f"http://127.0.0.1:{server.port}", db_url, settings, admin, db)
+    _wait_ready(svc.url)
     try:
         yield svc
     finally:

@@ -39,20 +39,25 @@ from functools import lru_cache
 
 import numpy as np
 
+from takeback.index import kernels
+from takeback.index.kernels import readonly
+
 HASH_BITS = 256
 HASH_WORDS = 4
 BLOCK_SHIFT = 8
 DESIGN_RADIUS = 31
 MIN_WIDTH, MAX_WIDTH = 8, 32
 
-# Cost model, in nanoseconds, measured on the 2-core development machine (numpy 2.4, AVX-512).
-# Only ratios matter: they pick the table layout and decide when scanning beats probing.
-# (At 10M rows a probe or candidate costs ~20 ns, cache misses included; at 100k rows ~9 ns.)
-COST_PROBE_NS = 15.0  # one probe: key arithmetic + two offset lookups
-COST_CANDIDATE_NS = 20.0  # one candidate: row gather + random hash gather + distance
-COST_SCAN_NS = 10.0  # one row of a linear scan
-COST_MIH_FIXED_NS = 25_000.0  # per-query NumPy call overhead of the probing path
-COST_SCAN_FIXED_NS = 15_000.0
+# Cost model, in nanoseconds, measured on the 2-core development machine with the compiled kernels
+# (``kernels``; batches of 4,000 random queries, radius 31). Only ratios matter: they pick the table
+# layout and decide when scanning beats probing. At 1M rows a probe costs ~10 ns and a candidate
+# ~10 ns, cache misses included (fit over 13-16 tables: 28.8-43.9 µs a query); at 20k rows, where
+# the tables stay in cache, a probe costs ~5 ns. A scanned row costs 1.3 ns (four POPCNTs).
+COST_PROBE_NS = 10.0  # one probe: key, bucket offsets, and the bucket's first rows
+COST_CANDIDATE_NS = 10.0  # one candidate: its random 32-byte hash read + distance
+COST_SCAN_NS = 1.3  # one row of a linear scan
+COST_MIH_FIXED_NS = 3_000.0  # per query: keys, plan, kernel call
+COST_SCAN_FIXED_NS = 1_000.0
 # Memory allowed for tables + offsets, per row (the 32-byte hash, 8-byte id and tombstone are on top).
 TABLE_BYTES_PER_ROW = 80
 TABLE_BYTES_FLOOR = 1 << 20  # small segments may spend more per row; absolute bytes are tiny
@@ -178,11 +183,15 @@ def fix_wraparound(d: np.ndarray, cand_words: np.ndarray, query: np.ndarray) -> 
 
 @dataclass(frozen=True, slots=True)
 class ProbePlan:
-    """Probes of one radius: global key ``base + (key[table] ^ mask)`` for each probe."""
+    """Probes of one radius: table ``j`` flips its key by ``masks[mstart[j]:mstart[j + 1]]``."""
 
-    base: np.ndarray  # int64 (P,)
-    table: np.ndarray  # intp (P,)
-    mask: np.ndarray  # int64 (P,)
+    radii: np.ndarray  # int64 (m,): each table's probe radius; -1 = not probed
+    mstart: np.ndarray  # int64 (m + 1,)
+    masks: np.ndarray  # int64 (P,)
+
+    @property
+    def probes(self) -> int:
+        return int(self.masks.shape[0])
 
 
 @dataclass(eq=False)
@@ -200,10 +209,31 @@ class Segment:
     _plans: dict[int, ProbePlan | None] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        # read-only views for the kernels (one compiled version whether arrays are mapped or not);
+        # ``dead`` changes in place and its view sees it
+        self._ro_words = readonly(self.words)
+        self._ro_dead = readonly(self.dead)
+        if not self.widths:  # scanned (the delta is wrapped in one per search: keep this cheap)
+            self.starts: tuple[int, ...] = ()
+            self.table_base = EMPTY_IDS
+            self._masks: tuple[int, ...] = ()
+            self._shifts: tuple[int, ...] = ()
+            self._ro_tables: tuple[np.ndarray, ...] | None = None
+            return
         self.starts = tuple(int(x) for x in np.cumsum((0, *self.widths))[:-1])
         self.table_base = np.cumsum([0, *(1 << w for w in self.widths)])[:-1].astype(np.int64)
         self._masks = tuple((1 << w) - 1 for w in self.widths)
         self._shifts = tuple(HASH_BITS - s - w for s, w in zip(self.starts, self.widths, strict=True))
+        self._ro_tables = None
+        if self.table_rows is not None and self.block_base is not None and self.low is not None:
+            self._ro_tables = (
+                readonly(self.table_rows),
+                readonly(self.block_base),
+                readonly(self.low),
+                readonly(self.table_base),
+                readonly(np.array(self.starts, dtype=np.int64)),
+                readonly(np.array(self.widths, dtype=np.int64)),
+            )
 
     @property
     def n(self) -> int:
@@ -250,18 +280,19 @@ class Segment:
             and radius < HASH_BITS
             and probe_cost_ns(self.widths, self.n, radius) < scan_cost_ns(self.n)
         ):
-            radii = table_radii(self.widths, self.n, radius)
-            bases, tables, masks = [], [], []
-            for j, (w, t) in enumerate(zip(self.widths, radii, strict=True)):
-                if t < 0:
-                    continue
-                mk = flip_masks(w, t)
-                masks.append(mk)
-                tables.append(np.full(mk.shape[0], j, dtype=np.intp))
-                bases.append(np.full(mk.shape[0], self.table_base[j], dtype=np.int64))
-            plan = ProbePlan(np.concatenate(bases), np.concatenate(tables), np.concatenate(masks))
+            plan = self.probe_plan(radius)
         self._plans[radius] = plan
         return plan
+
+    def probe_plan(self, radius: int) -> ProbePlan:
+        """The probes for ``radius`` whatever they cost (``plan`` decides whether to use them)."""
+        radii = table_radii(self.widths, self.n, radius)
+        masks = [flip_masks(w, t) if t >= 0 else EMPTY_IDS for w, t in zip(self.widths, radii, strict=True)]
+        return ProbePlan(
+            readonly(np.array(radii, dtype=np.int64)),
+            readonly(np.cumsum([0, *(mk.shape[0] for mk in masks)]).astype(np.int64)),
+            readonly(np.concatenate(masks).astype(np.int64)),
+        )
 
     def query_keys(self, query_int: int) -> np.ndarray:
         """The substring keys of one query given as a 256-bit Python integer."""
@@ -275,126 +306,41 @@ class Segment:
             [extract_key(qwords, s, w) for s, w in zip(self.starts, self.widths, strict=True)], axis=1
         )
 
-    def _ranges(self, g: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Bucket ranges of global keys ``g``: (index into g, start, count) for non-empty ones."""
-        assert self.block_base is not None and self.low is not None
-        bb, low = self.block_base, self.low
-        lo = bb[g >> BLOCK_SHIFT] + low[g]
-        g = g + 1
-        cnt = bb[g >> BLOCK_SHIFT] + low[g] - lo
-        nz = np.flatnonzero(cnt)
-        return nz, lo[nz], cnt[nz]
-
-    def _candidates(self, lo: np.ndarray, cnt: np.ndarray) -> np.ndarray:
-        """Rows of the buckets ``[lo, lo + cnt)``, concatenated (int64)."""
-        assert self.table_rows is not None
-        ends = np.cumsum(cnt)
-        total = int(ends[-1])
-        pos = np.repeat(lo - (ends - cnt), cnt)
-        pos += np.arange(total, dtype=np.int64)
-        return np.take(self.table_rows, pos).astype(np.int64)
-
     def search_one(self, qwords: np.ndarray, query_int: int, radius: int) -> tuple[np.ndarray, np.ndarray]:
         """(ids, distances) of live rows within ``radius`` of one query (unsorted, unique)."""
         plan = self.plan(radius)
-        if plan is None:
-            return self._scan_one(qwords, radius)
-        keys = self.query_keys(query_int)
-        g = plan.base + (keys[plan.table] ^ plan.mask)
-        _, lo, cnt = self._ranges(g)
-        if lo.shape[0] == 0:
-            return EMPTY_IDS, EMPTY_D
-        rows = self._candidates(lo, cnt)
-        cand = np.take(self.words, rows, axis=0)
-        d = hamming(cand, qwords)
-        hit = np.flatnonzero(d <= radius)
-        if hit.shape[0] == 0:
-            return EMPTY_IDS, EMPTY_D
-        rows, d = rows[hit], fix_wraparound(d[hit], cand[hit], qwords)
-        keep = d <= radius
-        rows, first = np.unique(rows[keep], return_index=True)
-        d = d[keep][first]
-        return self._alive(rows, d)
-
-    def _alive(self, rows: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if self.n_dead:
-            ok = ~self.dead[rows]
-            rows, d = rows[ok], d[ok]
-        return self.ids[rows], d
-
-    def _scan_one(self, qwords: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
-        rows_out, d_out = [], []
-        step = 1 << 20
-        for start in range(0, self.n, step):
-            chunk = self.words[start : start + step]
-            d = hamming(chunk, qwords)
-            hit = np.flatnonzero(d <= radius)
-            d = fix_wraparound(d[hit], chunk[hit], qwords)
-            keep = d <= radius
-            rows_out.append(hit[keep] + start)
-            d_out.append(d[keep])
-        if not rows_out:
-            return EMPTY_IDS, EMPTY_D
-        return self._alive(np.concatenate(rows_out), np.concatenate(d_out))
+        keys = self.query_keys(query_int).reshape(1, -1) if plan is not None else None
+        _, ids, d = self._search(qwords.reshape(1, HASH_WORDS), radius, plan, keys)
+        return ids, d
 
     def search_batch(self, qwords: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(query index, ids, distances) of live rows within ``radius`` of each query."""
+        """(query index, ids, distances) of live rows within ``radius`` of each query (each once)."""
         plan = self.plan(radius)
-        if plan is None:
-            return self._scan_batch(qwords, radius)
-        keys = self.batch_keys(qwords)
-        p = plan.base.shape[0]
-        chunk = max(1, BATCH_PROBES // p)  # small rounds keep the temporaries in cache
-        out_q, out_r, out_d = [], [], []
-        for q0 in range(0, qwords.shape[0], chunk):
-            kq = keys[q0 : q0 + chunk]
-            g = (plan.base + (kq[:, plan.table] ^ plan.mask)).reshape(-1)
-            nz, lo, cnt = self._ranges(g)
-            if lo.shape[0] == 0:
-                continue
-            rows = self._candidates(lo, cnt)
-            qi = np.repeat(nz // p, cnt) + q0
-            cand = np.take(self.words, rows, axis=0)
-            qw = np.take(qwords, qi, axis=0)
-            d = hamming(cand, qw)
-            hit = np.flatnonzero(d <= radius)
-            d = fix_wraparound(d[hit], cand[hit], qw[hit])
-            keep = d <= radius
-            out_q.append(qi[hit][keep])
-            out_r.append(rows[hit][keep])
-            out_d.append(d[keep])
-        if not out_q:
-            return EMPTY_IDS, EMPTY_IDS, EMPTY_D
-        qi, rows, d = np.concatenate(out_q), np.concatenate(out_r), np.concatenate(out_d)
-        _, first = np.unique(qi * self.n + rows, return_index=True)
-        qi, rows, d = qi[first], rows[first], d[first]
-        if self.n_dead:
-            ok = ~self.dead[rows]
-            qi, rows, d = qi[ok], rows[ok], d[ok]
-        return qi, self.ids[rows], d
+        keys = self.batch_keys(qwords) if plan is not None else None
+        return self._search(qwords, radius, plan, keys)
 
-    def _scan_batch(self, qwords: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        n = self.n
-        if n == 0:
+    def _search(
+        self, qwords: np.ndarray, radius: int, plan: ProbePlan | None, keys: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self.n == 0 or qwords.shape[0] == 0:
             return EMPTY_IDS, EMPTY_IDS, EMPTY_D
-        out_q, out_r, out_d = [], [], []
-        row_step = min(n, 1 << 18)
-        q_step = max(1, (1 << 18) // row_step)
-        for r0 in range(0, n, row_step):
-            chunk = self.words[r0 : r0 + row_step]
-            for q0 in range(0, qwords.shape[0], q_step):
-                qs = qwords[q0 : q0 + q_step]
-                d = hamming(chunk[None, :, :], qs[:, None, :]).reshape(qs.shape[0], -1)
-                qi, ri = np.nonzero(d <= radius)
-                dd = fix_wraparound(d[qi, ri], chunk[ri], qs[qi])
-                keep = dd <= radius
-                out_q.append(qi[keep] + q0)
-                out_r.append(ri[keep] + r0)
-                out_d.append(dd[keep])
-        qi, rows, d = np.concatenate(out_q), np.concatenate(out_r), np.concatenate(out_d)
-        if self.n_dead:
-            ok = ~self.dead[rows]
-            qi, rows, d = qi[ok], rows[ok], d[ok]
+        jit = kernels.compiled()
+        qwords = readonly(np.ascontiguousarray(qwords, dtype=np.uint64))
+        if plan is None or keys is None or self._ro_tables is None:
+            qi, rows, d = jit.scan_search(qwords, radius, self._ro_words, self._ro_dead)
+        else:
+            qi, rows, d = jit.mih_search(
+                readonly(keys),
+                qwords,
+                radius,
+                self._ro_words,
+                self._ro_dead,
+                *self._ro_tables,
+                plan.radii,
+                plan.mstart,
+                plan.masks,
+                kernels.ROUND_PROBES,
+            )
         return qi, self.ids[rows], d
 
     # --- identity ---------------------------------------------------------------------------------
@@ -422,10 +368,8 @@ class Segment:
         return self.ids[keep], self.words[keep]
 
 
-EMPTY_IDS = np.empty(0, dtype=np.int64)
-EMPTY_D = np.empty(0, dtype=np.uint32)
-EMPTY_IDS.setflags(write=False)
-EMPTY_D.setflags(write=False)
+EMPTY_IDS = readonly(np.empty(0, dtype=np.int64))
+EMPTY_D = readonly(np.empty(0, dtype=np.int32))
 
 
 def _build_tables(words: np.ndarray, widths: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -18,8 +18,9 @@ INTERFACE CONTRACT (used by ``takeback.matching``; keep it stable):
 Every change is visible to the very next search (no rebuild step).
 
 Additions beyond the contract: ``PdqIndex.build(ids, hashes)`` (bulk, one segment),
-``compact()``, ``ids()``, ``stats()``; ``load(path, use_mmap=..., verify=...)``. Within one ``add``
-call a repeated id keeps its last hash (as if added one after the other).
+``search_many`` (``search_batch`` as flat arrays), ``compact()``, ``ids()``, ``stats()``;
+``load(path, use_mmap=..., verify=...)``. Within one ``add`` call a repeated id keeps its last
+hash (as if added one after the other).
 
 HOW IT WORKS. An index is a list of immutable *segments* (``mih.Segment``: multi-index hashing
 tables, exact for any radius) plus a small append-only *delta* that is scanned linearly. ``add``
@@ -158,23 +159,6 @@ class _Delta:
         hit = np.isin(self.ids[: self.n], ids)
         hit &= ~self.dead[: self.n]
         return np.flatnonzero(hit)
-
-
-def _scan_delta_one(
-    delta: tuple[np.ndarray, np.ndarray, np.ndarray, int], qwords: np.ndarray, radius: int
-) -> tuple[np.ndarray, np.ndarray]:
-    ids, words, dead, n_dead = delta
-    d = mih.hamming(words, qwords)
-    hit = np.flatnonzero(d <= radius)
-    if not hit.shape[0]:
-        return ids[:0], d[:0]
-    d = mih.fix_wraparound(d[hit], words[hit], qwords)
-    keep = d <= radius
-    hit, d = hit[keep], d[keep]
-    if n_dead:
-        ok = ~dead[hit]
-        hit, d = hit[ok], d[ok]
-    return ids[hit], d
 
 
 class PdqIndex:
@@ -365,9 +349,14 @@ class PdqIndex:
         self._merge_step(everything)
 
     # --- contract: search -----------------------------------------------------------------------------
-    def _snapshot(self) -> tuple[tuple[Segment, ...], tuple[np.ndarray, np.ndarray, np.ndarray, int]]:
+    def _searched(self) -> list[Segment]:
+        """A snapshot to search: the segments, and the delta's live prefix as one more (scanned)."""
         with self._lock:
-            return self._segments, self._delta.view()
+            segments, (d_ids, d_words, d_dead, d_n_dead) = self._segments, self._delta.view()
+        out = list(segments)
+        if d_n_dead < d_ids.shape[0]:
+            out.append(Segment(d_ids, d_words, d_dead, n_dead=d_n_dead))
+        return out
 
     def search(self, query: bytes | np.ndarray, radius: int) -> SearchResult:
         r = _check_radius(radius)
@@ -377,15 +366,9 @@ class PdqIndex:
         raw = q.tobytes()
         qwords = mih.hash_words(q)[0]
         qint = int.from_bytes(raw, "big")
-        segments, delta = self._snapshot()
         ids_parts, d_parts = [], []
-        for seg in segments:
+        for seg in self._searched():
             ids, d = seg.search_one(qwords, qint, r)
-            if ids.shape[0]:
-                ids_parts.append(ids)
-                d_parts.append(d)
-        if delta[3] < delta[0].shape[0]:
-            ids, d = _scan_delta_one(delta, qwords, r)
             if ids.shape[0]:
                 ids_parts.append(ids)
                 d_parts.append(d)
@@ -400,17 +383,25 @@ class PdqIndex:
         self, queries: np.ndarray, radius: int, *, threads: int | None = None
     ) -> list[SearchResult]:
         """``search`` for each row of ``queries``; large batches are split over ``threads``
-        (default: up to 2, the cores of the reference machine; NumPy releases the GIL)."""
+        (default: up to 2, the cores of the reference machine; the kernels release the GIL)."""
+        nq = as_hash_array(queries).shape[0]
+        qi, ids, d = self.search_many(queries, radius, threads=threads)
+        bounds = np.searchsorted(qi, np.arange(nq + 1))
+        return [SearchResult(ids[a:b], d[a:b]) for a, b in itertools.pairwise(bounds)]
+
+    def search_many(
+        self, queries: np.ndarray, radius: int, *, threads: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``search_batch`` as three flat arrays, without a result object per query: (query index,
+        id, distance) of every match, sorted by query, then distance, then id (int64, int64, int32).
+        For callers that look at the few queries that matched out of thousands."""
         r = _check_radius(radius)
         q = as_hash_array(queries)
         nq = q.shape[0]
         if not nq:
-            return []
+            return mih.EMPTY_IDS, mih.EMPTY_IDS, mih.EMPTY_D
         qwords = mih.hash_words(q)
-        segments, (d_ids, d_words, d_dead, d_n_dead) = self._snapshot()
-        scanned: list[Segment] = list(segments)
-        if d_n_dead < d_ids.shape[0]:
-            scanned.append(Segment(d_ids, d_words, d_dead, n_dead=d_n_dead))
+        scanned = self._searched()
         workers = min(threads or _DEFAULT_THREADS, nq // _MIN_QUERIES_PER_THREAD)
         if workers > 1:
             cuts = np.linspace(0, nq, workers + 1).astype(int)
@@ -422,9 +413,7 @@ class PdqIndex:
         ids = np.concatenate([p[1] for p in parts])
         d = np.concatenate([p[2] for p in parts])
         order = np.lexsort((ids, d, qi))
-        qi, ids, d = qi[order], ids[order], d[order].astype(np.int32)
-        bounds = np.searchsorted(qi, np.arange(nq + 1))
-        return [SearchResult(ids[a:b], d[a:b]) for a, b in itertools.pairwise(bounds)]
+        return qi[order], ids[order], d[order].astype(np.int32)
 
     # --- persistence ----------------------------------------------------------------------------------
     def save(self, path: Path) -> None:

@@ -6,7 +6,7 @@ Every route that matches goes through :func:`match_for`, so scope and audit cann
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
@@ -132,10 +132,42 @@ async def match_for(
         results = await state.batcher.match(queries, banks)
     else:
         results = await anyio.to_thread.run_sync(lambda: matcher.match(queries, banks=banks))
-    if principal.bank_ids is not None:
-        for r in results:
+    await _restrict_and_audit(state, principal, enumerate(results), len(queries), route)
+    return results
+
+
+async def match_batch_for(
+    state: ServiceState,
+    principal: Principal,
+    signal_type: str,
+    values: Sequence[bytes],
+    *,
+    banks: list[str] | None,
+    route: str,
+) -> dict[int, MatchResult]:
+    """:func:`match_for` for many hashes of one type: results of the inputs that matched, by position
+    (``Matcher.match_batch``); the same scope and audit."""
+    matcher = state.matcher.get()  # 503 while the index loads
+    if principal.bank_ids is not None and banks:
+        await anyio.to_thread.run_sync(_check_scope, state, principal, banks)
+    found = await anyio.to_thread.run_sync(lambda: matcher.match_batch(signal_type, values, banks=banks))
+    await _restrict_and_audit(state, principal, sorted(found.items()), len(values), route)
+    return found
+
+
+async def _restrict_and_audit(
+    state: ServiceState,
+    principal: Principal,
+    results: Iterable[tuple[int, MatchResult]],
+    n_queries: int,
+    route: str,
+) -> None:
+    """Drop matches in banks the key may not use, then audit the lookup if anything matched."""
+    matched: list[tuple[int, Match]] = []
+    for i, r in results:
+        if principal.bank_ids is not None:
             r.matches = [m for m in r.matches if principal.may_use_bank(m.bank_id)]
-    matched = [(i, m) for i, r in enumerate(results) for m in r.matches]
+        matched.extend((i, m) for m in r.matches)
     if matched:
         await state.audit.record(
             actor=principal.actor,
@@ -143,7 +175,7 @@ async def match_for(
             object_type="lookup",
             details={
                 "route": route,
-                "queries": len(queries),
+                "queries": n_queries,
                 "matched_queries": len({i for i, _ in matched}),
                 # [query index, bank id, content id, signal type, distance, effective]
                 "matches": [
@@ -151,7 +183,6 @@ async def match_for(
                 ],
             },
         )
-    return results
 
 
 def effective(m: Match) -> bool:
