@@ -66,3 +66,18 @@ def test_distance_between_videos(video_data: Path, clips: BankCache) -> None:
     assert signal.distance(chair, doorknob) == 100
     assert not signal.matches(chair, doorknob)
     assert parse_text(signal.format(chair)) == reference_frames(video_data, "chair-orig-22-sd-bar")
+
+
+def test_distance_counts_frames_hashed_inside_the_border(clips: BankCache) -> None:
+    """A letterboxed copy and its original share no whole-frame hashes; the frames hashed inside the
+    border (kept in the packed value) make them the same video, as the bank matcher sees them."""
+    from takeback.signals.vpdq import pack_result
+
+    signal = get_signal_type("vpdq")
+    bordered = clips.get("pattern-sd-grey-bar", interval=1.0)
+    plain = clips.get("pattern-hd-no-bar", interval=1.0)
+    assert signal.distance(pack(bordered.frames), pack(plain.frames)) == 100  # whole frames only
+    assert signal.distance(pack_result(bordered), pack_result(plain)) <= 30  # 29 measured: 1 frame/s
+    assert signal.distance(pack_result(plain), pack_result(bordered)) == signal.distance(
+        pack_result(bordered), pack_result(plain)
+    )

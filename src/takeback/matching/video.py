@@ -461,3 +461,14 @@ class VideoIndex:
 
     def match(self, query: VpdqResult, **kwargs: Any) -> list[VideoMatch]:
         return match_video(query, index=self.index, table=self.table, **kwargs)
+
+
+def compare_videos(
+    query: VpdqResult, video: VpdqResult, *, distance: int = MATCH_THRESHOLD
+) -> VideoMatch | None:
+    """One query video against one other (``/m/compare``), by the same arithmetic as bank matching:
+    the query's share, the other's time covered, and the verdict; ``None`` when no frame matched."""
+    index = VideoIndex()
+    index.add(0, video)
+    found = index.match(query, distance=distance)
+    return found[0] if found else None

@@ -139,6 +139,11 @@ class VideoMatcher:
         """Bank videos indexed."""
         return self._table.videos
 
+    @property
+    def watermark(self) -> int:
+        """The change-log sequence number this matcher has caught up to (-1 before the first load)."""
+        return self._watermark
+
     # --- following the store ----------------------------------------------------------------------
     def _reload_banks(self, s: Session) -> None:
         self._banks = {

@@ -278,27 +278,48 @@ def vpdq_from_video(
     )
 
 
+def _bag(
+    frames: Sequence[VpdqFrame], cropped: Sequence[VpdqFrame], min_quality: int
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """(hash words, the usable frame each row belongs to, usable frames) of one side: a frame's
+    border-cropped hash is a second row for the same frame."""
+    usable = [f for f in frames if f.quality >= min_quality]
+    row_of = {f.number: i for i, f in enumerate(usable)}
+    rows = list(range(len(usable)))
+    hashes = [f.hash for f in usable]
+    for c in cropped:
+        if c.quality >= min_quality and c.number in row_of:
+            rows.append(row_of[c.number])
+            hashes.append(c.hash)
+    words = np.frombuffer(b"".join(hashes), np.uint8).reshape(-1, 32).view(">u8")
+    return words, np.asarray(rows, np.int64), len(usable)
+
+
 def bag_similarity(
     a: Sequence[VpdqFrame],
     b: Sequence[VpdqFrame],
     *,
     threshold: int = MATCH_THRESHOLD,
     min_quality: int = LOW_QUALITY,
+    cropped_a: Sequence[VpdqFrame] = (),
+    cropped_b: Sequence[VpdqFrame] = (),
 ) -> tuple[float, float]:
     """(share of ``a``'s usable frames within ``threshold`` of some frame of ``b``, and vice versa).
 
-    Brute force over two videos' frames, for comparing two fingerprints directly; matching against
-    banks goes through :mod:`takeback.matching.video` and the PDQ index instead.
+    A frame's border-cropped hash (``cropped_a``/``cropped_b``) counts as that frame too, so a
+    letterboxed copy compares with its original as the bank matcher sees them. Brute force over two
+    videos' frames, for comparing two fingerprints directly; matching against banks goes through
+    :mod:`takeback.matching.video` and the PDQ index instead.
     """
-    ha = np.array([np.frombuffer(f.hash, np.uint8) for f in a if f.quality >= min_quality], dtype=np.uint8)
-    hb = np.array([np.frombuffer(f.hash, np.uint8) for f in b if f.quality >= min_quality], dtype=np.uint8)
-    if not len(ha) or not len(hb):
+    wa, rows_a, na = _bag(a, cropped_a, min_quality)
+    wb, rows_b, nb = _bag(b, cropped_b, min_quality)
+    if not na or not nb:
         return 0.0, 0.0
-    wa = ha.reshape(-1, 32).view(">u8")
-    wb = hb.reshape(-1, 32).view(">u8")
     dist = np.bitwise_count(wa[:, None, :] ^ wb[None, :, :]).sum(axis=2)
     close = dist <= threshold
-    return float(close.any(axis=1).mean()), float(close.any(axis=0).mean())
+    hit_a = np.unique(rows_a[close.any(axis=1)]).size
+    hit_b = np.unique(rows_b[close.any(axis=0)]).size
+    return hit_a / na, hit_b / nb
 
 
 class VpdqSignal(SignalType):
@@ -365,5 +386,7 @@ class VpdqSignal(SignalType):
         return bool(value) and len(value) % self.size == 0
 
     def distance(self, a: bytes, b: bytes) -> int:
-        share_a, share_b = bag_similarity(unpack(a), unpack(b))
+        frames_a, cropped_a, _ = unpack_result(a)
+        frames_b, cropped_b, _ = unpack_result(b)
+        share_a, share_b = bag_similarity(frames_a, frames_b, cropped_a=cropped_a, cropped_b=cropped_b)
         return 100 - int(min(share_a, share_b) * 100)
