@@ -13,10 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from takeback.auth import Role
+from takeback.banks.service import get_bank
 from takeback.net import fetch
 from takeback.signals.vpdq import VpdqOptions, pack_result, unpack_result, vpdq_from_video
+from takeback.store import AuditEvent
 from tests.video.conftest import cut_clip
 from tests.web.conftest import Service
 
@@ -124,3 +127,128 @@ def test_hashing_a_video_returns_its_vpdq(service: Service, videos: Videos) -> N
     # A photo sent as a video is refused by its bytes.
     r = c.post("/h/hash", files={"video": ("x.mp4", b"\x89PNG\r\n\x1a\n" + bytes(64), "video/mp4")})
     assert r.status_code == 415 and r.json()["field"] == "video"
+
+
+def test_video_lookups_answer_in_hmas_shape_with_a_vpdq_block(
+    service: Service, videos: Videos, origin: str, loopback_fetch: None
+) -> None:
+    admin = service.client(service.admin)
+    bank = service.bank("known-videos")
+    content_id = admin.post(f"/c/bank/{bank}/content", files=upload(videos.banked)).json()["id"]
+    c = service.client(service.key(Role.MATCHER))
+
+    # The HD copy (other bytes, no bars) matches through the banked video's border-cropped frames.
+    r = c.post("/m/lookup", files=upload(videos.hd_copy), params={"banks": bank})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["md5"] == {} and body["sha256"] == {} and "pdq" not in body
+    (hit,) = body["vpdq"][bank]
+    assert hit["bank_content_id"] == content_id and hit["kind"] == "match"
+    assert hit["query_match_percent"] >= 90 and hit["compared_match_percent"] >= 80
+    assert hit["distance"] == str(100 - int(min(hit["query_match_percent"], hit["compared_match_percent"])))
+    # A 3-second clip is a clip: all of its frames, part of the banked video's time.
+    (clip,) = c.post("/m/lookup", files=upload(videos.clip), params={"banks": bank}).json()["vpdq"][bank]
+    assert (
+        clip["kind"] == "clip" and clip["query_match_percent"] >= 90 and clip["compared_match_percent"] < 80
+    )
+    # An unrelated video, and a lookup limited to other types.
+    assert c.post("/m/lookup", files=upload(videos.other), params={"banks": bank}).json()["vpdq"] == {}
+    assert "vpdq" not in c.post("/m/lookup", files=upload(videos.hd_copy), params={"types": "md5"}).json()
+    r = c.post("/m/lookup", files=upload(videos.hd_copy), params={"banks": bank, "include_metadata": True})
+    assert r.json()["vpdq"][bank][0]["metadata"] == {}
+
+    # By URL, and by value (what /h/hash returned).
+    r = c.get("/m/lookup", params={"url": f"{origin}/hd.mp4", "banks": bank})
+    assert [e["bank_content_id"] for e in r.json()["vpdq"][bank]] == [content_id], r.text
+    r = c.get("/m/lookup", params={"url": f"{origin}/hd.mp4", "banks": bank, "signal_type": "vpdq"})
+    assert [e["kind"] for e in r.json()[bank]] == ["match"]
+    value = c.post("/h/hash", files=upload(videos.hd_copy), params={"types": "vpdq"}).json()["vpdq"]
+    r = c.get("/m/lookup", params={"signal_type": "vpdq", "signal": value, "banks": bank})
+    assert [e["bank_content_id"] for e in r.json()[bank]] == [content_id], r.text
+    r = c.get("/m/raw_lookup", params={"signal_type": "vpdq", "signal": value})
+    assert content_id in r.json()["matches"]
+    r = c.get("/m/raw_lookup", params={"signal_type": "vpdq", "signal": value[:-2]})
+    assert r.status_code == 422 and r.json()["field"] == "signal"
+    banked_value = admin.get(f"/c/bank/{bank}/content/{content_id}", params={"include_signals": True})
+    stored = banked_value.json()["signals"]["vpdq"]
+    r = c.post("/m/compare", json={"vpdq": [value, stored]})  # the query first, as in a lookup
+    (matched, info) = r.json()["vpdq"]
+    assert matched is True and info["kind"] == "match" and info["query_match_percent"] >= 90, r.text
+    (matched, info) = c.post("/m/compare", json={"vpdq": [stored, value]}).json()["vpdq"]
+    assert matched is True and info["kind"] == "contains"  # every banked frame vs ~1 a second
+    other = c.post("/h/hash", files=upload(videos.other), params={"types": "vpdq"}).json()["vpdq"]
+    assert c.post("/m/compare", json={"vpdq": [other, stored]}).json()["vpdq"] == [
+        False,
+        {"distance": 100, "query_match_percent": 0.0, "compared_match_percent": 0.0, "kind": None},
+    ]
+    status = c.get("/m/index/status", params={"signal_type": "vpdq"}).json()["vpdq"]
+    assert status["size"] >= 1 and status["built_to"] > 0
+
+
+def test_v1_match_explains_video_matches(service: Service, videos: Videos) -> None:
+    admin = service.client(service.admin)
+    bank = service.bank("v1-videos")
+    content_id = admin.post(
+        f"/c/bank/{bank}/content", files=upload(videos.banked), data={"note": "case 7"}
+    ).json()["id"]
+    c = service.client(service.key(Role.MATCHER))
+    r = c.post("/v1/match", files=upload(videos.clip), params={"banks": bank})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["status"] == "match" and body["matches"] == []  # no hash matched: the video did
+    video = body["video"]
+    assert (
+        video["status"] == "clip"
+        and video["frames"] >= 2
+        and video["duration_s"] == pytest.approx(3, abs=0.2)
+    )
+    (m,) = video["matches"]
+    assert m["content_id"] == content_id and m["bank"] == bank and m["kind"] == "clip"
+    assert m["note"] == "case 7" and m["threshold"] == 31 and m["suppressed_by"] is None
+    assert 1.5 <= m["video_span"][0] <= 2.5  # the clip was cut from 2 s in
+    assert "of the query's frames" in m["explanation"] and bank in m["explanation"]
+    # The same by value.
+    value = c.post("/h/hash", files=upload(videos.clip), params={"types": "vpdq"}).json()["vpdq"]
+    body = c.post("/v1/match", json={"vpdq": value, "banks": [bank]}).json()
+    assert body["status"] == "match" and body["video"]["matches"][0]["content_id"] == content_id
+    body = c.post("/v1/match", files=upload(videos.other), params={"banks": bank}).json()
+    assert body["status"] == "no_match" and body["video"] == {
+        "status": "no_match",
+        "frames": body["video"]["frames"],
+        "duration_s": body["video"]["duration_s"],
+        "matches": [],
+    }
+    r = c.post("/v1/match/batch", json={"signal_type": "vpdq", "hashes": [value]})
+    assert r.status_code == 422 and r.json()["field"] == "signal_type"
+
+
+def test_video_matches_follow_scope_allow_lists_and_are_audited(service: Service, videos: Videos) -> None:
+    admin = service.client(service.admin)
+    bank = service.bank("scoped-videos")
+    other = service.bank("elsewhere")
+    content_id = admin.post(f"/c/bank/{bank}/content", files=upload(videos.banked)).json()["id"]
+    # A key limited to another bank sees nothing of this one, and may not name it.
+    scoped = service.client(service.key(Role.MATCHER, banks=[other]))
+    assert scoped.post("/m/lookup", files=upload(videos.hd_copy)).json()["vpdq"] == {}
+    r = scoped.post("/m/lookup", files=upload(videos.hd_copy), params={"banks": bank})
+    assert r.status_code == 403
+    # A matched video lookup is audited under the key, with no hashes in the row.
+    token = service.key(Role.MATCHER)
+    c = service.client(token)
+    assert c.post("/m/lookup", files=upload(videos.hd_copy), params={"banks": bank}).json()["vpdq"][bank]
+    key_id = token.split("_")[1]
+    with service.db.session() as s:
+        rows = s.scalars(select(AuditEvent).where(AuditEvent.actor == f"key:{key_id}")).all()
+        banked_in = get_bank(s, name=bank).id
+    (row,) = rows
+    assert row.action == "lookup.match" and row.details["route"] == "lookup_upload"
+    ((_, bank_id, cid, signal_type, distance, acted),) = row.details["matches"]
+    assert (bank_id, cid, signal_type, acted) == (banked_in, content_id, "vpdq", True) and 0 <= distance <= 20
+    # An allow-listed copy suppresses the match: gone from HMA routes, explained by /v1.
+    benign = service.bank("benign-videos", allow_list=True)
+    benign_id = admin.post(f"/c/bank/{benign}/content", files=upload(videos.banked)).json()["id"]
+    assert c.post("/m/lookup", files=upload(videos.hd_copy), params={"banks": bank}).json()["vpdq"] == {}
+    body = c.post("/v1/match", files=upload(videos.hd_copy), params={"banks": bank}).json()
+    assert body["status"] == "allow_listed" and body["video"]["status"] == "allow_listed"
+    blocked = [m for m in body["video"]["matches"] if m["bank"] == bank]
+    assert blocked[0]["suppressed_by"] == {"bank": benign, "content_id": benign_id}

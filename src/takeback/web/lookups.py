@@ -1,6 +1,7 @@
 """Running matches for a caller: bank scope, the audit row for matched lookups, HMA's result shapes.
 
-Every route that matches goes through :func:`match_for`, so scope and audit cannot be forgotten.
+Every route that matches goes through :func:`match_for` (a video's frames: :func:`match_video_for`),
+so scope and audit cannot be forgotten.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import anyio.to_thread
 from takeback.auth import AuthError
 from takeback.banks.service import get_bank
 from takeback.matching import Match, MatchQuery, MatchResult
+from takeback.matching.video import MatchKind
+from takeback.matching.video_banks import VideoBankMatch
+from takeback.signals.vpdq import VpdqResult
 from takeback.web.security import Principal
 
 if TYPE_CHECKING:
@@ -217,3 +221,62 @@ def hma_by_signal_type(
         st: hma_by_bank([m for m in matches if m.signal_type == st], include_metadata=include_metadata)
         for st in signal_types
     }
+
+
+async def match_video_for(
+    state: ServiceState,
+    principal: Principal,
+    video: VpdqResult,
+    *,
+    banks: list[str] | None,
+    route: str,
+) -> list[VideoBankMatch]:
+    """:func:`match_for` for a video's vPDQ against the banks' videos (the worker's ``VideoMatcher``):
+    the same scope and audit. Partial matches are returned (``/v1`` shows them) but not audited."""
+    state.matcher.get()  # 503 while the index loads, as for every lookup
+    if principal.bank_ids is not None and banks:
+        await anyio.to_thread.run_sync(_check_scope, state, principal, banks)
+    found = await anyio.to_thread.run_sync(lambda: state.matcher.video.match(video, banks=banks))
+    if principal.bank_ids is not None:
+        found = [m for m in found if principal.may_use_bank(m.bank_id)]
+    acted = [m for m in found if m.kind is not MatchKind.PARTIAL]
+    if acted:
+        await state.audit.record(
+            actor=principal.actor,
+            action="lookup.match",
+            object_type="lookup",
+            details={
+                "route": route,
+                "queries": 1,
+                "matched_queries": 1,
+                # as for hashes; a video's distance is 100 minus the smaller share in percent
+                "matches": [[0, m.bank_id, m.content_id, "vpdq", m.distance, m.effective] for m in acted],
+            },
+        )
+    return found
+
+
+def hma_video_entry(m: VideoBankMatch, *, include_metadata: bool = False) -> dict[str, Any]:
+    """One video match in HMA's shape: ``distance`` (a string, 100 minus the smaller share in
+    percent) plus both shares under HMA's vPDQ names and the kind (match / clip / contains)."""
+    entry: dict[str, Any] = {
+        "bank_content_id": m.content_id,
+        "distance": str(m.distance),
+        "query_match_percent": round(100 * m.video.query_share, 2),
+        "compared_match_percent": round(100 * m.video.coverage, 2),
+        "kind": str(m.kind),
+    }
+    if include_metadata:
+        entry.update(note=m.note, metadata=m.metadata)
+    return entry
+
+
+def hma_video_by_bank(
+    matches: Sequence[VideoBankMatch], *, include_metadata: bool = False
+) -> dict[str, list[dict[str, Any]]]:
+    """``{bank: [...]}`` of the effective video matches."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for m in matches:
+        if m.effective:
+            out.setdefault(m.bank, []).append(hma_video_entry(m, include_metadata=include_metadata))
+    return out

@@ -2,7 +2,8 @@
 
 Paths, parameters and JSON shapes are HMA's (see docs/API.md for the deliberate differences). The
 lookup routes report *effective* matches: entries of blocking banks that no allow-list entry
-suppressed; ``/v1/match`` shows everything with explanations.
+suppressed; ``/v1/match`` shows everything with explanations. A video (upload, URL or ``vpdq``
+value) is also matched against the banks' videos and answers in a ``vpdq`` block (docs/API.md).
 """
 
 from __future__ import annotations
@@ -15,18 +16,25 @@ from sqlalchemy import func, select
 
 from takeback.banks.models import Bank, BankContent, ContentSignal
 from takeback.matching import MatchQuery
+from takeback.matching.video import MatchKind, compare_videos
 from takeback.signals import REGISTRY, IndexKind, SignalError, get_signal_type
-from takeback.web.deps import Lookup, StateDep
+from takeback.signals.fingerprint import Fingerprint
+from takeback.signals.vpdq import result_from_value
+from takeback.web.deps import Lookup, ServiceState, StateDep
 from takeback.web.errors import ApiError
 from takeback.web.lookups import (
     effective,
     hma_by_bank,
     hma_by_signal_type,
     hma_entry,
+    hma_video_by_bank,
+    hma_video_entry,
     match_for,
+    match_video_for,
     parse_banks,
     query_from,
 )
+from takeback.web.security import Principal
 from takeback.web.uploads import MULTIPART_OPENAPI, fingerprint_upload, read_upload, signals_of
 from takeback.web.urls import fingerprint_url
 
@@ -64,7 +72,7 @@ def parse_signal(
 async def raw_lookup(
     caller: Lookup,
     state: StateDep,
-    signal_type: Annotated[str, Query(description="pdq, md5 or sha256")],
+    signal_type: Annotated[str, Query(description="pdq, md5, sha256 or vpdq")],
     signal: Annotated[str, Query(description="the hash, hex")],
     banks: Annotated[str | None, Query(description="comma-separated bank names (default: all)")] = None,
     include_distance: Annotated[
@@ -72,6 +80,14 @@ async def raw_lookup(
     ] = False,
 ) -> dict[str, Any]:
     name, value = parse_signal(signal_type, signal, field="signal")
+    if name == "vpdq":
+        found = await match_video_for(
+            state, caller, result_from_value(value), banks=parse_banks(banks), route="raw_lookup"
+        )
+        videos = [m for m in found if m.effective]
+        if include_distance:
+            return {"matches": [hma_video_entry(m) for m in videos]}
+        return {"matches": [m.content_id for m in videos]}
     (result,) = await match_for(
         state, caller, [query_from({name: value})], banks=parse_banks(banks), route="raw_lookup"
     )
@@ -99,9 +115,17 @@ async def lookup_get(
     if url:
         fp = await fingerprint_url(state, url, content_type=content_type)
         signals = signals_of(fp, types)
-        query = query_from({k: bytes.fromhex(v) for k, v in signals.items()}, "url")
-        (result,) = await match_for(state, caller, [query], banks=names, route="lookup")
-        by_type = hma_by_signal_type(result.matches, list(signals), include_metadata=include_metadata)
+        query = query_from({k: bytes.fromhex(v) for k, v in signals.items() if k != "vpdq"}, "url")
+        by_type = await hma_lookup(
+            state,
+            caller,
+            query,
+            fp,
+            list(signals),
+            banks=names,
+            route="lookup",
+            include_metadata=include_metadata,
+        )
         if signal_type:
             return by_type.get(signal_type_name(signal_type), {})
         return by_type
@@ -110,8 +134,35 @@ async def lookup_get(
             "Give either url, or both signal and signal_type.", "signal" if signal_type else "signal_type"
         )
     name, value = parse_signal(signal_type, signal, field="signal")
+    if name == "vpdq":
+        found = await match_video_for(state, caller, result_from_value(value), banks=names, route="lookup")
+        return hma_video_by_bank(found, include_metadata=include_metadata)
     (result,) = await match_for(state, caller, [query_from({name: value})], banks=names, route="lookup")
     return hma_by_bank(result.matches, include_metadata=include_metadata)
+
+
+async def hma_lookup(
+    state: ServiceState,
+    caller: Principal,
+    query: MatchQuery,
+    fp: Fingerprint,
+    signal_types: list[str],
+    *,
+    banks: list[str] | None,
+    route: str,
+    include_metadata: bool,
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """``{signal_type: {bank: [...]}}`` for a file: its hashes through the index, and its video (if it
+    is one and ``vpdq`` is among ``signal_types``) through the video matcher."""
+    hashed = [t for t in signal_types if t != "vpdq"]
+    by_type: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    if hashed:
+        (result,) = await match_for(state, caller, [query], banks=banks, route=route)
+        by_type = hma_by_signal_type(result.matches, hashed, include_metadata=include_metadata)
+    if "vpdq" in signal_types and fp.vpdq is not None:
+        found = await match_video_for(state, caller, fp.vpdq, banks=banks, route=route)
+        by_type["vpdq"] = hma_video_by_bank(found, include_metadata=include_metadata)
+    return by_type
 
 
 @router.post(
@@ -143,8 +194,16 @@ async def lookup_post(
             md5=query.md5 if "md5" in signals else None,
             sha256=query.sha256 if "sha256" in signals else None,
         )
-    (result,) = await match_for(state, caller, [query], banks=parse_banks(banks), route="lookup_upload")
-    return hma_by_signal_type(result.matches, list(signals), include_metadata=include_metadata)
+    return await hma_lookup(
+        state,
+        caller,
+        query,
+        fp,
+        list(signals),
+        banks=parse_banks(banks),
+        route="lookup_upload",
+        include_metadata=include_metadata,
+    )
 
 
 @router.get("/index/status", summary="Index status per signal type: {type: {built_to, present, size}}")
@@ -170,7 +229,10 @@ async def index_status(
     stored = await anyio.to_thread.run_sync(counts)
     out: dict[str, Any] = {}
     for name in wanted:
-        if REGISTRY[name].index_kind is IndexKind.HAMMING256:
+        if name == "vpdq":  # bank videos, in the worker's video matcher
+            video = state.matcher.video
+            out[name] = {"built_to": video.watermark, "present": True, "size": len(video)}
+        elif REGISTRY[name].index_kind is IndexKind.HAMMING256:
             # built_to: the change-log sequence number the in-memory index has caught up to
             out[name] = {"built_to": matcher.watermark, "present": True, "size": len(matcher)}
         else:  # exact types are answered from the database's own index: always current
@@ -189,8 +251,31 @@ def compare(
             raise invalid(f"{name}: give a list of exactly two hashes.", name)
         stype, a = parse_signal(name, pair[0], field=f"{name}[0]", type_field=name)
         _, b = parse_signal(name, pair[1], field=f"{name}[1]", type_field=name)
+        if stype == "vpdq":  # videos: a is the query, b the compared video (as a banked one is)
+            out[name] = _compare_videos(a, b)
+            continue
         st = REGISTRY[stype]
         distance = st.distance(a, b)
         matched = distance <= st.default_threshold
         out[name] = [matched, {"distance": distance} if st.index_kind is not IndexKind.EXACT else {}]
     return out
+
+
+def _compare_videos(a: bytes, b: bytes) -> list[Any]:
+    """``[is_match, {distance, query_match_percent, compared_match_percent, kind}]`` by the bank
+    matcher's arithmetic; a match, clip or containment is a match, as in lookups."""
+    m = compare_videos(result_from_value(a), result_from_value(b))
+    if m is None:
+        return [
+            False,
+            {"distance": 100, "query_match_percent": 0.0, "compared_match_percent": 0.0, "kind": None},
+        ]
+    return [
+        m.kind is not MatchKind.PARTIAL,
+        {
+            "distance": 100 - int(min(m.query_share, m.coverage) * 100),
+            "query_match_percent": round(100 * m.query_share, 2),
+            "compared_match_percent": round(100 * m.coverage, 2),
+            "kind": str(m.kind),
+        },
+    ]

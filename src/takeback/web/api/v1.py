@@ -3,7 +3,8 @@
 ``POST /v1/match/batch`` takes up to 10,000 hashes in one request and answers item by item (a bad
 hash is an error on its item, never on the batch). ``POST /v1/match`` hashes an upload, a URL or
 given hashes and returns every match with the bank entry's metadata, the threshold it was held to,
-the orientation that matched (``dihedral``) and any allow-list suppression.
+the orientation that matched (``dihedral``) and any allow-list suppression; a video's matches against
+the banks' videos come in a ``video`` block (kind, both shares, where in each video, explanation).
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from takeback.matching import Match, MatchQuery, MatchResult
+from takeback.matching.video_banks import combined_status
+from takeback.matching.video_banks import status_of as video_status
 from takeback.signals import REGISTRY, SignalError, SignalType
+from takeback.signals.vpdq import VpdqResult, result_from_value
 from takeback.web.api.matching import parse_signal, signal_type_name
 from takeback.web.deps import Lookup, StateDep
 from takeback.web.errors import ApiError
-from takeback.web.lookups import match_batch_for, match_for, parse_banks, query_from
+from takeback.web.lookups import match_batch_for, match_for, match_video_for, parse_banks, query_from
 from takeback.web.ratelimit import retry_after_header
 from takeback.web.uploads import MULTIPART_OPENAPI, fingerprint_upload, read_upload
 from takeback.web.urls import fingerprint_url
@@ -77,6 +81,14 @@ async def match_batch(body: BatchRequest, caller: Lookup, state: StateDep) -> Re
             headers={"Retry-After": retry_after_header(wait)},
         )
     stype = signal_type_name(body.signal_type)
+    if stype == "vpdq":
+        raise ApiError(
+            "signal_type: a batch takes pdq, md5 or sha256 hashes; match a video (or its vpdq value) "
+            "with POST /v1/match.",
+            code="invalid_request",
+            status=422,
+            field="signal_type",
+        )
     values, slots, errors = parse_hashes(REGISTRY[stype], body.hashes)
     found = await match_batch_for(
         state, caller, stype, values, banks=parse_banks(body.banks), route="match_batch"
@@ -137,6 +149,7 @@ class HashQuery(BaseModel):
     pdq: str | None = None
     md5: str | None = None
     sha256: str | None = None
+    vpdq: str | None = Field(None, description="a video's vpdq value (packed hex, or frame lines)")
     url: str | None = Field(None, description="fetch and hash this URL (needs TAKEBACK_URL_ALLOWLIST)")
     banks: list[str] | None = None
 
@@ -150,7 +163,8 @@ def _result_record(r: MatchResult) -> dict[str, Any]:
 
 @router.post(
     "/match",
-    summary="Hash and match in one call: a multipart file (photo), a URL, or hashes; full explanations",
+    summary="Hash and match in one call: a multipart file (photo or video), a URL, or hashes; full "
+    "explanations",
     openapi_extra={
         "requestBody": {
             "content": {
@@ -169,15 +183,17 @@ async def match_one(
 ) -> dict[str, Any]:
     ctype = request.headers.get("content-type", "").lower()
     names = parse_banks(banks)
+    video: VpdqResult | None = None
     if ctype.startswith("multipart/form-data"):
         upload = await read_upload(request)
-        query = MatchQuery.from_fingerprint(await fingerprint_upload(state, upload, dihedral=dihedral))
+        fp = await fingerprint_upload(state, upload, dihedral=dihedral)
+        query, video = MatchQuery.from_fingerprint(fp), fp.vpdq
     else:
         try:
             body = HashQuery.model_validate(await request.json())
         except Exception as exc:
             raise ApiError(
-                "Send a multipart file ('photo'), or JSON with url, pdq, md5 and/or sha256.",
+                "Send a multipart file ('photo' or 'video'), or JSON with url, pdq, md5, sha256 and/or vpdq.",
                 code="invalid_request",
                 status=422,
                 field="body",
@@ -185,12 +201,21 @@ async def match_one(
         names = names or body.banks
         if body.url:
             fp = await fingerprint_url(state, body.url, dihedral=dihedral)
-            query = MatchQuery.from_fingerprint(fp)
+            query, video = MatchQuery.from_fingerprint(fp), fp.vpdq
         else:
-            given = {k: v for k, v in (("pdq", body.pdq), ("md5", body.md5), ("sha256", body.sha256)) if v}
+            given = {
+                k: v
+                for k, v in (
+                    ("pdq", body.pdq),
+                    ("md5", body.md5),
+                    ("sha256", body.sha256),
+                    ("vpdq", body.vpdq),
+                )
+                if v
+            }
             if not given:
                 raise ApiError(
-                    "Give url, pdq, md5 or sha256.", code="invalid_request", status=422, field="pdq"
+                    "Give url, pdq, md5, sha256 or vpdq.", code="invalid_request", status=422, field="pdq"
                 )
             if dihedral:
                 raise ApiError(
@@ -200,6 +225,22 @@ async def match_one(
                     field="dihedral",
                 )
             values = {k: parse_signal(k, v, field=k)[1] for k, v in given.items()}
+            if "vpdq" in values:
+                video = result_from_value(values.pop("vpdq"))
             query = query_from(values, "hashes")
-    (result,) = await match_for(state, caller, [query], banks=names, route="match")
-    return _result_record(result)
+    if query.pdq is None and query.md5 is None and query.sha256 is None and video is not None:
+        result = MatchResult(query)  # a vpdq value alone: nothing for the hash index
+    else:
+        (result,) = await match_for(state, caller, [query], banks=names, route="match")
+    record = _result_record(result)
+    if video is not None:
+        found = await match_video_for(state, caller, video, banks=names, route="match")
+        status = video_status(found)
+        record["status"] = combined_status(record["status"], status)
+        record["video"] = {
+            "status": status,
+            "frames": len(video.frames),
+            "duration_s": video.duration_s,
+            "matches": [m.to_record() for m in found],
+        }
+    return record
