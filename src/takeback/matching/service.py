@@ -382,10 +382,9 @@ class Matcher:
             if hashes:
                 arr = np.frombuffer(b"".join(hashes), dtype=np.uint8).reshape(-1, 32)
                 with self._rw.read():
-                    found = self._index.search_batch(arr, radius)
-                for (qi, _), res in zip(owners, found, strict=True):
-                    for sid in res.ids.tolist():
-                        candidates.setdefault(int(sid), set()).add(qi)
+                    searched, ids, _ = self._index.search_many(arr, radius)
+                for h, sid in zip(searched.tolist(), ids.tolist(), strict=True):
+                    candidates.setdefault(sid, set()).add(owners[h][0])
             exact: dict[str, dict[bytes, list[int]]] = {"md5": {}, "sha256": {}}
             for qi, q in enumerate(queries):
                 for name, value in (("md5", q.md5), ("sha256", q.sha256)):
