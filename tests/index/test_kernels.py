@@ -42,11 +42,14 @@ def test_probing_edges_big_buckets_many_rounds_and_many_hits() -> None:
     hashes = np.concatenate([base, copies, near])
     ids = np.arange(hashes.shape[0], dtype=np.int64)
     seg = Segment.build(ids, hash_words(hashes), widths=split_widths(16))
-    queries = np.concatenate([base[:3], near[:200]])
-    qwords = hash_words(queries)
     plan = seg.probe_plan(31)
-    for round_probes in (1, plan.probes * 7 + 3, kernels.ROUND_PROBES):
-        jit = kernels.compiled()
+    jit = kernels.compiled()
+    # 203 queries go query by query, 603 table by table (TABLE_MAJOR_MIN)
+    assert 203 < jit.TABLE_MAJOR_MIN <= 603
+    cases = [(n, rp) for n in (200, 600) for rp in (1, plan.probes * 7 + 3, kernels.ROUND_PROBES)]
+    for n_near, round_probes in cases:
+        queries = np.concatenate([base[:3], near[:n_near]])
+        qwords = hash_words(queries)
         qi, rows, d = jit.mih_search(
             kernels.readonly(seg.batch_keys(qwords)),
             kernels.readonly(qwords),

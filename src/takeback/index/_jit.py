@@ -25,6 +25,11 @@ BLOCK_SHIFT = np.uint64(8)  # mih.BLOCK_SHIFT (not imported: this module must no
 EXPAND = 2
 #: how many iterations ahead each stage asks for the cache line it will need
 PREFETCH = 32
+#: batches of at least this many queries are searched one table at a time: that table's buckets and
+#: rows (a few MB) then stay in cache for every query, where the query-by-query order touches every
+#: table's (~80 MB at 1M hashes) and waits on memory. Measured at 1M hashes, 10,000 queries: 47 ->
+#: 27 us of CPU a query; a single query is ~20 % faster query by query (more misses in flight).
+TABLE_MAJOR_MIN = 512
 
 
 @intrinsic
@@ -80,12 +85,11 @@ def prefetch(typingctx, arr, idx):
 
 
 @njit(nogil=True, cache=True)
-def _keys(qkeys, q0, q1, table_base, mstart, masks, g_out):
-    """Stage 0: every probe's global key, (query, table, mask) order."""
-    m = qkeys.shape[1]
+def _keys(qkeys, q0, q1, j0, j1, table_base, mstart, masks, g_out):
+    """Stage 0: every probe's global key over tables ``[j0, j1)``, (query, table, mask) order."""
     k = 0
     for qi in range(q0, q1):
-        for j in range(m):
+        for j in range(j0, j1):
             key = qkeys[qi, j]
             base = table_base[j]
             for t in range(mstart[j], mstart[j + 1]):
@@ -152,6 +156,8 @@ def _verify(
     cand_end,
     rows,
     q0,
+    j0,
+    j1,
     qwords,
     qkeys,
     words,
@@ -165,14 +171,15 @@ def _verify(
     out_d,
     k,
 ):
-    """Stage 3: full distances; a hit counts once, for the first table whose probes reach it."""
-    m = qkeys.shape[1]
+    """Stage 3: full distances; a hit counts once, for the first table whose probes reach it.
+    Groups are (query, table) over tables ``[j0, j1)``."""
+    m = j1 - j0
     cap = out_q.shape[0]
     last = max(cand_end[n_groups - 1] - 1, 0) if n_groups else 0
     start = 0
     for grp in range(n_groups):
         qi = q0 + grp // m
-        j = grp % m
+        j = j0 + grp % m
         a0, a1, a2, a3 = qwords[qi, 0], qwords[qi, 1], qwords[qi, 2], qwords[qi, 3]
         end = cand_end[grp]
         for i in range(start, end):
@@ -218,39 +225,73 @@ def mih_search(
     """(query index, row, distance) of every live row within ``radius`` of each query, each once.
 
     ``qkeys`` (nq, m) are the queries' substrings, ``mstart``/``masks`` the flip masks of each
-    table's probe radius ``radii[j]`` (-1: not probed), concatenated.
+    table's probe radius ``radii[j]`` (-1: not probed), concatenated. Large batches go table by
+    table (``TABLE_MAJOR_MIN``), small ones query by query.
     """
     nq = qkeys.shape[0]
     m = qkeys.shape[1]
-    per_query = max(mstart[m], 1)
-    chunk = max(1, round_probes // per_query)
-    cap = min(nq, chunk) * per_query
+    out_q = np.empty(max(16, nq), np.int64)
+    out_r = np.empty(max(16, nq), np.int64)
+    out_d = np.empty(max(16, nq), np.int32)
+    # table passes: (first table, end table) pairs; one pass over every table, or one per table
+    if nq >= TABLE_MAJOR_MIN:
+        passes = np.empty((m, 2), np.int64)
+        for j in range(m):
+            passes[j, 0] = j
+            passes[j, 1] = j + 1
+    else:
+        passes = np.empty((1, 2), np.int64)
+        passes[0, 0] = 0
+        passes[0, 1] = m
+    most = 1
+    for p in range(passes.shape[0]):
+        most = max(most, mstart[passes[p, 1]] - mstart[passes[p, 0]])
+    chunk = max(1, round_probes // most)
+    cap = min(nq, chunk) * most
     keys = np.empty(cap, np.uint64)
     lo_a = np.empty(cap, np.int64)
     cnt_a = np.empty(cap, np.int64)
     group_end = np.empty(min(nq, chunk) * m, np.int64)
     cand_end = np.empty(min(nq, chunk) * m, np.int64)
     rows = np.empty(2 * cap + EXPAND, np.uint32)
-    out_q = np.empty(max(16, nq), np.int64)
-    out_r = np.empty(max(16, nq), np.int64)
-    out_d = np.empty(max(16, nq), np.int32)
     k = 0
-    for q0 in range(0, nq, chunk):
-        q1 = min(nq, q0 + chunk)
-        n_groups = (q1 - q0) * m
-        _keys(qkeys, q0, q1, table_base, mstart, masks, keys)
-        total = _probe(n_groups, mstart, keys, block_base, low, lo_a, cnt_a, group_end)
-        if total + EXPAND > rows.shape[0]:
-            rows = np.empty(2 * total + EXPAND, np.uint32)
-        _expand(n_groups, group_end, lo_a, cnt_a, table_rows, rows, cand_end)
-        args = (n_groups, cand_end, rows, q0, qwords, qkeys, words, dead, radius, starts, widths, radii)
-        got = _verify(*args, out_q, out_r, out_d, k)
-        if got > out_q.shape[0]:
-            out_q = _grown(out_q, k, 2 * got)
-            out_r = _grown(out_r, k, 2 * got)
-            out_d = _grown(out_d, k, 2 * got)
+    for p in range(passes.shape[0]):
+        j0 = passes[p, 0]
+        j1 = passes[p, 1]
+        if mstart[j1] == mstart[j0]:
+            continue  # no table of this pass is probed
+        sub = mstart[j0 : j1 + 1] - mstart[j0]
+        for q0 in range(0, nq, chunk):
+            q1 = min(nq, q0 + chunk)
+            n_groups = (q1 - q0) * (j1 - j0)
+            _keys(qkeys, q0, q1, j0, j1, table_base, mstart, masks, keys)
+            total = _probe(n_groups, sub, keys, block_base, low, lo_a, cnt_a, group_end)
+            if total + EXPAND > rows.shape[0]:
+                rows = np.empty(2 * total + EXPAND, np.uint32)
+            _expand(n_groups, group_end, lo_a, cnt_a, table_rows, rows, cand_end)
+            args = (
+                n_groups,
+                cand_end,
+                rows,
+                q0,
+                j0,
+                j1,
+                qwords,
+                qkeys,
+                words,
+                dead,
+                radius,
+                starts,
+                widths,
+                radii,
+            )
             got = _verify(*args, out_q, out_r, out_d, k)
-        k = got
+            if got > out_q.shape[0]:
+                out_q = _grown(out_q, k, 2 * got)
+                out_r = _grown(out_r, k, 2 * got)
+                out_d = _grown(out_d, k, 2 * got)
+                got = _verify(*args, out_q, out_r, out_d, k)
+            k = got
     return out_q[:k], out_r[:k], out_d[:k]
 
 
