@@ -46,9 +46,9 @@ TAKEBACK = [sys.executable, "-m", "takeback.cli.main"]
 @functools.cache
 def _command() -> click.Command:
     """The click command tree, built once (Typer rebuilds it on every ``CliRunner.invoke``)."""
-    from takeback.cli.main import app
+    from takeback.cli.main import full_app
 
-    return typer.main.get_command(app)
+    return typer.main.get_command(full_app())
 
 
 @dataclass
