@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from takeback.signals.fingerprint import FingerprintOptions, fingerprint_file
 from tests.conftest import encode, synthetic_photo
@@ -127,6 +128,8 @@ def test_groups_folders_duplicates_and_derivatives(
 ) -> None:
     root, made = seized
     (root / "person_00" / "copy.jpg").write_bytes(made["originals"][0].read_bytes())
+    with Image.open(made["originals"][0]) as im:  # a rotated copy: the same picture, not a derivative
+        im.transpose(Image.Transpose.ROTATE_90).save(root / "person_00" / "rotated.jpg", quality=90)
     case = tmp_path / "case"
     scan(case, [root])
     groups = rows(case, "SELECT * FROM grp ORDER BY id")
@@ -142,6 +145,8 @@ def test_groups_folders_duplicates_and_derivatives(
         s & {by_path[str(made["originals"][0])], by_path[str(root / "person_00" / "copy.jpg")]}
         for s in stacks
     ]
+    rotated = by_path[str(root / "person_00" / "rotated.jpg")]
+    assert any({by_path[str(made["originals"][0])], rotated} <= s for s in stacks)
     # Every derivative is linked to its original, which is the source (AI provenance on the derivative).
     links = rows(case, "SELECT * FROM link")
     linked = {(lk["source_item"], lk["derived_item"]) for lk in links if lk["directed"]}
@@ -150,6 +155,7 @@ def test_groups_folders_duplicates_and_derivatives(
         for kind in ("undress", "crop"):
             d = by_path[str(root / f"person_{person:02d}" / f"IMG_{person:02d}00_{kind}.png")]
             assert (o, d) in linked, (kind, [dict(x) for x in links])
+    assert all(rotated not in (lk["source_item"], lk["derived_item"]) for lk in links)
     # Nothing links the two people.
     p0 = {by_path[str(p)] for p in made["originals"] + made["derived"] if "person_00" in str(p)}
     for lk in links:

@@ -344,7 +344,13 @@ class Derivatives:
                 and worst >= LOCAL_EDIT_MIN_CHANGE
                 and tile >= LOCAL_EDIT_MIN_TILE
             )
-            whole = pdq is not None and pdq[0] <= s.near_duplicate_threshold and worst < LOCAL_EDIT_MIN_CHANGE
+            # Regions are compared in place, so a rotated or mirrored copy (its PDQ matched in another
+            # of the 8 orientations) shows every region changed: its orientation match is the evidence.
+            whole = (
+                pdq is not None
+                and pdq[0] <= s.near_duplicate_threshold
+                and (worst < LOCAL_EDIT_MIN_CHANGE or pdq[1] != 0)
+            )
             if whole and not trace_keys:
                 return None  # the same picture throughout: a near-duplicate, not a derivative
             if local_edit:
