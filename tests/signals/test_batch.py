@@ -51,3 +51,27 @@ def test_worker_crash_is_isolated_to_one_file(tmp_path: Path, monkeypatch: pytes
         "message": "The decoder crashed on this file; it was skipped.",
     }
     assert all(r.error is None and r.pdq for n, r in by_name.items() if n != victim.name)
+
+
+def _analyse(path: str) -> dict[str, object]:
+    """A per-file analysis for the hook: where it ran, and a failure on one file."""
+    if path.endswith("img03.png"):
+        raise ValueError("boom")
+    return {"size": os.path.getsize(path), "pid": os.getpid()}
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_analysis_runs_beside_the_hashes_and_a_failure_costs_one_file(tmp_path: Path, jobs: int) -> None:
+    paths = _make(tmp_path, 12)
+    results = list(batch.fingerprint_paths([str(tmp_path)], jobs=jobs, analyse=_analyse))
+    assert len(results) == 12 and all(r.pdq for r in results)
+    by_name = {Path(r.path).name: r for r in results}
+    assert by_name["img03.png"].analysis == {
+        "error": {"code": "analysis_failed", "message": "Analysis failed (ValueError)."}
+    }
+    for p in paths:
+        if p.name != "img03.png":
+            got = by_name[p.name].analysis
+            assert got is not None and got["size"] == p.stat().st_size
+    pids = {r.analysis["pid"] for r in results if r.analysis and "pid" in r.analysis}
+    assert (os.getpid() in pids) == (jobs == 1)  # with workers, the analysis runs in them

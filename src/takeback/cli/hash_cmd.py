@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -85,7 +86,8 @@ def _print_block(fp: Fingerprint, dihedral: bool) -> None:
 
 
 def _inspect_record(path: str, limits: Limits) -> dict[str, Any]:
-    """Provenance findings for ``--inspect`` (the file is read again: it is still in the OS cache)."""
+    """Provenance findings for ``--inspect``, run in the hashing workers (the file is read again: it
+    is still in the OS cache)."""
     from takeback.analysis.provenance import InspectOptions, inspect
 
     return inspect(path, options=InspectOptions(limits=limits)).to_record()
@@ -172,12 +174,13 @@ def hash_command(
     )
     with progress:
         task = progress.add_task("hash", total=None, bad=0)
-        for fp in fingerprint_paths([str(p) for p in paths], options=options, jobs=n_jobs):
+        analyse = functools.partial(_inspect_record, limits=options.limits) if with_inspect else None
+        for fp in fingerprint_paths([str(p) for p in paths], options=options, jobs=n_jobs, analyse=analyse):
             total += 1
             if fp.error or fp.partial:
                 failed += 1
             progress.update(task, advance=1, bad=failed)
-            found = _inspect_record(fp.path, options.limits) if with_inspect else None
+            found = fp.analysis
             if writer is None:
                 _print_block(fp, dihedral)
                 if found is not None:

@@ -83,6 +83,9 @@ class Fingerprint:
     #: the full vPDQ result, for callers that index it (not part of the record)
     vpdq: VpdqResult | None = None
     error: dict[str, str] | None = None
+    #: what the caller's ``analyse`` function (``batch.fingerprint_paths``) found, computed in the
+    #: worker beside the hashes (not part of the record)
+    analysis: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
