@@ -8,11 +8,32 @@ same query, which one suppressed it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from takeback.banks.models import Bank, as_utc, is_active
 from takeback.signals import SignalError, get_signal_type
 from takeback.signals.fingerprint import Fingerprint
 from takeback.signals.pdq import DIHEDRAL_NAMES, LOW_QUALITY
+
+
+@dataclass(frozen=True, slots=True)
+class BankPolicy:
+    """A bank's matching rules as a matcher holds them between change-log reloads."""
+
+    id: int
+    name: str
+    threshold: int
+    allow_list: bool
+    enabled: bool
+    disabled_until: datetime | None
+
+    @classmethod
+    def from_bank(cls, b: Bank) -> BankPolicy:
+        return cls(b.id, b.name, b.pdq_threshold, b.is_allow_list, b.enabled, as_utc(b.disabled_until))
+
+    def active(self, now: datetime) -> bool:
+        return is_active(self.enabled, self.disabled_until, now)
 
 
 @dataclass(frozen=True, slots=True)

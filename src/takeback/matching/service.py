@@ -28,7 +28,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ import numpy as np
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from takeback.banks.models import Bank, BankContent, ContentSignal, as_utc, is_active
+from takeback.banks.models import Bank, BankContent, ContentSignal, is_active
 from takeback.banks.service import (
     BankError,
     change_watermark,
@@ -47,7 +47,7 @@ from takeback.banks.service import (
     store_id,
 )
 from takeback.index import PdqIndex, PdqIndexError, warm_up
-from takeback.matching.models import Match, MatchQuery, MatchResult, Suppressor
+from takeback.matching.models import BankPolicy, Match, MatchQuery, MatchResult, Suppressor
 from takeback.signals.pdq import DIHEDRAL_NAMES, LOW_QUALITY, hamming
 from takeback.store import Database
 
@@ -59,19 +59,6 @@ _REBUILD_BATCH = 200_000
 
 class MatchingError(BankError):
     code = "matching_error"
-
-
-@dataclass(frozen=True, slots=True)
-class _BankPolicy:
-    id: int
-    name: str
-    threshold: int
-    allow_list: bool
-    enabled: bool
-    disabled_until: datetime | None
-
-    def active(self, now: datetime) -> bool:
-        return is_active(self.enabled, self.disabled_until, now)
 
 
 class _RWLock:
@@ -144,7 +131,7 @@ class Matcher:
         self._refreshing = threading.Lock()
         self._saving = threading.Lock()
         self._index = PdqIndex()
-        self._banks: dict[int, _BankPolicy] = {}
+        self._banks: dict[int, BankPolicy] = {}
         self._last_check = -1e18
         self._saved_watermark = -1
         self._unsaved_changes = 0
@@ -328,16 +315,11 @@ class Matcher:
 
     def _reload_banks(self, s: Session) -> None:
         rows = s.scalars(select(Bank).where(Bank.deleted_at.is_(None))).all()
-        self._banks = {
-            b.id: _BankPolicy(
-                b.id, b.name, b.pdq_threshold, b.is_allow_list, b.enabled, as_utc(b.disabled_until)
-            )
-            for b in rows
-        }
+        self._banks = {b.id: BankPolicy.from_bank(b) for b in rows}
 
     # --- lookups --------------------------------------------------------------------------------
 
-    def _scope(self, s: Session, names: Sequence[str] | None, now: datetime) -> dict[int, _BankPolicy]:
+    def _scope(self, s: Session, names: Sequence[str] | None, now: datetime) -> dict[int, BankPolicy]:
         """Active banks to report: the named ones (all when none named) plus every allow-list bank."""
         wanted: set[int] = set()
         if names:
@@ -450,7 +432,7 @@ class Matcher:
         results: Sequence[MatchResult] | Mapping[int, MatchResult],
         candidates: dict[int, set[int]],
         exact: dict[str, dict[bytes, list[int]]],
-        scope: dict[int, _BankPolicy],
+        scope: dict[int, BankPolicy],
         at: datetime,
     ) -> None:
         sid, content_id, signal_type, value, quality, bank_id, note, meta, source, enabled, until = row

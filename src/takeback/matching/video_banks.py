@@ -25,9 +25,10 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from takeback.banks.models import Bank, BankContent, ContentSignal, as_utc, is_active
+from takeback.banks.models import Bank, BankContent, ContentSignal, is_active
 from takeback.banks.service import change_watermark, changes_after, get_bank, live_signals, utcnow
 from takeback.index import PdqIndex
+from takeback.matching.models import BankPolicy
 from takeback.matching.video import (
     DEFAULT_COVERAGE,
     DEFAULT_QUERY_SHARE,
@@ -110,19 +111,6 @@ class VideoBankMatch:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class _Policy:
-    id: int
-    name: str
-    threshold: int
-    allow_list: bool
-    enabled: bool
-    disabled_until: datetime | None
-
-    def active(self, now: datetime) -> bool:
-        return is_active(self.enabled, self.disabled_until, now)
-
-
 class VideoMatcher:
     """Matches query videos against every live bank; safe to share between threads."""
 
@@ -132,7 +120,7 @@ class VideoMatcher:
         self._index = PdqIndex()
         self._table = FrameTable(id_bits=FRAME_BITS)
         self._owner: dict[int, tuple[int, int]] = {}  # signal id -> (content id, bank id)
-        self._banks: dict[int, _Policy] = {}
+        self._banks: dict[int, BankPolicy] = {}
         self._watermark = -1
 
     def __len__(self) -> int:
@@ -147,8 +135,7 @@ class VideoMatcher:
     # --- following the store ----------------------------------------------------------------------
     def _reload_banks(self, s: Session) -> None:
         self._banks = {
-            b.id: _Policy(b.id, b.name, b.pdq_threshold, b.is_allow_list, b.enabled, as_utc(b.disabled_until))
-            for b in s.scalars(select(Bank).where(Bank.deleted_at.is_(None)))
+            b.id: BankPolicy.from_bank(b) for b in s.scalars(select(Bank).where(Bank.deleted_at.is_(None)))
         }
 
     def _put(self, sid: int, content_id: int, bank_id: int, value: bytes) -> None:
