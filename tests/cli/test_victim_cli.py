@@ -73,7 +73,8 @@ def test_guide_hk_creation_in_both_languages(env: dict[str, str]) -> None:
 def test_guide_under_18_speaks_first(env: dict[str, str]) -> None:
     r = tb(env, "guide", "-j", "US", "--facts", "shared", "--victim-age", "minor")
     lines = [x for x in r.stdout.splitlines() if x.strip()]
-    assert lines[2].startswith("[!!] Under 18: read this first")
+    assert lines[1] == "[i] Where to get help now"
+    assert [x for x in lines if x.startswith("[")][1] == "[!!] Under 18: read this first"
 
 
 def test_guide_bad_input_is_a_usage_error(env: dict[str, str]) -> None:
