@@ -379,6 +379,7 @@ def test_case_commands_say_what_is_true_in_one_time_zone(env: dict[str, str], tm
         stamps = re.findall(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}( \w+)? \(UTC([+-]\d{2}:\d{2})\)", out)
         assert stamps and {z for z in stamps} == {(" HKT", "+08:00")}, out
     assert "[hk-pcpd]: draft" in show.stdout
+    assert "opened " in (lst := tb(env, "case", "list").stdout) and "HKT (UTC+08:00)" in lst
     view = json.loads(tb(env, "case", "show", "--case", ref, "--json").stdout)
     assert view["referrals"][0]["to"] == "hk-pcpd" and view["referrals"][0]["status"] == "draft"
     t = view["takedowns"][0]
