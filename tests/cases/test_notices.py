@@ -6,7 +6,15 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from takeback.cases.notices import NoticeError, NoticeFacts, NoticeKind, complaint_draft, take_it_down_notice
+from takeback.cases.notices import (
+    BLANK,
+    NoticeError,
+    NoticeFacts,
+    NoticeKind,
+    complaint_draft,
+    cover_note,
+    take_it_down_notice,
+)
 from takeback.reports.text import render_text
 
 SHA = "a" * 64
@@ -59,7 +67,6 @@ def test_take_it_down_request_has_every_required_element() -> None:
     assert "/s/ Jane Doe" in text
     assert "2026-11-26" in text
     assert "within 48 hours" in text and "identical copies" in text
-    assert "not legal advice" in text
 
 
 @pytest.mark.parametrize(
@@ -120,15 +127,21 @@ def test_hk_police_pcpd_eoc_drafts_cite_the_right_law_in_both_languages() -> Non
         zh = render_text(complaint_draft(kind, f, "zh-Hant")).replace("\n", "")
         for p in phrases:
             assert p in zh, (kind, p)
-        assert "草擬本" in zh and "並非法律意見" in zh
+        # the draft is for the officer; "this is a draft" and the legal notice are for the sender
+        assert "草擬本" not in zh and "並非法律意見" not in zh
+        cover = render_text(cover_note(kind, f, "zh-Hant")).replace("\n", "")
+        assert "草擬" in cover and "並非法律意見" in cover
 
 
-def test_eoc_draft_without_a_date_reminds_of_the_12_month_window() -> None:
-    text = flat(render_text(complaint_draft(NoticeKind.HK_EOC, facts(timezone="Asia/Hong_Kong"))))
-    assert (
-        "[Add the date of the act: the EOC may decline a complaint made more than 12 months after it.]"
-        in text
-    )
-    assert "[your name]" not in text  # the name was given
+def test_eoc_draft_without_a_date_leaves_a_blank_and_the_cover_note_explains_the_window() -> None:
+    f = facts(timezone="Asia/Hong_Kong")
+    text = flat(render_text(complaint_draft(NoticeKind.HK_EOC, f)))
+    assert f"Date of the act: {BLANK}" in text and "[" not in text
+    assert f"Name: {BLANK}" not in text  # the name was given
     blank = flat(render_text(complaint_draft(NoticeKind.HK_EOC, facts(timezone="Asia/Hong_Kong", name=None))))
-    assert "[your name]" in blank
+    assert f"Name: {BLANK}" in blank
+    cover = flat(render_text(cover_note(NoticeKind.HK_EOC, f)))
+    assert (
+        "Fill in the date of the act: the EOC may decline a complaint made more than 12 months after it."
+        in cover
+    )

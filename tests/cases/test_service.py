@@ -87,7 +87,10 @@ def test_referrals_need_consent_and_police_needs_police_sharing(db: Database) ->
             cs.add_referral(s, case=c, channel="hk-pcpd", actor="ana")
         cs.grant_consent(s, case=c, purpose=Purpose.REFERRAL, actor="ana")
         r = cs.add_referral(s, case=c, channel="hk-pcpd", actor="ana", reference_number="P-1", now=NOW)
-        assert (r.status, r.sent_at is not None, r.reference_number) == ("sent", True, "P-1")
+        # a new referral is a draft until someone says it was sent
+        assert (r.status, r.sent_at, r.reference_number) == ("draft", None, "P-1")
+        cs.update_referral(s, case=c, referral_id=r.id, actor="ana", sent_at=NOW - timedelta(hours=2))
+        assert (r.status, r.sent_at) == ("sent", NOW - timedelta(hours=2))
         with pytest.raises(cs.CaseError, match="police-sharing"):
             cs.add_referral(s, case=c, channel="hk-police", actor="ana")
         cs.grant_consent(s, case=c, purpose=Purpose.POLICE_SHARING, actor="ana")
@@ -241,3 +244,68 @@ def test_minor_case_is_recorded(db: Database) -> None:
     with db.session() as s:
         c = cs.create_case(s, actor="ana", jurisdiction="KR", victim_age=VictimAge.WAS_MINOR, now=NOW)
         assert c.age.under_18
+
+
+def test_referral_channels_resolve_the_names_people_type(db: Database) -> None:
+    with db.session() as s:
+        c = cs.create_case(s, actor="ana", jurisdiction="HK", consents=(Purpose.REFERRAL,), now=NOW)
+        ids = [
+            cs.add_referral(s, case=c, channel=name, actor="ana", now=NOW).channel
+            for name in ("pcpd", "PCPD", "hk-pcpd", " HK PCPD ", "Privacy Commissioner", "eoc", "rainlily")
+        ]
+        assert ids == ["hk-pcpd"] * 5 + ["hk-eoc", "hk-rainlily"]
+        # a name takeback does not know is kept as typed
+        assert cs.add_referral(s, case=c, channel="HKU  Equality Office", actor="ana").channel == (
+            "HKU Equality Office"
+        )
+        # "police" is the case's police channel, so it needs police-sharing consent like hk-police
+        with pytest.raises(cs.CaseError, match="police-sharing"):
+            cs.add_referral(s, case=c, channel="police", actor="ana")
+        uk = cs.create_case(s, actor="ana", jurisdiction="UK", consents=(Purpose.REFERRAL,), now=NOW)
+        with pytest.raises(cs.CaseError, match="police-sharing"):
+            cs.add_referral(s, case=uk, channel="Police", actor="ana")
+        # a sending time means it was sent; a draft with a sending time is a contradiction
+        sent = cs.add_referral(s, case=c, channel="pcpd", actor="ana", sent_at=NOW)
+        assert (sent.status, sent.sent_at) == ("sent", NOW)
+        with pytest.raises(cs.CaseError) as err:
+            cs.add_referral(s, case=c, channel="pcpd", actor="ana", status=ReferralStatus.DRAFT, sent_at=NOW)
+        assert err.value.code == "bad_status"
+
+
+def test_hk_takedown_starts_no_clock_unless_made_under_take_it_down(db: Database) -> None:
+    with db.session() as s:
+        c = cs.create_case(s, actor="ana", jurisdiction="HK", now=NOW)
+        _, clocks = cs.add_takedown(
+            s, case=c, url="https://t.example/1", platform="X", actor="ana", sent_at=NOW
+        )
+        assert clocks == [] and cs.deadlines(s, case=c, now=NOW) == []
+        plan = cs.removal_clock_plan(c, via="platform", sent=NOW)
+        assert plan.rules == [] and plan.why_none is not None
+        assert "Hong Kong law sets no deadline" in plan.why_none and "--under take-it-down" in plan.why_none
+        for name in ("take-it-down", "TAKE IT DOWN", "Take It Down Act", "tida", "us-tida-48h"):
+            _, clocks = cs.add_takedown(
+                s, case=c, url="https://r.example/2", platform="Reddit", actor="ana", sent_at=NOW, under=name
+            )
+            assert [(k.kind, k.due_at.replace(tzinfo=UTC) - NOW) for k in clocks] == [
+                ("us-tida-48h", timedelta(hours=48))
+            ], name
+        with pytest.raises(cs.CaseError) as err:
+            cs.add_takedown(s, case=c, url="https://r.example/3", actor="ana", under="hk-eoc-12m")
+        assert err.value.code == "unknown_clock" and "take-it-down" in err.value.message
+        # a US case: an ordinary report under the platform's rules starts none
+        us = cs.create_case(s, actor="ana", jurisdiction="US", now=NOW)
+        _, clocks = cs.add_takedown(s, case=us, url="https://e.com/x", actor="ana", sent_at=NOW, under="none")
+        assert clocks == []
+        _, clocks = cs.add_takedown(s, case=us, url="https://e.com/y", actor="ana", sent_at=NOW)
+        assert [k.kind for k in clocks] == ["us-tida-48h"]
+        # before 19 May 2026 the duty did not exist, and the plan says so
+        early = datetime(2026, 5, 1, tzinfo=UTC)
+        plan = cs.removal_clock_plan(c, via="platform", sent=early, under="take-it-down")
+        assert plan.rules == [] and "2026-05-19" in (plan.why_none or "")
+
+
+def test_deadline_clock_by_the_name_people_type(db: Database) -> None:
+    with db.session() as s:
+        c = cs.create_case(s, actor="ana", jurisdiction="HK", now=NOW)
+        k = cs.start_clock(s, case=c, kind="TAKE IT DOWN", started_at=NOW, actor="ana")
+        assert (k.kind, k.duration) == ("us-tida-48h", "PT48H")

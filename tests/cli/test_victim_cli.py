@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -73,7 +74,8 @@ def test_guide_hk_creation_in_both_languages(env: dict[str, str]) -> None:
 def test_guide_under_18_speaks_first(env: dict[str, str]) -> None:
     r = tb(env, "guide", "-j", "US", "--facts", "shared", "--victim-age", "minor")
     lines = [x for x in r.stdout.splitlines() if x.strip()]
-    assert lines[2].startswith("[!!] Under 18: read this first")
+    assert lines[1] == "[i] Where to get help now"
+    assert [x for x in lines if x.startswith("[")][1] == "[!!] Under 18: read this first"
 
 
 def test_guide_bad_input_is_a_usage_error(env: dict[str, str]) -> None:
@@ -272,7 +274,7 @@ def test_us_takedown_clock_and_notice(env: dict[str, str], tmp_path: Path) -> No
         "2026-06-01T09:00Z",
     )
     assert r.returncode == 0, r.stderr
-    assert "us-tida-48h: due 2026-06-03 05:00 EDT" in r.stdout
+    assert "clock us-tida-48h (TAKE IT DOWN removal) started: due 2026-06-03 05:00 EDT" in r.stdout
     od = tb(env, "case", "deadlines", "--overdue", "--json")
     assert [d["kind"] for d in json.loads(od.stdout)] == ["us-tida-48h"]
     r = tb(
@@ -288,7 +290,7 @@ def test_us_takedown_clock_and_notice(env: dict[str, str], tmp_path: Path) -> No
         "--at",
         "2026-06-02T21:00Z",
     )
-    assert r.returncode == 0 and "resolved 36.0 h" in r.stdout
+    assert r.returncode == 0 and "removed after 36.0 h" in r.stdout
     assert json.loads(tb(env, "case", "deadlines", "--overdue", "--json").stdout) == []
     r = tb(env, "case", "notice", "--case", ref, "--kind", "take-it-down")
     assert r.returncode == 2 and "signature" in r.stderr and "contact" in r.stderr
@@ -300,6 +302,25 @@ def test_us_takedown_clock_and_notice(env: dict[str, str], tmp_path: Path) -> No
         ref,
         "--kind",
         "take-it-down",
+        "--name",
+        "Jane Doe",
+        "--contact",
+        "jane@example.org",
+        "--signature",
+        "/s/ Jane Doe",
+    )
+    # the only takedown was removed: by default a notice covers open ones, so there is nothing to ask
+    assert r.returncode == 2 and "open takedown" in r.stderr
+    r = tb(
+        env,
+        "case",
+        "notice",
+        "--case",
+        ref,
+        "--kind",
+        "take-it-down",
+        "--url",
+        "https://site.example/p/9",
         "--name",
         "Jane Doe",
         "--contact",
@@ -326,8 +347,57 @@ def test_us_takedown_clock_and_notice(env: dict[str, str], tmp_path: Path) -> No
         str(pdf),
     )
     assert r.returncode == 0 and pdf.stat().st_size > 1000
+    assert (tmp_path / "eoc.cover-note.pdf").stat().st_size > 1000
     r = tb(env, "case", "delete", "--case", ref)
     assert r.returncode == 2 and "--yes" in r.stderr
     r = tb(env, "case", "delete", "--case", ref, "--yes")
     assert r.returncode == 0
     assert tb(env, "case", "show", "--case", ref).returncode == 1
+
+
+def test_case_commands_say_what_is_true_in_one_time_zone(env: dict[str, str], tmp_path: Path) -> None:
+    r = tb(env, "case", "list")
+    assert r.returncode == 0 and "No cases yet" in r.stdout and "takeback case new" in r.stdout
+    env = {**env, "TZ": "UTC"}  # the computer's zone must not leak into a Hong Kong case's times
+    ref = new_case(env, "-j", "HK", "--setting", "university", "--consent", "referral")
+    # `pcpd` is the same channel as `hk-pcpd`, and a new referral is a draft until it is sent
+    r = tb(env, "case", "refer", "--case", ref, "--to", "pcpd")
+    assert r.returncode == 0, r.stderr
+    assert "[hk-pcpd]: draft" in r.stdout and "--id 1 --status sent" in r.stdout
+    # an HK removal request starts no clock, and says so instead of promising one
+    r = tb(env, "case", "takedown", "--case", ref, "--url", "https://t.example/c/1", "--platform", "Telegram")
+    assert r.returncode == 0, r.stderr
+    assert "No removal clock started: Hong Kong law sets no deadline" in r.stdout and "due" not in r.stdout
+    r = tb(
+        env, "case", "takedown", "--case", ref, "--url", "https://r.example/p/2", "--under", "TAKE IT DOWN"
+    )
+    assert "clock us-tida-48h (TAKE IT DOWN removal) started: due" in r.stdout
+    listing = tb(env, "case", "takedown", "--case", ref)
+    show = tb(env, "case", "show", "--case", ref)
+    for out in (listing.stdout, show.stdout):
+        assert "None" not in out and "no response yet" in out
+        stamps = re.findall(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}( \w+)? \(UTC([+-]\d{2}:\d{2})\)", out)
+        assert stamps and {z for z in stamps} == {(" HKT", "+08:00")}, out
+    assert "[hk-pcpd]: draft" in show.stdout
+    assert "opened " in (lst := tb(env, "case", "list").stdout) and "HKT (UTC+08:00)" in lst
+    view = json.loads(tb(env, "case", "show", "--case", ref, "--json").stdout)
+    assert view["referrals"][0]["to"] == "hk-pcpd" and view["referrals"][0]["status"] == "draft"
+    t = view["takedowns"][0]
+    assert t["sent"].endswith("HKT (UTC+08:00)") and t["sent_utc"].endswith("Z")
+    assert view["created_utc"].endswith("Z") and view["deadlines"][0]["due_utc"].endswith("Z")
+    # the notice alone on stdout (or in --out), the cover note apart
+    r = tb(env, "case", "notice", "--case", ref, "--kind", "hk-pcpd")
+    assert r.returncode == 0, r.stderr
+    assert (
+        "https://t.example/c/1" in r.stdout and "takeback" not in r.stdout and "legal advice" not in r.stdout
+    )
+    assert (
+        "cover note for you" in r.stderr
+        and f"takeback case refer --case {ref} --id 1 --status sent" in r.stderr
+    )
+    out = tmp_path / "pcpd.txt"
+    r = tb(env, "case", "notice", "--case", ref, "--kind", "hk-pcpd", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "takeback" not in out.read_text(encoding="utf-8")
+    cover = (tmp_path / "pcpd.cover-note.txt").read_text(encoding="utf-8")
+    assert "do not send it" in cover and "legal information, not legal advice" in cover

@@ -230,3 +230,44 @@ def test_unknown_jurisdiction_is_a_clear_error() -> None:
     assert load_kb().get("hk").code == "HK"
     assert load_kb().get("gb").code == "UK"
     assert load_kb().get("usa").code == "US"
+
+
+def test_an_adult_not_a_crime_finding_needs_a_finding_for_minors() -> None:
+    # HK: making an intimate deepfake of an adult is no offence, but Cap. 579 covers a child's image
+    doc = raw("hk")
+    assert doc["acts"]["create"]["status"] == "no_offence"
+    del doc["minor_acts"]["create"]
+    with pytest.raises(GuidanceError, match="minor_acts must say what applies"):
+        parse_jurisdiction(doc)
+    doc = raw("us")
+    doc["minor_acts"]["possess"]["status"] = "no_offence"
+    with pytest.raises(GuidanceError, match="minor_acts"):
+        parse_jurisdiction(doc)
+    doc = raw("us")
+    doc["minor_acts"]["possess"]["confidence"] = "confirmed"  # "not reviewed" cannot be confirmed
+    with pytest.raises(GuidanceError, match="unconfirmed"):
+        parse_jurisdiction(doc)
+    hk = load_kb().jurisdictions["HK"]
+    assert hk.minor_acts[Act.CREATE].rules == ["hk-cap579"]
+    assert "computer-generated" in hk.minor_acts[Act.CREATE].source
+
+
+def test_an_image_saving_step_cannot_be_meant_for_minors() -> None:
+    doc = raw("hk")
+    police = next(c for c in doc["channels"] if c["id"] == "hk-police")
+    police["needs"][0]["age"] = "under_18"
+    assert police["needs"][0]["saves_image"] is True
+    with pytest.raises(GuidanceError, match="image-saving step"):
+        parse_jurisdiction(doc)
+
+
+def test_support_lines_come_from_the_facts_with_their_source() -> None:
+    kb = load_kb()
+    (rainlily, emergency) = kb.jurisdictions["HK"].support
+    assert (rainlily.phone, rainlily.web) == ("2375 5322", "https://rainlily.org.hk/eng/helpinfo")
+    assert "read 2026-12-01" in rainlily.source
+    assert emergency.phone == "999"
+    # the facts name no helpline for these: the generic line, which names no number, is used instead
+    for code in ("SG", "AU", "US", "EU"):
+        assert kb.jurisdictions[code].support == []
+    assert not re.search(r"\d{3}", kb.support_generic.text.en)

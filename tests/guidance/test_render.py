@@ -59,15 +59,16 @@ def test_traditional_chinese_pdf_uses_the_cns_cmap_and_extracts_as_chinese() -> 
         assert phrase in full
 
 
-def test_under_18_notice_comes_before_everything_else() -> None:
+def test_help_now_then_the_under_18_notice_come_before_everything_else() -> None:
     d = doc("en", VictimAge.MINOR)
-    assert isinstance(d.blocks[0], Notice) and d.blocks[0].tone == "danger"
+    assert isinstance(d.blocks[0], Notice) and d.blocks[0].title == "Where to get help now"
+    assert "RainLily Sexual Violence Helpline: 2375 5322" in d.blocks[0].body[0]
+    assert isinstance(d.blocks[1], Notice) and d.blocks[1].tone == "danger"
     text = render_text(d)
-    assert text.index("Under 18: read this first") < text.index(
-        "Legal information, not legal advice\n    This"
-    )
+    assert text.index("Where to get help now") < text.index("Under 18: read this first")
+    assert text.index("Under 18: read this first") < text.index("What the law says")
     html = render_html(d)
-    assert html.index("Under 18") < html.index("What the law says")
+    assert html.index("Where to get help now") < html.index("Under 18") < html.index("What the law says")
 
 
 def test_html_is_self_contained_escaped_and_declares_its_language() -> None:

@@ -46,6 +46,7 @@ class Purpose(StrEnum):
 
 
 class ReferralStatus(StrEnum):
+    DRAFT = "draft"  # the default: written, not yet sent (a referral is "sent" only when someone says so)
     PLANNED = "planned"
     SENT = "sent"
     ACKNOWLEDGED = "acknowledged"
@@ -119,7 +120,7 @@ class Referral(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id", ondelete="CASCADE"), index=True)
     channel: Mapped[str] = mapped_column(String(100))
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default=ReferralStatus.DRAFT.value)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     reference_number: Mapped[str | None] = mapped_column(String(100), nullable=True)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -39,7 +39,7 @@ from takeback.cases.models import (
     VictimAge,
 )
 from takeback.errors import TakebackError
-from takeback.guidance.kb import ClockRule, ClockStart, KnowledgeBase, load_kb
+from takeback.guidance.kb import ClockRule, ClockStart, KnowledgeBase, load_kb, name_key
 from takeback.store import record_audit
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
@@ -236,31 +236,48 @@ def consents(session: Session, *, case: Case) -> list[Consent]:
 _POLICE_KINDS = {"police"}
 
 
+_NOT_SENT = (ReferralStatus.DRAFT, ReferralStatus.PLANNED)
+
+
 def add_referral(
     session: Session,
     *,
     case: Case,
     channel: str,
     actor: str,
-    status: ReferralStatus = ReferralStatus.SENT,
+    status: ReferralStatus | None = None,
     sent_at: datetime | None = None,
     reference_number: str | None = None,
     note: str | None = None,
     kb: KnowledgeBase | None = None,
     now: datetime | None = None,
 ) -> Referral:
-    """Record a referral. Needs consent to refer, and to share with police for police channels."""
+    """Record a referral: a draft unless it is said to be sent (a sending time, or a status).
+
+    ``channel`` is any name people type for a knowledge-base channel in the case's jurisdiction
+    (``pcpd``, ``PCPD``, ``hk-pcpd``: the same channel, stored by its id); other text is kept as given.
+    Needs consent to refer, and consent to share with police for police channels."""
     base = kb or load_kb()
     require_consent(session, case=case, purpose=Purpose.REFERRAL)
-    known = base.channel(channel)
+    known = base.resolve_channel(case.jurisdiction, channel)
+    channel_id = known.id if known is not None else " ".join(channel.split())
+    if not channel_id:
+        raise CaseError("Say where the referral goes, e.g. --to hk-pcpd.", code="bad_channel")
     if known is not None and known.kind.value in _POLICE_KINDS:
         require_consent(session, case=case, purpose=Purpose.POLICE_SHARING)
+    if status is None:
+        status = ReferralStatus.SENT if sent_at is not None else ReferralStatus.DRAFT
+    if status in _NOT_SENT and sent_at is not None:
+        raise CaseError(
+            f"A {status.value} referral has not been sent; give --status sent with a sending time.",
+            code="bad_status",
+        )
     current = _now(now)
     r = Referral(
         case_id=case.id,
-        channel=channel,
+        channel=channel_id,
         status=status.value,
-        sent_at=sent_at or (current if status is not ReferralStatus.PLANNED else None),
+        sent_at=as_utc(sent_at) if sent_at else (None if status in _NOT_SENT else current),
         reference_number=reference_number,
         note=note,
         created_at=current,
@@ -287,16 +304,26 @@ def update_referral(
     actor: str,
     status: ReferralStatus | None = None,
     reference_number: str | None = None,
+    sent_at: datetime | None = None,
     now: datetime | None = None,
 ) -> Referral:
+    """Change a referral's status or reference; a sending time marks a draft as sent."""
     r = session.get(Referral, referral_id)
     if r is None or r.case_id != case.id:
         raise CaseError(f"Case {case.reference} has no referral {referral_id}.", code="referral_not_found")
     current = _now(now)
+    if status is None and sent_at is not None and ReferralStatus(r.status) in _NOT_SENT:
+        status = ReferralStatus.SENT
     if status is not None:
+        if status in _NOT_SENT and sent_at is not None:
+            raise CaseError(f"A {status.value} referral has not been sent.", code="bad_status")
         r.status = status.value
-        if status is ReferralStatus.SENT and r.sent_at is None:
-            r.sent_at = current
+        if status in _NOT_SENT:
+            r.sent_at = None
+        elif r.sent_at is None:
+            r.sent_at = as_utc(sent_at) if sent_at else current
+    if sent_at is not None:
+        r.sent_at = as_utc(sent_at)
     if reference_number is not None:
         r.reference_number = reference_number
     r.updated_at = current
@@ -350,9 +377,10 @@ def start_clock(
 ) -> Clock:
     """Start a deadline clock: a knowledge-base clock by id (its own duration by default) or a custom one."""
     rule: ClockRule | None = None
-    found = (kb or load_kb()).clock(kind)
+    found = (kb or load_kb()).find_clock(kind)
     if found is not None:
         rule = found[1]
+        kind = rule.id  # `take-it-down`, `TAKE IT DOWN` and `us-tida-48h` are one clock
     if duration is None:
         if rule is None:
             raise CaseError(
@@ -441,6 +469,72 @@ def deadlines(
 # --- takedowns -----------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ClockPlan:
+    """The removal clocks a request starts, and in words why none does (so no message claims one)."""
+
+    rules: list[ClockRule]
+    why_none: str | None = None
+
+
+NO_LAW = frozenset({"none", "no", "platform", "platformrules", "policy"})
+
+
+def removal_clock_plan(
+    case: Case, *, via: str, sent: datetime, under: str | None = None, kb: KnowledgeBase | None = None
+) -> ClockPlan:
+    """Which clocks a removal request starts.
+
+    ``under`` names the law the request was made under, as people type it (``take-it-down``,
+    ``TAKE IT DOWN``, ``us-tida-48h``), or ``none`` for an ordinary report under the platform's own
+    rules. Without it, the case's jurisdiction decides: a US case's platform request starts the TAKE IT
+    DOWN 48-hour clock; a Hong Kong case's starts none, because Hong Kong law sets no removal deadline
+    (a TAKE IT DOWN request to a platform the US Act covers is recorded with ``under="take-it-down"``).
+    """
+    base = kb or load_kb()
+    if via == "ngo":
+        return ClockPlan([], "a request made through an NGO starts no legal removal deadline")
+    trigger = ClockStart.REGULATOR_NOTICE if via == "regulator" else ClockStart.TAKEDOWN_SENT
+    j = base.get(case.jurisdiction)
+    if under is not None and name_key(under) in NO_LAW:
+        return ClockPlan(
+            [], "an ordinary report under the platform's own rules has no legal removal deadline"
+        )
+    if under is not None:
+        found = base.find_clock(under)
+        if found is None or found[1].starts is not trigger:
+            known = sorted(
+                (r.aliases[0] if r.aliases else r.id)
+                for jj in base.jurisdictions.values()
+                for r in jj.clocks
+                if r.starts is trigger
+            )
+            raise CaseError(
+                f"{under!r} is not a law with a removal deadline takeback knows. Use one of "
+                f"{', '.join(known)}, or none.",
+                code="unknown_clock",
+            )
+        rules = [found[1]]
+    else:
+        rules = [r for r in j.clocks if r.starts is trigger]
+        if not rules:
+            what = "a removal notice from a regulator" if via == "regulator" else "a removal request"
+            hint = (
+                ""
+                if via == "regulator" or j.code == "US"
+                else "; if it was a TAKE IT DOWN request to a platform the US Act covers, "
+                "record it with --under take-it-down"
+            )
+            return ClockPlan([], f"{j.name.en} law sets no deadline for {what}{hint}")
+    live = [r for r in rules if r.in_force_from is None or sent.date() >= r.in_force_from]
+    if not live:
+        first = rules[0]
+        return ClockPlan(
+            [], f"the {first.label.en} duty applies only to requests sent from {first.in_force_from}"
+        )
+    return ClockPlan(live)
+
+
 def add_takedown(
     session: Session,
     *,
@@ -450,17 +544,19 @@ def add_takedown(
     platform: str | None = None,
     sent_at: datetime | None = None,
     via: str = "platform",
+    under: str | None = None,
     reference_number: str | None = None,
     note: str | None = None,
     kb: KnowledgeBase | None = None,
     now: datetime | None = None,
 ) -> tuple[Takedown, list[Clock]]:
-    """Record a removal request and start the clocks that run from it in the case's jurisdiction."""
+    """Record a removal request and start the clocks that apply to it (:func:`removal_clock_plan`)."""
     if via not in ("platform", "regulator", "ngo"):
         raise CaseError("--via must be platform, regulator or ngo.", code="bad_via")
     base = kb or load_kb()
     current = _now(now)
     sent = as_utc(sent_at) if sent_at else current
+    plan = removal_clock_plan(case, via=via, sent=sent, under=under, kb=base)
     t = Takedown(
         case_id=case.id,
         url=url,
@@ -480,21 +576,14 @@ def add_takedown(
         action="takedown.create",
         object_type="takedown",
         object_id=t.id,
-        details={"case": case.reference, "via": via},
+        details={"case": case.reference, "via": via, "clocks": [r.id for r in plan.rules]},
     )
-    started: list[Clock] = []
-    trigger = ClockStart.REGULATOR_NOTICE if via == "regulator" else ClockStart.TAKEDOWN_SENT
-    if via != "ngo":
-        for rule in base.get(case.jurisdiction).clocks:
-            if rule.starts is not trigger:
-                continue
-            if rule.in_force_from is not None and sent.date() < rule.in_force_from:
-                continue
-            started.append(
-                _start_rule_clock(
-                    session, case=case, rule=rule, started=sent, subject=f"takedown:{t.id}", actor=actor
-                )
-            )
+    started = [
+        _start_rule_clock(
+            session, case=case, rule=rule, started=sent, subject=f"takedown:{t.id}", actor=actor
+        )
+        for rule in plan.rules
+    ]
     return t, started
 
 

@@ -32,15 +32,24 @@ from takeback.cases.clock import (
     parse_duration,
     parse_when,
 )
-from takeback.cases.models import Case, Purpose, ReferralStatus, Setting, TakedownStatus, VictimAge
-from takeback.cases.notices import NoticeFacts, NoticeKind, complaint_draft
+from takeback.cases.models import (
+    Case,
+    Purpose,
+    Referral,
+    ReferralStatus,
+    Setting,
+    Takedown,
+    TakedownStatus,
+    VictimAge,
+)
+from takeback.cases.notices import NoticeKind, compose, notice_facts
 from takeback.cli.app import app, fail, usage_error
 from takeback.config import get_settings
 from takeback.errors import TakebackError
 from takeback.evidence.locker import Locker
 from takeback.evidence.signing import Signer
 from takeback.guidance.kb import load_kb
-from takeback.reports import render_html, render_pdf
+from takeback.reports import Document, render_html, render_pdf
 from takeback.reports.text import render_text
 from takeback.store import Database, database_url, open_database
 
@@ -151,6 +160,35 @@ def local(dt: datetime | None, zone: str) -> str:
     return "" if dt is None else format_local(as_utc(dt), zone)
 
 
+def utc(dt: datetime | None) -> str | None:
+    return None if dt is None else iso_utc(as_utc(dt))
+
+
+def response_text(t: Takedown) -> str:
+    """How a removal request stands, in words ("first response after 3.5 h", "no response yet")."""
+    times = cs.response_times(t)
+    first, done = times["first_response_hours"], times["resolution_hours"]
+    parts = [f"first response after {first} h" if first is not None else "no response yet"]
+    if done is not None:
+        parts.append(f"{t.status} after {done} h")
+    elif t.status not in (TakedownStatus.SENT.value, TakedownStatus.ACKNOWLEDGED.value):
+        parts.append(t.status)
+    return ", ".join(parts)
+
+
+def channel_text(channel: str) -> str:
+    """A referral's channel as a person reads it: the name, with the id people can type."""
+    ch = load_kb().channel(channel)
+    return f"{ch.name.en} [{ch.id}]" if ch is not None else channel
+
+
+def status_text(status: str, sent: str | None) -> str:
+    """ "sent 2026-03-02 10:00 HKT (UTC+08:00)", "removed, sent ...", "draft": never "sent, sent"."""
+    if not sent:
+        return status
+    return f"sent {sent}" if status == "sent" else f"{status}, sent {sent}"
+
+
 def emit_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")
 
@@ -239,18 +277,31 @@ def case_new(
 
 @case_app.command("list")
 def case_list() -> None:
-    """All open cases."""
+    """All open cases (times in each case's own time zone)."""
     rows = run_db(
         lambda s: [
-            (c.reference, c.jurisdiction, c.victim_age, c.alias or "", iso_utc(as_utc(c.created_at)))
+            (
+                c.reference,
+                c.jurisdiction,
+                c.victim_age,
+                c.alias or "",
+                "opened " + local(c.created_at, c.timezone),
+            )
             for c in cs.list_cases(s)
         ]
     )
+    if not rows:
+        out.print(
+            "No cases yet. Open one with: takeback case new -j HK "
+            "[--victim-age adult|minor|was-minor] [--setting university] [--consent hashing,referral]"
+        )
+        return
     for r in rows:
-        out.print("  ".join(escape(x) for x in r))
+        out.print("  ".join(escape(x) for x in r if x))
 
 
 def _case_view(s: Session, c: Case) -> dict[str, Any]:
+    """The case for `case show`: every time in the case's own zone, labelled; each also in UTC (`*_utc`)."""
     from takeback.evidence.service import list_items, verify_case
 
     z = c.timezone
@@ -264,45 +315,65 @@ def _case_view(s: Session, c: Case) -> dict[str, Any]:
         "timezone": z,
         "incident_date": c.incident_date.isoformat() if c.incident_date else None,
         "created": local(c.created_at, z),
+        "created_utc": utc(c.created_at),
         "consent": [
             {
                 "purpose": x.purpose,
                 "granted": local(x.granted_at, z),
+                "granted_utc": utc(x.granted_at),
                 "withdrawn": local(x.withdrawn_at, z) or None,
+                "withdrawn_utc": utc(x.withdrawn_at),
             }
             for x in cs.consents(s, case=c)
         ],
         "evidence_items": len(list_items(s, case=c)),
         "custody": {"entries": v.custody.count, "verified": v.ok, "problem": v.failure},
-        "referrals": [
-            {
-                "id": r.id,
-                "to": r.channel,
-                "status": r.status,
-                "sent": local(r.sent_at, z) or None,
-                "reference_number": r.reference_number,
-            }
-            for r in cs.referrals(s, case=c)
-        ],
-        "takedowns": [
-            {
-                "id": t.id,
-                "url": t.url,
-                "platform": t.platform,
-                "status": t.status,
-                "sent": local(t.sent_at, z),
-                **cs.response_times(t),
-                "reference_number": t.reference_number,
-            }
-            for t in cs.takedowns(s, case=c)
-        ],
+        "referrals": [_referral_view(r, z) for r in cs.referrals(s, case=c)],
+        "takedowns": [_takedown_view(t, z) for t in cs.takedowns(s, case=c)],
         "deadlines": [_deadline_view(r) for r in cs.deadlines(s, case=c, include_stopped=True)],
     }
 
 
+def _referral_view(r: Referral, z: str) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "to": r.channel,
+        "to_name": channel_text(r.channel),
+        "status": r.status,
+        "sent": local(r.sent_at, z) or None,
+        "sent_utc": utc(r.sent_at),
+        "reference_number": r.reference_number,
+    }
+
+
+def _takedown_view(t: Takedown, z: str) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "url": t.url,
+        "platform": t.platform,
+        "via": t.via,
+        "status": t.status,
+        "sent": local(t.sent_at, z),
+        "sent_utc": utc(t.sent_at),
+        "first_response": local(t.first_response_at, z) or None,
+        "first_response_utc": utc(t.first_response_at),
+        "resolved": local(t.resolved_at, z) or None,
+        "resolved_utc": utc(t.resolved_at),
+        **cs.response_times(t),
+        "response": response_text(t),
+        "reference_number": t.reference_number,
+    }
+
+
+def _takedown_line(t: Takedown, z: str) -> str:
+    where = f"{t.url} ({t.platform})" if t.platform else t.url
+    return f"#{t.id} {where}: {status_text(t.status, local(t.sent_at, z))}, {response_text(t)}"
+
+
 def _deadline_view(r: cs.DeadlineRow) -> dict[str, Any]:
-    z = r.clock.zone
+    z = r.case.timezone  # one zone per case, whatever zone the clock was started in
     hours = r.remaining.total_seconds() / 3600
+    running = r.clock.status == "running"
     return {
         "case": r.case.reference,
         "id": r.clock.id,
@@ -310,19 +381,32 @@ def _deadline_view(r: cs.DeadlineRow) -> dict[str, Any]:
         "subject": r.clock.subject,
         "status": "overdue" if r.overdue else r.clock.status,
         "started": local(r.clock.started_at, z),
+        "started_utc": utc(r.clock.started_at),
         "due": local(r.clock.due_at, z),
-        "due_utc": iso_utc(as_utc(r.clock.due_at)),
-        "hours_left": round(hours, 1) if r.clock.status == "running" else None,
+        "due_utc": utc(r.clock.due_at),
+        "hours_left": round(hours, 1) if running else None,
         "confidence": r.clock.confidence,
     }
+
+
+def _deadline_state(d: dict[str, Any]) -> str:
+    if d["status"] == "overdue":
+        return "[bold red]OVERDUE[/]"
+    if d["hours_left"] is not None:
+        return f"{d['hours_left']} h left"
+    return escape(str(d["status"]))
 
 
 @case_app.command("show")
 def case_show(
     case: CaseOpt,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON (times also in UTC, as *_utc).")
+    ] = False,
 ) -> None:
-    """Everything about a case: consent, evidence count and custody check, referrals, takedowns, deadlines."""
+    """Everything about a case: consent, evidence count and custody check, referrals, takedowns, deadlines.
+
+    Every time is shown in the case's time zone (the jurisdiction's unless --tz was given at intake)."""
     view = run_db(lambda s: _case_view(s, cs.get_case(s, reference=case)))
     if as_json:
         emit_json(view)
@@ -332,7 +416,7 @@ def case_show(
         f"{view['setting'] or ''}  {escape(view['alias'] or '')}"
     )
     out.print(
-        f"  time zone {view['timezone']}  incident {view['incident_date'] or '-'}  created {view['created']}"
+        f"  times in {view['timezone']}  incident {view['incident_date'] or '-'}  created {view['created']}"
     )
     cust = view["custody"]
     status = "[green]verified[/]" if cust["verified"] else f"[red]FAILED[/] {escape(str(cust['problem']))}"
@@ -341,17 +425,15 @@ def case_show(
         state = f"withdrawn {c['withdrawn']}" if c["withdrawn"] else "given"
         out.print(f"  consent {c['purpose']}: {state} (recorded {c['granted']})")
     for r in view["referrals"]:
-        out.print(
-            f"  referral #{r['id']} to {escape(r['to'])}: {r['status']} "
-            f"{r['sent'] or ''} ref {escape(r['reference_number'] or '-')}"
-        )
+        ref = f", their reference {escape(r['reference_number'])}" if r["reference_number"] else ""
+        state = status_text(r["status"], r["sent"])
+        out.print(f"  referral #{r['id']} to {escape(r['to_name'])}: {state}{ref}")
     for t in view["takedowns"]:
-        out.print(
-            f"  takedown #{t['id']} {escape(t['url'])}: {t['status']}, sent {t['sent']}, "
-            f"first response {t['first_response_hours']} h, resolved {t['resolution_hours']} h"
-        )
+        where = f"{t['url']} ({t['platform']})" if t["platform"] else t["url"]
+        state = status_text(t["status"], t["sent"])
+        out.print(f"  takedown #{t['id']} {escape(where)}: {state}, {t['response']}")
     for d in view["deadlines"]:
-        out.print(f"  clock #{d['id']} {d['kind']}: {d['status']} due {d['due']}")
+        out.print(f"  clock #{d['id']} {d['kind']}: due {d['due']}, {_deadline_state(d)}")
 
 
 @case_app.command("consent")
@@ -406,24 +488,35 @@ def case_refer(
     status: Annotated[
         ReferralStatus | None,
         typer.Option(
-            "--status", help="planned, sent, acknowledged, in-progress, closed, declined.", show_default=False
+            "--status",
+            help="draft (the default for a new referral), planned, sent, acknowledged, in-progress, closed, "
+            "declined.",
+            show_default=False,
         ),
     ] = None,
     reference_number: Annotated[
         str | None, typer.Option("--reference", help="Their reference number.", show_default=False)
     ] = None,
     sent_at: Annotated[
-        str | None, typer.Option("--sent-at", help="When it was sent (default: now).", show_default=False)
+        str | None,
+        typer.Option(
+            "--sent-at",
+            help="When it was sent (marks it sent; --status sent alone means now).",
+            show_default=False,
+        ),
     ] = None,
     note: Annotated[str | None, typer.Option("--note", show_default=False)] = None,
     by: ByOpt = None,
 ) -> None:
-    """Record a referral (needs consent to refer; police channels also need police-sharing consent)."""
+    """Record a referral, as a draft until you say it was sent (needs consent to refer; police channels
+    also need police-sharing consent). --to takes a channel from `takeback guide` as people type it:
+    pcpd, PCPD and hk-pcpd are the same channel."""
     if (to is None) == (referral_id is None):
         usage_error("Give --to CHANNEL to record a referral, or --id N to update one.")
 
     def work(s: Session) -> str:
         c = cs.get_case(s, reference=case)
+        at = when(sent_at, c.timezone, "sending time")
         if referral_id is not None:
             r = cs.update_referral(
                 s,
@@ -432,6 +525,7 @@ def case_refer(
                 actor=actor(by),
                 status=status,
                 reference_number=reference_number,
+                sent_at=at,
             )
         else:
             assert to is not None
@@ -440,14 +534,20 @@ def case_refer(
                 case=c,
                 channel=to,
                 actor=actor(by),
-                status=status or ReferralStatus.SENT,
-                sent_at=when(sent_at, c.timezone, "sending time"),
+                status=status,
+                sent_at=at,
                 reference_number=reference_number,
                 note=note,
             )
-        return f"Referral #{r.id} to {r.channel}: {r.status}" + (
-            f", reference {r.reference_number}" if r.reference_number else ""
-        )
+        text = f"Referral #{r.id} to {channel_text(r.channel)}: "
+        text += status_text(r.status, local(r.sent_at, c.timezone) or None)
+        if r.reference_number:
+            text += f", their reference {r.reference_number}"
+        if load_kb().channel(r.channel) is None:
+            text += " (not a channel takeback knows; recorded as typed)"
+        if r.status == ReferralStatus.DRAFT.value:
+            text += f". When it is sent: takeback case refer --case {c.reference} --id {r.id} --status sent"
+        return text
 
     out.print(escape(run_db(work)))
 
@@ -463,8 +563,8 @@ def case_deadlines(
         typer.Option(
             "--start",
             help=(
-                "Start a clock: a clock id from the knowledge base "
-                "(e.g. us-tida-48h) or a name with --duration."
+                "Start a clock: a clock from the knowledge base by id or name "
+                "(us-tida-48h, take-it-down) or a name of your own with --duration."
             ),
             show_default=False,
         ),
@@ -506,10 +606,10 @@ def case_deadlines(
     if not rows:
         out.print("No running clocks." if not overdue else "Nothing is overdue.")
     for d in rows:
-        mark = "[bold red]OVERDUE[/]" if d["status"] == "overdue" else f"{d['hours_left']} h left"
         unconf = " [yellow](UNCONFIRMED rule)[/]" if d["confidence"] == "unconfirmed" else ""
         out.print(
-            f"{d['case']}  #{d['id']} {d['kind']} ({d['subject'] or '-'})  due {d['due']}  {mark}{unconf}"
+            f"{d['case']}  #{d['id']} {d['kind']} ({d['subject'] or '-'})  due {d['due']}  "
+            f"{_deadline_state(d)}{unconf}"
         )
 
 
@@ -523,6 +623,16 @@ def case_takedown(
     via: Annotated[
         str, typer.Option("--via", help="platform, regulator (e.g. an eSafety notice) or ngo.")
     ] = "platform",
+    under: Annotated[
+        str | None,
+        typer.Option(
+            "--under",
+            help="The law the request was made under, which decides its removal clock: take-it-down (US "
+            "TAKE IT DOWN Act, 48 h) or none (the platform's own rules). Default: the case's jurisdiction's "
+            "clock, if it has one (US: TAKE IT DOWN; Hong Kong: none).",
+            show_default=False,
+        ),
+    ] = None,
     sent_at: Annotated[
         str | None, typer.Option("--sent-at", help="When it was sent (default: now).", show_default=False)
     ] = None,
@@ -540,7 +650,8 @@ def case_takedown(
     note: Annotated[str | None, typer.Option("--note", show_default=False)] = None,
     by: ByOpt = None,
 ) -> None:
-    """Track removal requests per URL: record one (starts the local clocks), update it, or list them."""
+    """Track removal requests per URL: record one (starts the removal clock that applies, if any),
+    update it, or list them. Times are in the case's time zone."""
     if url is not None and takedown_id is not None:
         usage_error("Give --url to record a request or --id to update one, not both.")
     if takedown_id is not None and status is None:
@@ -556,13 +667,20 @@ def case_takedown(
                 url=url,
                 platform=platform,
                 via=via,
+                under=under,
                 actor=actor(by),
                 sent_at=when(sent_at, c.timezone, "sending time"),
                 reference_number=reference_number,
                 note=note,
             )
             lines.append(f"Takedown #{t.id} recorded: sent {local(t.sent_at, c.timezone)}")
-            lines.extend(f"  clock {k.kind}: due {local(k.due_at, c.timezone)}" for k in clocks)
+            for k in clocks:
+                found = load_kb().clock(k.kind)
+                label = found[1].label.en if found else k.kind
+                lines.append(f"  clock {k.kind} ({label}) started: due {local(k.due_at, c.timezone)}")
+            if not clocks:
+                plan = cs.removal_clock_plan(c, via=via, sent=as_utc(t.sent_at), under=under)
+                lines.append(f"  No removal clock started: {plan.why_none}.")
         elif takedown_id is not None:
             assert status is not None
             t = cs.update_takedown(
@@ -574,17 +692,13 @@ def case_takedown(
                 at=when(at, c.timezone, "status time"),
                 reference_number=reference_number,
             )
-            times = cs.response_times(t)
-            lines.append(
-                f"Takedown #{t.id}: {t.status}; first response {times['first_response_hours']} h, "
-                f"resolved {times['resolution_hours']} h"
-            )
+            lines.append(f"Takedown {_takedown_line(t, c.timezone)}")
         else:
-            for t in cs.takedowns(s, case=c):
-                times = cs.response_times(t)
+            lines.extend(_takedown_line(t, c.timezone) for t in cs.takedowns(s, case=c))
+            if not lines:
                 lines.append(
-                    f"#{t.id} {t.url} {t.platform or ''} {t.status} sent {local(t.sent_at, c.timezone)} "
-                    f"first response {times['first_response_hours']} h resolved {times['resolution_hours']} h"
+                    f"No removal requests recorded for {c.reference}. Record one: "
+                    f"takeback case takedown --case {c.reference} --url URL --platform NAME"
                 )
         return lines
 
@@ -621,7 +735,8 @@ def case_notice(
         list[str] | None,
         typer.Option(
             "--url",
-            help="URL(s) of the image (default: the case's takedown and evidence URLs).",
+            help="The link(s) the notice covers (repeat for more). Default: the case's open ones: takedowns "
+            "not removed or refused, and evidence URLs not yet requested.",
             show_default=False,
         ),
     ] = None,
@@ -636,40 +751,34 @@ def case_notice(
         str | None, typer.Option("--info", help="Relevant information for the platform.", show_default=False)
     ] = None,
     fmt: Annotated[NoticeFormat, typer.Option("--format", "-f")] = NoticeFormat.TEXT,
-    out_path: Annotated[Path | None, typer.Option("--out", "-o", show_default=False)] = None,
+    out_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Write the notice (only what is sent) to this file, and the cover note beside it "
+            "(NAME.cover-note.EXT).",
+            show_default=False,
+        ),
+    ] = None,
+    cover_path: Annotated[
+        Path | None,
+        typer.Option("--cover-note", help="Where to write the cover note instead.", show_default=False),
+    ] = None,
 ) -> None:
     """Draft a TAKE IT DOWN removal request (every required element, or it says what is missing) or a
-    complaint to the Hong Kong Police, PCPD or EOC, in English or Traditional Chinese."""
-    from takeback.evidence.service import list_items
+    complaint to the Hong Kong Police, PCPD or EOC, in English or Traditional Chinese.
 
-    def work(s: Session) -> NoticeFacts:
-        c = cs.get_case(s, reference=case)
-        items = list_items(s, case=c)
-        urls = list(url or [])
-        if not urls:
-            urls = [t.url for t in cs.takedowns(s, case=c)] + [i.url for i in items if i.url]
-            urls = list(dict.fromkeys(urls))
-        return NoticeFacts(
-            case_reference=c.reference,
-            timezone=c.timezone,
-            urls=urls,
-            items=[
-                {
-                    "sha256": i.sha256,
-                    "pdq": i.pdq,
-                    "platform": i.platform,
-                    "account": i.account,
-                    "url": i.url,
-                    "posted_at": local(i.posted_at, c.timezone) or None,
-                }
-                for i in items
-            ],
-            reports=[
-                (r.channel, local(r.sent_at, c.timezone) or None, r.reference_number)
-                for r in cs.referrals(s, case=c)
-            ],
-            incident_date=c.incident_date,
-            setting=c.setting,
+    Two parts: the notice, which is exactly what you send (to stdout, or --out FILE), and a cover note
+    for you (what to check and fill in, links covered and left out, deadlines, how to record the
+    sending), printed to stderr or written beside the notice. Never send the cover note."""
+
+    facts = run_db(
+        lambda s: notice_facts(
+            s,
+            case=cs.get_case(s, reference=case),
+            kind=kind,
+            urls=url,
             name=name,
             contact=contact,
             signature=signature,
@@ -677,24 +786,38 @@ def case_notice(
             relevant_info=info,
             on_behalf_of=on_behalf_of,
         )
-
-    facts = run_db(work)
+    )
     try:
-        doc = complaint_draft(kind, facts, lang.value)
+        notice, cover = compose(kind, facts, lang.value)
     except TakebackError as exc:
         usage_error(exc.message)
-    if fmt is NoticeFormat.PDF:
-        if out_path is None:
-            usage_error("--format pdf needs --out FILE.pdf")
-        render_pdf(doc, out_path)
-        out.print(f"Wrote {out_path}")
-        return
-    text = render_html(doc) if fmt is NoticeFormat.HTML else render_text(doc)
+    if fmt is NoticeFormat.PDF and out_path is None:
+        usage_error("--format pdf needs --out FILE.pdf")
     if out_path is not None:
-        out_path.write_text(text, encoding="utf-8")
-        out.print(f"Wrote {out_path}")
+        cover_file = cover_path or out_path.with_name(f"{out_path.stem}.cover-note{out_path.suffix}")
+        if cover_file.resolve() == out_path.resolve():
+            usage_error("--cover-note must be a different file from --out.")
+        _write_doc(notice, out_path, fmt)
+        _write_doc(cover, cover_file, fmt)
+        out.print(f"Wrote the notice to send: {escape(str(out_path))}")
+        out.print(f"Wrote the cover note for you (do not send it): {escape(str(cover_file))}")
+        return
+    sys.stdout.write(render_html(notice) if fmt is NoticeFormat.HTML else render_text(notice))
+    sys.stdout.flush()
+    if cover_path is not None:
+        _write_doc(cover, cover_path, fmt)
+        sys.stderr.write(f"Wrote the cover note for you (do not send it): {cover_path}\n")
     else:
-        sys.stdout.write(text)
+        rule = "-" * 20
+        sys.stderr.write(f"\n{rule} cover note for you, not part of the notice (stderr) {rule}\n")
+        sys.stderr.write(render_text(cover))
+
+
+def _write_doc(doc: Document, path: Path, fmt: NoticeFormat) -> None:
+    if fmt is NoticeFormat.PDF:
+        render_pdf(doc, path)
+    else:
+        path.write_text(render_html(doc) if fmt is NoticeFormat.HTML else render_text(doc), encoding="utf-8")
 
 
 @case_app.command("delete")

@@ -85,8 +85,10 @@ def guide_command(
 ) -> None:
     """Which acts are crimes in a jurisdiction, which routes fit, their deadlines and what to collect.
 
-    Legal information, not legal advice. Points not confirmed from a primary legal text are marked
-    UNCONFIRMED. If the person is or was under 18 this is said first and child-protection routes lead.
+    Legal information, not legal advice. The page opens with where to get help now. Points not
+    confirmed from a primary legal text are marked UNCONFIRMED. If the person is or was under 18 this
+    is said next, the law on images of children applies, no step asks to save or screenshot an image,
+    and child-protection routes lead.
     """
     try:
         kb = load_kb()

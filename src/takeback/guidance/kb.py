@@ -49,6 +49,13 @@ class ActStatus(StrEnum):
     LIMITED = "limited"  # only in some circumstances (e.g. as an aggravating factor)
     CIVIL_ONLY = "civil_only"  # prohibited with civil penalties, not a crime
     NATIONAL = "national"  # depends on national law (EU directives)
+    #: under-18s only: the reviewed facts do not cover this jurisdiction's child-abuse-image law, so the
+    #: guide says it may be a crime (flagged unconfirmed) instead of repeating the adult "not a crime"
+    UNREVIEWED = "unreviewed"
+
+
+#: statuses that tell a person "this is not (simply) a crime"; never shown for an under-18's images
+NOT_A_CRIME = frozenset({ActStatus.NO_OFFENCE, ActStatus.LIMITED, ActStatus.CIVIL_ONLY})
 
 
 class ChannelKind(StrEnum):
@@ -95,6 +102,28 @@ class Text(_Strict):
         return self.zh_hant if lang == "zh-Hant" else self.en
 
 
+SettingName = Literal["university", "school", "work", "online", "other"]
+Age = Literal["any", "adult", "under_18"]
+#: facts a "what to collect" step presupposes (there is no URL to capture when nothing was posted)
+Presupposes = Literal["shared", "threatened"]
+
+
+class Need(Text):
+    """One thing a route asks for, tagged with what it presupposes, so only steps that fit are shown."""
+
+    #: a screenshot or copy of the image itself: never asked of anyone whose images show them under 18
+    saves_image: bool = False
+    #: shown only if one of these happened (None: always)
+    only_if: list[Presupposes] | None = None
+    age: Age = "any"
+
+    @model_validator(mode="after")
+    def _image_steps_are_for_adults(self) -> Need:
+        if self.saves_image and self.age == "under_18":
+            raise ValueError(f"an image-saving step cannot be meant for under-18s: {self.en!r}")
+        return self
+
+
 class Cited(_Strict):
     """Everything that states a fact carries where it came from and when it was last checked."""
 
@@ -106,6 +135,18 @@ class Cited(_Strict):
 
 class Caveat(Cited):
     text: Text
+    #: shown only in these settings (e.g. a point about workplaces); None: always
+    settings: list[SettingName] | None = None
+
+
+class Support(Cited):
+    """Where to get help now: shown first, before any law (only services the reviewed facts name)."""
+
+    name: Text
+    phone: str | None = None
+    web: str | None = Field(default=None, pattern=r"^https://")
+    note: Text | None = None
+    age: Age = "any"
 
 
 class Rule(Cited):
@@ -129,13 +170,19 @@ class ActFinding(Cited):
     note: Text
     caveats: list[Caveat] = Field(default_factory=list)
 
+    @model_validator(mode="after")
+    def _unreviewed_is_unconfirmed(self) -> ActFinding:
+        if self.status is ActStatus.UNREVIEWED and self.confidence is not Confidence.UNCONFIRMED:
+            raise ValueError("an unreviewed finding must be confidence: unconfirmed")
+        return self
+
 
 class When(_Strict):
     """When a channel fits. Every given condition must hold; an empty ``When`` always fits."""
 
     acts_any: list[Act] | None = None
-    settings: list[Literal["university", "school", "work", "online", "other"]] | None = None
-    age: Literal["any", "adult", "under_18"] = "any"
+    settings: list[SettingName] | None = None
+    age: Age = "any"
     needs_identifiable: bool = False
 
 
@@ -147,11 +194,16 @@ class Contact(_Strict):
 
 class Channel(Cited):
     id: str = Field(pattern=r"^[a-z0-9-]+$")
+    #: other names people type for it (`case refer --to pcpd`); the id without its jurisdiction prefix,
+    #: the names and a bracketed abbreviation in the name are accepted too
+    aliases: list[str] = Field(default_factory=list)
     kind: ChannelKind
     name: Text
     when: When = Field(default_factory=When)
     why: Text
-    needs: list[Text] = Field(default_factory=list)
+    #: replaces ``why`` when the person is or was under 18 (e.g. the child-abuse-image law applies)
+    why_minor: Text | None = None
+    needs: list[Need] = Field(default_factory=list)
     rules: list[str] = Field(default_factory=list)
     clocks: list[str] = Field(default_factory=list)
     contact: Contact | None = None
@@ -161,6 +213,8 @@ class Channel(Cited):
 
 class ClockRule(Cited):
     id: str = Field(pattern=r"^[a-z0-9-]+$")
+    #: names people type for the law behind it (`take-it-down`, `TAKE IT DOWN`)
+    aliases: list[str] = Field(default_factory=list)
     label: Text
     duration: str = Field(pattern=r"^P(\d+M|T\d+H)$")
     starts: ClockStart
@@ -176,10 +230,17 @@ class Jurisdiction(_Strict):
     name: Text
     timezone: str
     summary: Text
+    #: replaces ``summary`` when the person is or was under 18
+    summary_minor: Text | None = None
     acts: dict[Act, ActFinding]
+    #: findings that replace ``acts`` when the person is or was under 18. Required for every act the
+    #: adult finding calls not (simply) a crime: child-abuse-image law changes the answer, or the
+    #: reviewed facts do not say (status ``unreviewed``), and the guide must not say "not a crime".
+    minor_acts: dict[Act, ActFinding] = Field(default_factory=dict)
     rules: list[Rule]
     channels: list[Channel]
     clocks: list[ClockRule] = Field(default_factory=list)
+    support: list[Support] = Field(default_factory=list)
     uses_common: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -188,10 +249,19 @@ class Jurisdiction(_Strict):
             raise ValueError(f"{self.code}: acts must classify exactly create, possess, distribute, threaten")
         rule_ids = {r.id for r in self.rules}
         clock_ids = {c.id for c in self.clocks}
-        for act, finding in self.acts.items():
+        for act, finding in [*self.acts.items(), *self.minor_acts.items()]:
             for rid in finding.rules:
                 if rid not in rule_ids:
                     raise ValueError(f"{self.code}: acts.{act.value} cites unknown rule {rid}")
+        for act, finding in self.acts.items():
+            if finding.status is ActStatus.UNREVIEWED:
+                raise ValueError(f"{self.code}: acts.{act.value}: 'unreviewed' is for minor_acts only")
+            minor = self.minor_acts.get(act, finding)
+            if minor.status in NOT_A_CRIME:
+                raise ValueError(
+                    f"{self.code}: acts.{act.value} is {finding.status.value} for adults; minor_acts must "
+                    "say what applies to images of someone under 18 (an offence, or unreviewed)"
+                )
         for ch in self.channels:
             for rid in ch.rules:
                 if rid not in rule_ids:
@@ -204,11 +274,22 @@ class Jurisdiction(_Strict):
 
 class Common(_Strict):
     channels: list[Channel]
+    #: the support line shown where the reviewed facts name no helpline for the jurisdiction
+    support_generic: Caveat
+
+
+def name_key(text: str) -> str:
+    """Typed names compare without case, spaces or punctuation (`TAKE IT DOWN` = `take-it-down`)."""
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
+_ABBREVIATION = re.compile(r"\(([^)]+)\)")
 
 
 class KnowledgeBase(_Strict):
     jurisdictions: dict[str, Jurisdiction]
     common: dict[str, Channel]
+    support_generic: Caveat
 
     def get(self, code: str) -> Jurisdiction:
         wanted = code.strip().upper().replace("_", "-")
@@ -239,6 +320,33 @@ class KnowledgeBase(_Strict):
                     return j, c
         return None
 
+    def find_clock(self, name: str) -> tuple[Jurisdiction, ClockRule] | None:
+        """A clock by its id or a name people type for its law (`take-it-down`, `TAKE IT DOWN`)."""
+        wanted = name_key(name)
+        for j in self.jurisdictions.values():
+            for c in j.clocks:
+                if wanted in {name_key(c.id), *(name_key(a) for a in c.aliases)}:
+                    return j, c
+        return None
+
+    def resolve_channel(self, jurisdiction: str, name: str) -> Channel | None:
+        """The channel someone means by ``name`` in a case of ``jurisdiction``: its id (``hk-pcpd``), the id
+        without the jurisdiction prefix (``pcpd``), an alias, its name or the abbreviation in its name.
+        The case's own channels are searched first, then every channel by exact id."""
+        j = self.get(jurisdiction)
+        wanted = name_key(name)
+        if not wanted:
+            return None
+        prefix = j.code.lower().split("-")[0] + "-"
+        for ch in self.channels_for(j):
+            keys = {ch.id, *ch.aliases, ch.name.en, ch.name.zh_hant}
+            if ch.id.startswith(prefix):
+                keys.add(ch.id.removeprefix(prefix))
+            keys.update(_ABBREVIATION.findall(ch.name.en))
+            if wanted in {name_key(k) for k in keys}:
+                return ch
+        return self.channel(name.strip().lower())
+
 
 DATA_FILES = ("hk", "uk", "sg", "kr", "au", "us", "eu")
 
@@ -266,7 +374,11 @@ def load_kb() -> KnowledgeBase:
     for name in DATA_FILES:
         j = parse_jurisdiction(_read(name), name=f"{name}.yaml")
         jurisdictions[j.code] = j
-    kb = KnowledgeBase(jurisdictions=jurisdictions, common={c.id: c for c in common.channels})
+    kb = KnowledgeBase(
+        jurisdictions=jurisdictions,
+        common={c.id: c for c in common.channels},
+        support_generic=common.support_generic,
+    )
     for j in jurisdictions.values():
         for cid in j.uses_common:
             if cid not in kb.common:

@@ -2,8 +2,10 @@
 
 Plain data in, plain data out (:class:`Pathway`), so the CLI, the web app and reports show the same
 thing. It never gives advice: every result carries the legal-information notice, every fact its
-citation and confidence, and unconfirmed facts are flagged where they appear. If the person is or
-was under 18, that comes first, child-protection routes lead, and adult-only services are left out.
+citation and confidence, and unconfirmed facts are flagged where they appear. Where to get help now
+comes first. If the person is or was under 18, that is said next, the knowledge base's findings for
+images of children replace the adult ones (never "not a crime"), child-protection routes lead,
+adult-only services are left out, and no step asks for a copy or screenshot of the images.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from takeback.cases.clock import add_months, end_of_day, get_zone, parse_duratio
 from takeback.cases.models import Setting, VictimAge
 from takeback.guidance.kb import (
     Act,
+    ActFinding,
     ActStatus,
     Caveat,
     Channel,
@@ -26,7 +29,9 @@ from takeback.guidance.kb import (
     GuidanceError,
     Jurisdiction,
     KnowledgeBase,
+    Need,
     Rule,
+    Support,
     Text,
     load_kb,
 )
@@ -102,37 +107,71 @@ CHILD_NOTICE = Text(
     },
 )
 
-COLLECT: list[Text] = [
-    Text(en="Screenshots that include the URL", **{"zh-Hant": "包含網址的螢幕截圖"}),
-    Text(
-        en="The date and time of posting, and when you captured it",
-        **{"zh-Hant": "內容的發布日期和時間，以及你截圖的時間"},
+
+def _need(en: str, zh: str, **tags: object) -> Need:
+    return Need.model_validate({"en": en, "zh-Hant": zh, **tags})
+
+
+#: what victims are told to collect (LEGAL-FACTS "What victims are told to collect"), each step tagged
+#: with what it presupposes so a page shows only the steps that fit what happened and who it is about
+COLLECT: list[Need] = [
+    _need(
+        "Do not save images of anyone under 18: record links and fingerprints only",
+        "切勿儲存任何涉及未滿18歲人士的影像：只記錄連結及「指紋」",
+        age="under_18",
     ),
-    Text(
-        en="The username, handle or platform ID of whoever posted it",
-        **{"zh-Hant": "發布者的用戶名稱、帳號或平台識別碼"},
+    _need("Screenshots that include the URL", "包含網址的螢幕截圖", saves_image=True, only_if=["shared"]),
+    _need(
+        "The date and time of posting, and when you captured it",
+        "內容的發布日期和時間，以及你截圖的時間",
+        age="adult",
+        only_if=["shared"],
     ),
-    Text(en="Messages and threats, in full", **{"zh-Hant": "所有訊息及威脅的完整內容"}),
-    Text(
-        en="Reports you have already made, with their reference numbers",
-        **{"zh-Hant": "你已作出的舉報及其參考編號"},
+    _need(
+        "Where you saw or heard of the images (a link, an app or group, someone's device), when, and who "
+        "was involved, written down without saving, screenshotting or forwarding the images",
+        "以文字記下你在哪裏看到或得知這些影像（連結、應用程式或群組、某人的裝置）、時間及涉及的人，"
+        "但切勿儲存、截取或轉發影像",
+        age="under_18",
     ),
-    Text(
-        en="Everything in one timeline (`takeback evidence timeline`)",
-        **{"zh-Hant": "把所有資料整理成一份時序（`takeback evidence timeline`）"},
+    _need(
+        "The username, handle or platform ID of whoever posted it or sent the threat",
+        "發布者或發出威脅者的用戶名稱、帳號或平台識別碼",
+        only_if=["shared", "threatened"],
     ),
-    Text(
-        en="Consider going to the police before reporting to platforms, so evidence is not removed early",
-        **{"zh-Hant": "考慮先報警，再向平台舉報，以免證據過早被移除"},
+    _need("Messages and threats, in full", "所有訊息及威脅的完整內容", age="adult", only_if=["threatened"]),
+    _need(
+        "What threatening messages said, when and from which account (the words only, not any image in them)",
+        "威脅訊息的內容、時間及發送帳戶（只記下文字，不要保留訊息中的任何影像）",
+        age="under_18",
+        only_if=["threatened"],
     ),
-    Text(en="Use a separate email address for reports", **{"zh-Hant": "另設一個專門用於舉報的電郵地址"}),
+    _need("Reports you have already made, with their reference numbers", "你已作出的舉報及其參考編號"),
+    _need(
+        "Everything in one timeline (`takeback evidence timeline`)",
+        "把所有資料整理成一份時序（`takeback evidence timeline`）",
+    ),
+    _need(
+        "Consider going to the police before reporting to platforms, so evidence is not removed early",
+        "考慮先報警，再向平台舉報，以免證據過早被移除",
+        only_if=["shared"],
+    ),
+    _need("Use a separate email address for reports", "另設一個專門用於舉報的電郵地址"),
 ]
 COLLECT_SOURCE = "Revenge Porn Helpline, eSafety Commissioner and RMIT guidance on evidence collection"
 
-COLLECT_MINOR = Text(
-    en="Do not save images of anyone under 18: record links and fingerprints only",
-    **{"zh-Hant": "切勿儲存任何涉及未滿18歲人士的影像：只記錄連結及「指紋」"},
-)
+_PRESUPPOSED = {"shared": Fact.SHARED, "threatened": Fact.THREATENED}
+
+
+def need_fits(n: Need, s: Situation) -> bool:
+    """A step is shown only if it fits: no image-saving step for under-18s, nothing about posts unless
+    something was posted (or a threat made), and age-specific wording for the right person."""
+    under_18 = s.victim_age.under_18
+    if under_18 and (n.saves_image or n.age == "adult"):
+        return False
+    if not under_18 and n.age == "under_18":
+        return False
+    return n.only_if is None or any(_PRESUPPOSED[x] in s.facts for x in n.only_if)
 
 
 @dataclass(frozen=True)
@@ -144,6 +183,16 @@ class Situation:
     victim_age: VictimAge = VictimAge.ADULT
     setting: Setting | None = None
     act_date: date | None = None
+
+
+@dataclass(frozen=True)
+class SupportOut:
+    name: str
+    phone: str | None
+    web: str | None
+    note: str | None
+    source: str
+    confidence: Confidence
 
 
 @dataclass(frozen=True)
@@ -226,8 +275,12 @@ class Pathway:
     jurisdiction: str
     jurisdiction_name: str
     lang: str
-    disclaimer: str
+    #: where to get help now: shown before anything else
+    support: list[SupportOut]
+    #: shown when the reviewed facts name no service for this person (then ``support`` is empty)
+    support_generic: str | None
     child_notice: str | None
+    disclaimer: str
     summary: str
     situation: Situation
     acts: list[ActOut]
@@ -297,8 +350,14 @@ _FACT_ZH = {Fact.CREATED: "製作", Fact.POSSESSED: "管有", Fact.SHARED: "分�
 # --- the engine ------------------------------------------------------------------------------------
 
 
-def _caveats(items: list[Caveat], lang: str) -> list[CaveatOut]:
-    return [CaveatOut(c.text.get(lang), c.confidence, c.source) for c in items]
+def _caveats(items: list[Caveat], lang: str, s: Situation) -> list[CaveatOut]:
+    """The caveats that apply here (a workplace-only point is left out of a university case)."""
+    setting = s.setting.value if s.setting else None
+    return [
+        CaveatOut(c.text.get(lang), c.confidence, c.source)
+        for c in items
+        if c.settings is None or setting in c.settings
+    ]
 
 
 _SECTION = re.compile(r"^(ss?|art)\.\s*([0-9A-Z][0-9A-Za-z.()\-–]*)$", re.IGNORECASE)
@@ -328,7 +387,7 @@ def citation(r: Rule, lang: str) -> str:
     return f"{instrument}{section}" if lang == "zh-Hant" else f"{instrument} {section}"
 
 
-def _rule_out(r: Rule, lang: str) -> RuleOut:
+def _rule_out(r: Rule, lang: str, s: Situation) -> RuleOut:
     return RuleOut(
         id=r.id,
         citation=citation(r, lang),
@@ -339,7 +398,7 @@ def _rule_out(r: Rule, lang: str) -> RuleOut:
         source=r.source,
         source_url=r.source_url,
         last_reviewed=r.last_reviewed,
-        caveats=_caveats(r.caveats, lang),
+        caveats=_caveats(r.caveats, lang, s),
     )
 
 
@@ -406,34 +465,55 @@ _IN_NAME = {
 }
 
 
-def _offence_summary(acts: list[ActOut], j: Jurisdiction, lang: str) -> str:
+def _offence_summary(acts: list[ActOut], j: Jurisdiction, lang: str, under_18: bool) -> str:
+    """One sentence that agrees with the act headings below it: "no criminal offence" only when every
+    act is plainly not one (which the knowledge base never allows for an under-18's images)."""
     zh = lang == "zh-Hant"
     name = j.name.get(lang) if zh else _IN_NAME.get(j.code, j.name.en)
     offences = [a for a in acts if a.offence]
-    if not offences:
-        other = [a for a in acts if a.status in (ActStatus.LIMITED, ActStatus.NATIONAL, ActStatus.CIVIL_ONLY)]
-        if other:
-            return (
-                f"在{name}，你所描述的行為是否構成罪行須視乎情況而定：請參閱下文。"
+    unreviewed = [a for a in acts if a.status is ActStatus.UNREVIEWED]
+    uncertain = [a for a in acts if not a.offence and a.status is not ActStatus.NO_OFFENCE]
+    if offences:
+        if zh:
+            text = f"在{name}，{'、'.join(_ACT_ZH[a.act] for a in offences)}屬刑事罪行。"
+        else:
+            parts = [_ACT_EN[a.act] for a in offences]
+            listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+            text = f"In {name}, {listed} {'is a crime' if len(parts) == 1 else 'are crimes'}."
+        if unreviewed:
+            maybe = "、".join(_ACT_ZH[a.act] for a in unreviewed)
+            text += (
+                f"由於當事人現時或當時未滿18歲，{maybe}亦可能屬罪行：請參閱下文。"
                 if zh
                 else (
-                    f"In {name}, whether what you described is a "
-                    "crime depends on the circumstances: see below."
+                    " Because the person is or was under 18, "
+                    f"{' and '.join(_ACT_EN[a.act] for a in unreviewed)} may also be a crime: see below."
                 )
             )
+        return text
+    if unreviewed and under_18:
         return (
-            f"在{name}，沒有刑事罪行涵蓋你所描述的行為。下文列出的其他途徑仍然可行。"
+            f"在{name}，由於當事人現時或當時未滿18歲，你所描述的行為可能屬刑事罪行：請參閱下文，並向警方查詢。"
             if zh
             else (
-                f"In {name}, no criminal offence covers what you "
-                "described. The other routes below are still open."
+                f"In {name}, what you described may be a crime because the person is or was under 18: "
+                "see below, and ask the police."
             )
         )
-    if zh:
-        return f"在{name}，{'、'.join(_ACT_ZH[a.act] for a in offences)}屬刑事罪行。"
-    parts = [_ACT_EN[a.act] for a in offences]
-    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-    return f"In {name}, {listed} {'is a crime' if len(parts) == 1 else 'are crimes'}."
+    if uncertain or under_18:
+        return (
+            f"在{name}，你所描述的行為是否構成罪行須視乎情況而定：請參閱下文。"
+            if zh
+            else f"In {name}, whether what you described is a crime depends on the circumstances: see below."
+        )
+    return (
+        f"在{name}，沒有刑事罪行涵蓋你所描述的行為。下文列出的其他途徑仍然可行。"
+        if zh
+        else (
+            f"In {name}, no criminal offence covers what you described. "
+            "The other routes below are still open."
+        )
+    )
 
 
 _ACT_EN = {
@@ -463,12 +543,13 @@ def build_pathway(
         head = "你提供的資料互相矛盾：" if lang == "zh-Hant" else "The facts contradict each other: "
         raise GuidanceError(head + " ".join(problems), code="contradictory_facts")
 
+    under_18 = s.victim_age.under_18
     rules = {r.id: r for r in j.rules}
     acts_out: list[ActOut] = []
     for fact in sorted(s.facts & set(ACT_OF_FACT), key=lambda f: list(ACT_OF_FACT).index(f)):
         act = ACT_OF_FACT[fact]
-        finding = j.acts[act]
-        cited = [_rule_out(rules[rid], lang) for rid in finding.rules]
+        finding: ActFinding = j.minor_acts.get(act, j.acts[act]) if under_18 else j.acts[act]
+        cited = [_rule_out(rules[rid], lang, s) for rid in finding.rules]
         in_force_note = None
         if s.act_date is not None and finding.status is ActStatus.OFFENCE:
             later = [r for r in cited if r.in_force is not None and s.act_date < r.in_force]
@@ -493,7 +574,7 @@ def build_pathway(
                 confidence=finding.confidence,
                 source=finding.source,
                 last_reviewed=finding.last_reviewed,
-                caveats=_caveats(finding.caveats, lang),
+                caveats=_caveats(finding.caveats, lang, s),
                 in_force_note=in_force_note,
             )
         )
@@ -508,10 +589,10 @@ def build_pathway(
                 id=ch.id,
                 kind=ch.kind.value,
                 name=ch.name.get(lang),
-                why=ch.why.get(lang),
-                needs=[n.get(lang) for n in ch.needs],
+                why=(ch.why_minor if under_18 and ch.why_minor else ch.why).get(lang),
+                needs=[n.get(lang) for n in ch.needs if need_fits(n, s)],
                 deadlines=[_deadline(clocks[c], j, s, lang, current) for c in ch.clocks],
-                rules=[_rule_out(rules[r], lang) for r in ch.rules],
+                rules=[_rule_out(rules[r], lang, s) for r in ch.rules],
                 contact={
                     k: v
                     for k, v in {
@@ -524,20 +605,15 @@ def build_pathway(
                 confidence=ch.confidence,
                 source=ch.source,
                 last_reviewed=ch.last_reviewed,
-                caveats=_caveats(ch.caveats, lang),
+                caveats=_caveats(ch.caveats, lang, s),
                 child_route=ch.child_route,
             )
         )
-    under_18 = s.victim_age.under_18
     if under_18:
         routes.sort(key=lambda r: (not r.child_route, r.kind != "child_protection"))
 
-    collect = [c.get(lang) for c in COLLECT]
-    if under_18:
-        collect = [
-            COLLECT_MINOR.get(lang),
-            *[c for c in collect if "螢幕截圖" not in c and "Screenshots" not in c],
-        ]
+    collect = [c.get(lang) for c in COLLECT if need_fits(c, s)]
+    support = [_support_out(x, lang) for x in j.support if _support_fits(x, s)]
 
     unconfirmed: list[str] = []
     for a in acts_out:
@@ -555,14 +631,32 @@ def build_pathway(
         jurisdiction=j.code,
         jurisdiction_name=j.name.get(lang),
         lang=lang,
-        disclaimer=DISCLAIMER.get(lang),
+        support=support,
+        support_generic=None if support else base.support_generic.text.get(lang),
         child_notice=CHILD_NOTICE.get(lang) if under_18 else None,
-        summary=j.summary.get(lang),
+        disclaimer=DISCLAIMER.get(lang),
+        summary=(j.summary_minor if under_18 and j.summary_minor else j.summary).get(lang),
         situation=s,
         acts=acts_out,
-        offence_summary=_offence_summary(acts_out, j, lang),
+        offence_summary=_offence_summary(acts_out, j, lang, under_18),
         routes=routes,
         collect=collect,
         unconfirmed=unconfirmed,
         stores_images=not under_18,
+    )
+
+
+def _support_fits(x: Support, s: Situation) -> bool:
+    under_18 = s.victim_age.under_18
+    return x.age == "any" or (x.age == "under_18") == under_18
+
+
+def _support_out(x: Support, lang: str) -> SupportOut:
+    return SupportOut(
+        name=x.name.get(lang),
+        phone=x.phone,
+        web=x.web,
+        note=x.note.get(lang) if x.note else None,
+        source=x.source,
+        confidence=x.confidence,
     )

@@ -1,7 +1,9 @@
 """Turn a :class:`Pathway` into a document (terminal, HTML, PDF) or JSON, in English or Traditional Chinese.
 
-Order matters for people in distress: the under-18 notice (if any) first, then the legal-information
-notice, then what the law says, then what they can do and by when.
+Order matters for people in distress: where to get help now first, then the under-18 notice (if
+any), then what the law says, then what they can do and by when. The legal-information notice is said
+once, as the document's footer (the end of a page on screen, the foot of every PDF page), not repeated
+as a subtitle and a box as well.
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ from enum import Enum
 from typing import Any
 
 from takeback.guidance.kb import ActStatus, Confidence
-from takeback.guidance.pathway import COLLECT_SOURCE, DeadlineState, Pathway, RouteOut, RuleOut
+from takeback.guidance.pathway import COLLECT_SOURCE, DeadlineState, Pathway, RouteOut, RuleOut, SupportOut
 from takeback.reports.document import Bullets, Document, Heading, KeyValues, Notice, Paragraph
 
 LABELS: dict[str, dict[str, str]] = {
     "title": {"en": "Your options: {name}", "zh-Hant": "你的選擇：{name}"},
-    "not_advice": {"en": "Legal information, not legal advice", "zh-Hant": "法律資訊，並非法律意見"},
+    "help_now": {"en": "Where to get help now", "zh-Hant": "即時求助"},
     "under_18": {"en": "Under 18: read this first", "zh-Hant": "未滿18歲：請先閱讀"},
     "law": {"en": "What the law says", "zh-Hant": "法律怎樣說"},
     "routes": {"en": "Where you can turn", "zh-Hant": "你可以求助的途徑"},
@@ -32,15 +34,15 @@ LABELS: dict[str, dict[str, str]] = {
     "source": {"en": "Source", "zh-Hant": "資料來源"},
     "last_reviewed": {"en": "last reviewed", "zh-Hant": "最後核對日期"},
     "facts": {"en": "What happened", "zh-Hant": "事件經過"},
-    "no_images": {
-        "en": "takeback will keep fingerprints and links only for this case, never images.",
-        "zh-Hant": "takeback只會為此個案保留「指紋」及連結，絕不儲存影像。",
-    },
     "offence": {"en": "Crime", "zh-Hant": "屬刑事罪行"},
     "no_offence": {"en": "Not a crime", "zh-Hant": "不屬刑事罪行"},
     "limited": {"en": "Only in some circumstances", "zh-Hant": "只在某些情況下屬罪行"},
     "civil_only": {"en": "Civil penalties, not a crime", "zh-Hant": "須承擔民事罰則，但不屬刑事罪行"},
     "national": {"en": "Depends on national law", "zh-Hant": "須視乎各國法例"},
+    "unreviewed": {
+        "en": "May be a crime (the law on images of children is not reviewed here)",
+        "zh-Hant": "可能屬刑事罪行（本指南未有核實有關兒童影像的法例）",
+    },
     "create": {"en": "Creating it", "zh-Hant": "製作"},
     "possess": {"en": "Possessing or viewing it", "zh-Hant": "管有或觀看"},
     "distribute": {"en": "Sharing or publishing it", "zh-Hant": "分享或發布"},
@@ -130,17 +132,22 @@ def _route_blocks(r: RouteOut, lang: str) -> list[Any]:
     return blocks
 
 
+def support_line(x: SupportOut, lang: str) -> str:
+    sep = "：" if lang == "zh-Hant" else ": "
+    reach = " · ".join(v for v in (x.phone, x.web) if v)
+    text = x.name + (f"{sep}{reach}" if reach else "")
+    if x.note:
+        text += ("。" if lang == "zh-Hant" else ". ") + x.note
+    return text + _tag(x.confidence, lang)
+
+
 def pathway_document(p: Pathway) -> Document:
     lang = p.lang
-    doc = Document(
-        title=label("title", lang, name=p.jurisdiction_name),
-        lang=lang,
-        subtitle=label("not_advice", lang),
-        footer=p.disclaimer,
-    )
+    doc = Document(title=label("title", lang, name=p.jurisdiction_name), lang=lang, footer=p.disclaimer)
+    help_now = [support_line(x, lang) for x in p.support] or [p.support_generic or ""]
+    doc.add(Notice(label("help_now", lang), help_now, tone="info"))
     if p.child_notice:
         doc.add(Notice(label("under_18", lang), [p.child_notice], tone="danger"))
-    doc.add(Notice(label("not_advice", lang), [p.disclaimer], tone="info"))
     doc.add(Paragraph(p.summary))
     doc.add(Heading(label("law", lang)))
     doc.add(Paragraph(p.offence_summary))
@@ -171,8 +178,6 @@ def pathway_document(p: Pathway) -> Document:
     doc.add(Heading(label("collect", lang)))
     doc.add(Bullets(p.collect))
     doc.add(Paragraph(label("collect_source", lang, src=COLLECT_SOURCE), style="small"))
-    if not p.stores_images:
-        doc.add(Notice(label("under_18", lang), [label("no_images", lang)], tone="danger"))
     if p.unconfirmed:
         doc.add(Heading(label("unconfirmed_title", lang)))
         doc.add(Bullets([f"[{label('unconfirmed_tag', lang)}] {u}" for u in p.unconfirmed]))
