@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import getpass
+import json
 import re
 import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -18,7 +19,7 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from takeback.banks import service as banks
-from takeback.banks.models import DEFAULT_PDQ_THRESHOLD, MAX_PDQ_THRESHOLD, BankInfo, iso
+from takeback.banks.models import DEFAULT_PDQ_THRESHOLD, MAX_PDQ_THRESHOLD, BankInfo
 from takeback.banks.transfer import TransferFormat, guess_format, read_import, write_export
 from takeback.cli.app import (
     EXIT_OK,
@@ -29,7 +30,7 @@ from takeback.cli.app import (
     stdout_is_terminal,
     usage_error,
 )
-from takeback.cli.output import Format, JsonlWriter
+from takeback.cli.output import Format, JsonlWriter, cli_actor, quality_note, readable_utc
 from takeback.config import get_settings
 from takeback.errors import TakebackError
 from takeback.signals import SignalValue, get_signal_type
@@ -58,11 +59,8 @@ ADD_CHUNK = 500
 
 
 def actor() -> str:
-    """Who is acting, for the audit log: the operating-system user running the command."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # no user name in this environment
-        return "cli"
+    """Who is acting, for the audit log and new entries' ``created_by``: see ``cli_actor``."""
+    return cli_actor()
 
 
 @contextlib.contextmanager
@@ -145,7 +143,7 @@ def _print_banks(infos: list[BankInfo]) -> None:
         state = (
             "enabled"
             if i.enabled
-            else f"disabled until {iso(i.disabled_until)}"
+            else f"disabled until {readable_utc(i.disabled_until)}"
             if i.disabled_until
             else "disabled"
         )
@@ -209,15 +207,32 @@ def list_command(fmt: Annotated[Format | None, _format_option()] = None) -> None
     _print_banks(infos)
 
 
+class ShowFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    JSONL = "jsonl"
+
+
 @bank_app.command("show")
 def show_command(
     name: BankName,
     entries: Annotated[
         int, typer.Option("--entries", "-n", min=0, help="How many of the newest entries to show.")
     ] = 10,
-    fmt: Annotated[Format | None, _format_option()] = None,
+    fmt: Annotated[
+        ShowFormat | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="table, json (indented) or jsonl (one line). Default: table on a terminal, json otherwise.",
+            case_sensitive=False,
+        ),
+    ] = None,
 ) -> None:
-    """Show a bank's policy, counts and newest entries."""
+    """Show a bank's policy, counts and newest entries.
+
+    One bank is one document, so its JSON is indented (readable wherever it lands, a terminal that
+    does not say it is one included); list commands keep one JSON record per line."""
 
     def work(s: Session) -> tuple[BankInfo, list[banks.ContentView]]:
         return banks.bank_info(s, name=name), list(
@@ -226,14 +241,16 @@ def show_command(
 
     with handled():
         info, views = in_store(work)
-    if pick_format(fmt) is Format.JSONL:
-        writer = JsonlWriter(sys.stdout)
-        writer.write({**info.to_record(), "newest_entries": [v.to_record() for v in views]})
+    fmt = fmt or (ShowFormat.TABLE if stdout_is_terminal() else ShowFormat.JSON)
+    if fmt is not ShowFormat.TABLE:
+        record = {**info.to_record(), "newest_entries": [v.to_record() for v in views]}
+        indent = 2 if fmt is ShowFormat.JSON else None
+        sys.stdout.write(json.dumps(record, ensure_ascii=False, indent=indent) + "\n")
         return
     _print_banks([info])
     if info.description:
         out.print(f"\n{escape(info.description)}")
-    out.print(f"\ncreated {iso(info.created_at)} by {escape(info.created_by)}")
+    out.print(f"\ncreated {readable_utc(info.created_at)} by {escape(info.created_by)}")
     if not views:
         return
     now = datetime.now(UTC)
@@ -242,13 +259,16 @@ def show_command(
         state = (
             ""
             if v.active(now)
-            else "  [yellow]disabled[/]" + (f" until {iso(v.disabled_until)}" if v.disabled_until else "")
+            else "  [yellow]disabled[/]"
+            + (f" until {readable_utc(v.disabled_until)}" if v.disabled_until else "")
         )
         shown = next(t for t in ("pdq", "sha256", "md5", "vpdq") if t in v.signals)
         others = "+".join(t for t in banks.SIGNAL_ORDER if t in v.signals and t != shown)
         extra = f"  (+{others})" if others else ""
-        value = v.signals[shown][0]
+        value, quality = v.signals[shown]
         text = f"{len(unpack(value))} frames" if shown == "vpdq" else value.hex()
+        if shown == "pdq" and quality is not None:
+            text += f"  {quality_note(quality)}"
         out.print(f"  #{v.id}  {shown} {text}{extra}{state}")
         if v.note:
             out.print(f"      note: {escape(v.note)}")
@@ -503,7 +523,7 @@ def disable_command(
                 lambda s: banks.set_bank_enabled(s, name=name, enabled=False, until=when, actor=actor())
             )
             what = f"bank {escape(bank.name)}"
-    out.print(f"Disabled {what}" + (f" until {iso(when)}." if when else "."))
+    out.print(f"Disabled {what}" + (f" until {readable_utc(when)}." if when else "."))
 
 
 @bank_app.command("enable")
