@@ -247,7 +247,7 @@ def test_import_from_a_scan_case_carries_videos_vpdq(cli: Cli, tmp_path: Path, s
     r = cli("scan", str(seized), "--case", str(case), "-j", "1", "--no-nudity", "--no-banks")
     assert r.exit_code == 0, r.stdout + r.stderr
     cli("bank", "create", "seized")
-    r = cli("bank", "import", "seized", "--from-case", str(case))
+    r = cli("bank", "import", "seized", "--from-case", str(case), "--all-items")  # nothing is flagged
     assert r.exit_code == 0 and "Imported 2 of 2 fingerprints" in r.stdout, r.stdout + r.stderr
     recs = jsonl(cli("bank", "export", "seized").stdout)
     (vid,) = [x for x in recs if x["vpdq"]]

@@ -599,22 +599,43 @@ def import_command(
         int | None,
         typer.Option("--group", help="With --from-case: only this group's images (see its report)."),
     ] = None,
+    all_items: Annotated[
+        bool,
+        typer.Option(
+            "--all-items",
+            help="With --from-case: every image and video, not only those the scan flagged "
+            "(this includes the person's own photos).",
+        ),
+    ] = False,
+    include_low_quality: Annotated[
+        bool,
+        typer.Option(
+            "--include-low-quality",
+            help="With --from-case: keep PDQ hashes of quality below 50 too (they match unrelated pictures).",
+        ),
+    ] = False,
 ) -> None:
     """Import entries from a file, all or nothing: one bad row and nothing is imported.
 
     Entries whose hash is already in the bank are skipped and counted. Every bad row is listed.
-    With --from-case, a scan case's images and videos (or one group's) are added by fingerprint only
-    (PDQ, MD5, SHA-256; vPDQ as the scan sampled it, about one frame a second: for trimmed copies and
-    clips to match too, add the video itself with bank add): the files never leave the case; the
-    import is recorded in the case's custody log.
+
+    With --from-case, the images and videos of a scan case (or of one group) that the scan flagged
+    (AI provenance, nudity, the derivative side of a source -> derivative link, a bank match) are
+    added by fingerprint only (PDQ, MD5, SHA-256; vPDQ as the scan sampled it, about one frame a
+    second: for trimmed copies and clips to match too, add the video itself with bank add). Left out
+    unless asked, and counted: unflagged items such as the person's own photos (--all-items), and PDQ
+    hashes of quality below 50 (--include-low-quality; the item's SHA-256 and MD5 still go in). The
+    files never leave the case; the import is recorded in the case's custody log.
     """
     if from_case is not None:
         if file is not None:
             usage_error("Give either a file or --from-case, not both.")
-        _import_from_case(name, from_case, group)
+        _import_from_case(
+            name, from_case, group, all_items=all_items, include_low_quality=include_low_quality
+        )
         return
-    if group is not None:
-        usage_error("--group goes with --from-case.")
+    if group is not None or all_items or include_low_quality:
+        usage_error("--group, --all-items and --include-low-quality go with --from-case.")
     if file is None:
         usage_error("Give a bank export file to import (or --from-case DIR).")
     label = "stdin" if str(file) == "-" else file.name
@@ -651,21 +672,39 @@ def import_command(
     )
 
 
-def _import_from_case(name: str, folder: Path, group: int | None) -> None:
+#: What the scan's flags and a case import's reasons for leaving items out mean, for a person.
+_LEFT_OUT = {
+    "not_flagged": "not flagged by the scan (no AI provenance, nudity, derivative link or bank match)",
+    "source_picture": "sources that derivatives were made from (usually the person's own photos)",
+    "allow_listed": "matched an allow-list bank (known benign)",
+}
+
+
+def _import_from_case(
+    name: str, folder: Path, group: int | None, *, all_items: bool, include_low_quality: bool
+) -> None:
     from takeback.evidence.signing import Signer
     from takeback.triage.service import bank_entries_from_case, record_bank_import
 
     with handled():
-        case_id, entries = bank_entries_from_case(folder, group=group)
-        if not entries:
-            what = f"images or videos in group {group}" if group is not None else "images or videos"
-            fail(f"The case has no {what} to import.")
+        case_id, sel = bank_entries_from_case(
+            folder, group=group, all_items=all_items, include_low_quality=include_low_quality
+        )
+        what = f"group {group} of case {case_id}" if group is not None else f"case {case_id}"
+        if not sel.entries:
+            if not sel.considered:
+                fail(f"{what.capitalize()} has no images or videos to import.")
+            _print_left_out(sel.left_out)
+            fail(
+                f"Nothing imported: none of the {sel.considered:,} images and videos of {what} was flagged "
+                "by the scan. To import them anyway, add --all-items."
+            )
         db = open_store()
         try:
             db.run(lambda s: banks.get_bank(s, name=name))
             report = db.run(
                 lambda s: banks.import_contents(
-                    s, bank_name=name, entries=entries, actor=actor(), source=f"scan case {case_id}"
+                    s, bank_name=name, entries=sel.entries, actor=actor(), source=f"scan case {case_id}"
                 )
             )
         finally:
@@ -679,12 +718,40 @@ def _import_from_case(name: str, folder: Path, group: int | None) -> None:
             duplicates=report.duplicates,
             signer=Signer.load_or_create(get_settings().ensure_data_dir()),
             actor=actor(),
+            left_out=sel.left_out,
+            pdq_left_out=sel.pdq_left_out,
         )
-    what = f"group {group} of case {case_id}" if group is not None else f"case {case_id}"
     out.print(
         f"Imported {report.added:,} of {report.rows:,} fingerprints from {what}"
         + (f"; {report.duplicates:,} were already in the bank." if report.duplicates else ".")
     )
+    if sel.flagged:
+        shown = {
+            "ai": "AI provenance",
+            "nudity": "nudity",
+            "derivative": "derivative",
+            "bank_match": "bank match",
+        }
+        out.print(
+            "  flagged by the scan: "
+            + ", ".join(f"{n:,} {shown.get(f, f)}" for f, n in sorted(sel.flagged.items()))
+        )
+    _print_left_out(sel.left_out)
+    if sel.pdq_left_out:
+        out.print(
+            f"PDQ hash left out of {sel.pdq_left_out:,} of them: quality below 50 is unreliable (it matches "
+            "unrelated flat pictures); their SHA-256 and MD5 were imported, so exact copies are still "
+            "blocked. Add --include-low-quality to keep the PDQ too."
+        )
+
+
+def _print_left_out(left_out: dict[str, int]) -> None:
+    if not left_out:
+        return
+    total = sum(left_out.values())
+    out.print(f"Left out {total:,} item{'' if total == 1 else 's'} (add --all-items to import them too):")
+    for reason, n in sorted(left_out.items(), key=lambda kv: -kv[1]):
+        out.print(f"  {n:>6,}  {_LEFT_OUT.get(reason, reason)}")
 
 
 @bank_app.command("reindex")
