@@ -172,7 +172,7 @@ def test_a_broken_import_file_names_every_bad_line_and_imports_nothing(cli: Cli,
     assert r.exit_code == 1
     assert "exchange.jsonl: line 2: pdq: a pdq hash is 64 hex characters; got 3." in r.stderr
     assert "exchange.jsonl: line 4: not valid JSON" in r.stderr
-    assert "exchange.jsonl: line 5: md5: a md5 hash is 32 hex characters; got 31." in r.stderr
+    assert "exchange.jsonl: line 5: md5: an md5 hash is 32 hex characters; got 31." in r.stderr
     assert "3 invalid rows; nothing was imported" in r.stderr
     assert jsonl(cli("bank", "list", "-f", "jsonl").stdout)[0]["entries"] == 0
     r = cli("bank", "import", "b", str(tmp_path / "missing.jsonl"))
