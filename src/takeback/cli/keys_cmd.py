@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 
 from takeback.auth import Role, create_key, describe_key, list_keys, resolve_banks, revoke_key
 from takeback.cli.app import app, err_console, stdout_is_terminal, usage_error
@@ -135,7 +135,19 @@ def list_command(
     if not records:
         out.print("No API keys yet. Create one: takeback keys create --role admin")
         return
-    table = Table("key id", "role", "name", "banks", "rate/s", "expires", "status", "created by")
+    table = Table(
+        Column("key id", no_wrap=True, min_width=12),  # what `keys revoke` needs: never cut
+        "role",
+        "name",
+        "banks",
+        "rate/s",
+        Column("expires", min_width=10),
+        "status",
+        "created by",
+        box=None,  # as `bank list`: the columns, not the lines, fit an 80-column terminal
+        pad_edge=False,
+        header_style="bold",
+    )
     for r in records:
         table.add_row(
             r["key_id"],
