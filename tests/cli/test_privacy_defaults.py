@@ -314,7 +314,8 @@ def test_bank_import_from_a_case_takes_what_the_scan_flagged(person: Cli, tmp_pa
     assert "Left out 2 items (add --all-items to import them too)" in said
     assert "1 sources that derivatives were made from (usually the person's own photos)" in said
     assert "1 not flagged by the scan" in said
-    assert "PDQ hash left out of 1 of them: quality below 50 is unreliable" in said
+    assert "PDQ left out for 1 of them: a PDQ of quality below 50 is unreliable" in said
+    assert "Its SHA-256 and MD5 were imported" in said
     assert "--include-low-quality" in said
     entries = jsonl(person("bank", "export", "flagged").stdout)
     assert all("ai" in e["metadata"]["scan_flags"].split(",") for e in entries)
@@ -337,7 +338,7 @@ def test_bank_import_from_a_case_takes_what_the_scan_flagged(person: Cli, tmp_pa
         "bank", "import", "everything", "--from-case", str(case), "--all-items", "--include-low-quality"
     )
     assert r.exit_code == 0 and "Imported 6 of 6 fingerprints" in r.stdout, r.stdout + r.stderr
-    assert "Left out" not in r.stdout and "PDQ hash left out" not in r.stdout
+    assert "Left out" not in r.stdout and "PDQ left out" not in r.stdout
     assert all(e["pdq"] for e in jsonl(person("bank", "export", "everything").stdout))
 
     r = person("bank", "import", "flagged", str(tmp_path / "x.jsonl"), "--all-items")

@@ -593,7 +593,9 @@ def import_command(
     ] = None,
     from_case: Annotated[
         Path | None,
-        typer.Option("--from-case", help="A scan case folder: import its images' fingerprints, not a file."),
+        typer.Option(
+            "--from-case", help="A scan case folder: import the fingerprints of what its scan flagged."
+        ),
     ] = None,
     group: Annotated[
         int | None,
@@ -738,10 +740,11 @@ def _import_from_case(
         )
     _print_left_out(sel.left_out)
     if sel.pdq_left_out:
+        n = sel.pdq_left_out
         out.print(
-            f"PDQ hash left out of {sel.pdq_left_out:,} of them: quality below 50 is unreliable (it matches "
-            "unrelated flat pictures); their SHA-256 and MD5 were imported, so exact copies are still "
-            "blocked. Add --include-low-quality to keep the PDQ too."
+            f"PDQ left out for {n:,} of them: a PDQ of quality below 50 is unreliable (it matches unrelated "
+            f"flat pictures). {'Its' if n == 1 else 'Their'} SHA-256 and MD5 were imported, so exact copies "
+            "are still blocked; add --include-low-quality to keep the PDQ too."
         )
 
 

@@ -44,7 +44,7 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "source_pending": {"en": "not yet (scan not completed)", "zh-Hant": "尚未計算（掃描未完成）"},
     "sources_note": {
-        "en": "SHA-256 before and after: of each file or archive given as a source, taken before it was read "
+        "en": "SHA-256 before and after: the hash of each file or archive given as a source, taken before it was read "
         "(archives again after their entries were read). A folder has no single hash: every file in it is "
         "hashed one by one, and those hashes are in items.csv and hashes.sha256.",
         "zh-Hant": "掃描前及掃描後的 SHA-256：指作為來源的每個檔案或壓縮檔在讀取前計算的雜湊值（壓縮檔在讀取其內容後會再計算一次）。"
