@@ -267,6 +267,16 @@ def test_keys_create_says_shown_once_and_keeps_json_clean(person: Cli) -> None:
     assert "shown only once" in r.stderr and "Store this key now" in r.stderr
 
 
+def test_keys_list_never_cuts_the_key_id_on_a_narrow_terminal(person: Cli) -> None:
+    rec = json.loads(
+        person("keys", "create", "--role", "curator", "--expires", "30d", "-n", "ops laptop").stdout
+    )
+    table = (
+        Cli({**person.env, "COLUMNS": "80"}).process("keys", "list", "-f", "table").stdout
+    )  # a fresh console
+    assert rec["key_id"] in table and rec["expires_at"][:10] in table, table
+
+
 def test_bank_show_json_is_readable_and_jsonl_stays_one_line(person: Cli) -> None:
     person("bank", "create", "ncii")
     piped = person("bank", "show", "ncii")
