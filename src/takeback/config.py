@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     )
     #: hosts the service may fetch URLs from (comma-separated); empty turns URL hashing off
     url_allowlist: str = ""
+    #: who is recorded as acting (custody, audit, bank entries) when a command gets no ``--by``: a role
+    #: or a pseudonym. Empty means each surface's role label (see ``acting``), never the OS account.
+    actor: str = ""
 
     @field_validator("data_dir", mode="before")
     @classmethod
@@ -62,6 +65,25 @@ class Settings(BaseSettings):
         """Create the data directory (private to the user) and return it."""
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         return self.data_dir
+
+
+#: Role labels recorded when nobody says who is acting. Never the operating-system account: on a
+#: victim's own laptop that is often her real name, and custody logs, bundles and bank exports travel.
+ACTOR_SELF = "self"  # victim-support commands (case, evidence): the person the case is about
+ACTOR_EXAMINER = "examiner"  # forensic triage (scan): the examiner's role
+ACTOR_CLI = "cli"  # bank, keys, match: the command line (the service records API key ids)
+
+
+def acting(by: str | None, *, default: str, settings: Settings | None = None) -> str:
+    """Who is recorded as acting: ``--by``, else ``TAKEBACK_ACTOR``, else the surface's role label.
+
+    Why no fallback to ``getpass.getuser()``: recording the account name is a choice a person makes
+    (``--by "$USER"``), not something takeback does behind her back.
+    """
+    for value in (by, (settings or get_settings()).actor):
+        if value and value.strip():
+            return value.strip()
+    return default
 
 
 @lru_cache(maxsize=1)

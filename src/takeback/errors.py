@@ -19,3 +19,20 @@ class TakebackError(Exception):
 
     def to_dict(self) -> dict[str, str]:
         return {"code": self.code, "message": self.message}
+
+
+#: Lowercase words and abbreviations read with a leading vowel sound although spelt otherwise
+#: ("an MD5", "an HTML page") or the other way round ("a URL", "a user"): the exceptions ``article``
+#: knows; anything else goes by its first letter.
+_AN = ("md5", "mp4", "mkv", "html", "http", "hma", "ncii", "sql", "svg", "rgb", "hour", "honest", "xmp")
+_A = ("url", "user", "uni", "use", "usu", "utf", "one", "eu")
+
+
+def article(word: str) -> str:
+    """``a`` or ``an`` for ``word`` in a message built from a variable ("not an image", "a video")."""
+    w = word.strip().lower()
+    if w.startswith(_AN):
+        return "an"
+    if w.startswith(_A):
+        return "a"
+    return "an" if w[:1] in ("a", "e", "i", "o", "u") else "a"

@@ -135,7 +135,7 @@ def test_broken_jsonl_reports_every_bad_line() -> None:
     problems = dict(err.value.problems)
     assert sorted(problems) == [2, 3, 4, 5, 7, 8, 9, 10, 11, 12, 13]
     assert problems[2] == "pdq: a pdq hash is 64 hex characters; got 62."
-    assert problems[3] == "md5: a md5 hash may contain only 0-9 and a-f."
+    assert problems[3] == "md5: an md5 hash may contain only 0-9 and a-f."
     assert "pqd" in problems[8] and "140" not in problems[9] and "0-100" in problems[9]
     assert err.value.code == "import_invalid"
     assert "11 invalid rows; nothing was imported" in err.value.message

@@ -52,11 +52,11 @@ def test_scan_verify_and_block_a_group(cli: Cli, seized: Path, tmp_path: Path) -
     r = cli("case", "verify", str(case))
     assert r.exit_code == 0 and "Verified" in r.stdout and "fingerprint" in r.stdout
 
-    # Block everything in person_00's folder, by fingerprint only.
+    # Block what the scan flagged in person_00's folder (not her own photo), by fingerprint only.
     assert cli("bank", "create", "hk-case").exit_code == 0
     group = _group_id(case, "person_00")
     r = cli("bank", "import", "hk-case", "--from-case", str(case), "--group", str(group))
-    assert r.exit_code == 0 and "Imported 4 of 4 fingerprints" in r.stdout, r.stdout + r.stderr
+    assert r.exit_code == 0 and "Imported 3 of 3 fingerprints" in r.stdout, r.stdout + r.stderr
     r = cli("match", str(seized / "person_00" / "IMG_0000_undress.png"), "-f", "jsonl")
     assert jsonl(r.stdout)[0]["status"] == "match"
     r = cli("match", str(seized / "person_01" / "IMG_0100.jpg"), "-f", "jsonl")
@@ -69,7 +69,17 @@ def test_scan_verify_and_block_a_group(cli: Cli, seized: Path, tmp_path: Path) -
         for (d,) in conn.execute("SELECT details FROM custody_entry WHERE action = 'bank.imported'")
     ]
     conn.close()
-    assert imported == [{"bank": "hk-case", "group": group, "entries": 4, "added": 4, "duplicates": 0}]
+    assert imported == [
+        {
+            "bank": "hk-case",
+            "group": group,
+            "entries": 3,
+            "added": 3,
+            "duplicates": 0,
+            "left_out": {"source_picture": 1},
+            "pdq_left_out": 0,
+        }
+    ]
     assert cli("case", "verify", str(case)).exit_code == 0
 
     # Tampering is named.

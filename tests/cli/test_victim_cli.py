@@ -172,9 +172,20 @@ def test_full_evidence_workflow(env: dict[str, str], tmp_path: Path) -> None:
     assert tl.stdout.index("posted") < tl.stdout.index("captured")
 
     bundle = tmp_path / "bundle.zip"
-    r = tb(env, "evidence", "bundle", "--case", ref, "--out", str(bundle), "--lang", "zh-Hant")
+    r = tb(
+        env,
+        "evidence",
+        "bundle",
+        "--case",
+        ref,
+        "--out",
+        str(bundle),
+        "--lang",
+        "zh-Hant",
+        "--with-originals",
+    )
     assert r.returncode == 0, r.stderr
-    assert "2 items, 1 originals" in r.stdout
+    assert "2 items, 1 original (unencrypted)" in r.stdout
     v = tb(env, "evidence", "verify", str(bundle))
     assert v.returncode == 0, v.stdout
     assert "VERIFIED" in v.stdout and "fingerprint" in v.stdout
@@ -205,13 +216,13 @@ def test_locker_bad_input(env: dict[str, str], tmp_path: Path) -> None:
     assert tb(env, "evidence", "add", "--case", ref, str(shot)).returncode == 0
     wrong = {**env, "TAKEBACK_LOCKER_PASSPHRASE": "not the passphrase"}
     out = tmp_path / "b.zip"
-    r = tb(wrong, "evidence", "bundle", "--case", ref, "--out", str(out))
+    r = tb(wrong, "evidence", "bundle", "--case", ref, "--out", str(out), "--with-originals")
     assert r.returncode == 1 and "Wrong passphrase" in r.stderr and not out.exists()
     assert not list(tmp_path.glob(".b.zip*"))
     # the locker folder without its key file
     key = Path(env["TAKEBACK_DATA_DIR"]) / "locker" / "locker.key"
     key.rename(key.with_suffix(".moved"))
-    r = tb(env, "evidence", "bundle", "--case", ref, "--out", str(out))
+    r = tb(env, "evidence", "bundle", "--case", ref, "--out", str(out), "--with-originals")
     assert r.returncode == 1 and "copied without it" in r.stderr and not out.exists()
     r = tb(env, "evidence", "add", "--case", ref, str(shot))
     assert r.returncode == 1 and "copied without it" in r.stderr

@@ -55,7 +55,9 @@ def make_case(db: Database, locker: Locker, tmp_path: Path, n: int = 2) -> str:
 def bundle(db: Database, locker: Locker, tmp_path: Path) -> Path:
     ref = make_case(db, locker, tmp_path)
     out = tmp_path / "bundle.zip"
-    res = export_bundle(db, reference=ref, out=out, signer=SIGNER, actor="ana", locker=locker)
+    res = export_bundle(
+        db, reference=ref, out=out, signer=SIGNER, actor="ana", locker=locker, with_originals=True
+    )
     assert (res.items, res.originals) == (2, 2)
     return out
 
@@ -230,9 +232,7 @@ def test_hashes_only_bundle_has_no_originals_and_needs_no_passphrase(
 ) -> None:
     ref = make_case(db, locker, tmp_path, n=1)
     out = tmp_path / "h.zip"
-    res = export_bundle(
-        db, reference=ref, out=out, signer=SIGNER, actor="ana", locker=None, hashes_only=True, lang="zh-Hant"
-    )
+    res = export_bundle(db, reference=ref, out=out, signer=SIGNER, actor="ana", locker=None, lang="zh-Hant")
     assert res.originals == 0
     with zipfile.ZipFile(out) as zf:
         assert not [n for n in zf.namelist() if n.startswith("originals/")]
@@ -240,7 +240,15 @@ def test_hashes_only_bundle_has_no_originals_and_needs_no_passphrase(
     r = verify_bundle(out)
     assert r.ok and r.hashes_only is True
     with pytest.raises(EvidenceError) as err:
-        export_bundle(db, reference=ref, out=tmp_path / "x.zip", signer=SIGNER, actor="ana", locker=None)
+        export_bundle(
+            db,
+            reference=ref,
+            out=tmp_path / "x.zip",
+            signer=SIGNER,
+            actor="ana",
+            locker=None,
+            with_originals=True,
+        )
     assert err.value.code == "locker_needed"
 
 
@@ -261,7 +269,14 @@ def test_case_deleted_during_export_writes_nothing(db: Database, locker: Locker,
 
     with pytest.raises(EvidenceError) as err:
         export_bundle(
-            db, reference=ref, out=out, signer=SIGNER, actor="ana", locker=locker, progress=delete_midway
+            db,
+            reference=ref,
+            out=out,
+            signer=SIGNER,
+            actor="ana",
+            locker=locker,
+            with_originals=True,
+            progress=delete_midway,
         )
     assert err.value.code == "case_deleted_during_export"
     assert not out.exists()
@@ -288,7 +303,6 @@ def test_case_deleted_during_a_hashes_only_export_writes_nothing(
             out=out,
             signer=SIGNER,
             actor="ana",
-            hashes_only=True,
             progress=delete_at_summary,
         )
     assert err.value.code == "case_deleted_during_export"
@@ -303,7 +317,9 @@ def test_wrong_or_damaged_locker_aborts_the_export(db: Database, locker: Locker,
     blob.write_bytes(bytes(raw))
     out = tmp_path / "b.zip"
     with pytest.raises(EvidenceError) as err:
-        export_bundle(db, reference=ref, out=out, signer=SIGNER, actor="ana", locker=locker)
+        export_bundle(
+            db, reference=ref, out=out, signer=SIGNER, actor="ana", locker=locker, with_originals=True
+        )
     assert err.value.code == "blob_corrupt"
     assert not out.exists()
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import getpass
+import json
 import re
 import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -18,7 +19,7 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from takeback.banks import service as banks
-from takeback.banks.models import DEFAULT_PDQ_THRESHOLD, MAX_PDQ_THRESHOLD, BankInfo, iso
+from takeback.banks.models import DEFAULT_PDQ_THRESHOLD, MAX_PDQ_THRESHOLD, BankInfo
 from takeback.banks.transfer import TransferFormat, guess_format, read_import, write_export
 from takeback.cli.app import (
     EXIT_OK,
@@ -29,7 +30,7 @@ from takeback.cli.app import (
     stdout_is_terminal,
     usage_error,
 )
-from takeback.cli.output import Format, JsonlWriter
+from takeback.cli.output import Format, JsonlWriter, cli_actor, quality_note, readable_utc
 from takeback.config import get_settings
 from takeback.errors import TakebackError
 from takeback.signals import SignalValue, get_signal_type
@@ -58,11 +59,8 @@ ADD_CHUNK = 500
 
 
 def actor() -> str:
-    """Who is acting, for the audit log: the operating-system user running the command."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # no user name in this environment
-        return "cli"
+    """Who is acting, for the audit log and new entries' ``created_by``: see ``cli_actor``."""
+    return cli_actor()
 
 
 @contextlib.contextmanager
@@ -145,7 +143,7 @@ def _print_banks(infos: list[BankInfo]) -> None:
         state = (
             "enabled"
             if i.enabled
-            else f"disabled until {iso(i.disabled_until)}"
+            else f"disabled until {readable_utc(i.disabled_until)}"
             if i.disabled_until
             else "disabled"
         )
@@ -209,15 +207,32 @@ def list_command(fmt: Annotated[Format | None, _format_option()] = None) -> None
     _print_banks(infos)
 
 
+class ShowFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    JSONL = "jsonl"
+
+
 @bank_app.command("show")
 def show_command(
     name: BankName,
     entries: Annotated[
         int, typer.Option("--entries", "-n", min=0, help="How many of the newest entries to show.")
     ] = 10,
-    fmt: Annotated[Format | None, _format_option()] = None,
+    fmt: Annotated[
+        ShowFormat | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="table, json (indented) or jsonl (one line). Default: table on a terminal, json otherwise.",
+            case_sensitive=False,
+        ),
+    ] = None,
 ) -> None:
-    """Show a bank's policy, counts and newest entries."""
+    """Show a bank's policy, counts and newest entries.
+
+    One bank is one document, so its JSON is indented (readable wherever it lands, a terminal that
+    does not say it is one included); list commands keep one JSON record per line."""
 
     def work(s: Session) -> tuple[BankInfo, list[banks.ContentView]]:
         return banks.bank_info(s, name=name), list(
@@ -226,14 +241,16 @@ def show_command(
 
     with handled():
         info, views = in_store(work)
-    if pick_format(fmt) is Format.JSONL:
-        writer = JsonlWriter(sys.stdout)
-        writer.write({**info.to_record(), "newest_entries": [v.to_record() for v in views]})
+    fmt = fmt or (ShowFormat.TABLE if stdout_is_terminal() else ShowFormat.JSON)
+    if fmt is not ShowFormat.TABLE:
+        record = {**info.to_record(), "newest_entries": [v.to_record() for v in views]}
+        indent = 2 if fmt is ShowFormat.JSON else None
+        sys.stdout.write(json.dumps(record, ensure_ascii=False, indent=indent) + "\n")
         return
     _print_banks([info])
     if info.description:
         out.print(f"\n{escape(info.description)}")
-    out.print(f"\ncreated {iso(info.created_at)} by {escape(info.created_by)}")
+    out.print(f"\ncreated {readable_utc(info.created_at)} by {escape(info.created_by)}")
     if not views:
         return
     now = datetime.now(UTC)
@@ -242,13 +259,16 @@ def show_command(
         state = (
             ""
             if v.active(now)
-            else "  [yellow]disabled[/]" + (f" until {iso(v.disabled_until)}" if v.disabled_until else "")
+            else "  [yellow]disabled[/]"
+            + (f" until {readable_utc(v.disabled_until)}" if v.disabled_until else "")
         )
         shown = next(t for t in ("pdq", "sha256", "md5", "vpdq") if t in v.signals)
         others = "+".join(t for t in banks.SIGNAL_ORDER if t in v.signals and t != shown)
         extra = f"  (+{others})" if others else ""
-        value = v.signals[shown][0]
+        value, quality = v.signals[shown]
         text = f"{len(unpack(value))} frames" if shown == "vpdq" else value.hex()
+        if shown == "pdq" and quality is not None:
+            text += f"  {quality_note(quality)}"
         out.print(f"  #{v.id}  {shown} {text}{extra}{state}")
         if v.note:
             out.print(f"      note: {escape(v.note)}")
@@ -503,7 +523,7 @@ def disable_command(
                 lambda s: banks.set_bank_enabled(s, name=name, enabled=False, until=when, actor=actor())
             )
             what = f"bank {escape(bank.name)}"
-    out.print(f"Disabled {what}" + (f" until {iso(when)}." if when else "."))
+    out.print(f"Disabled {what}" + (f" until {readable_utc(when)}." if when else "."))
 
 
 @bank_app.command("enable")
@@ -573,28 +593,51 @@ def import_command(
     ] = None,
     from_case: Annotated[
         Path | None,
-        typer.Option("--from-case", help="A scan case folder: import its images' fingerprints, not a file."),
+        typer.Option(
+            "--from-case", help="A scan case folder: import the fingerprints of what its scan flagged."
+        ),
     ] = None,
     group: Annotated[
         int | None,
         typer.Option("--group", help="With --from-case: only this group's images (see its report)."),
     ] = None,
+    all_items: Annotated[
+        bool,
+        typer.Option(
+            "--all-items",
+            help="With --from-case: every image and video, not only those the scan flagged "
+            "(this includes the person's own photos).",
+        ),
+    ] = False,
+    include_low_quality: Annotated[
+        bool,
+        typer.Option(
+            "--include-low-quality",
+            help="With --from-case: keep PDQ hashes of quality below 50 too (they match unrelated pictures).",
+        ),
+    ] = False,
 ) -> None:
     """Import entries from a file, all or nothing: one bad row and nothing is imported.
 
     Entries whose hash is already in the bank are skipped and counted. Every bad row is listed.
-    With --from-case, a scan case's images and videos (or one group's) are added by fingerprint only
-    (PDQ, MD5, SHA-256; vPDQ as the scan sampled it, about one frame a second: for trimmed copies and
-    clips to match too, add the video itself with bank add): the files never leave the case; the
-    import is recorded in the case's custody log.
+
+    With --from-case, the images and videos of a scan case (or of one group) that the scan flagged
+    (AI provenance, nudity, the derivative side of a source -> derivative link, a bank match) are
+    added by fingerprint only (PDQ, MD5, SHA-256; vPDQ as the scan sampled it, about one frame a
+    second: for trimmed copies and clips to match too, add the video itself with bank add). Left out
+    unless asked, and counted: unflagged items such as the person's own photos (--all-items), and PDQ
+    hashes of quality below 50 (--include-low-quality; the item's SHA-256 and MD5 still go in). The
+    files never leave the case; the import is recorded in the case's custody log.
     """
     if from_case is not None:
         if file is not None:
             usage_error("Give either a file or --from-case, not both.")
-        _import_from_case(name, from_case, group)
+        _import_from_case(
+            name, from_case, group, all_items=all_items, include_low_quality=include_low_quality
+        )
         return
-    if group is not None:
-        usage_error("--group goes with --from-case.")
+    if group is not None or all_items or include_low_quality:
+        usage_error("--group, --all-items and --include-low-quality go with --from-case.")
     if file is None:
         usage_error("Give a bank export file to import (or --from-case DIR).")
     label = "stdin" if str(file) == "-" else file.name
@@ -631,21 +674,39 @@ def import_command(
     )
 
 
-def _import_from_case(name: str, folder: Path, group: int | None) -> None:
+#: What the scan's flags and a case import's reasons for leaving items out mean, for a person.
+_LEFT_OUT = {
+    "not_flagged": "not flagged by the scan (no AI provenance, nudity, derivative link or bank match)",
+    "source_picture": "sources that derivatives were made from (usually the person's own photos)",
+    "allow_listed": "matched an allow-list bank (known benign)",
+}
+
+
+def _import_from_case(
+    name: str, folder: Path, group: int | None, *, all_items: bool, include_low_quality: bool
+) -> None:
     from takeback.evidence.signing import Signer
     from takeback.triage.service import bank_entries_from_case, record_bank_import
 
     with handled():
-        case_id, entries = bank_entries_from_case(folder, group=group)
-        if not entries:
-            what = f"images or videos in group {group}" if group is not None else "images or videos"
-            fail(f"The case has no {what} to import.")
+        case_id, sel = bank_entries_from_case(
+            folder, group=group, all_items=all_items, include_low_quality=include_low_quality
+        )
+        what = f"group {group} of case {case_id}" if group is not None else f"case {case_id}"
+        if not sel.entries:
+            if not sel.considered:
+                fail(f"{what.capitalize()} has no images or videos to import.")
+            _print_left_out(sel.left_out)
+            fail(
+                f"Nothing imported: none of the {sel.considered:,} images and videos of {what} was flagged "
+                "by the scan. To import them anyway, add --all-items."
+            )
         db = open_store()
         try:
             db.run(lambda s: banks.get_bank(s, name=name))
             report = db.run(
                 lambda s: banks.import_contents(
-                    s, bank_name=name, entries=entries, actor=actor(), source=f"scan case {case_id}"
+                    s, bank_name=name, entries=sel.entries, actor=actor(), source=f"scan case {case_id}"
                 )
             )
         finally:
@@ -659,12 +720,41 @@ def _import_from_case(name: str, folder: Path, group: int | None) -> None:
             duplicates=report.duplicates,
             signer=Signer.load_or_create(get_settings().ensure_data_dir()),
             actor=actor(),
+            left_out=sel.left_out,
+            pdq_left_out=sel.pdq_left_out,
         )
-    what = f"group {group} of case {case_id}" if group is not None else f"case {case_id}"
     out.print(
         f"Imported {report.added:,} of {report.rows:,} fingerprints from {what}"
         + (f"; {report.duplicates:,} were already in the bank." if report.duplicates else ".")
     )
+    if sel.flagged:
+        shown = {
+            "ai": "AI provenance",
+            "nudity": "nudity",
+            "derivative": "derivative",
+            "bank_match": "bank match",
+        }
+        out.print(
+            "  flagged by the scan: "
+            + ", ".join(f"{n:,} {shown.get(f, f)}" for f, n in sorted(sel.flagged.items()))
+        )
+    _print_left_out(sel.left_out)
+    if sel.pdq_left_out:
+        n = sel.pdq_left_out
+        out.print(
+            f"PDQ left out for {n:,} of them: a PDQ of quality below 50 is unreliable (it matches unrelated "
+            f"flat pictures). {'Its' if n == 1 else 'Their'} SHA-256 and MD5 were imported, so exact copies "
+            "are still blocked; add --include-low-quality to keep the PDQ too."
+        )
+
+
+def _print_left_out(left_out: dict[str, int]) -> None:
+    if not left_out:
+        return
+    total = sum(left_out.values())
+    out.print(f"Left out {total:,} item{'' if total == 1 else 's'} (add --all-items to import them too):")
+    for reason, n in sorted(left_out.items(), key=lambda kv: -kv[1]):
+        out.print(f"  {n:>6,}  {_LEFT_OUT.get(reason, reason)}")
 
 
 @bank_app.command("reindex")

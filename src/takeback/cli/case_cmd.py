@@ -6,7 +6,6 @@ passphrase, who is acting), so ``takeback evidence`` and ``takeback case`` behav
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import sys
@@ -44,7 +43,7 @@ from takeback.cases.models import (
 )
 from takeback.cases.notices import NoticeKind, compose, notice_facts
 from takeback.cli.app import app, fail, usage_error
-from takeback.config import get_settings
+from takeback.config import ACTOR_SELF, acting, get_settings
 from takeback.errors import TakebackError
 from takeback.evidence.locker import Locker
 from takeback.evidence.signing import Signer
@@ -71,7 +70,11 @@ ByOpt = Annotated[
     str | None,
     typer.Option(
         "--by",
-        help="Who is acting (recorded in custody and audit). Default: TAKEBACK_ACTOR or your user name.",
+        help=(
+            "Who is acting, as recorded in the custody log, the audit log and bundles: a role or a "
+            f"pseudonym, e.g. caseworker-3. Default: TAKEBACK_ACTOR, else '{ACTOR_SELF}' (the person the "
+            "case is about). Never your account name unless you give it."
+        ),
         show_default=False,
     ),
 ]
@@ -86,7 +89,9 @@ class Lang(StrEnum):
 
 
 def actor(by: str | None) -> str:
-    return by or os.environ.get("TAKEBACK_ACTOR") or getpass.getuser()
+    """Victim-support commands record ``self`` unless told otherwise (``--by``, ``TAKEBACK_ACTOR``):
+    the OS account is often the person's real name."""
+    return acting(by, default=ACTOR_SELF)
 
 
 def open_db() -> Database:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from takeback.cases import service as cs
 from takeback.cases.clock import as_utc, get_zone, iso_utc, local_zone_name
-from takeback.cli.app import EXIT_OK, EXIT_SOME_FAILED, app, fail, usage_error
+from takeback.cli.app import EXIT_OK, EXIT_SOME_FAILED, app, err_console, fail, usage_error
 from takeback.cli.case_cmd import (
     ByOpt,
     CaseOpt,
@@ -28,7 +28,7 @@ from takeback.cli.case_cmd import (
     signer,
     when,
 )
-from takeback.cli.output import CsvWriter, JsonlWriter
+from takeback.cli.output import CsvWriter, JsonlWriter, quality_note
 from takeback.errors import TakebackError
 from takeback.evidence import service as ev
 from takeback.evidence.bundle import export_bundle, verify_bundle
@@ -37,6 +37,17 @@ evidence_app = typer.Typer(
     no_args_is_help=True, help="Tamper-evident evidence locker: capture, timeline, signed bundles."
 )
 app.add_typer(evidence_app, name="evidence")
+
+
+#: Said before a bundle with originals is written, to the person who will hand it over.
+ORIGINALS_WARNING = (
+    "This bundle will contain the original images, unencrypted: anyone who gets the file can open "
+    "them, and copies cannot be called back. Give it only to someone who needs the images themselves "
+    "(the police, or a lawyer or court acting in the case), hand it over in person or through their "
+    "secure upload (not by e-mail or chat), and delete your other copies afterwards. Platforms, "
+    "helplines and regulators need only the default bundle without originals: its fingerprints let "
+    "them find and remove copies."
+)
 
 
 class ListFormat(StrEnum):
@@ -97,9 +108,16 @@ def evidence_add(
     except TakebackError as exc:
         usage_error(exc.message)
     posted = when(posted_at, zone, "posting time")
+    who = actor(by)
+
+    def check(s: Session) -> bool:
+        """Consent and the case's age, before anything is asked for (the locker passphrase) or read."""
+        c = cs.get_case(s, reference=case)
+        ev.require_capture_consent(s, case=c, actor=who)
+        return c.age.under_18
+
+    minor = run_db(check)
     sig = signer()
-    # decide about the locker before opening a transaction (it may ask for a passphrase)
-    minor = run_db(lambda s: cs.get_case(s, reference=case).age.under_18)
     if minor and not hash_only and file is not None:
         fail(
             TakebackError(
@@ -120,7 +138,7 @@ def evidence_add(
                 s,
                 case=c,
                 path=file,
-                actor=actor(by),
+                actor=who,
                 signer=sig,
                 locker=locker,
                 capture_zone=zone,
@@ -135,7 +153,7 @@ def evidence_add(
                 s,
                 case=c,
                 url=url,
-                actor=actor(by),
+                actor=who,
                 signer=sig,
                 locker=locker,
                 capture_zone=zone,
@@ -145,17 +163,17 @@ def evidence_add(
                 posted_at=posted,
                 note=note,
             )
-        return _record(item, c.timezone)
+        return {**_record(item), "captured_case_local": local(item.captured_at, c.timezone)}
 
     rec = run_db(work)
     out.print(f"Item {rec['id']} captured in {case.upper()} (custody entry {rec['custody_seq']}).")
     if rec["sha256"]:
         out.print(f"  sha256 {rec['sha256']}")
     if rec["pdq"]:
-        out.print(f"  pdq    {rec['pdq']}  quality {rec['pdq_quality']}")
+        out.print(f"  pdq    {rec['pdq']}  {quality_note(rec['pdq_quality'])}")
     if rec["fingerprint_error"]:
         out.print(f"  [yellow]{escape(rec['fingerprint_error']['message'])}[/]")
-    out.print(f"  captured {rec['captured_local']} ({rec['captured_at']})")
+    out.print(f"  captured {rec['captured_case_local']} by {escape(who)}")
     out.print(
         "  original stored encrypted"
         if rec["stored"]
@@ -163,7 +181,7 @@ def evidence_add(
     )
 
 
-def _record(it: Any, case_zone: str) -> dict[str, Any]:
+def _record(it: Any) -> dict[str, Any]:
     return {
         "id": it.id,
         "kind": it.kind,
@@ -197,10 +215,20 @@ def evidence_list(
         ListFormat, typer.Option("--format", "-f", help="table, jsonl or csv.")
     ] = ListFormat.TABLE,
 ) -> None:
-    """Every item of a case with its hashes, times and source."""
-    recs = run_db(
-        lambda s: [_record(i, "UTC") for i in ev.list_items(s, case=cs.get_case(s, reference=case))]
-    )
+    """Every item of a case with its hashes, times and source.
+
+    The table shows every time in the case's time zone (named once at the top); jsonl and csv keep
+    ISO 8601 UTC (``...Z``), with each capture's own zone in ``capture_zone``."""
+
+    def work(s: Session) -> tuple[str, list[tuple[dict[str, Any], str, str]]]:
+        c = cs.get_case(s, reference=case)
+        return c.timezone, [
+            (_record(i), local(i.captured_at, c.timezone), local(i.posted_at, c.timezone))
+            for i in ev.list_items(s, case=c)
+        ]
+
+    zone, rows = run_db(work)
+    recs = [r for r, _, _ in rows]
     if fmt is ListFormat.JSONL:
         w = JsonlWriter(sys.stdout)
         for r in recs:
@@ -212,20 +240,22 @@ def evidence_list(
             cw.write(r)
         return
     if not recs:
-        out.print("No evidence yet: `takeback evidence add --case ... FILE`.")
-    for r in recs:
+        out.print(f"No evidence yet in {case.upper()}: `takeback evidence add --case {case.upper()} FILE`.")
+        return
+    out.print(f"Evidence in {case.upper()} (times in {zone})")
+    for r, captured, posted in rows:
         src = " · ".join(x for x in (r["platform"], r["account"], r["url"] or r["original_name"]) if x)
         out.print(f"[bold]#{r['id']}[/] {escape(src)}")
         out.print(
-            f"    captured {r['captured_local']} by {escape(r['captured_by'])}; "
+            f"    captured {captured} by {escape(r['captured_by'])}; "
             f"{'original stored' if r['stored'] else 'hash only'}"
         )
-        if r["posted_at"]:
-            out.print(f"    posted {r['posted_at']}")
+        if posted:
+            out.print(f"    posted   {posted}")
         if r["sha256"]:
             out.print(f"    sha256 {r['sha256']}")
         if r["pdq"]:
-            out.print(f"    pdq    {r['pdq']} (quality {r['pdq_quality']})")
+            out.print(f"    pdq    {r['pdq']}  {quality_note(r['pdq_quality'])}")
 
 
 @evidence_app.command("timeline")
@@ -262,19 +292,34 @@ def evidence_timeline(
 def evidence_bundle(
     case: CaseOpt,
     out_path: Annotated[Path, typer.Option("--out", "-o", help="The ZIP file to write.", show_default=False)],
+    with_originals: Annotated[
+        bool,
+        typer.Option(
+            "--with-originals",
+            help="Also put the original images in the ZIP, unencrypted (for the police or a court only).",
+        ),
+    ] = False,
     hashes_only: Annotated[
-        bool, typer.Option("--hashes-only", help="Leave the originals out (fingerprints and context only).")
+        bool,
+        typer.Option(
+            "--hashes-only", help="Fingerprints and context only (the default; kept for old scripts)."
+        ),
     ] = False,
     lang: Annotated[Lang, typer.Option("--lang", help="Language of the summary: en or zh-Hant.")] = Lang.EN,
     by: ByOpt = None,
 ) -> None:
-    """Export a signed bundle: manifest.json, the custody log, PDF + HTML summary and (unless
-    --hashes-only) the originals. `takeback evidence verify` checks it."""
+    """Export a signed bundle: manifest.json, the custody log and a PDF + HTML summary, with the
+    fingerprints (SHA-256, PDQ) of every item but not the images themselves. --with-originals adds
+    the originals, unencrypted. `takeback evidence verify` checks a bundle."""
+    if with_originals and hashes_only:
+        usage_error("--with-originals and --hashes-only contradict each other; give one.")
     if out_path.exists():
         usage_error(f"{out_path} already exists; choose another name.")
-    needs_locker = not hashes_only and run_db(
+    needs_locker = with_originals and run_db(
         lambda s: any(i.stored for i in ev.list_items(s, case=cs.get_case(s, reference=case)))
     )
+    if needs_locker:
+        err_console.print(f"[bold yellow]Warning:[/] {ORIGINALS_WARNING}", highlight=False)
     locker = open_locker(create=False) if needs_locker else None
     with database() as db:
         try:
@@ -285,14 +330,25 @@ def evidence_bundle(
                 signer=signer(),
                 actor=actor(by),
                 locker=locker,
-                hashes_only=hashes_only,
+                with_originals=with_originals,
                 lang=lang.value,
             )
         except TakebackError as exc:
             fail(exc)
-    out.print(f"Wrote {res.path} ({res.bytes:,} bytes): {res.items} items, {res.originals} originals.")
+    originals = (
+        f"{res.originals} original{'' if res.originals == 1 else 's'} (unencrypted)"
+        if with_originals
+        else "no originals (fingerprints and context only)"
+    )
+    items = f"{res.items} item{'' if res.items == 1 else 's'}"
+    out.print(f"Wrote {res.path} ({res.bytes:,} bytes): {items}, {originals}.")
     out.print(f"  sha256 {res.sha256}")
     out.print(f"  signing key {signer().public.fingerprint}")
+    if not with_originals:
+        out.print(
+            "  No images inside: its fingerprints let a platform, a helpline or a regulator find copies. "
+            "For the police or a court, who may need the images themselves, add --with-originals."
+        )
 
 
 @evidence_app.command("verify")

@@ -20,7 +20,7 @@ from takeback.cli.app import (
     stdout_is_terminal,
     usage_error,
 )
-from takeback.cli.output import CsvWriter, Format, JsonlWriter
+from takeback.cli.output import CsvWriter, Format, JsonlWriter, quality_note
 from takeback.config import get_settings
 from takeback.media import Limits
 from takeback.media.video import VideoLimits
@@ -62,12 +62,15 @@ def _print_block(fp: Fingerprint, dihedral: bool) -> None:
     size = "" if fp.size is None else f"{fp.size:,} bytes"
     out.print(f"  {fp.media_type or 'unknown type'}  {size}  {status}", highlight=False, soft_wrap=True)
     if fp.pdq:
-        out.print(f"  pdq     {fp.pdq}  quality {fp.pdq_quality}", highlight=False)
+        out.print(f"  pdq     {fp.pdq}  {quality_note(fp.pdq_quality)}", highlight=False)
     if dihedral and fp.pdq_dihedral:
         for name, h in zip(DIHEDRAL_NAMES[1:], fp.pdq_dihedral[1:], strict=True):
             out.print(f"    {name:<11} {h}", highlight=False)
     if fp.pdq_cropped:
-        out.print(f"  inside border {fp.border}: pdq {fp.pdq_cropped}  quality {fp.pdq_cropped_quality}")
+        out.print(
+            f"  inside border {fp.border}: pdq {fp.pdq_cropped}  {quality_note(fp.pdq_cropped_quality)}",
+            highlight=False,
+        )
     if fp.vpdq_frames is not None:
         out.print(
             f"  vpdq    {len(fp.vpdq_frames)} frame hashes over {fp.duration_s or 0:.1f} s "

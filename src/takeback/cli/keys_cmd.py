@@ -6,7 +6,6 @@ once and a revocation within ``TAKEBACK_API_KEY_CACHE_SECONDS``).
 
 from __future__ import annotations
 
-import getpass
 import re
 import sys
 from datetime import UTC, datetime, timedelta
@@ -15,11 +14,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 
 from takeback.auth import Role, create_key, describe_key, list_keys, resolve_banks, revoke_key
-from takeback.cli.app import app, stdout_is_terminal, usage_error
-from takeback.cli.output import Format, JsonlWriter
+from takeback.cli.app import app, err_console, stdout_is_terminal, usage_error
+from takeback.cli.output import Format, JsonlWriter, cli_actor, readable_utc
 from takeback.config import get_settings
 from takeback.store import Database, database_url, open_database
 
@@ -32,16 +31,10 @@ app.add_typer(keys_app)
 
 out = Console(soft_wrap=True)
 
+SHOWN_ONCE = "Store this key now: it is shown only once (only a hash of it is kept)."
+
 _RELATIVE = re.compile(r"^(\d+)\s*([hdw])$")
 _UNITS = {"h": "hours", "d": "days", "w": "weeks"}
-
-
-def cli_actor() -> str:
-    """Audit actor for commands run at a terminal: the operating-system user."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # no user name (some containers)
-        return "cli"
 
 
 def parse_expiry(text: str) -> datetime:
@@ -102,16 +95,18 @@ def create_command(
     finally:
         db.dispose()
     if not stdout_is_terminal():
+        # JSON for scripts; the person who ran it still hears that this is the only chance
         JsonlWriter(sys.stdout).write({"key": created.token, **record})
+        err_console.print(SHOWN_ONCE, style="yellow", highlight=False)
         return
     out.print(f"[bold]{created.token}[/]", highlight=False)
     scope = ", ".join(record["banks"]) if record["banks"] is not None else "all banks"
     out.print(
         f"key id {record['key_id']} · role {record['role']} · {escape(scope)}"
-        + (f" · expires {record['expires_at']}" if record["expires_at"] else ""),
+        + (f" · expires {readable_utc(record['expires_at'])}" if record["expires_at"] else ""),
         highlight=False,
     )
-    out.print("Store this key now: it is shown only once (only a hash of it is kept).", style="yellow")
+    out.print(SHOWN_ONCE, style="yellow")
 
 
 @keys_app.command("list")
@@ -140,7 +135,19 @@ def list_command(
     if not records:
         out.print("No API keys yet. Create one: takeback keys create --role admin")
         return
-    table = Table("key id", "role", "name", "banks", "rate/s", "expires", "status", "created by")
+    table = Table(
+        Column("key id", no_wrap=True, min_width=12),  # what `keys revoke` needs: never cut
+        "role",
+        "name",
+        "banks",
+        "rate/s",
+        Column("expires", min_width=10),
+        "status",
+        "created by",
+        box=None,  # as `bank list`: the columns, not the lines, fit an 80-column terminal
+        pad_edge=False,
+        header_style="bold",
+    )
     for r in records:
         table.add_row(
             r["key_id"],
@@ -150,7 +157,7 @@ def list_command(
             "default"
             if r["rate_limit"] is None
             else ("unlimited" if r["rate_limit"] == 0 else f"{r['rate_limit']:g}"),
-            (r["expires_at"] or "never")[:19],
+            readable_utc(r["expires_at"]) or "never",
             r["status"],
             escape(r["created_by"]),
         )

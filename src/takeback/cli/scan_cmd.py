@@ -3,8 +3,6 @@ checks one (a scan case folder, told apart from victim-support cases by its ``ca
 
 from __future__ import annotations
 
-import getpass
-import os
 import signal
 import sys
 import time
@@ -21,7 +19,7 @@ from rich.text import Text
 
 from takeback.cli.app import EXIT_OK, EXIT_SOME_FAILED, app, err_console, fail, usage_error
 from takeback.cli.case_cmd import case_app
-from takeback.config import Settings, get_settings
+from takeback.config import ACTOR_EXAMINER, Settings, acting, get_settings
 from takeback.errors import TakebackError
 from takeback.evidence.signing import PublicKey, Signer
 from takeback.signals.batch import default_jobs
@@ -48,15 +46,9 @@ class Watermarks(StrEnum):
 
 
 def _examiner(name: str | None) -> str:
-    if name:
-        return name
-    env = os.environ.get("TAKEBACK_ACTOR")
-    if env:
-        return env
-    try:
-        return getpass.getuser()
-    except Exception:  # no user name in this environment
-        return "examiner"
+    """--examiner, else TAKEBACK_ACTOR, else the role ``examiner``: the report and custody log go to
+    courts and other agencies, so the account name is recorded only when someone gives it."""
+    return acting(name, default=ACTOR_EXAMINER)
 
 
 def _size(n: float) -> str:
@@ -143,7 +135,10 @@ def scan_command(
         typer.Option(
             "--examiner",
             "-e",
-            help="Who runs the scan (recorded in custody). Default: TAKEBACK_ACTOR or your user name.",
+            help=(
+                "Who runs the scan, as recorded in custody and the report: a name, badge number or role. "
+                "Default: TAKEBACK_ACTOR, else 'examiner' (never the account name unless you give it)."
+            ),
         ),
     ] = None,
     jobs: Annotated[

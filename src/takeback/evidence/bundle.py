@@ -8,7 +8,7 @@ A bundle holds::
     custody.jsonl     the case's custody log, one entry per line
     summary.html      human-readable summary (self-contained)
     summary.pdf       the same, for printing
-    originals/NNNN.ext  the originals, unless --hashes-only
+    originals/NNNN.ext  the originals, only with --with-originals (unencrypted: see ORIGINALS_WARNING)
 
 and a ZIP comment ``TAKEBACK-BUNDLE-SIG-V1 <signature>`` that signs every byte of the file before
 the comment (headers, central directory and all): members are verified one by one so that
@@ -54,6 +54,7 @@ from takeback.evidence.service import custody_log
 from takeback.evidence.signing import PublicKey, Signer, b64, unb64
 from takeback.guidance.pathway import DISCLAIMER
 from takeback.reports import Document, Heading, KeyValues, Notice, Paragraph, Table, pdf_bytes, render_html
+from takeback.signals.pdq import LOW_QUALITY
 from takeback.store import Database, record_audit
 
 FORMAT = "takeback-evidence-bundle"
@@ -197,6 +198,16 @@ L = {
         "en": "This bundle contains fingerprints and context only; the originals were not included.",
         "zh-Hant": "此證據包只包含「指紋」及相關資料，並未附上原始檔案。",
     },
+    "originals": {
+        "en": "This bundle contains the original images, unencrypted: anyone who has the file can open them. "
+        "Keep it only where it is needed for the case and delete other copies once it has been handed over.",
+        "zh-Hant": "此證據包載有未經加密的原始影像：任何取得此檔案的人都可以開啟。"
+        "只應存放於處理個案所需之處，交付後請刪除其他副本。",
+    },
+    "low_quality": {
+        "en": " (quality {q}: unreliable, below 50)",
+        "zh-Hant": "（品質 {q}：低於 50，不可靠）",
+    },
     "cols_items": {
         "en": "#|Captured|Posted|Source|SHA-256|PDQ",
         "zh-Hant": "編號|擷取時間|發布時間|來源|SHA-256|PDQ",
@@ -263,7 +274,9 @@ def summary_document(manifest: dict[str, Any], custody: list[CustodyEntry], lang
     fp = manifest["signing_key"]["fingerprint"]
     doc.add(Notice(_l("custody", lang), [_l("verify", lang, fp=fp)], tone="info"))
     if manifest["hashes_only"]:
-        doc.add(Notice(_l("items", lang), [_l("hashes_only", lang)], tone="warning"))
+        doc.add(Notice(_l("items", lang), [_l("hashes_only", lang)], tone="info"))
+    else:
+        doc.add(Notice(_l("items", lang), [_l("originals", lang)], tone="danger"))
     labels = _l("kv", lang).split("|")
     values = [
         case["reference"],
@@ -294,7 +307,7 @@ def summary_document(manifest: dict[str, Any], custody: list[CustodyEntry], lang
                 when(it["posted_at"]),
                 source,
                 it.get("sha256") or "",
-                it.get("pdq") or "",
+                _pdq_cell(it, lang),
             ]
         )
     doc.add(
@@ -354,6 +367,15 @@ def summary_document(manifest: dict[str, Any], custody: list[CustodyEntry], lang
     return doc
 
 
+def _pdq_cell(item: dict[str, Any], lang: str) -> str:
+    """The PDQ as a person reads it: a hash of quality below 50 says that it is unreliable."""
+    pdq, quality = item.get("pdq"), item.get("pdq_quality")
+    if not pdq:
+        return ""
+    low = quality is not None and quality < LOW_QUALITY
+    return str(pdq) + (_l("low_quality", lang, q=str(quality)) if low else "")
+
+
 def export_bundle(
     db: Database,
     *,
@@ -362,15 +384,21 @@ def export_bundle(
     signer: Signer,
     actor: str,
     locker: Locker | None = None,
-    hashes_only: bool = False,
+    with_originals: bool = False,
     lang: str = "en",
     progress: Callable[[str], None] | None = None,
 ) -> ExportResult:
-    """Write a signed bundle for a case to ``out`` (atomically). Originals need an opened ``locker``."""
+    """Write a signed bundle for a case to ``out`` (atomically).
+
+    Fingerprints and context only unless ``with_originals``: the originals leave the locker
+    unencrypted inside the ZIP, so they are included only when asked for (and need an open ``locker``).
+    """
+    hashes_only = not with_originals
     snap = _snapshot(db, reference)
     if not hashes_only and snap.blobs and locker is None:
         raise EvidenceError(
-            "Including originals needs the locker passphrase (or use --hashes-only).", code="locker_needed"
+            "Including the originals needs the locker passphrase (or leave out --with-originals).",
+            code="locker_needed",
         )
     tick = progress or (lambda _step: None)
     out = out.resolve()

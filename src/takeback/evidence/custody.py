@@ -40,6 +40,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from takeback.cases.clock import iso_utc, utcnow
+from takeback.errors import article
 from takeback.evidence.errors import CustodyError
 from takeback.evidence.signing import PublicKey, Signer, b64, unb64
 from takeback.store.db import Base
@@ -73,7 +74,8 @@ def _check_value(value: Any, path: str) -> None:
             _check_value(v, f"{path}.{k}")
         return
     raise CustodyError(
-        f"custody detail {path} is a {type(value).__name__}; custody entries carry only JSON values "
+        f"custody detail {path} is {article(type(value).__name__)} {type(value).__name__}; custody entries "
+        "carry only JSON values "
         "(never content)",
         code="bad_detail",
     )

@@ -24,12 +24,14 @@ from sqlalchemy.orm import Session
 from takeback.cases.clock import as_utc, iso_utc, utcnow
 from takeback.cases.models import Case, Purpose
 from takeback.cases.service import (
+    CaseError,
+    active_consent,
     delete_case_rows,
     referrals,
-    require_consent,
     response_times,
     takedowns,
 )
+from takeback.config import ACTOR_SELF
 from takeback.evidence.custody import (
     CustodyLog,
     CustodyReport,
@@ -60,10 +62,35 @@ def custody_log(session: Session, case: Case, signer: Signer) -> CustodyLog:
     return CustodyLog(SqlCustodyStore(session, case.custody_log_id), signer)
 
 
-def _guard_case(session: Session, case: Case, *, storing: bool) -> None:
+def require_capture_consent(session: Session, *, case: Case, actor: str) -> None:
+    """Refuse a capture without consent to hashing, in words for whoever is acting.
+
+    Called before anything is asked for (the locker passphrase) or read, so a refusal costs nothing.
+    When the person the case is about is acting (``actor`` is the ``self`` label), the message speaks
+    to her: it is her consent, not someone else's to ask for.
+    """
     if case.deleted_at is not None:
         raise EvidenceError(f"Case {case.reference} was deleted.", code="case_deleted")
-    require_consent(session, case=case, purpose=Purpose.HASHING)
+    if active_consent(session, case=case, purpose=Purpose.HASHING) is not None:
+        return
+    grant = f"takeback case consent --case {case.reference} --grant hashing"
+    if actor == ACTOR_SELF:
+        message = (
+            f"You have not given your consent to hashing for case {case.reference} yet, and takeback "
+            "fingerprints your images only if you agree. Nothing was read or stored. If you agree, "
+            f"record it with `{grant}`, then add the file again."
+        )
+    else:
+        message = (
+            f"Case {case.reference} has no consent for hashing: nothing was read or stored. Ask the "
+            f"person the case is about; only if she agrees, record it with `{grant}`, then add the "
+            "file again."
+        )
+    raise CaseError(message, code="consent_required")
+
+
+def _guard_case(session: Session, case: Case, *, storing: bool, actor: str) -> None:
+    require_capture_consent(session, case=case, actor=actor)
     if storing and case.age.under_18:
         raise EvidenceError(
             f"Case {case.reference} concerns someone who is or "
@@ -129,7 +156,7 @@ def add_file(
     now: datetime | None = None,
 ) -> EvidenceItem:
     """Capture a file: fingerprint it, encrypt the original into the locker (unless ``locker`` is None)."""
-    _guard_case(session, case, storing=locker is not None)
+    _guard_case(session, case, storing=locker is not None, actor=actor)
     captured = as_utc(now) if now else utcnow()
     fp = fingerprint_file(path)
     if fp.error and (fp.error["code"] not in _SOFT_ERRORS or fp.sha256 is None):
@@ -193,7 +220,7 @@ def add_url(
 
     For someone under 18 the content is never fetched: the link is recorded for reporting.
     """
-    _guard_case(session, case, storing=False)
+    _guard_case(session, case, storing=False, actor=actor)
     check_url(url, policy or FetchPolicy())
     if case.age.under_18 or not fetch_content:
         item = EvidenceItem(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import ClassVar
 
-from takeback.errors import TakebackError
+from takeback.errors import TakebackError, article
 
 
 class SignalError(TakebackError):
@@ -67,10 +67,11 @@ class SignalType(ABC):
         label = field or self.name
         if len(text) != self.size * 2:
             raise SignalError(
-                f"{label}: a {self.name} hash is {self.size * 2} hex characters; got {len(text)}."
+                f"{label}: {article(self.name)} {self.name} hash is {self.size * 2} hex characters; "
+                f"got {len(text)}."
             )
         if not self._HEX.match(text):
-            raise SignalError(f"{label}: a {self.name} hash may contain only 0-9 and a-f.")
+            raise SignalError(f"{label}: {article(self.name)} {self.name} hash may contain only 0-9 and a-f.")
         return bytes.fromhex(text)
 
     def format(self, value: bytes) -> str:

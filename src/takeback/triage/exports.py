@@ -15,6 +15,7 @@ import io
 import json
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -24,7 +25,7 @@ from sqlalchemy.orm import Session
 from takeback.evidence.custody import SqlCustodyStore, write_jsonl
 from takeback.signals import SignalValue
 from takeback.triage.casedb import CaseDB
-from takeback.triage.models import KNOWN, bank_match, grp, grp_member, item
+from takeback.triage.models import KNOWN, bank_match, grp, grp_member, item, link
 
 CSV_FIELDS = [
     "id",
@@ -350,12 +351,45 @@ def write_exports(case: CaseDB) -> dict[str, tuple[str, int]]:
     return out
 
 
-def bank_entries(case: CaseDB, *, group: int | None) -> list[Any]:
+#: Why a case's image or video was left out of a bank import (``BankSelection.left_out``).
+NOT_FLAGGED = "not_flagged"  # no AI provenance, nudity, derivative link or bank match
+SOURCE_PICTURE = "source_picture"  # the source of a derivative: usually the person's own photo
+ALLOW_LISTED = "allow_listed"  # matched an allow-list bank: known benign
+#: What the scan flagged an item for (``scan_flags`` in the entry's metadata).
+FLAG_AI, FLAG_NUDITY, FLAG_DERIVATIVE, FLAG_BANK = "ai", "nudity", "derivative", "bank_match"
+
+
+@dataclass
+class BankSelection:
+    """What a bank import from a case takes, and what it leaves out and why (counts, for a person)."""
+
+    entries: list[Any]  # banks.service.NewContent
+    considered: int  # images and videos (not known files) in the case or group
+    left_out: dict[str, int] = field(default_factory=dict)  # reason -> items
+    pdq_left_out: int = 0  # imported items whose PDQ (quality < 50) was left out; exact hashes kept
+    flagged: dict[str, int] = field(default_factory=dict)  # flag -> imported items carrying it
+
+
+def bank_entries(
+    case: CaseDB,
+    *,
+    group: int | None,
+    all_items: bool = False,
+    include_low_quality: bool = False,
+) -> BankSelection:
     """Bank entries (fingerprints only: PDQ, MD5, SHA-256, and vPDQ for videos; no file names, no
-    pixels) for the images and videos of one group, or of the whole case. Known (excluded) files are
-    never included. A video's vPDQ is the scan's (about one frame a second, no border-cropped
-    frames): copies and re-encodes match it; ``takeback bank add`` keeps every distinct frame."""
+    pixels) for the images and videos of one group, or of the whole case.
+
+    By default only what the scan flagged: AI provenance (tier 1-2), the nudity detector, the
+    derivative side of a directed source -> derivative link, a block-bank match. A seized folder also
+    holds the person's own photos (often the sources the fakes were made from); blocking those
+    everywhere is not what anyone asked for, so ``all_items`` must say so. An allow-listed item is
+    known benign and left out too. A PDQ of quality below 50 matches unrelated flat pictures, so it
+    is left out (the item's SHA-256 and MD5 still go in) unless ``include_low_quality``. Known
+    (excluded) files are never included. A video's vPDQ is the scan's (about one frame a second, no
+    border-cropped frames): copies and re-encodes match it; ``takeback bank add`` keeps every frame."""
     from takeback.banks.service import NewContent
+    from takeback.signals.pdq import LOW_QUALITY
     from takeback.triage.video import bank_value
 
     with case.session() as s:
@@ -367,11 +401,48 @@ def bank_entries(case: CaseDB, *, group: int | None) -> list[Any]:
                 grp_member.c.group_id == group
             )
         rows = s.execute(stmt.order_by(item.c.id)).all()
-    out = []
+        derived: set[int] = set()
+        sources: set[int] = set()
+        for src, dst in s.execute(select(link.c.source_item, link.c.derived_item).where(link.c.directed)):
+            sources.add(src)
+            derived.add(dst)
+        blocked: set[int] = set()
+        allowed: set[int] = set()
+        for item_id, allow in s.execute(
+            select(bank_match.c.item_id, bank_match.c.allow_list).where(bank_match.c.suppressed.is_(False))
+        ):
+            (allowed if allow else blocked).add(item_id)
+    selection = BankSelection(entries=[], considered=len(rows))
     for r in rows:
+        flags = [
+            f
+            for f, on in (
+                (FLAG_AI, bool(r.ai)),
+                (FLAG_NUDITY, bool(r.explicit)),
+                (FLAG_DERIVATIVE, r.id in derived),
+                (FLAG_BANK, r.id in blocked),
+            )
+            if on
+        ]
+        if not all_items:
+            reason = (
+                ALLOW_LISTED
+                if r.id in allowed
+                else None
+                if flags
+                else SOURCE_PICTURE
+                if r.id in sources
+                else NOT_FLAGGED
+            )
+            if reason is not None:
+                selection.left_out[reason] = selection.left_out.get(reason, 0) + 1
+                continue
         signals = []
         if r.pdq:
-            signals.append(SignalValue("pdq", bytes.fromhex(r.pdq), r.pdq_quality))
+            if include_low_quality or r.pdq_quality is None or r.pdq_quality >= LOW_QUALITY:
+                signals.append(SignalValue("pdq", bytes.fromhex(r.pdq), r.pdq_quality))
+            else:
+                selection.pdq_left_out += 1
         if r.md5:
             signals.append(SignalValue("md5", bytes.fromhex(r.md5)))
         if r.sha256:
@@ -379,13 +450,16 @@ def bank_entries(case: CaseDB, *, group: int | None) -> list[Any]:
         vpdq = bank_value(bytes(r.vpdq), r.duration_ms) if r.vpdq else None
         if vpdq is not None:
             signals.append(SignalValue("vpdq", vpdq))
-        out.append(
+        for f in flags:
+            selection.flagged[f] = selection.flagged.get(f, 0) + 1
+        selection.entries.append(
             NewContent(
                 signals=tuple(signals),
                 note=None,
                 metadata={"scan_case": case.case_id, "item": r.id}
-                | ({"group": group} if group is not None else {}),
+                | ({"group": group} if group is not None else {})
+                | ({"scan_flags": ",".join(flags)} if flags else {}),
                 source=f"takeback scan case {case.case_id}",
             )
         )
-    return out
+    return selection

@@ -25,6 +25,7 @@ from takeback.evidence.custody import CustodyEntry, SqlCustodyStore
 from takeback.evidence.signing import PublicKey
 from takeback.media import Limits, MediaError, decode_image
 from takeback.reports import Bullets, Document, Heading, Image, KeyValues, Notice, Paragraph, Table
+from takeback.signals.pdq import LOW_QUALITY
 from takeback.triage.archives import ArchiveLimits
 from takeback.triage.casedb import CaseDB
 from takeback.triage.content import ContentAccess
@@ -108,6 +109,26 @@ def _custody_details(e: CustodyEntry) -> str:
     return ", ".join(parts)[:400]
 
 
+def _quality(quality: int | None, lang: str) -> str:
+    """A PDQ quality below 50 says it is unreliable (such hashes match unrelated flat pictures)."""
+    if quality is None:
+        return ""
+    return f"{quality} {t('unreliable', lang)}" if quality < LOW_QUALITY else str(quality)
+
+
+def _source_hashes(r: Any, lang: str) -> tuple[str, str]:
+    """The SHA-256 cells of a source, never silently empty: a folder has no single hash (its files
+    are hashed one by one), a missing source none, a plain file is hashed again as its item."""
+    if r.kind == "folder":
+        return t("source_folder", lang), "—"
+    if r.kind == "missing":
+        return t("source_missing", lang), "—"
+    before = r.sha256_before or t("source_pending", lang)
+    if r.sha256_after:
+        return before, r.sha256_after
+    return before, t("source_file_after", lang) if r.kind == "file" else t("source_pending", lang)
+
+
 def build_document(
     case: CaseDB,
     *,
@@ -185,10 +206,11 @@ def build_document(
         Heading(t("sources", lang), 3),
         Table(
             t("source_cols", lang).split("|"),
-            [[str(r.id), r.arg, r.kind, r.sha256_before or "", r.sha256_after or ""] for r in srcs],
+            [[str(r.id), r.arg, r.kind, *_source_hashes(r, lang)] for r in srcs],
             widths=[0.4, 3, 0.9, 2.2, 2.2],
             mono=frozenset({3, 4}),
         ),
+        Paragraph(t("sources_note", lang), "small"),
     )
     doc.add(
         Heading(t("summary", lang)),
@@ -378,7 +400,7 @@ def _groups_section(
                 m.role,
                 m.path,
                 m.sha256 or "",
-                "" if m.pdq_quality is None else str(m.pdq_quality),
+                _quality(m.pdq_quality, lang),
                 "" if m.tier is None else str(m.tier),
                 "" if m.nudity is None else f"{m.nudity:.2f}",
             ]

@@ -32,6 +32,24 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "#|Path|Kind|SHA-256 before|SHA-256 after",
         "zh-Hant": "#|路徑|類型|掃描前 SHA-256|掃描後 SHA-256",
     },
+    "source_folder": {
+        "en": "none: a folder has no single hash; its files are hashed one by one",
+        "zh-Hant": "不適用：資料夾沒有單一雜湊值，其中每個檔案均逐一計算雜湊值",
+    },
+    "unreliable": {"en": "(unreliable)", "zh-Hant": "（不可靠）"},
+    "source_missing": {"en": "none: not found", "zh-Hant": "不適用：找不到來源"},
+    "source_file_after": {
+        "en": "none: a file is hashed again as its item (a change is flagged)",
+        "zh-Hant": "不適用：檔案會作為項目再次計算雜湊值（如有改動會標示）",
+    },
+    "source_pending": {"en": "not yet (scan not completed)", "zh-Hant": "尚未計算（掃描未完成）"},
+    "sources_note": {
+        "en": "SHA-256 before and after: the hash of each file or archive given as a source, taken before it was read "
+        "(archives again after their entries were read). A folder has no single hash: every file in it is "
+        "hashed one by one, and those hashes are in items.csv and hashes.sha256.",
+        "zh-Hant": "掃描前及掃描後的 SHA-256：指作為來源的每個檔案或壓縮檔在讀取前計算的雜湊值（壓縮檔在讀取其內容後會再計算一次）。"
+        "資料夾沒有單一雜湊值：其中每個檔案均逐一計算雜湊值，並列於 items.csv 及 hashes.sha256。",
+    },
     "summary": {"en": "Summary", "zh-Hant": "摘要"},
     "count_cols": {"en": "What|Count", "zh-Hant": "項目|數量"},
     "items": {"en": "Items listed", "zh-Hant": "列出項目"},

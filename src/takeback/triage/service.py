@@ -19,7 +19,7 @@ from takeback.triage.archives import ArchiveLimits
 from takeback.triage.casedb import CaseDB, disk_full_error, is_disk_full
 from takeback.triage.content import ContentAccess
 from takeback.triage.errors import TriageError
-from takeback.triage.exports import write_exports
+from takeback.triage.exports import BankSelection, write_exports
 from takeback.triage.grouping import group_digest, log_mismatches
 from takeback.triage.models import ScanSettings, grp, item, source
 from takeback.triage.pipeline import RunOptions, Scanner, ScanSummary, batch_digest, items_digest, record_hash
@@ -351,8 +351,11 @@ def _check_sources(s: Any, entries: list[CustodyEntry], v: Verification) -> None
 # --- banks -------------------------------------------------------------------------------------------------
 
 
-def bank_entries_from_case(folder: Path, *, group: int | None) -> tuple[str, list[Any]]:
-    """(case id, bank entries) for a group's images (or all images); fingerprints only."""
+def bank_entries_from_case(
+    folder: Path, *, group: int | None, all_items: bool = False, include_low_quality: bool = False
+) -> tuple[str, BankSelection]:
+    """(case id, selection) of a case's (or one group's) flagged images and videos, fingerprints
+    only; see ``exports.bank_entries`` for what is left out by default and why."""
     from takeback.triage.exports import bank_entries
 
     case = CaseDB.open_read_only(folder)
@@ -364,7 +367,9 @@ def bank_entries_from_case(folder: Path, *, group: int | None) -> tuple[str, lis
                         f"The case at {folder} has no group {group}; see its report or items.csv.",
                         code="no_such_group",
                     )
-        return case.case_id, bank_entries(case, group=group)
+        return case.case_id, bank_entries(
+            case, group=group, all_items=all_items, include_low_quality=include_low_quality
+        )
     finally:
         case.close()
 
@@ -379,7 +384,10 @@ def record_bank_import(
     duplicates: int,
     signer: Signer,
     actor: str,
+    left_out: dict[str, int] | None = None,
+    pdq_left_out: int = 0,
 ) -> None:
+    """Log a bank import in the case's custody: how many went in and what was left out (and why)."""
     case = CaseDB.open(folder, create=False)
     try:
         with case.session() as s:
@@ -392,6 +400,8 @@ def record_bank_import(
                     "entries": entries,
                     "added": added,
                     "duplicates": duplicates,
+                    "left_out": dict(sorted((left_out or {}).items())),
+                    "pdq_left_out": pdq_left_out,
                 },
             )
     finally:

@@ -15,6 +15,7 @@ import anyio.to_thread
 from fastapi import Request
 from starlette.datastructures import UploadFile
 
+from takeback.errors import article
 from takeback.media import HEAD_BYTES, Kind, MediaError, sniff
 from takeback.signals.fingerprint import Fingerprint, FingerprintOptions, fingerprint_bytes
 from takeback.signals.vpdq import pack_result
@@ -90,7 +91,8 @@ def check_kind(content_type: str, data: bytes) -> None:
     mt = sniff(data[:HEAD_BYTES])
     if data and mt.kind is not want:
         raise ApiError(
-            f"The '{content_type}' field holds {mt.mime} ({mt.kind.value}), not a {want.value}; "
+            f"The '{content_type}' field holds {mt.mime} ({mt.kind.value}), not {article(want.value)} "
+            f"{want.value}; "
             "types are read from the bytes, not the file name.",
             code="unsupported_media_type",
             status=415,
