@@ -23,6 +23,7 @@ EXCLUSION_LIST = "exclusion_list_unreadable"
 # Per-item codes (stored on items; listed in the report's error table). Media codes
 # (``takeback.media.errors``) are used as they are.
 ARCHIVE_BOMB = "archive_bomb"
+ARCHIVE_HEADER_TOO_LARGE = "archive_header_too_large"
 ARCHIVE_UNSAFE_PATH = "archive_unsafe_path"
 ARCHIVE_CORRUPT = "archive_corrupt"
 ARCHIVE_TOO_DEEP = "archive_too_deep"

@@ -672,11 +672,14 @@ class Scanner:
             try:
                 with self._reader_for(row) as reader:
                     members = reader.members()
+                    stopped = reader.stopped
             except (_ArchiveUnavailableError, ArchiveError) as exc:
                 self._add_warning(s, row, {"code": exc.code, "message": exc.message})
                 s.execute(update(item).where(item.c.id == item_id).values(expanded=True))
                 return False
             n = sources.add_members(s, row, members, depth_limit=self.settings.archive_max_depth)
+            if stopped is not None:  # the entries before the damage stand; the archive says where it ended
+                self._add_warning(s, row, {"code": stopped.code, "message": stopped.message})
             self._log(s, "archive.listed", subject=f"item:{item_id}", entries=n, sha256=row.sha256)
         self.progress.files_total += n
         self.progress.bytes_total += sum(m.size or 0 for m in members if m.kind == "file")

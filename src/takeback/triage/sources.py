@@ -371,7 +371,9 @@ def member_rows(parent: Any, members: list[Member], *, depth_limit: int) -> list
             continue
         inner_dir = m.name.rsplit("/", 1)[0] if "/" in m.name.strip("/") else ""
         warnings = [{"code": p.code, "message": p.message} for p in m.problems]
-        error = next((p for p in m.problems if p.code in (codes.ARCHIVE_ENCRYPTED, codes.ARCHIVE_LINK)), None)
+        error = m.refused or next(
+            (p for p in m.problems if p.code in (codes.ARCHIVE_ENCRYPTED, codes.ARCHIVE_LINK)), None
+        )
         error_code: str | None = None
         error_message: str | None = None
         if m.kind == "other" and error is None:
