@@ -14,7 +14,9 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from takeback.triage import archives
+import pytest
+
+from takeback.triage import archives, pipeline
 from takeback.triage import errors as codes
 from tests.conftest import encode, synthetic_photo
 from tests.triage.conftest import ScanFn, items, rows
@@ -264,3 +266,51 @@ def test_an_entry_error_never_has_an_empty_reason() -> None:
     assert (
         archives.why(zlib.error("Error -3 while decompressing data.")) == "Error -3 while decompressing data"
     )
+
+
+# --- refused members commit as they go -----------------------------------------------------------------
+
+
+def _bad_crc_zip(n: int) -> bytes:
+    """``n`` stored entries whose CRC-32 is wrong: each is refused when read (cheaply)."""
+    data = bytearray(_zip([(f"{i:03d}.bin", b"payload %d" % i) for i in range(n)], zipfile.ZIP_STORED))
+    pos = 0
+    while (pos := data.find(b"PK\x01\x02", pos)) >= 0:
+        data[pos + 16] ^= 0xFF  # CRC in the central directory
+        pos += 4
+    return bytes(data)
+
+
+def test_refused_members_of_a_nested_archive_commit_as_they_go(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, scan: ScanFn
+) -> None:
+    """A nested archive whose members are all refused: they used to be held until the whole archive
+    ended, so a kill lost them all and a resume made no progress. The scan dies (as under ``kill -9``:
+    nothing in memory survives) on the 150th refusal; what was refused before is already committed,
+    and the resume does only the rest."""
+    outer = tmp_path / "outer.zip"
+    outer.write_bytes(_zip([("inner.zip", _bad_crc_zip(200))], zipfile.ZIP_STORED))
+    real = archives._read_bounded
+    calls = 0
+
+    def dies(*a: object, **k: object) -> archives.MemberData:
+        nonlocal calls
+        result = real(*a, **k)  # type: ignore[arg-type]
+        if isinstance(result, archives.Refused):
+            calls += 1
+            if calls == 150:
+                raise SystemExit("killed")
+        return result
+
+    monkeypatch.setattr(archives, "_read_bounded", dies)
+    case = tmp_path / "case"
+    with pytest.raises(SystemExit):
+        scan(case, [outer], outputs=False)
+    committed = rows(case, "SELECT count(*) AS n FROM item WHERE depth = 2 AND state = 'done'")[0]["n"]
+    assert committed >= 150 - pipeline.COMMIT_EVERY_N
+    monkeypatch.setattr(archives, "_read_bounded", real)
+    summary = scan(case, None)
+    assert summary.resumed
+    inner = rows(case, "SELECT error_code, attempts FROM item WHERE depth = 2")
+    assert len(inner) == 200 and all(r["error_code"] == codes.ARCHIVE_CORRUPT for r in inner)
+    assert sum(r["attempts"] > 1 for r in inner) <= 150 - committed

@@ -470,6 +470,12 @@ class Scanner:
         producer = self._tasks()
         exhausted = False
         interrupted = False
+
+        def due() -> bool:
+            return bool(buffer) and (
+                len(buffer) >= COMMIT_EVERY_N or time.monotonic() - last_commit >= COMMIT_EVERY_S
+            )
+
         try:
             while True:
                 while not exhausted and pool.in_flight < window:
@@ -482,10 +488,13 @@ class Scanner:
                         pool.submit(chunk)
                     if not chunk and not inline:
                         exhausted = True
-                if pool.in_flight:
+                    if inline and due():
+                        # Results the main process made itself (refused archive members) never wait
+                        # for the rest of their archive: a kill must not lose them.
+                        break
+                if pool.in_flight and not due():
                     buffer.extend(pool.wait(timeout=COMMIT_EVERY_S))
-                due = time.monotonic() - last_commit >= COMMIT_EVERY_S or len(buffer) >= COMMIT_EVERY_N
-                if buffer and (due or not pool.in_flight):
+                if buffer and (due() or not pool.in_flight):
                     results, buffer = buffer, []
                     added = self._commit(results)
                     last_commit = time.monotonic()
