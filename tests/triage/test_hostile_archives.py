@@ -314,3 +314,17 @@ def test_refused_members_of_a_nested_archive_commit_as_they_go(
     inner = rows(case, "SELECT error_code, attempts FROM item WHERE depth = 2")
     assert len(inner) == 200 and all(r["error_code"] == codes.ARCHIVE_CORRUPT for r in inner)
     assert sum(r["attempts"] > 1 for r in inner) <= 150 - committed
+
+
+def test_a_forty_kilobyte_member_name_does_not_break_the_report(tmp_path: Path, scan: ScanFn) -> None:
+    """ZIP names may be 65,535 bytes; one table row cannot break across PDF pages, so the report (and
+    every re-run, which writes it again) failed. The report shows the name cut in the middle; the
+    exports keep it whole."""
+    name = "d/" * 20_000 + "x.jpg"
+    arc = tmp_path / "long-name.zip"
+    arc.write_bytes(_zip([(name, JPEG), ("../escape.jpg", JPEG)]))
+    case = tmp_path / "case"
+    scan(case, [arc])
+    assert (case / "report.pdf").stat().st_size > 0
+    assert "characters] …" in (case / "report.html").read_text()
+    assert f"{arc}!/{name}" in (case / "items.csv").read_text()
