@@ -109,3 +109,30 @@ def test_resolve_link_never_looks_outside_the_source(tmp_path: Path, monkeypatch
     monkeypatch.undo()
     assert where.verdict == "outside" and where.shown == "/proc"
     assert all(p.startswith(str(src)) for p in seen)
+
+
+def test_a_source_nested_thousands_of_folders_deep(tmp_path: Path, scan: ScanFn) -> None:
+    """The recursive walk died with ``RecursionError`` at ~1,000 levels (every re-run too); past
+    ``PATH_MAX`` a folder is one ``read_error`` item and the rest of the source is scanned."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "top.jpg").write_bytes(JPEG)
+    here = os.getcwd()
+    os.chdir(src)
+    try:
+        for depth in range(1, 2301):
+            os.mkdir("a")
+            os.chdir("a")
+            if depth == 1200:
+                with open("mid.jpg", "wb") as fh:
+                    fh.write(JPEG)
+    finally:
+        os.chdir(here)
+    (src / "z.jpg").write_bytes(JPEG)
+    case = tmp_path / "case"
+    scan(case, [src], outputs=False)
+    got = items(case)
+    mid = str(src / "/".join(["a"] * 1200) / "mid.jpg")
+    assert got[mid]["sha256"] == got[str(src / "top.jpg")]["sha256"] == got[str(src / "z.jpg")]["sha256"]
+    too_long = [r for r in got.values() if r["error_code"] == "read_error"]
+    assert len(too_long) == 1 and "too long" in too_long[0]["error_message"]

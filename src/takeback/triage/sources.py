@@ -260,18 +260,30 @@ def _link_row(source_id: int, path: str, real: str, root: str) -> dict[str, Any]
     )
 
 
-def _walk_folder(
-    source_id: int, folder: str, real: str, root: str, active: set[tuple[int, int]]
-) -> Iterator[dict[str, Any]]:
-    """Rows for a folder's entries, sorted by name, depth first. Only real folders are entered, so
-    ``real`` (the folder's real path) is the source's real path plus the walked names."""
+def _listing(folder: str) -> list[os.DirEntry[str]]:
+    with os.scandir(folder) as it:
+        return sorted(it, key=lambda e: os.fsencode(e.name))
+
+
+def _walk_folder(source_id: int, top: str, root: str, top_key: tuple[int, int]) -> Iterator[dict[str, Any]]:
+    """Rows for a folder's entries, sorted by name, depth first, with an explicit stack (a source nested
+    thousands of folders deep is walked, not a ``RecursionError``). Only real folders are entered, so
+    a folder's real path is the source's real path plus the walked names."""
     try:
-        with os.scandir(folder) as it:
-            entries = sorted(it, key=lambda e: os.fsencode(e.name))
+        first = _listing(top)
     except OSError as exc:
-        yield _walk_problem(source_id, folder, exc)
+        yield _walk_problem(source_id, top, exc)
         return
-    for entry in entries:
+    # (real path, entries left, (dev, inode)) of each folder being walked, innermost last
+    stack: list[tuple[str, Iterator[os.DirEntry[str]], tuple[int, int]]] = [(root, iter(first), top_key)]
+    active = {top_key}
+    while stack:
+        real, entries, key = stack[-1]
+        entry = next(entries, None)
+        if entry is None:
+            stack.pop()
+            active.discard(key)
+            continue
         path = entry.path
         real_path = os.path.join(real, entry.name)
         try:
@@ -285,8 +297,8 @@ def _walk_folder(
         if not stat.S_ISDIR(st.st_mode):
             yield _row(source_id, path, **_stat_fields(st))
             continue
-        key = (st.st_dev, st.st_ino)
-        if key in active:  # a bind mount of an ancestor
+        sub = (st.st_dev, st.st_ino)
+        if sub in active:  # a bind mount of an ancestor
             yield _row(
                 source_id,
                 path,
@@ -295,11 +307,13 @@ def _walk_folder(
                 error_message=f"Folder loop: {display_path(path)} is a folder being walked.",
             )
             continue
-        active.add(key)
         try:
-            yield from _walk_folder(source_id, path, real_path, root, active)
-        finally:
-            active.discard(key)
+            inner = _listing(path)
+        except OSError as exc:
+            yield _walk_problem(source_id, path, exc)
+            continue
+        active.add(sub)
+        stack.append((real_path, iter(inner), sub))
 
 
 def _entries(source_id: int, spec_raw: bytes, kind: str) -> Iterator[dict[str, Any]]:
@@ -322,7 +336,7 @@ def _entries(source_id: int, spec_raw: bytes, kind: str) -> Iterator[dict[str, A
         yield _row(source_id, top, **_stat_fields(st))
         return
     root = os.path.realpath(top)  # the examiner's path, not the evidence's links
-    yield from _walk_folder(source_id, top, root, root, {(st.st_dev, st.st_ino)})
+    yield from _walk_folder(source_id, top, root, (st.st_dev, st.st_ino))
 
 
 def enumerate_source(
