@@ -375,7 +375,8 @@ class ArchiveReader:
             if i and starts[i - 1] == off:
                 refused[n] = overlap  # the same header claimed twice
                 continue
-            nxt = next((o for o in starts[i + 1 :] if o != off), None)
+            j = bisect.bisect_right(starts, off)
+            nxt = starts[j] if j < len(starts) else None
             data_end = local[n][1] + infos[n].compress_size
             if nxt is not None and data_end > nxt:
                 refused[n] = overlap
