@@ -470,6 +470,12 @@ class Scanner:
         producer = self._tasks()
         exhausted = False
         interrupted = False
+
+        def due() -> bool:
+            return bool(buffer) and (
+                len(buffer) >= COMMIT_EVERY_N or time.monotonic() - last_commit >= COMMIT_EVERY_S
+            )
+
         try:
             while True:
                 while not exhausted and pool.in_flight < window:
@@ -482,10 +488,13 @@ class Scanner:
                         pool.submit(chunk)
                     if not chunk and not inline:
                         exhausted = True
-                if pool.in_flight:
+                    if inline and due():
+                        # Results the main process made itself (refused archive members) never wait
+                        # for the rest of their archive: a kill must not lose them.
+                        break
+                if pool.in_flight and not due():
                     buffer.extend(pool.wait(timeout=COMMIT_EVERY_S))
-                due = time.monotonic() - last_commit >= COMMIT_EVERY_S or len(buffer) >= COMMIT_EVERY_N
-                if buffer and (due or not pool.in_flight):
+                if buffer and (due() or not pool.in_flight):
                     results, buffer = buffer, []
                     added = self._commit(results)
                     last_commit = time.monotonic()
@@ -672,11 +681,14 @@ class Scanner:
             try:
                 with self._reader_for(row) as reader:
                     members = reader.members()
+                    stopped = reader.stopped
             except (_ArchiveUnavailableError, ArchiveError) as exc:
                 self._add_warning(s, row, {"code": exc.code, "message": exc.message})
                 s.execute(update(item).where(item.c.id == item_id).values(expanded=True))
                 return False
             n = sources.add_members(s, row, members, depth_limit=self.settings.archive_max_depth)
+            if stopped is not None:  # the entries before the damage stand; the archive says where it ended
+                self._add_warning(s, row, {"code": stopped.code, "message": stopped.message})
             self._log(s, "archive.listed", subject=f"item:{item_id}", entries=n, sha256=row.sha256)
         self.progress.files_total += n
         self.progress.bytes_total += sum(m.size or 0 for m in members if m.kind == "file")

@@ -9,11 +9,23 @@ be committed and never redone. ``signals.batch`` keeps its ordered generator for
 Workers come from a ``forkserver`` (a clean single-threaded parent, with the analysis modules
 preloaded): forking the scanning process itself, which has a database connection and a progress
 thread, is unsafe.
+
+The forkserver's socket lives in multiprocessing's temporary folder, which it removes only at a clean
+exit: ``kill -9`` left a ``/tmp/pymp-*`` folder per run. Ours is named ``takeback-pool-<pid>-*``, so
+the next pool can tell ours from anyone else's and remove those whose process is gone
+(:func:`sweep_stale_temp_dirs`; an ``owner.lock`` held for the process's life says it still runs).
 """
 
 from __future__ import annotations
 
+import fcntl
 import multiprocessing
+import multiprocessing.process
+import multiprocessing.util
+import os
+import shutil
+import stat
+import tempfile
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -24,6 +36,100 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 _PRELOAD = ["takeback.triage.tasks", "takeback.analysis.provenance", "takeback.analysis.nudity"]
+
+
+TEMP_PREFIX = "takeback-mp-"
+_LOCK_NAME = "owner.lock"
+#: the open, locked ``owner.lock`` of this process's folder (the lock lasts as long as the process)
+_owner_lock: int | None = None
+
+
+def _stale(path: str, pid: int) -> bool:
+    """Whether a pool folder's process is gone: its ``owner.lock`` can be locked (the kernel drops a
+    dead process's locks, whatever PID namespace it ran in); without one, whether its pid is dead."""
+    try:
+        fd = os.open(os.path.join(path, _LOCK_NAME), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except OSError:
+            return False
+        return False
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False  # held: the scan that made it is running
+    finally:
+        os.close(fd)
+    return True
+
+
+#: a forkserver socket path (``<folder>/listener-XXXXXXXX``) must fit ``sun_path`` (108 bytes, NUL included)
+_MAX_SOCKET_PATH = 100
+
+
+def temp_parent() -> str:
+    """Where pool folders go: the usual temporary folder, unless a socket inside a pool folder there
+    would be too long for ``AF_UNIX`` (a deep ``TMPDIR``), then the first usable short system one."""
+    base = tempfile.gettempdir()
+    room = len(f"/{TEMP_PREFIX}{os.getpid()}-XXXXXXXX/listener-XXXXXXXX")
+    if len(base) + room <= _MAX_SOCKET_PATH:
+        return base
+    for short in ("/tmp", "/var/tmp", "/usr/tmp"):  # noqa: S108  (mkdtemp: a private 0700 folder in it)
+        if os.path.isdir(short) and os.access(short, os.W_OK | os.X_OK):
+            return short
+    return base
+
+
+def sweep_stale_temp_dirs(parent: str | None = None) -> list[str]:
+    """Remove the pool temporary folders (``takeback-pool-<pid>-*``, owned by this user) whose process
+    has died; returns what was removed. Nothing else is touched: other users' folders, running scans'
+    folders, links and anything not named by us stay."""
+    parent = parent or temp_parent()
+    removed: list[str] = []
+    try:
+        entries = list(os.scandir(parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not entry.name.startswith(TEMP_PREFIX):
+            continue
+        try:
+            pid = int(entry.name[len(TEMP_PREFIX) :].split("-", 1)[0])
+            st = entry.stat(follow_symlinks=False)
+        except (ValueError, OSError):
+            continue
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or pid == os.getpid():
+            continue
+        if _stale(entry.path, pid):
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(entry.path)
+    return removed
+
+
+def _claim_temp_dir() -> None:
+    """Before the forkserver starts: give multiprocessing a temporary folder named for this process and
+    locked by it (removed at exit like its own ``pymp-*``), after sweeping those of dead scans.
+    multiprocessing has no public setting for the folder; its per-process ``_config["tempdir"]`` is what
+    ``multiprocessing.util.get_temp_dir`` uses."""
+    global _owner_lock
+    config = getattr(multiprocessing.process.current_process(), "_config", None)
+    if not isinstance(config, dict) or config.get("tempdir") is not None:
+        return  # already chosen (an earlier pool, or multiprocessing itself) and cleaned at exit
+    parent = temp_parent()
+    sweep_stale_temp_dirs(parent)
+    path = tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=parent)
+    fd = os.open(os.path.join(path, _LOCK_NAME), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    _owner_lock = fd
+    config["tempdir"] = path
+    multiprocessing.util.Finalize(
+        None, shutil.rmtree, args=(path,), kwargs={"ignore_errors": True}, exitpriority=-100
+    )
 
 
 class WorkerPool(Generic[T, R]):
@@ -53,6 +159,7 @@ class WorkerPool(Generic[T, R]):
         self._ctx: Any = None
         self._pool: ProcessPoolExecutor | None = None
         if jobs > 0:
+            _claim_temp_dir()
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload(list(preload))
             self._ctx = ctx

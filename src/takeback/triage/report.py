@@ -278,6 +278,30 @@ def build_document(
     )
     if entries:
         doc.add(KeyValues([(t("head", lang), entries[-1].hash)]))
+    return _clip_cells(doc)
+
+
+#: characters of one table cell the report shows (items.csv/jsonl keep everything): a PDF table row
+#: cannot break across pages, so a ZIP member's legal 40-KB name made the report fail
+CELL_CHARS = 600
+
+
+def _clip_cells(doc: Document) -> Document:
+    """Every table cell at most :data:`CELL_CHARS` characters, cut in the middle (a path keeps its
+    start and its file name)."""
+    half = CELL_CHARS // 2
+
+    def clip(text: str) -> str:
+        if len(text) <= CELL_CHARS:
+            return text
+        return f"{text[:half]} … [{len(text) - 2 * half:,} characters] … {text[-half:]}"
+
+    doc.blocks = [
+        Table(b.headers, [[clip(c) for c in row] for row in b.rows], widths=b.widths, mono=b.mono)
+        if isinstance(b, Table)
+        else b
+        for b in doc.blocks
+    ]
     return doc
 
 

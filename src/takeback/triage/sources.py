@@ -5,9 +5,16 @@ its cost is a walk. It is idempotent (``INSERT OR IGNORE`` on each item's key), 
 enumerating simply walks again. Archive members become items when their archive has been processed
 (:func:`add_members`), each with the archive as its parent.
 
-Links are followed only while they stay inside the source: a link that leads out of it (into the
-examiner's own machine, say) is recorded with ``symlink_outside_source`` and never read. Loops come
-from :func:`takeback.media.walk.iter_files` as errors.
+Links are resolved here, one hop at a time with ``lstat``/``readlink`` and never past the source's
+edge (:func:`resolve_link`), and the walk never enters a link:
+
+* a link that leads out of the source (``root -> /``, ``etc -> /etc``, into the examiner's own
+  machine) is one item, ``symlink_outside_source``, never followed or read;
+* a link to a file inside the source is read through the link, like any file;
+* a link to a folder inside the source is one item with a ``symlink_folder`` warning: that folder is
+  scanned under its own path, so nothing is listed twice; one back to a folder it sits in is a
+  ``symlink_loop``, and so is a chain of more than :data:`HOP_LIMIT` links;
+* a broken link is ``not_found``.
 """
 
 from __future__ import annotations
@@ -17,12 +24,14 @@ import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from takeback.media.walk import WalkError, display_path, iter_files
+from takeback.media import errors as media_codes
+from takeback.media.walk import _describe as describe_os_error
+from takeback.media.walk import display_path
 from takeback.triage import errors as codes
 from takeback.triage.archives import Member
 from takeback.triage.models import DONE, PENDING, item, source
@@ -106,28 +115,205 @@ def _row(source_id: int, path: str, **extra: Any) -> dict[str, Any]:
     return base
 
 
-class _Outside:
-    """Is a walked path's real location inside the source? Parent folders' real paths are cached."""
+#: Links followed in a row before a chain counts as a loop (Linux's own limit).
+HOP_LIMIT = 40
 
-    def __init__(self, root: str) -> None:
-        self.root = os.path.realpath(root)
-        self._cache: dict[str, str] = {}
 
-    def real(self, path: str) -> str:
-        parent = os.path.dirname(path)
-        rp = self._cache.get(parent)
-        if rp is None:
-            if len(self._cache) > 4096:
-                self._cache.clear()
-            rp = self._cache[parent] = os.path.realpath(parent)
-        full = os.path.join(rp, os.path.basename(path))
-        return os.path.realpath(full) if os.path.islink(full) else full
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
-    def outside(self, path: str) -> str | None:
-        real = self.real(path)
-        if real == self.root or real.startswith(self.root.rstrip(os.sep) + os.sep):
-            return None
-        return real
+
+@dataclass(frozen=True, slots=True)
+class LinkTarget:
+    """Where a symbolic link inside the source leads, found without leaving the source.
+
+    ``verdict``: ``inside`` (``real`` and ``st``, the lstat of what it finally names), ``outside``
+    (``shown``: where the chain left the source), ``broken``, ``loop`` (over :data:`HOP_LIMIT` hops)."""
+
+    verdict: Literal["inside", "outside", "broken", "loop"]
+    shown: str
+    real: str | None = None
+    st: os.stat_result | None = None
+
+
+def _parts(target: str) -> list[str]:
+    return [p for p in target.split(os.sep) if p not in ("", ".")]
+
+
+def resolve_link(link: str, root: str) -> LinkTarget:
+    """Resolve ``link`` (its real path, under the real ``root``) one hop at a time with ``lstat`` and
+    ``readlink``, lexically, never touching anything outside ``root``.
+
+    Why not :func:`os.path.realpath`: it walks wherever a chain goes (``root -> /`` leads it through
+    ``/proc``, where entries vanish under it and it raises), and it answers for the examiner's own
+    machine. Here the first component that would leave the source ends the walk: that is the verdict,
+    nothing there is read. ``root``'s own ancestors are real folders (``root`` is a real path), so
+    ``..`` out of the source and back in (``../src/a.jpg``) resolves without a look outside.
+    """
+    text = os.readlink(link)
+    cur = os.sep if os.path.isabs(text) else os.path.dirname(link)
+    pending = _parts(text)
+    pending.reverse()  # a stack: the next component last
+    hops = 1
+    while pending:
+        comp = pending.pop()
+        if comp == "..":
+            cur = os.path.dirname(cur)
+            continue
+        cand = os.path.join(cur, comp)
+        if not _within(cand, root):
+            if _within(root, cand):  # an ancestor of the source: a real folder, nothing to resolve
+                cur = cand
+                continue
+            return LinkTarget("outside", cand)
+        try:
+            st = os.lstat(cand)
+        except OSError:
+            return LinkTarget("broken", text)
+        if stat.S_ISLNK(st.st_mode):
+            hops += 1
+            if hops > HOP_LIMIT:
+                return LinkTarget("loop", text)
+            nxt = os.readlink(cand)
+            if os.path.isabs(nxt):
+                cur = os.sep
+            more = _parts(nxt)
+            more.reverse()
+            pending.extend(more)
+            continue
+        if pending and not stat.S_ISDIR(st.st_mode):
+            return LinkTarget("broken", text)
+        cur = cand
+    if not _within(cur, root):
+        return LinkTarget("outside", cur)
+    try:
+        st = os.lstat(cur)
+    except OSError:
+        return LinkTarget("broken", text)
+    return LinkTarget("inside", cur, real=cur, st=st)
+
+
+def _walk_problem(source_id: int, path: str, exc: OSError) -> dict[str, Any]:
+    w = describe_os_error(exc, path)
+    return _row(source_id, path, state=DONE, error_code=w.code, error_message=w.message)
+
+
+def _link_row(source_id: int, path: str, real: str, root: str) -> dict[str, Any]:
+    """One item for a symbolic link: followed only to a file inside the source, never into a folder."""
+    shown = display_path(path)
+    try:
+        where = resolve_link(real, root)
+    except OSError as exc:
+        return _walk_problem(source_id, path, exc)
+    if where.verdict == "outside":
+        return _row(
+            source_id,
+            path,
+            state=DONE,
+            error_code=codes.SYMLINK_OUTSIDE,
+            error_message=(
+                f"A symbolic link that leads outside the source (to {display_path(where.shown)}); it was "
+                "recorded and not followed."
+            ),
+        )
+    if where.verdict == "loop":
+        return _row(
+            source_id,
+            path,
+            state=DONE,
+            error_code=media_codes.SYMLINK_LOOP,
+            error_message=f"Symbolic link loop at {shown}: more than {HOP_LIMIT} links in a row.",
+        )
+    if where.verdict == "broken" or where.st is None or where.real is None:
+        return _row(
+            source_id,
+            path,
+            state=DONE,
+            error_code=media_codes.NOT_FOUND,
+            error_message=(
+                f"A broken symbolic link: {shown} leads to {display_path(where.shown)}, which does not exist."
+            ),
+        )
+    if not stat.S_ISDIR(where.st.st_mode):
+        return _row(source_id, path, **_stat_fields(where.st))  # read through the link, like any file
+    if _within(os.path.dirname(real), where.real):
+        return _row(
+            source_id,
+            path,
+            state=DONE,
+            error_code=media_codes.SYMLINK_LOOP,
+            error_message=f"Symbolic link loop: {shown} leads back to a folder being walked.",
+        )
+    return _row(
+        source_id,
+        path,
+        state=DONE,
+        warnings=[
+            {
+                "code": codes.SYMLINK_FOLDER,
+                "message": (
+                    f"A symbolic link to the folder {display_path(where.real)} inside the source; that "
+                    "folder is scanned under its own path, so the link was recorded, not followed."
+                ),
+            }
+        ],
+    )
+
+
+def _listing(folder: str) -> list[os.DirEntry[str]]:
+    with os.scandir(folder) as it:
+        return sorted(it, key=lambda e: os.fsencode(e.name))
+
+
+def _walk_folder(source_id: int, top: str, root: str, top_key: tuple[int, int]) -> Iterator[dict[str, Any]]:
+    """Rows for a folder's entries, sorted by name, depth first, with an explicit stack (a source nested
+    thousands of folders deep is walked, not a ``RecursionError``). Only real folders are entered, so
+    a folder's real path is the source's real path plus the walked names."""
+    try:
+        first = _listing(top)
+    except OSError as exc:
+        yield _walk_problem(source_id, top, exc)
+        return
+    # (real path, entries left, (dev, inode)) of each folder being walked, innermost last
+    stack: list[tuple[str, Iterator[os.DirEntry[str]], tuple[int, int]]] = [(root, iter(first), top_key)]
+    active = {top_key}
+    while stack:
+        real, entries, key = stack[-1]
+        entry = next(entries, None)
+        if entry is None:
+            stack.pop()
+            active.discard(key)
+            continue
+        path = entry.path
+        real_path = os.path.join(real, entry.name)
+        try:
+            if entry.is_symlink():
+                yield _link_row(source_id, path, real_path, root)
+                continue
+            st = entry.stat(follow_symlinks=False)
+        except OSError as exc:
+            yield _walk_problem(source_id, path, exc)
+            continue
+        if not stat.S_ISDIR(st.st_mode):
+            yield _row(source_id, path, **_stat_fields(st))
+            continue
+        sub = (st.st_dev, st.st_ino)
+        if sub in active:  # a bind mount of an ancestor
+            yield _row(
+                source_id,
+                path,
+                state=DONE,
+                error_code=media_codes.SYMLINK_LOOP,
+                error_message=f"Folder loop: {display_path(path)} is a folder being walked.",
+            )
+            continue
+        try:
+            inner = _listing(path)
+        except OSError as exc:
+            yield _walk_problem(source_id, path, exc)
+            continue
+        active.add(sub)
+        stack.append((real_path, iter(inner), sub))
 
 
 def _entries(source_id: int, spec_raw: bytes, kind: str) -> Iterator[dict[str, Any]]:
@@ -141,37 +327,16 @@ def _entries(source_id: int, spec_raw: bytes, kind: str) -> Iterator[dict[str, A
             error_message=f"The source {display_path(top)} does not exist or cannot be read.",
         )
         return
-    guard = _Outside(top if kind == "folder" else os.path.dirname(top))
-    for entry in iter_files([top]):
-        if isinstance(entry, WalkError):
-            yield _row(source_id, entry.path, state=DONE, error_code=entry.code, error_message=entry.message)
-            continue
-        real = guard.outside(entry) if kind == "folder" else None
-        if real is not None:
-            yield _row(
-                source_id,
-                entry,
-                state=DONE,
-                error_code=codes.SYMLINK_OUTSIDE,
-                error_message=(
-                    f"A symbolic link that leads outside the source (to {display_path(real)}); it was "
-                    "recorded and not followed."
-                ),
-            )
-            continue
-        try:
-            st = os.stat(entry)
-        except OSError as exc:
-            code = "symlink_loop" if exc.errno == 40 else "not_found" if exc.errno == 2 else "read_error"
-            yield _row(
-                source_id,
-                entry,
-                state=DONE,
-                error_code=code,
-                error_message=f"Could not read {display_path(entry)}: {exc.strerror or exc}.",
-            )
-            continue
-        yield _row(source_id, entry, **_stat_fields(st))
+    try:
+        st = os.stat(top)  # the examiner's own argument: followed if it is a link
+    except OSError as exc:
+        yield _walk_problem(source_id, top, exc)
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        yield _row(source_id, top, **_stat_fields(st))
+        return
+    root = os.path.realpath(top)  # the examiner's path, not the evidence's links
+    yield from _walk_folder(source_id, top, root, (st.st_dev, st.st_ino))
 
 
 def enumerate_source(
@@ -220,7 +385,9 @@ def member_rows(parent: Any, members: list[Member], *, depth_limit: int) -> list
             continue
         inner_dir = m.name.rsplit("/", 1)[0] if "/" in m.name.strip("/") else ""
         warnings = [{"code": p.code, "message": p.message} for p in m.problems]
-        error = next((p for p in m.problems if p.code in (codes.ARCHIVE_ENCRYPTED, codes.ARCHIVE_LINK)), None)
+        error = m.refused or next(
+            (p for p in m.problems if p.code in (codes.ARCHIVE_ENCRYPTED, codes.ARCHIVE_LINK)), None
+        )
         error_code: str | None = None
         error_message: str | None = None
         if m.kind == "other" and error is None:
