@@ -6,7 +6,8 @@ passes, then decimate" into one (n x 64) weight matrix per axis. Each of the 64 
 only on a band of about n / 64 consecutive lines, so the vertical pass is 64 weighted sums of
 bands (every pixel read once) and the horizontal one a small (64 x w) @ (w x 64) product: the
 same numbers as the reference up to float rounding, several times faster, because nothing is
-computed for the pixels that decimation throws away.
+computed for the pixels that decimation throws away. The luma itself must be the reference's
+(:func:`takeback.media.decode.reference_luma`): float, not rounded, from the decoded RGB.
 
 Steps: 64 x 64 downsample -> quality from gradients -> 16 x 16 DCT (DC dropped) -> bit set where a
 coefficient exceeds the median. The eight dihedral hashes (rotations and flips) come from sign
