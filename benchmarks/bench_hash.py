@@ -2,10 +2,13 @@
 
 Baseline: Pillow full decode (+ EXIF orientation) -> RGB array -> ``pdqhash.compute`` (Meta's C++
 reference via the PyPI ``pdqhash`` package), plus SHA-256 and MD5 of the bytes, so both sides do the
-same job.
+same job. The baseline's hash is also the reference: every set reports the bits between the two.
+
+``jpeg_mosaic_12mp``: 4000 x 3000 mosaics of 16 photo tiles from ../shared/data/pdq at quality 90
+(``tests/signals/high_detail.py``, seeded, generated here): the compatibility check on high detail.
 
     python benchmarks/bench_hash.py                 # default corpus sizes
-    python benchmarks/bench_hash.py --n-large 12 --n-small 60 --n-png 40
+    python benchmarks/bench_hash.py --n-large 12 --n-small 60 --n-png 40 --n-mosaic 8
 
 Writes a JSON summary to stdout; copy the figures into benchmarks/RESULTS.md.
 """
@@ -32,26 +35,24 @@ from threadpoolctl import threadpool_limits
 from takeback.signals.batch import fingerprint_paths
 from takeback.signals.fingerprint import FingerprintOptions
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-def detailed_image(w: int, h: int, seed: int) -> np.ndarray:
-    """High-detail synthetic photo: texture at several scales plus sensor-like noise."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
-    base = (
-        128
-        + 50 * np.sin(x / rng.uniform(20, 90) + seed)
-        + 40 * np.cos(y / rng.uniform(15, 70))
-        + 20 * np.sin((x + y) / rng.uniform(3, 9))
-    )
-    chans = [base + rng.normal(0, 18, (h, w)).astype(np.float32) + 25 * c for c in range(3)]
-    return np.clip(np.stack(chans, -1), 0, 255).astype(np.uint8)
-
+from tests.signals.high_detail import detailed_image, write_mosaics  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "pdq"
 
 
-def build_corpus(root: Path, n_large: int, n_small: int, n_png: int) -> dict[str, list[Path]]:
-    sets: dict[str, list[Path]] = {"jpeg_12mp": [], "jpeg_1mp": [], "png_1mp": [], "real_photos_12mp": []}
+def build_corpus(root: Path, n_large: int, n_small: int, n_png: int, n_mosaic: int) -> dict[str, list[Path]]:
+    sets: dict[str, list[Path]] = {
+        "jpeg_12mp": [],
+        "jpeg_mosaic_12mp": [],
+        "jpeg_1mp": [],
+        "png_1mp": [],
+        "real_photos_12mp": [],
+    }
+    if n_mosaic:
+        sets["jpeg_mosaic_12mp"] = write_mosaics(SHARED, root, range(n_mosaic))
     real = sorted((SHARED / "reg-test-input" / "exif-rotn").glob("*.jpg"))
     for i in range(3):  # four real 4032x3024 phone photos, repeated for a steadier timing
         for p in real:
@@ -104,13 +105,14 @@ def main() -> None:
     ap.add_argument("--n-large", type=int, default=12)
     ap.add_argument("--n-small", type=int, default=60)
     ap.add_argument("--n-png", type=int, default=40)
+    ap.add_argument("--n-mosaic", type=int, default=8, help="4000x3000 photo mosaics (seeds 0..N-1)")
     ap.add_argument("--keep", help="reuse/keep the corpus in this folder")
     args = ap.parse_args()
 
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="tb-bench-hash-"))
     root.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
-    sets = build_corpus(root, args.n_large, args.n_small, args.n_png)
+    sets = build_corpus(root, args.n_large, args.n_small, args.n_png, args.n_mosaic)
     print(f"corpus built in {time.perf_counter() - t:.1f}s at {root}", file=sys.stderr)
 
     results: dict[str, object] = {

@@ -14,6 +14,11 @@ from takeback.media import Limits, MediaError, decode_image
 from tests.conftest import encode, synthetic_photo
 
 
+def reference_luma_of(rgb: np.ndarray) -> np.ndarray:
+    """The luma ``pdqhash.compute`` (Meta's PDQ, PyPI) hashes: its own NumPy expression, verbatim."""
+    return (rgb[:, :, 0] * 0.299 + rgb[:, :, 1] * 0.587 + rgb[:, :, 2] * 0.114).astype("float32")
+
+
 def png_header_only(width: int, height: int) -> bytes:
     """A PNG that declares width x height but carries almost no data (a decompression-bomb shape)."""
 
@@ -34,12 +39,14 @@ def test_decodes_every_format_to_luma_and_rgb(fmt: str) -> None:
     rgb = synthetic_photo(96, 64)
     data = encode(rgb, fmt)
     luma = decode_image(data, limits=Limits())
-    assert luma.pixels.shape == (64, 96) and luma.pixels.dtype == np.uint8
+    assert luma.pixels.shape == (64, 96) and luma.pixels.dtype == np.float32
     colour = decode_image(data, limits=Limits(), want="rgb")
-    assert colour.pixels.shape == (64, 96, 3)
+    assert colour.pixels.shape == (64, 96, 3) and colour.pixels.dtype == np.uint8
     expected = np.asarray(Image.fromarray(rgb).convert("L"), dtype=np.float32)
     tolerance = 40 if fmt in ("GIF", "AVIF", "HEIF") else 12
-    assert np.abs(luma.pixels.astype(np.float32) - expected).mean() < tolerance
+    assert np.abs(luma.pixels - expected).mean() < tolerance
+    # the luma is the PDQ reference's, computed from the very RGB that was decoded
+    assert np.array_equal(luma.pixels, reference_luma_of(colour.pixels))
 
 
 def test_gif_first_frame_only() -> None:

@@ -1,7 +1,9 @@
-"""PDQ against the published reference hashes and images in ../shared/data/pdq."""
+"""PDQ against the published reference hashes and images in ../shared/data/pdq, and against Meta's C++
+(``pdqhash``, the ``reference`` extra) on those images and on generated high-detail JPEG mosaics."""
 
 from __future__ import annotations
 
+import io
 import itertools
 from pathlib import Path
 
@@ -10,9 +12,15 @@ import pytest
 from PIL import Image, ImageOps
 
 from takeback.media import Limits, decode_image, decode_pil
-from takeback.signals.fingerprint import fingerprint_file
+from takeback.media.decode import reference_luma
+from takeback.signals.fingerprint import fingerprint_bytes, fingerprint_file
 from takeback.signals.pdq import DIHEDRAL_NAMES, pdq_from_luma
-from tests.conftest import hamming_hex
+from tests.conftest import encode, hamming_hex
+from tests.signals.high_detail import detailed_image, write_mosaics
+
+#: the compatibility rule: within 10 bits of the reference on images of quality >= 80
+RULE = 10
+MOSAIC_SEEDS = (0, 1, 2, 3)
 
 PUBLISHED = {
     "bridge-1-original.jpg": "f8f8f0cce0f4e84d0e370a22028f67f0b36e2ed596623e1d33e6339c4e9c9b22",
@@ -191,3 +199,89 @@ def test_exif_rotn_hash_as_displayed(pdq_data: Path, name: str) -> None:
     if not name.endswith("-1.jpg"):
         stored = pdq_from_luma(np.asarray(Image.open(path).convert("L"))).hex
         assert hamming_hex(got, stored) > 31
+
+
+def _reference_luma_of(rgb: np.ndarray) -> np.ndarray:
+    """The luma ``pdqhash.compute`` hashes: its own NumPy expression, verbatim."""
+    return (rgb[:, :, 0] * 0.299 + rgb[:, :, 1] * 0.587 + rgb[:, :, 2] * 0.114).astype("float32")
+
+
+def _reference_hash(path: Path) -> tuple[str, int, np.ndarray]:
+    """Meta's C++ on Pillow's upright RGB decode: (hex, quality, the RGB)."""
+    pdqhash = pytest.importorskip("pdqhash")
+    with Image.open(path) as im:
+        rgb = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+    bits, quality = pdqhash.compute(rgb)
+    return f"{int(''.join(str(int(b)) for b in bits), 2):064x}", int(quality), rgb
+
+
+@pytest.fixture(scope="module")
+def mosaics(pdq_data: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    return write_mosaics(pdq_data, tmp_path_factory.mktemp("mosaics"), MOSAIC_SEEDS)
+
+
+def test_luma_is_the_references_for_every_colour() -> None:
+    """Pillow's RGB -> F gives, for all 2^24 colours, the very float32 the reference hashes."""
+    for chunk in range(16):
+        v = np.arange(chunk << 20, (chunk + 1) << 20, dtype=np.uint32)
+        rgb = np.stack([v >> 16, (v >> 8) & 255, v & 255], axis=-1).astype(np.uint8).reshape(1024, 1024, 3)
+        got = reference_luma(Image.fromarray(rgb))
+        assert got.dtype == np.float32
+        assert np.array_equal(got.view(np.uint32), _reference_luma_of(rgb).view(np.uint32)), chunk
+
+
+def test_jpeg_mosaics_hash_what_the_reference_hashes(mosaics: list[Path]) -> None:
+    """4000 x 3000 mosaics of 16 photo tiles at JPEG quality 90: the luma hashed is the reference's
+    luma of the decoded RGB (not libjpeg's Y plane), and the hash is within the rule."""
+    for path in mosaics:
+        ref, ref_quality, rgb = _reference_hash(path)
+        decoded = decode_image(path.read_bytes(), limits=Limits())
+        assert (decoded.width, decoded.height) == (4000, 3000)
+        assert np.array_equal(decoded.pixels, _reference_luma_of(rgb)), path.name
+        got, quality = pdq_of(path)
+        assert ref_quality == quality == 100
+        assert hamming_hex(got, ref) <= RULE, path.name
+
+
+def test_high_detail_jpegs_hash_like_the_reference() -> None:
+    """Noisy synthetic texture (1152 x 864, JPEG quality 90), where most coefficients sit near the
+    median: libjpeg's Y plane put seed 17 12 bits from the reference and averaged ~3 bits; the
+    reference's luma leaves only float rounding in the downsample."""
+    pdqhash = pytest.importorskip("pdqhash")
+    bits = []
+    for seed in range(24):
+        data = encode(detailed_image(1152, 864, seed), "JPEG", quality=90)
+        rgb = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+        ref_bits, ref_quality = pdqhash.compute(rgb)
+        ref = f"{int(''.join(str(int(b)) for b in ref_bits), 2):064x}"
+        fp = fingerprint_bytes(data)
+        assert fp.pdq is not None and fp.pdq_quality == ref_quality == 100
+        bits.append(hamming_hex(fp.pdq, ref))
+    assert max(bits) <= RULE, bits
+    assert sum(bits) / len(bits) <= 1.0, bits
+
+
+def test_every_reference_picture_hashes_like_the_reference(pdq_data: Path) -> None:
+    """Every picture in ../shared/data/pdq (any mode, EXIF-rotated phone photos included)."""
+    pictures = sorted(p for p in pdq_data.rglob("*") if p.suffix.lower() in (".jpg", ".png", ".webp"))
+    assert len(pictures) >= 40
+    for path in pictures:
+        ref, ref_quality, rgb = _reference_hash(path)
+        decoded = decode_image(path.read_bytes(), limits=Limits())
+        assert np.array_equal(decoded.pixels, _reference_luma_of(rgb)), path.name
+        got, quality = pdq_of(path)
+        assert abs(quality - ref_quality) <= 1, path.name
+        if ref_quality >= 80:
+            assert hamming_hex(got, ref) <= RULE, path.name
+
+
+def test_border_crop_hashes_like_the_reference_on_the_crop(tmp_path: Path, mosaics: list[Path]) -> None:
+    """``pdq_cropped`` uses the same luma: a mosaic in a plain frame, cropped, is the mosaic."""
+    with Image.open(mosaics[0]) as im:
+        framed = ImageOps.expand(im.convert("RGB"), border=(0, 300, 0, 300), fill=(12, 12, 12))
+    path = tmp_path / "framed.jpg"
+    framed.save(path, "JPEG", quality=90)
+    fp = fingerprint_file(path)
+    assert fp.border == [300, 3300, 0, 4000] and fp.pdq_cropped is not None
+    ref, _, _ = _reference_hash(mosaics[0])
+    assert hamming_hex(fp.pdq_cropped, ref) <= RULE

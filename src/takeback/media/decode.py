@@ -3,8 +3,13 @@
 Every consumer of pixels (hashing, nudity scoring, thumbnails, face matching) goes through
 :func:`decode_image`, so limits, EXIF orientation and Pillow-mode mapping are applied in one place.
 
+Luma is PDQ's reference luma: 0.299 R + 0.587 G + 0.114 B of the decoded RGB, in float and not
+rounded (Meta's ``pdqhash`` on Pillow's RGB), so a hash lands where the reference's does. Not the
+JPEG's own Y plane: libjpeg's Y is luma *before* the decoded RGB is clipped to 0..255, and on
+saturated, detailed pictures that moved hashes by several bits.
+
 Why the care over modes: Pillow clips 16-bit and 32-bit greyscale to 0..255 when asked for ``L``,
-which turns most of a 16-bit scan white; and ``LAB``/``La`` cannot be converted to ``L`` at all.
+which turns most of a 16-bit scan white; and ``La`` cannot be converted to ``RGB`` directly.
 """
 
 from __future__ import annotations
@@ -66,7 +71,8 @@ class Limits:
 class DecodedImage:
     """Upright pixels plus what was learnt while decoding.
 
-    ``pixels`` is ``uint8`` (H, W) for luma or (H, W, 3) for RGB, C-contiguous.
+    ``pixels`` is ``float32`` (H, W) luma in 0..255 (:func:`reference_luma`) or ``uint8`` (H, W, 3)
+    RGB, C-contiguous.
     """
 
     pixels: np.ndarray
@@ -121,21 +127,44 @@ def _high_depth_array(im: Image.Image) -> np.ndarray:
     return np.asarray(im)
 
 
-def _to_uint8(im: Image.Image, want: Want) -> np.ndarray:
+#: rows converted at a time by :func:`reference_luma`: the float strip stays in cache
+_LUMA_STRIP = 64
+
+
+def reference_luma(rgb: Image.Image) -> np.ndarray:
+    """PDQ's reference luma of an RGB image: float32 (H, W), 0.299 R + 0.587 G + 0.114 B, unrounded.
+
+    The reference (``pdqhash.compute``) evaluates that in float64 and casts to float32; Pillow's
+    RGB -> F conversion computes (299 R + 587 G + 114 B) / 1000 in float32, which gives the same
+    float32 for every one of the 2^24 colours (tested), in one C pass. Converted in strips of rows
+    so that no second full-size float image is made and copied.
+    """
+    if rgb.mode != "RGB":
+        raise ValueError("reference_luma needs an RGB image")
+    w, h = rgb.size
+    out = np.empty((h, w), dtype=np.float32)
+    for top in range(0, h, _LUMA_STRIP):
+        bottom = min(h, top + _LUMA_STRIP)
+        out[top:bottom] = np.asarray(rgb.crop((0, top, w, bottom)).convert("F"))
+    return out
+
+
+def _to_array(im: Image.Image, want: Want) -> np.ndarray:
     mode = im.mode
     if mode in ("I", "F") or mode.startswith("I;16"):
         grey = _scale_to_uint8(_high_depth_array(im))
         if want == "luma":
-            return grey
+            return grey.astype(np.float32)
         return np.ascontiguousarray(np.repeat(grey[:, :, None], 3, axis=2))
-    if mode == "LAB":
-        im = im.convert("RGB")  # Pillow converts LAB->RGB but not LAB->L
-    elif mode == "La":
-        im = im.convert("LA")  # premultiplied alpha: Pillow has no direct route to L
-    # Luma is ITU-R 601 (0.299 R + 0.587 G + 0.114 B), as in PDQ's reference. Alpha is dropped, not
-    # composited: the reference ignores it, and transparent pixels keep their stored colour.
-    target = "L" if want == "luma" else "RGB"
-    return np.asarray(im if im.mode == target else im.convert(target))
+    if mode == "La":
+        im = im.convert("LA")  # premultiplied alpha: Pillow has no direct route to RGB
+    if want == "luma" and mode in ("1", "L", "LA", "La"):
+        # grey: the reference's RGB is (v, v, v), whose luma is exactly v
+        return np.asarray(im if im.mode == "L" else im.convert("L"), dtype=np.float32)
+    # Alpha is dropped, not composited: the reference ignores it, and transparent pixels keep their
+    # stored colour. Every other mode goes through Pillow's RGB, as the reference's does.
+    rgb = im if im.mode == "RGB" else im.convert("RGB")
+    return reference_luma(rgb) if want == "luma" else np.asarray(rgb)
 
 
 def decode_image(
@@ -180,14 +209,11 @@ def decode_image(
             frame_count = int(getattr(im, "n_frames", 1) or 1)
             orientation = _orientation(im)
             source_mode = im.mode
-            if want == "luma" and mt.pillow_format == "JPEG":
-                # Ask libjpeg for the Y plane directly: skips chroma upsampling and colour
-                # conversion (about 40 % of the decode) and Y is exactly the luma PDQ wants.
-                im.draft("L", im.size)
+            # No draft("L") for JPEG luma: its Y plane is not the reference's luma (see above).
             im.load()
             op = _ORIENTATION_OPS.get(orientation)
             upright: Image.Image = im if op is None else im.transpose(op)
-            pixels = np.ascontiguousarray(_to_uint8(upright, want))
+            pixels = np.ascontiguousarray(_to_array(upright, want))
     except MediaError:
         raise
     except Image.DecompressionBombError as exc:  # pragma: no cover - we disabled Pillow's guard
@@ -220,11 +246,11 @@ def decode_image(
 
 
 def decode_pil(image: Image.Image, *, want: Want = "luma") -> np.ndarray:
-    """Map an already-open Pillow image (any mode) to upright uint8 luma or RGB.
+    """Map an already-open Pillow image (any mode) to upright luma or RGB, as :func:`decode_image`.
 
-    For images produced in memory (video frames, tests); files go through :func:`decode_image`.
+    For images produced in memory (animation frames, tests); files go through :func:`decode_image`.
     """
     op = _ORIENTATION_OPS.get(_orientation(image))
     if op is not None:
         image = image.transpose(op)
-    return np.ascontiguousarray(_to_uint8(image, want))
+    return np.ascontiguousarray(_to_array(image, want))

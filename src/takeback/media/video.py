@@ -117,7 +117,10 @@ class VideoInfo:
 
 @dataclass(frozen=True, slots=True)
 class LumaFrame:
-    """One decoded frame: upright full-range 8-bit luma, its presentation number and time.
+    """One decoded frame: upright full-range luma, its presentation number and time.
+
+    ``luma`` is 8-bit from libswscale for videos (and GIF), float32 for animated WebP, whose frames
+    Pillow decodes (:func:`takeback.media.decode_pil`, the stills' luma).
 
     ``extra``: a keyframe taken between sampling windows (a likely scene cut), not a window's frame.
     """

@@ -2,9 +2,12 @@
 
 The reference C++ blurs the *full-resolution* luma with four box-filter passes (two per axis,
 "Jarosz" filters) and then keeps 64 x 64 samples. Those passes are linear, so we fold "two box
-passes, then decimate" into one (n x 64) weight matrix per axis and apply it as a matrix product
-on 8-bit luma: the same numbers as the reference (bit-exact on the reference images), several
-times faster, because nothing is computed for the pixels that decimation throws away.
+passes, then decimate" into one (n x 64) weight matrix per axis. Each of the 64 outputs depends
+only on a band of about n / 64 consecutive lines, so the vertical pass is 64 weighted sums of
+bands (every pixel read once) and the horizontal one a small (64 x w) @ (w x 64) product: the
+same numbers as the reference up to float rounding, several times faster, because nothing is
+computed for the pixels that decimation throws away. The luma itself must be the reference's
+(:func:`takeback.media.decode.reference_luma`): float, not rounded, from the decoded RGB.
 
 Steps: 64 x 64 downsample -> quality from gradients -> 16 x 16 DCT (DC dropped) -> bit set where a
 coefficient exceeds the median. The eight dihedral hashes (rotations and flips) come from sign
@@ -40,8 +43,6 @@ DIHEDRAL_NAMES: tuple[str, ...] = (
     "flip_minus1",
 )
 
-_ROW_CHUNK = 512  # rows converted to float at a time: bounded memory, cache-friendly
-
 
 @lru_cache(maxsize=256)
 def _downsample_matrix(n: int) -> np.ndarray:
@@ -61,13 +62,25 @@ def _downsample_matrix(n: int) -> np.ndarray:
     out = np.zeros((64, n), dtype=np.float64)
     for k in range(64):
         i = int(((k + 0.5) * n) / 64)
-        js = np.arange(starts[i], ends[i] + 1)  # samples feeding the second pass at i
-        diff = np.zeros(n + 1, dtype=np.float64)
-        weight = 1.0 / counts[i] / counts[js]
-        np.add.at(diff, starts[js], weight)
-        np.add.at(diff, ends[js] + 1, -weight)
-        out[k] = np.cumsum(diff[:n])
+        for j in range(starts[i], ends[i] + 1):  # samples feeding the second pass at i
+            out[k, starts[j] : ends[j] + 1] += 1.0 / counts[i] / counts[j]
     return np.ascontiguousarray(out.T.astype(np.float32))
+
+
+@lru_cache(maxsize=256)
+def _bands(n: int) -> tuple[tuple[int, int, np.ndarray], ...]:
+    """Per output k, ``(start, stop, weights)``: the band of lines it depends on and their weights.
+
+    The support of each column of :func:`_downsample_matrix` is contiguous (a box of boxes), about
+    2 * ceil(n / 128) lines wide, so the bands of neighbouring outputs barely overlap.
+    """
+    m = _downsample_matrix(n)
+    bands = []
+    for k in range(64):
+        nz = np.flatnonzero(m[:, k])
+        start, stop = int(nz[0]), int(nz[-1]) + 1
+        bands.append((start, stop, np.ascontiguousarray(m[start:stop, k])))
+    return tuple(bands)
 
 
 _DCT = np.array(
@@ -84,13 +97,12 @@ _S = np.array([(-1.0) ** (u + 1) for u in range(16)])
 def downsample64(luma: np.ndarray) -> np.ndarray:
     """64 x 64 float64 downsample of a (H, W) luma array (any numeric dtype, values 0..255)."""
     h, w = luma.shape
-    cols = _downsample_matrix(w)
-    rows = _downsample_matrix(h)
-    acc = np.empty((h, 64), dtype=np.float32)
-    for r in range(0, h, _ROW_CHUNK):
-        block = luma[r : r + _ROW_CHUNK]
-        np.matmul(block.astype(np.float32, copy=False), cols, out=acc[r : r + _ROW_CHUNK])
-    return (rows.T @ acc).astype(np.float64)
+    acc = np.empty((64, w), dtype=np.float32)
+    for k, (start, stop, weights) in enumerate(_bands(h)):
+        # one weighted sum of a band of rows: every pixel is read about once, in memory order
+        np.matmul(weights, luma[start:stop].astype(np.float32, copy=False), out=acc[k])
+    out: np.ndarray = (acc @ _downsample_matrix(w)).astype(np.float64)
+    return out
 
 
 def quality_of(b64: np.ndarray) -> int:

@@ -70,7 +70,7 @@ def compute(data: bytes, limits: Limits) -> Features | None:
         )
     )
     orb = cv2.ORB.create(nfeatures=ORB_FEATURES)
-    kps, desc = orb.detectAndCompute(small, None)
+    kps, desc = orb.detectAndCompute((small + 0.5).astype(np.uint8), None)  # ORB wants 8-bit
     pts = np.array([k.pt for k in kps], dtype=np.float32).reshape(-1, 2)
     return Features(small.shape[1], small.shape[0], pts, desc, regions, min(h, w) // GRID)
 
