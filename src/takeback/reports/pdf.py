@@ -165,15 +165,14 @@ _FOOTER = _Style(7.5, 9, color=_GREY)
 
 
 class _Fonts:
-    """The fonts of one PDF; the Chinese one is loaded only when a character needs it."""
+    """The fonts of one PDF, each loaded only when a character needs it."""
 
     def __init__(self, pdf: FPDF, chars: set[str]) -> None:
         self.pdf = pdf
         self.loaded: set[str] = set()
         self._pick: dict[tuple[Weight, str], tuple[str, str]] = {}
         self._widths: dict[Weight, dict[str, float]] = {"regular": {}, "bold": {}, "mono": {}}
-        for key in ("sans", "sans-bold", "mono"):
-            self._load(key)
+        self._load("sans")  # the others when a character needs them (an unused font still costs a subset)
         # the Chinese font is read only for the characters the Latin fonts lack: loading all of
         # its 20,000 code points would cost more than the whole document
         sans = self._ttf("sans").cmap
