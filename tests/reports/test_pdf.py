@@ -184,3 +184,13 @@ def test_each_chinese_glyph_has_one_code() -> None:
     cmap = cjk["/Encoding"].get_object().get_data().decode("latin-1")
     cids = re.findall(r"<[0-9A-F]{4}> (\d+)", cmap)
     assert cids and len(cids) == len(set(cids)), cids
+
+
+def test_a_row_taller_than_a_page_is_continued_on_the_next() -> None:
+    lines = [f"custody entry {i:03d}" for i in range(160)]
+    doc = Document(title="Long row", lang="en").add(Table(["#", "Details"], [["1", "\n".join(lines)]]))
+    texts = pages(pdf_bytes(doc))
+    assert len(texts) >= 2
+    flat = pdftools.squeeze("".join(texts))
+    assert all(pdftools.squeeze(line) in flat for line in lines)  # nothing lost at the cuts
+    assert all("Details" in page for page in texts)  # the header above each piece

@@ -9,7 +9,8 @@ keeps Latin spacing. Only the glyphs a document uses are embedded; the Chinese f
 loaded for a document without Chinese. Noto Sans TC has no bold: Chinese headings are drawn with a
 thin outline stroke. Lines are broken by :mod:`takeback.reports.linebreak` (never inside a number,
 date, URL or word), then placed by a small paginator: notices and headings stay with what follows,
-table headers repeat on each page, the footer (legal notice + page number) is on every page.
+table headers repeat on each page, a row taller than a page goes on over the next, and the footer
+(legal notice + page number) is on every page.
 Output is reproducible: the same document gives the same bytes.
 """
 
@@ -46,6 +47,7 @@ __all__ = ["FONTS", "FontFile", "font_path", "pdf_bytes", "render_pdf", "unsuppo
 
 Weight = Literal["regular", "bold", "mono"]
 RGB = tuple[int, int, int]
+_Cell = tuple[float, list[str], "_Style"]  # a table cell: left x, its lines, their style
 
 
 @dataclass(frozen=True)
@@ -262,6 +264,8 @@ class _Band:
     draw: Callable[[float], None] | None = None  # None: vertical space, dropped at the top of a page
     keep_next: bool = False  # goes to a new page with the band after it
     header: _Band | None = None  # drawn first when this band starts a page (a table's header row)
+    #: for a row taller than a page: the part that fits a height and the rest (None: nothing fits)
+    split: Callable[[float], tuple[_Band, _Band] | None] | None = None
 
 
 @dataclass
@@ -269,6 +273,7 @@ class _Renderer:
     doc: Document
     pdf: FPDF = field(init=False)
     fonts: _Fonts = field(init=False)
+    y: float = field(init=False, default=_TOP)  # where the next band goes on the current page
 
     def __post_init__(self) -> None:
         pdf = FPDF(unit="pt", format="A4")
@@ -323,7 +328,8 @@ class _Renderer:
 
     # pages -----------------------------------------------------------------------------------
 
-    def new_page(self) -> None:
+    def new_page(self, header: _Band | None = None) -> None:
+        """A fresh page with its footer (and a table's header row when a table goes on)."""
         pdf = self.pdf
         pdf.add_page()
         footer = self.doc.footer
@@ -334,15 +340,17 @@ class _Renderer:
         for line in lines:
             self.draw_text(_MARGIN, y, line, _FOOTER)
             y += _FOOTER.leading
+        self.y = _TOP
+        if header is not None:
+            self.place(header)
 
     def paginate(self, bands: Sequence[_Band]) -> None:
         self.new_page()
-        y = _TOP
         body = _BOTTOM - _TOP
         for i, band in enumerate(bands):
             if band.draw is None:
-                if y > _TOP:
-                    y = min(y + band.height, _BOTTOM)
+                if self.y > _TOP:
+                    self.y = min(self.y + band.height, _BOTTOM)
                 continue
             need = band.height
             j = i
@@ -352,15 +360,25 @@ class _Renderer:
             if need > body:  # a chain longer than a page cannot stay together
                 need = band.height
             header = band.header
-            start = _TOP + (header.height if header is not None else 0)
-            if y + need > _BOTTOM + 0.01 and y > start:
-                self.new_page()
-                y = _TOP
-                if header is not None and header.draw is not None:
-                    header.draw(y)
-                    y += header.height
-            band.draw(y)
-            y += band.height
+            top = _TOP + (header.height if header is not None else 0.0)
+            # a row taller than a page fills what is left of this one and goes on over the next
+            while band.split is not None and band.height > _BOTTOM - top and self.y + band.height > _BOTTOM:
+                cut = band.split(_BOTTOM - self.y)
+                if cut is not None:
+                    self.place(cut[0])
+                    band = cut[1]
+                elif self.y <= top:
+                    break  # not one line fits a page: let it run over rather than loop
+                self.new_page(header)
+                need = band.height
+            if self.y + need > _BOTTOM + 0.01 and self.y > top:
+                self.new_page(header)
+            self.place(band)
+
+    def place(self, band: _Band) -> None:
+        if band.draw is not None:
+            band.draw(self.y)
+        self.y += band.height
 
     # blocks ----------------------------------------------------------------------------------
 
@@ -440,17 +458,19 @@ class _Renderer:
     def key_values(self, pairs: list[tuple[str, str]]) -> list[_Band]:
         key_w = _WIDTH * 0.28
         gap = 6.0
-        out: list[_Band] = []
-        for k, v in pairs:
-            cells = [
-                (_MARGIN, self.lines(k, _CELL_HEAD, key_w - gap), _CELL_HEAD),
-                (_MARGIN + key_w, self.lines(v, _CELL, _WIDTH - key_w), _CELL),
-            ]
-            for part in self._row_parts(cells):
-                out.append(_Band(part[1] + 2, self._kv_drawer(part[0])))
-        return out
+        return [
+            self._row(
+                [
+                    (_MARGIN, self.lines(k, _CELL_HEAD, key_w - gap), _CELL_HEAD),
+                    (_MARGIN + key_w, self.lines(v, _CELL, _WIDTH - key_w), _CELL),
+                ],
+                1.0,
+                self._kv_drawer,
+            )
+            for k, v in pairs
+        ]
 
-    def _kv_drawer(self, cells: list[tuple[float, list[str], _Style]]) -> Callable[[float], None]:
+    def _kv_drawer(self, cells: list[_Cell], height: float) -> Callable[[float], None]:
         def draw(y: float) -> None:
             for x, lines, style in cells:
                 for n, line in enumerate(lines):
@@ -458,28 +478,23 @@ class _Renderer:
 
         return draw
 
-    def _row_parts(
-        self, cells: list[tuple[float, list[str], _Style]], pad: float = 2
-    ) -> list[tuple[list[tuple[float, list[str], _Style]], float]]:
-        """A row's cells, cut into pieces no taller than half a page (a row never outgrows a page)."""
-        limit = (_BOTTOM - _TOP) / 2
-        height = max(len(lines) * style.leading for _, lines, style in cells)
-        if height + 2 * pad <= limit:
-            return [(cells, height)]
-        parts: list[tuple[list[tuple[float, list[str], _Style]], float]] = []
-        offset = 0.0
-        while offset < height:
-            piece: list[tuple[float, list[str], _Style]] = []
-            for x, lines, style in cells:
-                start = round(offset / style.leading)
-                count = max(1, int((limit - 2 * pad) // style.leading))
-                piece.append((x, lines[start : start + count], style))
-            h = max((len(lines) * style.leading for _, lines, style in piece), default=0.0)
-            if h == 0:
-                break
-            parts.append((piece, h))
-            offset += limit - 2 * pad
-        return parts
+    def _row(
+        self, cells: list[_Cell], pad: float, drawer: Callable[[list[_Cell], float], Callable[[float], None]]
+    ) -> _Band:
+        """A row of cells side by side; a row taller than a page can be cut between lines."""
+        height = max((len(lines) * style.leading for _, lines, style in cells), default=0.0) + 2 * pad
+        band = _Band(height, drawer(cells, height))
+
+        def split(avail: float) -> tuple[_Band, _Band] | None:
+            fit = [int((avail - 2 * pad) // style.leading) for _, _, style in cells]
+            if min(fit) < 1:
+                return None
+            head = [(x, lines[:n], st) for (x, lines, st), n in zip(cells, fit, strict=True)]
+            rest = [(x, lines[n:], st) for (x, lines, st), n in zip(cells, fit, strict=True)]
+            return self._row(head, pad, drawer), self._row(rest, pad, drawer)
+
+        band.split = split
+        return band
 
     def table(self, b: Table) -> list[_Band]:
         pad_x, pad_y = 4.0, 2.5
@@ -488,30 +503,26 @@ class _Renderer:
         widths = [_WIDTH * r / total for r in rel]
         xs = [_MARGIN + sum(widths[:i]) for i in range(len(widths))]
 
-        def row(texts: Sequence[str], head: bool) -> list[_Band]:
+        def row(texts: Sequence[str], head: bool) -> _Band:
             cells = []
             for i, text in enumerate(texts):
                 style = _CELL_HEAD if head else (_MONO if i in b.mono else _CELL)
                 cells.append((xs[i] + pad_x, self.lines(text, style, widths[i] - 2 * pad_x), style))
-            return [
-                _Band(h + 2 * pad_y, self._cell_drawer(part, xs, widths, h + 2 * pad_y, pad_y, head))
-                for part, h in self._row_parts(cells, pad_y)
-            ]
+            return self._row(cells, pad_y, lambda c, h: self._cell_drawer(c, xs, widths, h, pad_y, head))
 
-        head = row(b.headers, True)
-        for band in head:
-            band.keep_next = True
-        header = head[0] if len(head) == 1 else None
-        out = list(head)
+        header = row(b.headers, True)
+        header.keep_next = True
+        header.split = None  # a header row is drawn whole (again on each page the table goes on)
+        out = [header]
         for r in b.rows:
-            for band in row(r, False):
-                band.header = header
-                out.append(band)
+            band = row(r, False)
+            band.header = header
+            out.append(band)
         return out
 
     def _cell_drawer(
         self,
-        cells: list[tuple[float, list[str], _Style]],
+        cells: list[_Cell],
         xs: list[float],
         widths: list[float],
         height: float,
