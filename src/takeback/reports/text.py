@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
 import unicodedata
 
 from takeback.reports.document import (
@@ -16,6 +15,7 @@ from takeback.reports.document import (
     Paragraph,
     Table,
 )
+from takeback.reports.linebreak import wrap
 
 
 def _width(s: str) -> int:
@@ -23,25 +23,10 @@ def _width(s: str) -> int:
 
 
 def _wrap(text: str, width: int, indent: str = "", first: str | None = None) -> list[str]:
-    """Wrap on spaces for Latin text and anywhere for CJK, by display width."""
+    """Wrap by display width with the shared line breaker (never inside a number, date or word)."""
     lead = indent if first is None else first
-    out: list[str] = []
-    if not any(unicodedata.east_asian_width(c) in "WF" for c in text):
-        return textwrap.wrap(text, width=width, initial_indent=lead, subsequent_indent=indent) or [
-            lead.rstrip()
-        ]
-    line, cur = lead, _width(lead)
-    for ch in text:
-        w = 2 if unicodedata.east_asian_width(ch) in "WF" else 1
-        if cur + w > width:
-            out.append(line.rstrip())
-            line, cur = indent, _width(indent)
-            if ch == " ":
-                continue
-        line += ch
-        cur += w
-    out.append(line.rstrip())
-    return out
+    lines = wrap(text, width - _width(indent), _width, first_width=width - _width(lead))
+    return [((lead if i == 0 else indent) + line).rstrip() for i, line in enumerate(lines)]
 
 
 def _block(b: Block, width: int, sep: str) -> list[str]:
