@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,29 @@ def test_a_source_nested_thousands_of_folders_deep(tmp_path: Path, scan: ScanFn)
     assert got[mid]["sha256"] == got[str(src / "top.jpg")]["sha256"] == got[str(src / "z.jpg")]["sha256"]
     too_long = [r for r in got.values() if r["error_code"] == "read_error"]
     assert len(too_long) == 1 and "too long" in too_long[0]["error_message"]
+
+
+@pytest.fixture(autouse=True)
+def _remove_deep_trees(tmp_path: Path) -> Iterator[None]:
+    """Take any deep tree down level by level: pytest's own clean-up of old temp folders recurses and
+    dies with ``RecursionError`` past ~1,000 levels (and on paths past ``PATH_MAX``)."""
+    yield
+    deep = tmp_path / "src" / "a"
+    if not deep.is_dir():
+        return
+    here = os.getcwd()
+    try:
+        os.chdir(deep)
+        while True:
+            for name in os.listdir("."):
+                if name != "a":
+                    os.unlink(name)
+            if os.path.isdir("a"):
+                os.chdir("a")
+                continue
+            os.chdir("..")
+            os.rmdir("a")
+            if os.path.samefile(".", tmp_path / "src"):
+                break
+    finally:
+        os.chdir(here)
