@@ -166,6 +166,11 @@ def test_unknown_bank_and_unknown_entries(db: Database) -> None:
         assert err.value.code == "unknown_content"
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(BankContent)) == 2
+    # an id no 64-bit column can hold is an unknown entry, not a driver overflow
+    for ids in ([2**63], [-(2**63) - 1], [10**40]):
+        with pytest.raises(banks.BankError) as err, db.session() as s:
+            banks.get_content(s, bank_name="b", content_id=ids[0])
+        assert err.value.code == "unknown_content"
 
 
 def test_remove_and_delete_log_index_changes(db: Database) -> None:

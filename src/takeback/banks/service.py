@@ -53,6 +53,7 @@ MAX_METADATA_BYTES = 16_384
 _CHUNK = 500  # values per IN (...) list: well inside SQLite's and PostgreSQL's parameter limits
 _ANALYZE_FIRST = 2_000  # entries inserted before the first statistics refresh (then 4k, 8k, ...)
 _CHANGE_LOCK_KEY = 0x7A4B_0100  # PostgreSQL advisory lock serialising change-log writers
+_MAX_ID = 2**63 - 1  # the largest id a 64-bit INTEGER column holds
 
 
 _CONTENT = cast(Table, BankContent.__table__)
@@ -606,12 +607,14 @@ def add_contents(
 
 def _contents_in_bank(session: Session, bank: Bank, content_ids: Sequence[int]) -> list[BankContent]:
     wanted = sorted(set(int(i) for i in content_ids))
+    # An id no database integer can hold names no entry (and would overflow the driver): unknown.
+    storable = [i for i in wanted if 1 <= i <= _MAX_ID]
     rows: list[BankContent] = []
-    for i in range(0, len(wanted), _CHUNK):
+    for i in range(0, len(storable), _CHUNK):
         rows.extend(
             session.scalars(
                 select(BankContent).where(
-                    BankContent.bank_id == bank.id, BankContent.id.in_(wanted[i : i + _CHUNK])
+                    BankContent.bank_id == bank.id, BankContent.id.in_(storable[i : i + _CHUNK])
                 )
             ).all()
         )

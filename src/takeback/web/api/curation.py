@@ -40,11 +40,12 @@ from takeback.signals import SignalValue
 from takeback.web.api.matching import parse_signal
 from takeback.web.deps import BankManager, BankReader, ServiceState, SessionDep, StateDep, Submitter
 from takeback.web.errors import ApiError
+from takeback.web.jsonbody import GuardedRoute
 from takeback.web.security import Principal
 from takeback.web.uploads import MULTIPART_OPENAPI, fingerprint_upload, json_field, parse_types, read_upload
 from takeback.web.urls import fingerprint_url
 
-router = APIRouter(prefix="/c", tags=["Banks"])
+router = APIRouter(prefix="/c", tags=["Banks"], route_class=GuardedRoute)
 
 FIVE_YEARS = timedelta(days=5 * 365)
 
