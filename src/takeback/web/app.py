@@ -89,7 +89,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _document_auth(app)
     install_error_handlers(app)
     app.add_middleware(
-        BodyLimitMiddleware, max_bytes=cfg.max_upload_bytes, body_timeout_s=cfg.body_timeout_seconds
+        BodyLimitMiddleware,
+        max_bytes=cfg.max_upload_bytes,
+        body_timeout_s=cfg.body_timeout_seconds,
+        body_deadline_s=cfg.body_deadline_seconds,
+        body_min_rate=cfg.body_min_rate,
     )
     app.add_middleware(FastLookups)  # outermost of ours: hot GET lookups skip routing (see fastpath.py)
 
