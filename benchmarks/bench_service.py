@@ -12,6 +12,11 @@ once paced at about 2,000 requests/s (latency at that load). Measured in the sam
     python benchmarks/bench_service.py                       # 1M hashes, 2 workers, 20 s per test
     python benchmarks/bench_service.py --n 100000 --duration 10
     python benchmarks/bench_service.py --soak 600            # plus a 10-minute memory soak
+    python benchmarks/bench_service.py --n 100000 --compare-http   # raw_lookup: guarded vs plain
+
+``--compare-http`` runs only ``/status/live`` and ``/m/raw_lookup`` against the same store served
+with Uvicorn's plain httptools protocol and with ``takeback serve``'s guarded one (request-head size
+and time limits, ``takeback.web.protocol``), alternating A B A B, and prints the ratios.
 
 Prints a JSON summary; copy the figures into benchmarks/RESULTS.md.
 """
@@ -109,18 +114,25 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(data_dir: Path, workers: int) -> tuple[subprocess.Popen[bytes], str, float]:
+def start_server(
+    data_dir: Path, workers: int, http: str | None = None
+) -> tuple[subprocess.Popen[bytes], str, float]:
+    """``takeback serve``; with ``http``, Uvicorn as serve runs it but with that protocol instead."""
     port = free_port()
     env = {**os.environ, "TAKEBACK_DATA_DIR": str(data_dir)}
     env.pop("TAKEBACK_DATABASE_URL", None)
     log = open(data_dir / "serve.log", "wb")  # noqa: SIM115 - lives as long as the server
     started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "takeback.cli.main", "serve", "--port", str(port), "--workers", str(workers)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
+    cmd = [sys.executable, "-m", "takeback.cli.main", "serve", "--port", str(port), "--workers", str(workers)]
+    if http is not None:
+        cmd = [
+            sys.executable, "-m", "uvicorn", "takeback.web.app:create_app_from_env", "--factory",
+            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+            "--log-level", "info", "--no-access-log", "--timeout-graceful-shutdown", "15",
+            "--timeout-keep-alive", "30", "--backlog", "4096", "--no-server-header",
+            "--no-proxy-headers", "--http", http,
+        ]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     while True:
         if proc.poll() is not None:
@@ -297,6 +309,7 @@ def main() -> None:
     ap.add_argument("--duration", type=int, default=20, help="seconds per wrk run")
     ap.add_argument("--soak", type=int, default=0, help="seconds of memory soak (0: skip)")
     ap.add_argument("--fresh", action="store_true", help="delete --data-dir first")
+    ap.add_argument("--compare-http", action="store_true", help="raw_lookup: guarded vs plain protocol")
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
@@ -319,6 +332,9 @@ def main() -> None:
     upload_file = data_dir / "upload.bin"
     upload_file.write_bytes(body)
 
+    if args.compare_http:
+        compare_http(data_dir, args, key, hashes_file)
+        return
     proc, url, startup_s = start_server(data_dir, args.workers)
     results: dict[str, Any] = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
@@ -396,6 +412,50 @@ def main() -> None:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
     print(json.dumps(results, indent=2))
+
+
+PROTOCOLS = {
+    "plain": "httptools",
+    "guarded": "takeback.web.protocol:GuardedHttpToolsProtocol",
+}
+
+
+def compare_http(data_dir: Path, args: argparse.Namespace, key: str, hashes_file: Path) -> None:
+    """``/status/live`` and ``/m/raw_lookup`` under each protocol, alternating, two rounds each."""
+    env = {"BENCH_KEY": key, "BENCH_HASHES": str(hashes_file)}
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in PROTOCOLS}
+    for round_ in range(2):
+        for name, http in PROTOCOLS.items():
+            print(f"round {round_ + 1}: {name} ({http})", file=sys.stderr)
+            proc, url, _ = start_server(data_dir, args.workers, http=http)
+            try:
+                run = dict(connections=args.connections, duration=args.duration, server_pid=proc.pid)
+                ceiling = run_wrk(f"{url}/status/live", script=None, env=env, **run)
+                lookup = run_wrk(
+                    url,
+                    script=LOOKUP_LUA,
+                    env={**env, "BENCH_PATH": "/m/raw_lookup?signal_type=pdq&signal="},
+                    **run,
+                )
+                runs[name].append({"status_live": ceiling, "raw_lookup": lookup})
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=60)
+
+    def mean(name: str, route: str, field: str) -> float:
+        return sum(r[route][field] for r in runs[name]) / len(runs[name])
+
+    summary: dict[str, Any] = {"date": time.strftime("%Y-%m-%d"), "n_hashes": args.n, "runs": runs}
+    for route in ("status_live", "raw_lookup"):
+        summary[route] = {
+            field: {
+                "plain": round(mean("plain", route, field), 3),
+                "guarded": round(mean("guarded", route, field), 3),
+                "guarded_over_plain": round(mean("guarded", route, field) / mean("plain", route, field), 3),
+            }
+            for field in ("requests_per_s", "p50_ms", "p99_ms", "server_cpu_ms_per_request")
+        }
+    print(json.dumps(summary, indent=2))
 
 
 def soak(url: str, pid: int, env: dict[str, str], seconds: int, connections: int) -> dict[str, Any]:

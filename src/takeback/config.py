@@ -48,6 +48,24 @@ class Settings(BaseSettings):
     body_timeout_seconds: float = Field(
         default=30.0, gt=0, description="a request body that stops arriving this long gets 408"
     )
+    # A whole-body deadline too (a body dripping a byte every 20 s never trips the gap above):
+    # the body must arrive within body_deadline_seconds plus one second per body_min_rate bytes.
+    body_deadline_seconds: float = Field(
+        default=30.0, gt=0, description="a request body must arrive within this long (plus size allowance)"
+    )
+    body_min_rate: int = Field(
+        default=64 * 1024, gt=0, description="bytes/s a large body is allowed on top of the deadline"
+    )
+    # The request head (takeback.web.protocol): size and time, before the app sees anything.
+    max_header_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="request line + headers over this get 431 (414)"
+    )
+    max_header_line_bytes: int = Field(
+        default=8 * 1024, ge=256, description="one header line over this gets 431"
+    )
+    header_timeout_seconds: float = Field(
+        default=20.0, gt=0, description="a request head not complete this long after it began gets 408"
+    )
     #: hosts the service may fetch URLs from (comma-separated); empty turns URL hashing off
     url_allowlist: str = ""
     #: who is recorded as acting (custody, audit, bank entries) when a command gets no ``--by``: a role

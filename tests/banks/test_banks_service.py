@@ -166,6 +166,34 @@ def test_unknown_bank_and_unknown_entries(db: Database) -> None:
         assert err.value.code == "unknown_content"
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(BankContent)) == 2
+    # an id no 64-bit column can hold is an unknown entry, not a driver overflow
+    for ids in ([2**63], [-(2**63) - 1], [10**40]):
+        with pytest.raises(banks.BankError) as err, db.session() as s:
+            banks.get_content(s, bank_name="b", content_id=ids[0])
+        assert err.value.code == "unknown_content"
+
+
+def test_unknown_bank_errors_name_only_the_banks_the_caller_may_see(db: Database) -> None:
+    with db.session() as s:
+        mine = banks.create_bank(s, name="mine", actor=ACTOR).id
+        banks.create_bank(s, name="secret-victim", actor=ACTOR)
+    with db.session() as s:
+
+        def message(name: str, **kw: object) -> str:
+            with pytest.raises(banks.UnknownBankError) as err:
+                banks.get_bank(s, name=name, **kw)  # type: ignore[arg-type]
+            assert err.value.code == "unknown_bank" and err.value.name == name
+            return err.value.message
+
+        # the operator (CLI) is told every bank
+        assert message("nope") == "No bank called 'nope'. Banks: mine, secret-victim."
+        # a caller scoped to "mine": the bank outside reads exactly as a missing one
+        scoped = {"scope": {mine}, "named": {mine}}
+        assert message("nope", **scoped) == "No bank called 'nope'. Banks: mine."
+        assert message("secret-victim", **scoped) == "No bank called 'secret-victim'. Banks: mine."
+        # a caller who may be told no names
+        assert message("nope", named=()) == "No bank called 'nope'."
+        assert banks.get_bank(s, name="MINE", scope={mine}).id == mine
 
 
 def test_remove_and_delete_log_index_changes(db: Database) -> None:

@@ -207,6 +207,76 @@ def test_address_rules(ip: str, blocked: bool) -> None:
         assert blocked_reason(ipaddress.ip_address(ip), allow_loopback=True) is not None
 
 
+#: IPv6 forms that embed a private, loopback or metadata IPv4 address, or are not global unicast
+EMBEDDING_FORMS = [
+    ("::127.0.0.1", "IPv4-compatible loopback"),
+    ("::10.0.0.1", "IPv4-compatible private"),
+    ("::8.8.8.8", "IPv4-compatible (deprecated, even when public)"),
+    ("::ffff:127.0.0.1", "IPv4-mapped loopback"),
+    ("::ffff:0:169.254.169.254", "IPv4-translated metadata"),
+    ("2002:7f00:1::1", "6to4 of loopback"),
+    ("2002:a9fe:a9fe::", "6to4 of metadata"),
+    ("64:ff9b::127.0.0.1", "NAT64 of loopback"),
+    ("64:ff9b::192.168.0.1", "NAT64 of private"),
+    ("64:ff9b:1::7f00:1", "local-use NAT64"),
+    ("64:ff9b:1:0:808:808::", "local-use NAT64, public-looking"),
+    ("2001:0:4136:e378:8000:63bf:80ff:fffe", "Teredo, client 127.0.0.1 (XORed)"),
+    ("2001:0:a00:1:8000:63bf:f7f7:f7f7", "Teredo, server 10.0.0.1"),
+    ("2607:f8b0::5efe:7f00:1", "ISATAP of loopback"),
+    ("2607:f8b0::200:5efe:a9fe:a9fe", "ISATAP (u/l bit set) of metadata"),
+    ("4000::1", "outside 2000::/3"),
+    ("100::1", "discard prefix"),
+    ("ff0e::1", "global-scope multicast"),
+]
+
+
+@pytest.mark.parametrize(("ip", "what"), EMBEDDING_FORMS, ids=[w for _, w in EMBEDDING_FORMS])
+def test_ipv6_forms_embedding_private_ipv4_are_refused(ip: str, what: str) -> None:
+    assert blocked_reason(ipaddress.ip_address(ip)) is not None, what
+    if "loopback" not in what:  # the tests' loopback allowance opens loopback only
+        assert blocked_reason(ipaddress.ip_address(ip), allow_loopback=True) is not None, what
+
+
+@pytest.mark.parametrize(
+    "ip", ["2606:4700:4700::1111", "::ffff:8.8.8.8", "64:ff9b::8.8.8.8", "2002:808:808::1", "2a00:1450::1"]
+)
+def test_global_unicast_and_public_embeddings_are_allowed(ip: str) -> None:
+    assert blocked_reason(ipaddress.ip_address(ip)) is None
+
+
+def test_refusal_happens_before_any_connection(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Literal addresses and names resolving to them: refused with blocked_address, and the network
+    backend's connect is never called (it records any attempt instead of connecting)."""
+    import socket
+
+    import httpcore
+
+    attempts: list[str] = []
+
+    def connect_tcp(self: object, host: str, port: int, *args: object, **kw: object) -> typing.NoReturn:
+        attempts.append(host)
+        raise httpcore.ConnectError("the test refuses every connection")
+
+    monkeypatch.setattr(httpcore.SyncBackend, "connect_tcp", connect_tcp)
+    real = socket.getaddrinfo
+    answers: dict[str, str] = {}
+
+    def getaddrinfo(host: str, port: int, *args: typing.Any, **kw: typing.Any) -> typing.Any:
+        if host in answers:  # a hostile DNS answer, no resolver asked
+            return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (answers[host], port, 0, 0))]
+        return real(host, port, *args, **kw)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    for i, (ip, what) in enumerate(EMBEDDING_FORMS):
+        answers[f"h{i}.example"] = ip
+        for url in (f"http://[{ip}]:8080/x", f"http://h{i}.example/x"):
+            with pytest.raises(FetchError) as err:
+                fetch_to_file(url, tmp_path / "x")
+            assert err.value.code == "blocked_address", (what, url, err.value.message)
+            assert not (tmp_path / "x").exists()
+    assert attempts == []
+
+
 def test_service_url_hashing_is_off_without_an_allow_list(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TAKEBACK_URL_ALLOWLIST", raising=False)
     with pytest.raises(FetchError) as err:

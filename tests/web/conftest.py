@@ -27,6 +27,7 @@ from takeback.auth import Role, create_key, resolve_banks
 from takeback.config import Settings
 from takeback.store import Database, open_database
 from takeback.web.app import create_app
+from takeback.web.protocol import GuardedHttpToolsProtocol
 from tests.conftest import PG_URL_ENV
 
 
@@ -38,7 +39,13 @@ class ServerThread:
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=5,
+            http=GuardedHttpToolsProtocol,  # as `takeback serve` runs it
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 

@@ -123,21 +123,21 @@ def test_scoped_keys_stay_in_their_banks(service: Service) -> None:
 
     matcher = service.client(service.key(Role.MATCHER, banks=[mine]))
     assert matcher.get("/m/raw_lookup", params={"signal_type": "pdq", "signal": pdq_mine}).json()["matches"]
-    # a match in a bank outside the scope is invisible, and naming that bank is forbidden
+    # a match in a bank outside the scope is invisible, and that bank reads as one that does not exist
     assert matcher.get("/m/raw_lookup", params={"signal_type": "pdq", "signal": pdq_other}).json() == {
         "matches": []
     }
     r = matcher.get("/m/raw_lookup", params={"signal_type": "pdq", "signal": pdq_other, "banks": other})
-    assert r.status_code == 403
+    assert r.status_code == 404 and r.json()["code"] == "unknown_bank"
 
     submitter = service.client(service.key(Role.SUBMITTER, banks=[mine]))
     assert submitter.post(f"/c/bank/{mine}/signal", json={"pdq": "2" * 64}).status_code == 201
-    assert submitter.post(f"/c/bank/{other}/signal", json={"pdq": "3" * 64}).status_code == 403
+    assert submitter.post(f"/c/bank/{other}/signal", json={"pdq": "3" * 64}).status_code == 404
 
     curator = service.client(service.key(Role.CURATOR, banks=[mine]))
     assert [b["name"] for b in curator.get("/c/banks").json()] == [mine]
-    assert curator.get(f"/c/bank/{other}").status_code == 403
-    assert curator.delete(f"/c/bank/{other}/content/{other_id}").status_code == 403
+    assert curator.get(f"/c/bank/{other}").status_code == 404
+    assert curator.delete(f"/c/bank/{other}/content/{other_id}").status_code == 404
     assert curator.post("/c/banks", json={"name": "sneaky"}).status_code == 403
     # renaming a bank keeps it in scope (keys hold bank ids)
     renamed = mine + "-renamed"

@@ -227,11 +227,11 @@ def test_video_matches_follow_scope_allow_lists_and_are_audited(service: Service
     bank = service.bank("scoped-videos")
     other = service.bank("elsewhere")
     content_id = admin.post(f"/c/bank/{bank}/content", files=upload(videos.banked)).json()["id"]
-    # A key limited to another bank sees nothing of this one, and may not name it.
+    # A key limited to another bank sees nothing of this one, and naming it reads as an unknown bank.
     scoped = service.client(service.key(Role.MATCHER, banks=[other]))
     assert scoped.post("/m/lookup", files=upload(videos.hd_copy)).json()["vpdq"] == {}
     r = scoped.post("/m/lookup", files=upload(videos.hd_copy), params={"banks": bank})
-    assert r.status_code == 403
+    assert r.status_code == 404 and r.json()["code"] == "unknown_bank"
     # A matched video lookup is audited under the key, with no hashes in the row.
     token = service.key(Role.MATCHER)
     c = service.client(token)

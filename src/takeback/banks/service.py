@@ -53,6 +53,7 @@ MAX_METADATA_BYTES = 16_384
 _CHUNK = 500  # values per IN (...) list: well inside SQLite's and PostgreSQL's parameter limits
 _ANALYZE_FIRST = 2_000  # entries inserted before the first statistics refresh (then 4k, 8k, ...)
 _CHANGE_LOCK_KEY = 0x7A4B_0100  # PostgreSQL advisory lock serialising change-log writers
+_MAX_ID = 2**63 - 1  # the largest id a 64-bit INTEGER column holds
 
 
 _CONTENT = cast(Table, BankContent.__table__)
@@ -117,17 +118,47 @@ def _log_bank_change(session: Session, bank_id: int) -> None:
     session.execute(insert(BankChange).values(op="bank", bank_id=bank_id, at=utcnow()))
 
 
-def get_bank(session: Session, *, name: str) -> Bank:
-    """The live bank called ``name`` (case-insensitive)."""
+class UnknownBankError(BankError):
+    """No live bank has this name, or none the caller may use: the two read the same, so an error
+    never tells a caller that a bank it may not use exists."""
+
+    def __init__(self, name: str, hint: str = "") -> None:
+        super().__init__(f"No bank called {name!r}.{hint}", code="unknown_bank")
+        self.name = name
+
+
+def get_bank(
+    session: Session,
+    *,
+    name: str,
+    scope: Collection[int] | None = None,
+    named: Collection[int] | None = None,
+) -> Bank:
+    """The live bank called ``name`` (case-insensitive).
+
+    ``scope``: ids of the banks the caller may use (``None``: all); any other bank reads as unknown.
+    ``named``: ids of the banks an unknown-bank error may list to help (``None``: every bank, for
+    the operator at the CLI; empty: none). Bank names can identify a victim or a case, so a caller
+    is only ever told the names it may see (docs/API.md, "Bank scope").
+    """
     key = name.strip().lower() if isinstance(name, str) else ""
     bank = session.scalar(select(Bank).where(Bank.name_key == key, Bank.deleted_at.is_(None)))
-    if bank is None:
-        known = session.scalars(
-            select(Bank.name).where(Bank.deleted_at.is_(None)).order_by(Bank.name_key).limit(20)
-        ).all()
-        hint = f" Banks: {', '.join(known)}." if known else " There are no banks yet: create one first."
-        raise BankError(f"No bank called {name!r}.{hint}", code="unknown_bank")
+    if bank is None or (scope is not None and bank.id not in scope):
+        raise UnknownBankError(name, _bank_hint(session, named))
     return bank
+
+
+def _bank_hint(session: Session, named: Collection[int] | None) -> str:
+    """``" Banks: a, b."`` listing at most 20 of the banks in ``named`` (all when ``None``)."""
+    if named is not None and not named:
+        return ""
+    query = select(Bank.name).where(Bank.deleted_at.is_(None))
+    if named is not None:
+        query = query.where(Bank.id.in_(sorted(named)[:_CHUNK]))
+    known = session.scalars(query.order_by(Bank.name_key).limit(20)).all()
+    if known:
+        return f" Banks: {', '.join(known)}."
+    return " There are no banks yet: create one first." if named is None else ""
 
 
 def create_bank(
@@ -606,12 +637,14 @@ def add_contents(
 
 def _contents_in_bank(session: Session, bank: Bank, content_ids: Sequence[int]) -> list[BankContent]:
     wanted = sorted(set(int(i) for i in content_ids))
+    # An id no database integer can hold names no entry (and would overflow the driver): unknown.
+    storable = [i for i in wanted if 1 <= i <= _MAX_ID]
     rows: list[BankContent] = []
-    for i in range(0, len(wanted), _CHUNK):
+    for i in range(0, len(storable), _CHUNK):
         rows.extend(
             session.scalars(
                 select(BankContent).where(
-                    BankContent.bank_id == bank.id, BankContent.id.in_(wanted[i : i + _CHUNK])
+                    BankContent.bank_id == bank.id, BankContent.id.in_(storable[i : i + _CHUNK])
                 )
             ).all()
         )

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from takeback.banks.service import get_bank
 from takeback.cli.app import EXIT_OK, EXIT_SOME_FAILED, app, err_console, usage_error
 from takeback.cli.bank_cmd import handled, open_store, pick_format
 from takeback.cli.output import Format, JsonlWriter
@@ -179,7 +180,8 @@ def match_command(
             for notice in matcher.notices:
                 err_console.print(f"[yellow]notice:[/] {escape(notice)}", highlight=False)
             if bank:
-                matcher.match([], banks=bank)  # unknown bank names fail here, before any hashing
+                # unknown bank names fail here, naming the banks there are, before any hashing
+                db.run(lambda s: [get_bank(s, name=n) for n in bank])
             video = VpdqOptions(limits=VideoLimits.from_settings(settings))  # 1 frame/s + scene cuts
             options = FingerprintOptions(
                 dihedral=dihedral, limits=Limits.from_settings(settings), video=video

@@ -22,6 +22,8 @@ from takeback.config import Settings, get_settings
 from takeback.store import Database, database_url, open_database
 
 out = Console(soft_wrap=True)
+#: Uvicorn's httptools protocol plus request-head size and time limits (see takeback.web.protocol)
+HTTP_PROTOCOL = "takeback.web.protocol:GuardedHttpToolsProtocol"
 
 
 def ensure_admin_key(db: Database) -> str | None:
@@ -122,5 +124,6 @@ def serve_command(
         "--log-level", "info", "--access-log" if access_log else "--no-access-log",
         "--timeout-graceful-shutdown", "15", "--timeout-keep-alive", "30", "--backlog", "4096",
         "--no-server-header", "--no-proxy-headers",
+        "--http", HTTP_PROTOCOL,
     ]  # fmt: skip
     os.execv(sys.executable, args)  # noqa: S606 (no shell: a fixed argument list)

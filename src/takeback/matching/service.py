@@ -326,8 +326,9 @@ class Matcher:
             by_name = {b.name.lower(): b.id for b in self._banks.values()}
             for n in names:
                 known = by_name.get(n.strip().lower())
-                # not cached: created since our last look at the log, or unknown (raises here)
-                wanted.add(known if known is not None else get_bank(s, name=n).id)
+                # not cached: created since our last look at the log, or unknown (raises here,
+                # naming no other bank: the matcher does not know who is asking)
+                wanted.add(known if known is not None else get_bank(s, name=n, named=()).id)
             if wanted - set(self._banks):
                 self._reload_banks(s)
         policies = self._banks

@@ -224,7 +224,8 @@ class VideoMatcher:
         at = now or utcnow()
         with self.db.session() as s:
             self.refresh(s)
-            wanted = {get_bank(s, name=n).id for n in banks} if banks else set()
+            # an unknown name raises naming no other bank (the caller's surface lists what it may)
+            wanted = {get_bank(s, name=n, named=()).id for n in banks} if banks else set()
             scope = {
                 b.id: b
                 for b in self._banks.values()

@@ -11,7 +11,8 @@ resolve to a private address only when we connect (DNS rebinding). So:
   name that resolves to any blocked address is refused outright;
 * blocked: anything that is not a global unicast address — loopback, private (RFC 1918, ULA),
   link-local (incl. 169.254.169.254 metadata), carrier-grade NAT (incl. 100.100.100.200),
-  multicast, reserved, unspecified, and IPv4 embedded in IPv6 (mapped, NAT64, 6to4) pointing at those;
+  multicast, reserved, unspecified, IPv6 outside ``2000::/3``, and every IPv6 form that embeds an
+  IPv4 address pointing at those (mapped, translated, NAT64, IPv4-compatible, 6to4, Teredo, ISATAP);
 * redirects are followed by hand (at most ``max_redirects``), never across to other schemes;
 * a size limit (Content-Length checked first, then counted while streaming) and an overall
   deadline as well as per-operation timeouts, so a slow-drip server cannot hold us;
@@ -39,8 +40,35 @@ from takeback.errors import TakebackError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _LOOPBACK_NETS = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+#: the only IPv6 space handed out as global unicast (RFC 4291, IANA); everything else is refused
+_GLOBAL_UNICAST = ipaddress.ip_network("2000::/3")
+_COMPATIBLE = ipaddress.ip_network("::/96")  # ::a.b.c.d, deprecated (RFC 4291): never fetched
+_MAPPED = ipaddress.ip_network("::ffff:0:0/96")  # ::ffff:a.b.c.d reaches a.b.c.d
+_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")  # ::ffff:0:a.b.c.d (SIIT, RFC 2765)
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # well-known NAT64 prefix (RFC 6052): a.b.c.d last
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")  # local-use NAT64 (RFC 8215): never fetched
+_6TO4 = ipaddress.ip_network("2002::/16")  # 2002:AABB:CCDD::/48 carries a.b.c.d
+_TEREDO = ipaddress.ip_network("2001::/32")  # server IPv4 in bits 32-63, client IPv4 XORed at the end
+_ISATAP_IDS = (0x0000_5EFE, 0x0200_5EFE)  # interface id 0:5efe:a.b.c.d (or 200:5efe:...), any prefix
+#: forms that are routed to their embedded IPv4 address: allowed when that address is public
+_V4_ROUTED = (_MAPPED, _TRANSLATED, _NAT64)
+
+
+def _embedded_v4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """Every IPv4 address the IPv6 address ``ip`` carries, in any of the standard embeddings."""
+    value = int(ip)
+    low32 = ipaddress.IPv4Address(value & 0xFFFF_FFFF)
+    if ip in _MAPPED or ip in _TRANSLATED or ip in _NAT64 or ip in _COMPATIBLE:
+        return [low32]
+    if ip in _6TO4:
+        return [ipaddress.IPv4Address((value >> 80) & 0xFFFF_FFFF)]
+    if ip in _TEREDO:
+        server = ipaddress.IPv4Address((value >> 64) & 0xFFFF_FFFF)
+        return [server, ipaddress.IPv4Address(~value & 0xFFFF_FFFF)]  # the client is XORed
+    if (value >> 32) & 0xFFFF_FFFF in _ISATAP_IDS:
+        return [low32]
+    return []
 
 
 class FetchError(TakebackError):
@@ -61,27 +89,36 @@ class FetchPolicy:
     user_agent: str = "takeback (evidence capture; +https://github.com/takeback)"
 
 
-def _embedded_v4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    if ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    if ip in _NAT64:
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    if ip.sixtofour is not None:
-        return ip.sixtofour
-    if ip.teredo is not None:
-        return ip.teredo[1]
-    return None
-
-
 def blocked_reason(ip: IPAddress, *, allow_loopback: bool = False) -> str | None:
-    """Why connecting to ``ip`` is refused, or None when it is a public unicast address."""
+    """Why connecting to ``ip`` is refused, or None when it is a public (global unicast) address.
+
+    An IPv6 address is refused when any IPv4 address it embeds is (mapped, translated, NAT64,
+    IPv4-compatible, 6to4, Teredo server or client, ISATAP), and unless it is global unicast
+    (``2000::/3`` and public) or a form routed to the public IPv4 address it carries.
+    """
     if isinstance(ip, ipaddress.IPv6Address):
-        inner = _embedded_v4(ip)
-        if inner is not None:
-            why = blocked_reason(inner, allow_loopback=allow_loopback)
-            return None if why is None else f"{why} (embedded in {ip})"
         if ip.scope_id:
             return "a scoped IPv6 address"
+        if allow_loopback and ip in _LOOPBACK_NETS[1]:
+            return None
+        for inner in _embedded_v4(ip):
+            why = blocked_reason(inner, allow_loopback=allow_loopback)
+            if why is not None:
+                return f"{why} (embedded in {ip})"
+        if ip == ipaddress.IPv6Address("::1"):
+            return "a loopback address"
+        if ip == ipaddress.IPv6Address("::"):
+            return "an unspecified address"
+        if ip in _COMPATIBLE:
+            return "an IPv4-compatible IPv6 address (deprecated)"
+        if ip in _NAT64_LOCAL:
+            return "a local-use NAT64 address"
+        if any(ip in net for net in _V4_ROUTED):
+            return None  # reaches the public IPv4 address checked above
+        if ip.is_multicast:
+            return "a multicast address"
+        if ip not in _GLOBAL_UNICAST:
+            return "not a global unicast address"
     if allow_loopback and any(ip in net for net in _LOOPBACK_NETS):
         return None
     if ip.is_loopback:
@@ -94,6 +131,8 @@ def blocked_reason(ip: IPAddress, *, allow_loopback: bool = False) -> str | None
         return "an unspecified address"
     if ip.is_private:
         return "a private network address"
+    if ip.is_reserved:
+        return "a reserved address"
     if not ip.is_global:
         return "a non-public address"
     return None

@@ -27,6 +27,7 @@ from takeback.web.deps import ServiceState
 from takeback.web.errors import install_error_handlers
 from takeback.web.fastpath import FastLookups
 from takeback.web.index import MatcherHandle
+from takeback.web.jsonbody import GuardedRoute
 from takeback.web.limits import BodyLimitMiddleware
 from takeback.web.security import KeyCache
 
@@ -83,11 +84,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,  # served below from local files: nothing is fetched from a CDN
         redoc_url=None,
     )
+    app.router.route_class = GuardedRoute  # the app's own routes too (see jsonbody.py)
     _offline_docs(app)
     _document_auth(app)
     install_error_handlers(app)
     app.add_middleware(
-        BodyLimitMiddleware, max_bytes=cfg.max_upload_bytes, body_timeout_s=cfg.body_timeout_seconds
+        BodyLimitMiddleware,
+        max_bytes=cfg.max_upload_bytes,
+        body_timeout_s=cfg.body_timeout_seconds,
+        body_deadline_s=cfg.body_deadline_seconds,
+        body_min_rate=cfg.body_min_rate,
     )
     app.add_middleware(FastLookups)  # outermost of ours: hot GET lookups skip routing (see fastpath.py)
 

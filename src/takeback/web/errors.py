@@ -185,7 +185,7 @@ _HTTP_CODES = {
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    code = getattr(exc, "code", None) or _HTTP_CODES.get(exc.status_code, "http_error")
     message = exc.detail if isinstance(exc.detail, str) else "HTTP error"
     if exc.status_code == 404 and message == "Not Found":
         message = "No such route; see /docs for the API."

@@ -16,9 +16,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import anyio.to_thread
+from sqlalchemy.orm import Session
 
 from takeback.auth import AuthError, Permission, Role, get_key, parse_token, secret_matches
 from takeback.auth.models import ApiKey
+from takeback.banks.models import Bank
+from takeback.banks.service import get_bank
 from takeback.store import Database
 from takeback.web.errors import ApiError
 from takeback.web.ratelimit import RateLimiter, retry_after_header
@@ -45,11 +48,25 @@ class Principal:
     def may_use_bank(self, bank_id: int) -> bool:
         return self.bank_ids is None or bank_id in self.bank_ids
 
+    @property
+    def nameable_banks(self) -> frozenset[int] | None:
+        """Banks whose names an error may show this key (``None``: all): a scoped key its own banks;
+        an unscoped key the banks it may list (``GET /c/banks``: curators and admins), else none."""
+        if self.bank_ids is not None:
+            return self.bank_ids
+        return None if Permission.READ_BANKS in self.permissions else frozenset()
+
     def require(self, permission: Permission) -> None:
         if permission not in self.permissions:
             raise AuthError(
                 f"This key's role ({self.role.value}) may not {_VERBS[permission]}.", code="forbidden"
             )
+
+
+def bank_for(session: Session, principal: Principal, name: str) -> Bank:
+    """The bank called ``name`` as ``principal`` sees it: one outside its scope reads exactly as a
+    bank that does not exist (404 ``unknown_bank``), and the error names only banks it may see."""
+    return get_bank(session, name=name, scope=principal.bank_ids, named=principal.nameable_banks)
 
 
 _VERBS = {

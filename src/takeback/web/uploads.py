@@ -7,7 +7,6 @@ and takes one file per request; we keep that. The declared type is then checked 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +20,7 @@ from takeback.signals.fingerprint import Fingerprint, FingerprintOptions, finger
 from takeback.signals.vpdq import pack_result
 from takeback.web.deps import ServiceState
 from takeback.web.errors import ApiError
+from takeback.web.jsonbody import JsonBodyError, loads_bounded
 
 #: HMA content types and the kinds of bytes each accepts
 CONTENT_FIELDS: dict[str, Kind] = {"photo": Kind.IMAGE, "video": Kind.VIDEO}
@@ -148,6 +148,6 @@ def json_field(fields: dict[str, str], name: str) -> Any:
     if raw is None or raw == "":
         return None
     try:
-        return json.loads(raw)
-    except json.JSONDecodeError:
-        raise _bad(f"{name}: not valid JSON.", name) from None
+        return loads_bounded(raw)
+    except JsonBodyError as exc:
+        raise _bad(f"{name}: not acceptable JSON: {exc}.", name) from None

@@ -28,7 +28,6 @@ from takeback.banks.service import (
     create_bank,
     delete_bank,
     entry_from_fingerprint,
-    get_bank,
     get_content,
     list_banks,
     remove_contents,
@@ -40,11 +39,12 @@ from takeback.signals import SignalValue
 from takeback.web.api.matching import parse_signal
 from takeback.web.deps import BankManager, BankReader, ServiceState, SessionDep, StateDep, Submitter
 from takeback.web.errors import ApiError
-from takeback.web.security import Principal
+from takeback.web.jsonbody import GuardedRoute
+from takeback.web.security import Principal, bank_for
 from takeback.web.uploads import MULTIPART_OPENAPI, fingerprint_upload, json_field, parse_types, read_upload
 from takeback.web.urls import fingerprint_url
 
-router = APIRouter(prefix="/c", tags=["Banks"])
+router = APIRouter(prefix="/c", tags=["Banks"], route_class=GuardedRoute)
 
 FIVE_YEARS = timedelta(days=5 * 365)
 
@@ -136,11 +136,9 @@ def _enabled_from(ratio: float | None, enabled: bool | None) -> bool | None:
 
 
 def scoped_bank(session: Session, principal: Principal, name: str) -> Bank:
-    """The bank called ``name`` (404 if none), if this key may use it (else 403)."""
-    bank = get_bank(session, name=name)
-    if not principal.may_use_bank(bank.id):
-        raise AuthError(f"This key may not use bank {bank.name!r}.", code="forbidden")
-    return bank
+    """The bank called ``name`` if this key may use it; else 404, as for a bank that does not exist
+    (the error names only banks the key may see: ``security.bank_for``)."""
+    return bank_for(session, principal, name)
 
 
 def _require_unscoped(principal: Principal, what: str) -> None:

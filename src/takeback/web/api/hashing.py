@@ -9,10 +9,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request
 
 from takeback.web.deps import Lookup, StateDep
+from takeback.web.jsonbody import GuardedRoute
 from takeback.web.uploads import MULTIPART_OPENAPI, fingerprint_upload, read_upload, signals_of
 from takeback.web.urls import fingerprint_url
 
-router = APIRouter(prefix="/h", tags=["Hashing"])
+router = APIRouter(prefix="/h", tags=["Hashing"], route_class=GuardedRoute)
 
 
 @router.get("/hash", summary="Fetch a URL and hash it (off unless TAKEBACK_URL_ALLOWLIST names its host)")

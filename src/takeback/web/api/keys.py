@@ -26,8 +26,9 @@ from takeback.auth import (
     revoke_key,
 )
 from takeback.web.deps import Admin, SessionDep, StateDep
+from takeback.web.jsonbody import GuardedRoute
 
-router = APIRouter(prefix="/v1/keys", tags=["API keys"])
+router = APIRouter(prefix="/v1/keys", tags=["API keys"], route_class=GuardedRoute)
 
 
 class KeyCreate(BaseModel):

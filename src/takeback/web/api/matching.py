@@ -22,6 +22,7 @@ from takeback.signals.fingerprint import Fingerprint
 from takeback.signals.vpdq import result_from_value
 from takeback.web.deps import Lookup, ServiceState, StateDep
 from takeback.web.errors import ApiError
+from takeback.web.jsonbody import GuardedRoute
 from takeback.web.lookups import (
     effective,
     hma_by_bank,
@@ -38,7 +39,7 @@ from takeback.web.security import Principal
 from takeback.web.uploads import MULTIPART_OPENAPI, fingerprint_upload, read_upload, signals_of
 from takeback.web.urls import fingerprint_url
 
-router = APIRouter(prefix="/m", tags=["Matching"])
+router = APIRouter(prefix="/m", tags=["Matching"], route_class=GuardedRoute)
 
 #: HMA signal-type names that mean one of ours
 ALIASES = {"video_md5": "md5"}

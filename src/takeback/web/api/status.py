@@ -11,8 +11,9 @@ from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
 from takeback.web.deps import StateDep
+from takeback.web.jsonbody import GuardedRoute
 
-router = APIRouter(tags=["Status"])
+router = APIRouter(tags=["Status"], route_class=GuardedRoute)
 
 
 @router.get(

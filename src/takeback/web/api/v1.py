@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from takeback.matching import Match, MatchQuery, MatchResult
 from takeback.matching.video_banks import combined_status
@@ -25,12 +25,13 @@ from takeback.signals.vpdq import VpdqResult, result_from_value
 from takeback.web.api.matching import parse_signal, signal_type_name
 from takeback.web.deps import Lookup, StateDep
 from takeback.web.errors import ApiError
+from takeback.web.jsonbody import GuardedRoute
 from takeback.web.lookups import match_batch_for, match_for, match_video_for, parse_banks, query_from
 from takeback.web.ratelimit import retry_after_header
 from takeback.web.uploads import MULTIPART_OPENAPI, fingerprint_upload, read_upload
 from takeback.web.urls import fingerprint_url
 
-router = APIRouter(prefix="/v1", tags=["takeback v1"])
+router = APIRouter(prefix="/v1", tags=["takeback v1"], route_class=GuardedRoute)
 
 MAX_BATCH = 10_000
 #: a batch costs one rate-limit token per this many hashes (at least one)
@@ -189,9 +190,11 @@ async def match_one(
         fp = await fingerprint_upload(state, upload, dihedral=dihedral)
         query, video = MatchQuery.from_fingerprint(fp), fp.vpdq
     else:
+        # nothing sent: the 422 below says what to send; not JSON (or unbounded JSON): 400 invalid_json
+        raw = await request.json() if await request.body() else None
         try:
-            body = HashQuery.model_validate(await request.json())
-        except Exception as exc:
+            body = HashQuery.model_validate(raw)
+        except ValidationError as exc:
             raise ApiError(
                 "Send a multipart file ('photo' or 'video'), or JSON with url, pdq, md5, sha256 and/or vpdq.",
                 code="invalid_request",
