@@ -169,3 +169,16 @@ def test_no_path_value_makes_a_route_answer_500(service: Service, method: str, p
             problems.append(_problem(r, (name, value)))
     bad = [p for p in problems if p]
     assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["signal_type=pdq&signal=%00", "signal_type=%00&signal=" + PDQ, "url=http%3A%2F%2Fa%00b"],
+)
+def test_a_nul_in_a_query_is_refused_with_a_sentence_on_every_store(service: Service, query: str) -> None:
+    # PostgreSQL text cannot hold NUL: without the guard such a value reached a query and gave a 500
+    for path in ("/m/lookup", "/m/raw_lookup", "/c/banks", "/v1/match"):
+        r = service.client(service.admin).get(f"{path}?{query}")
+        assert r.status_code == 400, (path, r.status_code, r.text[:200])
+        assert r.json()["code"] == "invalid_request"
+        assert "NUL" in r.json()["message"]

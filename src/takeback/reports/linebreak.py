@@ -95,16 +95,24 @@ def _best_cut(s: str, fit: int) -> int:
     """Where to cut ``s``, whose first ``fit`` characters fit, when all of it does not.
 
     Every place inside a piece is held by some rule, so give up the least important first, at the
-    last such place: a number's unit ("5 / 年"), then a punctuation rule ("2026-06-30 / ，"), then a
+    last such place: a number's unit ("5 / 年"), then a punctuation rule ("2026-06-30 / ，", also at a
+    space the rule glued: "2026-06-30 / ，"), then a
     Latin run after a URL or path separator (in the second half of the line), else where it is full.
     """
     places = range(min(fit, len(s) - 1), 0, -1)
     for k in places:
         if s[k - 1].isdigit() and is_cjk(s[k]) and s[k] not in NO_BREAK_BEFORE:
             return k
-    for k in places:
-        if is_cjk(s[k]) or is_cjk(s[k - 1]):
-            return k
+    # a space whose piece before it fits (its trailing spaces are dropped), or a CJK boundary
+    spaces = (
+        k
+        for k in range(len(s) - 1, 0, -1)
+        if _is_space(s[k - 1]) and not _is_space(s[k]) and len(s[:k].rstrip()) <= fit
+    )
+    at_space = next(spaces, 0)
+    at_cjk = next((k for k in places if is_cjk(s[k]) or is_cjk(s[k - 1])), 0)
+    if at_space or at_cjk:
+        return max(at_space, at_cjk)
     for k in places:
         if k >= fit // 2 and s[k - 1] in _SOFT_BREAK_AFTER:
             return k

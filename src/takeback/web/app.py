@@ -30,6 +30,7 @@ from takeback.web.index import MatcherHandle
 from takeback.web.jsonbody import GuardedRoute
 from takeback.web.limits import BodyLimitMiddleware
 from takeback.web.security import KeyCache
+from takeback.web.textguard import RefuseNulAddresses
 
 log = logging.getLogger("takeback.web")
 
@@ -95,7 +96,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body_deadline_s=cfg.body_deadline_seconds,
         body_min_rate=cfg.body_min_rate,
     )
-    app.add_middleware(FastLookups)  # outermost of ours: hot GET lookups skip routing (see fastpath.py)
+    app.add_middleware(FastLookups)  # hot GET lookups skip routing (see fastpath.py)
+    app.add_middleware(RefuseNulAddresses)  # outermost: no store can hold NUL (see textguard.py)
 
     from takeback.web.api import curation, hashing, keys, matching, status, v1
 
