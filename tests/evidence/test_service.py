@@ -338,6 +338,20 @@ def test_timeline_orders_postings_captures_reports_and_replies(db: Database, pho
     assert events[3].text.startswith("Removed after 36.0 h")
 
 
+def test_timeline_names_the_channel_and_never_calls_a_draft_referred(db: Database) -> None:
+    ref = new_case(db, jurisdiction="HK")
+    with db.session() as s:
+        c = cs.get_case(s, reference=ref)
+        cs.grant_consent(s, case=c, purpose=Purpose.REFERRAL, actor="a")
+        cs.add_referral(s, case=c, channel="hk-pcpd", actor="a")
+        cs.add_referral(s, case=c, channel="us-ftc", actor="a", sent_at=datetime(2026, 6, 5, tzinfo=UTC))
+        texts = sorted(e.text for e in ev.timeline(s, case=c) if e.kind == "referral")
+    assert texts[0].startswith("Referral to Office of the Privacy Commissioner"), texts
+    assert texts[0].endswith("[hk-pcpd] draft (not sent yet)"), texts
+    assert texts[1].startswith("Referred to ") and "[us-ftc]" in texts[1], texts
+    assert texts[1].endswith("(sent)"), texts
+
+
 def test_delete_case_erases_originals(db: Database, photo: Path, locker: Locker) -> None:
     ref = new_case(db)
     with db.session() as s:

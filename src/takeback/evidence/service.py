@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from takeback.cases.clock import as_utc, iso_utc, utcnow
-from takeback.cases.models import Case, Purpose
+from takeback.cases.models import Case, Purpose, ReferralStatus
 from takeback.cases.service import (
     CaseError,
     active_consent,
@@ -43,6 +43,7 @@ from takeback.evidence.errors import EvidenceError
 from takeback.evidence.locker import Locker
 from takeback.evidence.models import EvidenceItem, item_record
 from takeback.evidence.signing import Signer
+from takeback.guidance.kb import load_kb
 from takeback.media import errors as media_codes
 from takeback.net.fetch import FetchPolicy, check_url, fetch_to_file
 from takeback.signals.fingerprint import fingerprint_file
@@ -291,9 +292,13 @@ def timeline(session: Session, *, case: Case) -> list[TimelineEvent]:
         )
     for r in referrals(session, case=case):
         when = as_utc(r.sent_at or r.created_at)
-        events.append(
-            TimelineEvent(when, "referral", f"Referred to {r.channel} ({r.status})", r.reference_number)
-        )
+        channel = load_kb().channel(r.channel)
+        to = f"{channel.name.en} [{channel.id}]" if channel is not None else r.channel
+        if r.status in (ReferralStatus.DRAFT, ReferralStatus.PLANNED):
+            text = f"Referral to {to} {r.status} (not sent yet)"
+        else:
+            text = f"Referred to {to} ({r.status})"
+        events.append(TimelineEvent(when, "referral", text, r.reference_number))
     for t in takedowns(session, case=case):
         target = f"{t.platform}: {t.url}" if t.platform else t.url
         via = "" if t.via == "platform" else f" via {t.via}"
