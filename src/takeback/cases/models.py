@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Date, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from takeback.store.audit import utcnow
+from takeback.clock import utcnow
 from takeback.store.db import Base
 
 

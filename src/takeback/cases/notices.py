@@ -24,8 +24,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from takeback.cases.clock import as_utc, format_local, get_zone, parse_duration, utcnow
 from takeback.cases.models import Case, ReferralStatus, TakedownStatus, VictimAge
+from takeback.clock import as_utc, format_local, get_zone, parse_duration, utcnow
 from takeback.errors import TakebackError
 from takeback.guidance.kb import KnowledgeBase, Text, load_kb
 from takeback.reports.document import Bullets, Document, Heading, KeyValues, Paragraph

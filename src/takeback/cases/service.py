@@ -15,16 +15,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from takeback.cases.clock import (
-    Duration,
-    add_months,
-    as_utc,
-    due_after,
-    end_of_day,
-    get_zone,
-    parse_duration,
-    utcnow,
-)
 from takeback.cases.models import (
     Case,
     Clock,
@@ -37,6 +27,16 @@ from takeback.cases.models import (
     Takedown,
     TakedownStatus,
     VictimAge,
+)
+from takeback.clock import (
+    Duration,
+    add_months,
+    as_utc,
+    due_after,
+    end_of_day,
+    get_zone,
+    parse_duration,
+    utcnow,
 )
 from takeback.errors import TakebackError
 from takeback.guidance.kb import ClockRule, ClockStart, KnowledgeBase, load_kb, name_key

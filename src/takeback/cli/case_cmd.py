@@ -22,15 +22,6 @@ from rich.markup import escape
 from sqlalchemy.orm import Session
 
 from takeback.cases import service as cs
-from takeback.cases.clock import (
-    as_utc,
-    format_local,
-    iso_utc,
-    local_zone_name,
-    parse_date,
-    parse_duration,
-    parse_when,
-)
 from takeback.cases.models import (
     Case,
     Purpose,
@@ -43,6 +34,15 @@ from takeback.cases.models import (
 )
 from takeback.cases.notices import NoticeKind, compose, notice_facts
 from takeback.cli.app import app, fail, usage_error
+from takeback.clock import (
+    as_utc,
+    format_local,
+    iso_utc,
+    local_zone_name,
+    parse_date,
+    parse_duration,
+    parse_when,
+)
 from takeback.config import ACTOR_SELF, acting, get_settings
 from takeback.errors import TakebackError
 from takeback.evidence.locker import Locker

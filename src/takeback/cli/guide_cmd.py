@@ -11,9 +11,9 @@ from typing import Annotated
 
 import typer
 
-from takeback.cases.clock import parse_date
 from takeback.cases.models import Setting, VictimAge
 from takeback.cli.app import app, usage_error
+from takeback.clock import parse_date
 from takeback.errors import TakebackError
 from takeback.guidance.kb import load_kb
 from takeback.guidance.pathway import Situation, build_pathway, parse_facts

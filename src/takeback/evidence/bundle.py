@@ -36,9 +36,9 @@ from typing import Any
 from sqlalchemy import select
 
 from takeback import __version__
-from takeback.cases.clock import as_utc, format_local, iso_utc, utcnow
 from takeback.cases.models import Case
 from takeback.cases.service import referrals, response_times, takedowns
+from takeback.clock import as_utc, format_local, iso_utc, utcnow
 from takeback.evidence.custody import (
     CustodyEntry,
     CustodyFailure,
@@ -291,7 +291,7 @@ def summary_document(manifest: dict[str, Any], custody: list[CustodyEntry], lang
     def when(text: str | None) -> str:
         if not text:
             return ""
-        from takeback.cases.clock import from_iso_utc
+        from takeback.clock import from_iso_utc
 
         return format_local(from_iso_utc(text), zone)
 

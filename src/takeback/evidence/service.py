@@ -21,7 +21,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from takeback.cases.clock import as_utc, iso_utc, utcnow
 from takeback.cases.models import Case, Purpose, ReferralStatus
 from takeback.cases.service import (
     CaseError,
@@ -31,6 +30,7 @@ from takeback.cases.service import (
     response_times,
     takedowns,
 )
+from takeback.clock import as_utc, iso_utc, utcnow
 from takeback.config import ACTOR_SELF
 from takeback.evidence.custody import (
     CustodyLog,

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from takeback.cases.clock import add_months, end_of_day, get_zone, parse_duration, utcnow
 from takeback.cases.models import Setting, VictimAge
+from takeback.clock import add_months, end_of_day, get_zone, parse_duration, utcnow
 from takeback.guidance.kb import (
     Act,
     ActFinding,
