@@ -15,25 +15,8 @@ from sqlalchemy import Date, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from takeback.clock import utcnow
+from takeback.guidance.situation import VictimAge
 from takeback.store.db import Base
-
-
-class VictimAge(StrEnum):
-    ADULT = "adult"
-    MINOR = "minor"  # under 18 now
-    WAS_MINOR = "was-minor"  # adult now, under 18 in the images or when it happened
-
-    @property
-    def under_18(self) -> bool:
-        return self is not VictimAge.ADULT
-
-
-class Setting(StrEnum):
-    UNIVERSITY = "university"
-    SCHOOL = "school"
-    WORK = "work"
-    ONLINE = "online"
-    OTHER = "other"
 
 
 class Purpose(StrEnum):

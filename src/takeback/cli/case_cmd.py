@@ -22,17 +22,8 @@ from rich.markup import escape
 from sqlalchemy.orm import Session
 
 from takeback.cases import service as cs
-from takeback.cases.models import (
-    Case,
-    Purpose,
-    Referral,
-    ReferralStatus,
-    Setting,
-    Takedown,
-    TakedownStatus,
-    VictimAge,
-)
-from takeback.cases.notices import NoticeKind, compose, notice_facts
+from takeback.cases.models import Case, Purpose, Referral, ReferralStatus, Takedown, TakedownStatus
+from takeback.cases.notices import NoticeFacts, NoticeKind, compose, notice_facts
 from takeback.cli.app import app, fail, usage_error
 from takeback.clock import (
     as_utc,
@@ -48,6 +39,7 @@ from takeback.errors import TakebackError
 from takeback.evidence.locker import Locker
 from takeback.evidence.signing import Signer
 from takeback.guidance.kb import load_kb
+from takeback.guidance.situation import Setting, VictimAge
 from takeback.reports import Document, render_html, render_pdf
 from takeback.reports.text import render_text
 from takeback.store import Database, database_url, open_database
@@ -778,11 +770,15 @@ def case_notice(
     for you (what to check and fill in, links covered and left out, deadlines, how to record the
     sending), printed to stderr or written beside the notice. Never send the cover note."""
 
-    facts = run_db(
-        lambda s: notice_facts(
+    from takeback.evidence.service import notice_evidence
+
+    def facts_of(s: Session) -> NoticeFacts:
+        c = cs.get_case(s, reference=case)
+        return notice_facts(
             s,
-            case=cs.get_case(s, reference=case),
+            case=c,
             kind=kind,
+            evidence=notice_evidence(s, case=c),
             urls=url,
             name=name,
             contact=contact,
@@ -791,7 +787,8 @@ def case_notice(
             relevant_info=info,
             on_behalf_of=on_behalf_of,
         )
-    )
+
+    facts = run_db(facts_of)
     try:
         notice, cover = compose(kind, facts, lang.value)
     except TakebackError as exc:

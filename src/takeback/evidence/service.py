@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from takeback.cases.models import Case, Purpose, ReferralStatus
+from takeback.cases.notices import EvidenceRef
 from takeback.cases.service import (
     CaseError,
     active_consent,
@@ -266,6 +267,21 @@ def list_items(session: Session, *, case: Case) -> list[EvidenceItem]:
     )
 
 
+def notice_evidence(session: Session, *, case: Case) -> list[EvidenceRef]:
+    """The case's evidence as ``cases.notices.notice_facts`` names it (hashes, where it was posted)."""
+    return [
+        EvidenceRef(
+            sha256=it.sha256,
+            pdq=it.pdq,
+            platform=it.platform,
+            account=it.account,
+            url=it.url,
+            posted_at=as_utc(it.posted_at) if it.posted_at else None,
+        )
+        for it in list_items(session, case=case)
+    ]
+
+
 @dataclass(frozen=True)
 class TimelineEvent:
     at: datetime
@@ -382,6 +398,8 @@ def delete_case(
         subject=f"case:{case.reference}",
         details={"originals_removed": removed},
     )
+    for it in list_items(session, case=case):
+        session.delete(it)
     delete_case_rows(session, case=case, actor=actor, now=now)
     return removed
 
