@@ -21,14 +21,13 @@ there is within that table's probe radius), so no sort or set is needed to dedup
 Compiled code is cached on disk (``cache=True``). Where: ``NUMBA_CACHE_DIR`` if set, else the
 directory given to :func:`set_cache_dir` before the first search (the matcher passes the data
 dir's ``index/jit``), else numba's default. Compiling costs a few seconds once per machine and
-numba version; loading the cache ~0.1 s per process; :func:`warm_up` does either up front.
+numba version; loading the cache ~0.1 s per process; ``mih.warm_up`` does either up front.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-import time
 from pathlib import Path
 from types import ModuleType
 
@@ -77,20 +76,3 @@ def readonly(a: np.ndarray) -> np.ndarray:
     v = a.view()
     v.flags.writeable = False
     return v
-
-
-def warm_up(cache_dir: Path | None = None) -> float:
-    """Compile (or load from the cache under ``cache_dir``) every kernel a search uses, so that no
-    lookup waits for it; returns the seconds it took."""
-    started = time.perf_counter()
-    if cache_dir is not None:
-        set_cache_dir(cache_dir)
-    from takeback.index.mih import Segment, hash_words, split_widths
-
-    rng = np.random.default_rng(0)
-    words = hash_words(rng.integers(0, 256, (64, 32), dtype=np.uint8))
-    scanned = Segment.build(np.arange(64), words, widths=())
-    scanned.search_batch(words[:2], 31)
-    tables = Segment.build(np.arange(64), words, widths=split_widths(16))
-    tables._search(words[:2], 31, tables.probe_plan(31), tables.batch_keys(words[:2]))
-    return time.perf_counter() - started

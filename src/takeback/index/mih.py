@@ -32,13 +32,16 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
+from takeback.config import get_settings
 from takeback.index import kernels
 from takeback.index.kernels import readonly
 
@@ -63,6 +66,12 @@ TABLE_BYTES_PER_ROW = 80
 TABLE_BYTES_FLOOR = 1 << 20  # small segments may spend more per row; absolute bytes are tiny
 BATCH_PROBES = 96 * 1024  # probes per round of a batch search (~32 queries at 10M rows)
 PARALLEL_BUILD_ROWS = 100_000  # below this, thread start-up costs more than it saves
+
+
+def index_threads() -> int:
+    """Threads one table build or batch search may use: ``Settings.index_threads``
+    (``TAKEBACK_INDEX_THREADS``), 0 meaning one per CPU core (was fixed at 2, the development machine's)."""
+    return get_settings().index_threads or os.cpu_count() or 1
 
 
 def split_widths(m: int) -> tuple[int, ...]:
@@ -139,10 +148,6 @@ def flip_masks(width: int, radius: int) -> np.ndarray:
 def hash_words(hashes: np.ndarray) -> np.ndarray:
     """uint8 (n, 32) → uint64 (n, 4): each 8-byte group read as a big-endian integer."""
     return np.ascontiguousarray(hashes).view(">u8").astype(np.uint64)
-
-
-def words_to_bytes(words: np.ndarray) -> np.ndarray:
-    return words.astype(">u8").view(np.uint8).reshape(-1, 32)
 
 
 def extract_key(words: np.ndarray, start: int, width: int, dtype: type = np.int64) -> np.ndarray:
@@ -408,7 +413,7 @@ def _build_tables(words: np.ndarray, widths: tuple[int, ...]) -> tuple[np.ndarra
         else:
             wide[j] = rel.astype(np.uint32)
 
-    workers = min(2, os.cpu_count() or 1, m) if n >= PARALLEL_BUILD_ROWS else 1
+    workers = min(index_threads(), m) if n >= PARALLEL_BUILD_ROWS else 1
     if workers > 1:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             list(pool.map(one, range(m)))
@@ -423,3 +428,18 @@ def _build_tables(words: np.ndarray, widths: tuple[int, ...]) -> tuple[np.ndarra
     for j, rel in wide.items():
         low32[int(table_base[j]) : int(table_base[j]) + sizes[j]] = rel
     return table_rows, block_base, low32
+
+
+def warm_up(cache_dir: Path | None = None) -> float:
+    """Compile (or load from the cache under ``cache_dir``) every kernel a search uses, so that no
+    lookup waits for it; returns the seconds it took."""
+    started = time.perf_counter()
+    if cache_dir is not None:
+        kernels.set_cache_dir(cache_dir)
+    rng = np.random.default_rng(0)
+    words = hash_words(rng.integers(0, 256, (64, 32), dtype=np.uint8))
+    scanned = Segment.build(np.arange(64), words, widths=())
+    scanned.search_batch(words[:2], 31)
+    tables = Segment.build(np.arange(64), words, widths=split_widths(16))
+    tables._search(words[:2], 31, tables.probe_plan(31), tables.batch_keys(words[:2]))
+    return time.perf_counter() - started
