@@ -8,7 +8,6 @@ locker), and log every step in the case's custody log.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import tempfile
@@ -418,8 +417,3 @@ def blob_remover(locker_root: Path) -> Callable[[str], bool]:
         return True
 
     return remove
-
-
-def cleanup(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
