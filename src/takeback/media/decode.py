@@ -24,6 +24,7 @@ from PIL import Image, UnidentifiedImageError
 
 from takeback.media import errors as codes
 from takeback.media.errors import MediaError
+from takeback.media.strip import strip_metadata
 from takeback.media.types import MediaType, sniff
 
 if TYPE_CHECKING:
@@ -192,10 +193,13 @@ def decode_image(
     if mt.pillow_format in ("HEIF", "AVIF") and not _HEIF_OK:  # pragma: no cover
         raise MediaError("HEIC/HEIF support (pillow-heif) is not installed.", code=codes.UNSUPPORTED_TYPE)
     formats = ["HEIF", "AVIF"] if mt.pillow_format in ("HEIF", "AVIF") else [mt.pillow_format]
+    # PNG and JPEG are decoded without their metadata: no text, ICC or EXIF chunk can stop the
+    # pixels from being hashed (media.strip says why); orientation is read from the EXIF aside.
+    stripped = strip_metadata(data) if mt.pillow_format in ("PNG", "JPEG") else None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            im = Image.open(io.BytesIO(data), formats=formats)
+            im = Image.open(stripped.open() if stripped else io.BytesIO(data), formats=formats)
             width, height = im.size
             if width <= 0 or height <= 0:
                 raise MediaError("The image declares no pixels.", code=codes.CORRUPT)
@@ -207,7 +211,7 @@ def decode_image(
                     code=codes.TOO_MANY_PIXELS,
                 )
             frame_count = int(getattr(im, "n_frames", 1) or 1)
-            orientation = _orientation(im)
+            orientation = stripped.orientation() if stripped else _orientation(im)
             source_mode = im.mode
             # No draft("L") for JPEG luma: its Y plane is not the reference's luma (see above).
             im.load()

@@ -28,6 +28,7 @@ from takeback.analysis.provenance.metadata import XmpError, decode_user_comment,
 from takeback.analysis.provenance.models import Evidence, Finding, FindingError, Findings, Indicates, Tier
 from takeback.media import HEAD_BYTES, Limits, MediaError, decode_image, sniff
 from takeback.media import errors as media_codes
+from takeback.media.strip import strip_metadata
 from takeback.media.types import Kind
 from takeback.media.walk import display_path
 
@@ -261,7 +262,8 @@ def _pixels_rgba(data: bytes, container: Container, limits: Limits) -> np.ndarra
         raise MediaError("too many pixels", code=media_codes.TOO_MANY_PIXELS)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        im = Image.open(io.BytesIO(data), formats=["PNG", "WEBP"])
+        stripped = strip_metadata(data)  # a PNG's text or ICC chunks must not hide its pixels
+        im = Image.open(stripped.open() if stripped else io.BytesIO(data), formats=["PNG", "WEBP"])
         if im.size[0] * im.size[1] > limits.max_pixels:
             raise MediaError("too many pixels", code=media_codes.TOO_MANY_PIXELS)
         if im.mode in ("RGB", "RGBA"):
