@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,8 +46,15 @@ class ServeProcess:
 
 
 def start_serve(
-    data_dir: Path, *, db_url: str | None = None, workers: int = 1, extra_env: dict[str, str] | None = None
+    data_dir: Path,
+    *,
+    db_url: str | None = None,
+    workers: int = 1,
+    extra_env: dict[str, str] | None = None,
+    preexec: Callable[[], None] | None = None,
 ) -> ServeProcess:
+    """``takeback serve`` on a free port, once ``/status`` is 200; ``preexec`` runs in the child before
+    it starts (a memory limit, say)."""
     port = free_port()
     env = {**os.environ, "TAKEBACK_DATA_DIR": str(data_dir), **(extra_env or {})}
     if db_url:
@@ -62,6 +70,7 @@ def start_serve(
         stderr=subprocess.STDOUT,
         text=True,
         env=env,
+        preexec_fn=preexec,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
