@@ -20,7 +20,8 @@ _SCAN_CELLS = 1 << 18
 
 def _distances(cand: np.ndarray, query: np.ndarray) -> np.ndarray:
     """Full 256-bit distances between rows of ``cand`` (k, 4) and ``query`` ((4,) or (k, 4))."""
-    return np.bitwise_count(cand ^ query).sum(axis=-1, dtype=np.int32)
+    d: np.ndarray = np.bitwise_count(cand ^ query).sum(axis=-1, dtype=np.int32)
+    return d
 
 
 def _live_unique(
