@@ -76,6 +76,25 @@ def open_store() -> Database:
     return open_database(database_url(get_settings()))
 
 
+#: writes of at least this many entries leave the match index file current (Matcher.save_after)
+INDEX_AFTER_ADDS = 1000
+
+
+def update_match_index(db: Database, added: int) -> None:
+    """Leave the match index file current after a large write, so the next ``match`` or ``serve``
+    loads it instead of rebuilding it (seconds at a million hashes) or replaying the change log.
+    Small writes are left to that replay (milliseconds), unless there is no index file yet."""
+    from takeback.matching import open_matcher
+
+    data_dir = get_settings().ensure_data_dir()
+    if added < INDEX_AFTER_ADDS and any((data_dir / "index").glob("pdq-*.idx")):
+        return
+    if added:
+        err_console.print("Updating the match index...", highlight=False)
+    # no background save (a CLI exits straight after): close() writes the file here
+    open_matcher(db, data_dir=data_dir, save_after=sys.maxsize).close()
+
+
 def in_store(work: Callable[[Session], T]) -> T:
     """Run ``work`` in one transaction (retried while another process holds the write lock)."""
     db = open_store()
@@ -394,6 +413,7 @@ def add_command(
                     flush()
             if pending:
                 flush()
+            update_match_index(db, counts["added"])
         finally:
             db.dispose()
     err_console.print(
@@ -666,6 +686,7 @@ def import_command(
                     s, bank_name=name, entries=entries, actor=actor(), source=label
                 )
             )
+            update_match_index(db, report.added)
         finally:
             db.dispose()
     out.print(
@@ -709,6 +730,7 @@ def _import_from_case(
                     s, bank_name=name, entries=sel.entries, actor=actor(), source=f"scan case {case_id}"
                 )
             )
+            update_match_index(db, report.added)
         finally:
             db.dispose()
         record_bank_import(

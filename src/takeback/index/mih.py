@@ -36,6 +36,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
+from types import ModuleType
 
 import numpy as np
 
@@ -320,11 +321,18 @@ class Segment:
         return self._search(qwords, radius, plan, keys)
 
     def _search(
-        self, qwords: np.ndarray, radius: int, plan: ProbePlan | None, keys: np.ndarray | None
+        self,
+        qwords: np.ndarray,
+        radius: int,
+        plan: ProbePlan | None,
+        keys: np.ndarray | None,
+        impl: ModuleType | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Run the kernels ``impl`` (default: ``kernels.implementation``: compiled, or NumPy until
+        they are); both give the same answers."""
         if self.n == 0 or qwords.shape[0] == 0:
             return EMPTY_IDS, EMPTY_IDS, EMPTY_D
-        jit = kernels.compiled()
+        jit = impl or kernels.implementation(int(qwords.shape[0]))
         qwords = readonly(np.ascontiguousarray(qwords, dtype=np.uint64))
         if plan is None or keys is None or self._ro_tables is None:
             qi, rows, d = jit.scan_search(qwords, radius, self._ro_words, self._ro_dead)
