@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from takeback.banks import service as banks
 from takeback.banks.models import DEFAULT_PDQ_THRESHOLD, MAX_PDQ_THRESHOLD, BankInfo
 from takeback.banks.transfer import TransferFormat, guess_format, read_import, write_export
+from takeback.cli import paths
 from takeback.cli.app import (
     EXIT_OK,
     EXIT_SOME_FAILED,
@@ -339,7 +340,11 @@ def add_command(
     name: BankName,
     paths: Annotated[
         list[Path],
-        typer.Argument(help="Image and video files and folders (walked recursively).", show_default=False),
+        typer.Argument(
+            help="Image and video files and folders (walked recursively).",
+            show_default=False,
+            parser=paths.walk_input,
+        ),
     ],
     note: Annotated[str | None, typer.Option("--note", help="A note stored with every entry added.")] = None,
     meta: Annotated[list[str] | None, typer.Option("--meta", help="key=value metadata (repeatable).")] = None,
@@ -559,7 +564,10 @@ def export_command(
         TransferFormat, typer.Option("--format", "-f", case_sensitive=False)
     ] = TransferFormat.JSONL,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write to this file instead of standard output.")
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write to this file instead of standard output.", parser=paths.output_file
+        ),
     ] = None,
 ) -> None:
     """Export every entry: hashes, note, metadata, provenance and state (re-importable exactly)."""
@@ -585,7 +593,11 @@ def import_command(
     name: BankName,
     file: Annotated[
         Path | None,
-        typer.Argument(help="A bank export (.jsonl or .csv); - reads standard input.", show_default=False),
+        typer.Argument(
+            help="A bank export (.jsonl or .csv); - reads standard input.",
+            show_default=False,
+            parser=paths.input_file_or_stdin,
+        ),
     ] = None,
     fmt: Annotated[
         TransferFormat | None,
@@ -594,7 +606,9 @@ def import_command(
     from_case: Annotated[
         Path | None,
         typer.Option(
-            "--from-case", help="A scan case folder: import the fingerprints of what its scan flagged."
+            "--from-case",
+            help="A scan case folder: import the fingerprints of what its scan flagged.",
+            parser=paths.input_folder,
         ),
     ] = None,
     group: Annotated[

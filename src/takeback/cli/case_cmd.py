@@ -42,6 +42,7 @@ from takeback.cases.models import (
     VictimAge,
 )
 from takeback.cases.notices import NoticeKind, compose, notice_facts
+from takeback.cli import paths
 from takeback.cli.app import app, fail, usage_error
 from takeback.config import ACTOR_SELF, acting, get_settings
 from takeback.errors import TakebackError
@@ -764,11 +765,17 @@ def case_notice(
             help="Write the notice (only what is sent) to this file, and the cover note beside it "
             "(NAME.cover-note.EXT).",
             show_default=False,
+            parser=paths.output_file,
         ),
     ] = None,
     cover_path: Annotated[
         Path | None,
-        typer.Option("--cover-note", help="Where to write the cover note instead.", show_default=False),
+        typer.Option(
+            "--cover-note",
+            help="Where to write the cover note instead.",
+            show_default=False,
+            parser=paths.output_file,
+        ),
     ] = None,
 ) -> None:
     """Draft a TAKE IT DOWN removal request (every required element, or it says what is missing) or a

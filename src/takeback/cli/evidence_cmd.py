@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from takeback.cases import service as cs
 from takeback.cases.clock import as_utc, get_zone, iso_utc, local_zone_name
+from takeback.cli import paths
 from takeback.cli.app import EXIT_OK, EXIT_SOME_FAILED, app, err_console, fail, usage_error
 from takeback.cli.case_cmd import (
     ByOpt,
@@ -59,7 +60,10 @@ class ListFormat(StrEnum):
 @evidence_app.command("add")
 def evidence_add(
     case: CaseOpt,
-    file: Annotated[Path | None, typer.Argument(help="The file to capture.", show_default=False)] = None,
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="The file to capture.", show_default=False, parser=paths.input_file),
+    ] = None,
     url: Annotated[
         str | None,
         typer.Option(
@@ -291,7 +295,12 @@ def evidence_timeline(
 @evidence_app.command("bundle")
 def evidence_bundle(
     case: CaseOpt,
-    out_path: Annotated[Path, typer.Option("--out", "-o", help="The ZIP file to write.", show_default=False)],
+    out_path: Annotated[
+        Path,
+        typer.Option(
+            "--out", "-o", help="The ZIP file to write.", show_default=False, parser=paths.output_file
+        ),
+    ],
     with_originals: Annotated[
         bool,
         typer.Option(
@@ -353,7 +362,9 @@ def evidence_bundle(
 
 @evidence_app.command("verify")
 def evidence_verify(
-    bundle: Annotated[Path, typer.Argument(help="The bundle ZIP.", show_default=False)],
+    bundle: Annotated[
+        Path, typer.Argument(help="The bundle ZIP.", show_default=False, parser=paths.input_file)
+    ],
     trusted_key: Annotated[
         str | None,
         typer.Option(

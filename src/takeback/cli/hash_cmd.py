@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from takeback.cli import paths
 from takeback.cli.app import (
     EXIT_OK,
     EXIT_SOME_FAILED,
@@ -101,7 +102,9 @@ def hash_command(
     paths: Annotated[
         list[Path],
         typer.Argument(
-            help="Files and folders to fingerprint (folders are walked recursively).", show_default=False
+            help="Files and folders to fingerprint (folders are walked recursively).",
+            show_default=False,
+            parser=paths.walk_input,
         ),
     ],
     dihedral: Annotated[

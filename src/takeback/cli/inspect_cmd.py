@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from takeback.analysis.provenance import Finding, Findings, InspectOptions, inspect
+from takeback.cli import paths
 from takeback.cli.app import EXIT_OK, EXIT_SOME_FAILED, app, err_console, stdout_is_terminal, usage_error
 from takeback.cli.output import JsonlWriter
 from takeback.config import get_settings
@@ -104,7 +105,9 @@ def inspect_command(
     paths: Annotated[
         list[Path],
         typer.Argument(
-            help="Files and folders to inspect (folders are walked recursively).", show_default=False
+            help="Files and folders to inspect (folders are walked recursively).",
+            show_default=False,
+            parser=paths.walk_input,
         ),
     ],
     fmt: Annotated[
@@ -132,9 +135,8 @@ def inspect_command(
         typer.Option(
             "--trust-anchors",
             help="A PEM file of extra C2PA trust anchors, used beside the shipped C2PA trust lists.",
-            exists=True,
-            dir_okay=False,
             show_default=False,
+            parser=paths.input_file,
         ),
     ] = None,
     show_sensitive: Annotated[

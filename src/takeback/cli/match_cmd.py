@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from takeback.banks.service import get_bank
+from takeback.cli import paths
 from takeback.cli.app import EXIT_OK, EXIT_SOME_FAILED, app, err_console, usage_error
 from takeback.cli.bank_cmd import handled, open_store, pick_format
 from takeback.cli.output import Format, JsonlWriter
@@ -121,7 +122,9 @@ def match_command(
     paths: Annotated[
         list[Path] | None,
         typer.Argument(
-            help="Images, videos and folders to match (folders are walked recursively).", show_default=False
+            help="Images, videos and folders to match (folders are walked recursively).",
+            show_default=False,
+            parser=paths.walk_input,
         ),
     ] = None,
     pdq: Annotated[list[str] | None, typer.Option("--pdq", help="A PDQ hash to match (repeatable).")] = None,

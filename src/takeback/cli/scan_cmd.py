@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn
 from rich.text import Text
 
+from takeback.cli import paths
 from takeback.cli.app import EXIT_OK, EXIT_SOME_FAILED, app, err_console, fail, usage_error
 from takeback.cli.case_cmd import case_app
 from takeback.config import ACTOR_EXAMINER, Settings, acting, get_settings
@@ -122,14 +123,19 @@ def scan_command(
             help="Folders, ZIP/TAR(.gz) archives or files to scan (read in place, never modified). "
             "Leave out to resume or re-report an existing case.",
             show_default=False,
+            parser=paths.walk_input,
         ),
     ] = None,
     case: Annotated[
-        Path,
+        Path | None,
         typer.Option(
-            "--case", "-c", help="The case folder (created if new; resumed if it exists).", show_default=False
+            "--case",
+            "-c",
+            help="The case folder (created if new; resumed if it exists).",
+            show_default=False,
+            parser=paths.case_folder,
         ),
-    ] = Path(),
+    ] = None,
     examiner: Annotated[
         str | None,
         typer.Option(
@@ -150,6 +156,7 @@ def scan_command(
             "--exclude-hashes",
             help="Known-file list (md5sum/sha1sum/sha256sum format, or an NSRL RDS v3 SQLite database); "
             "matching files are counted, not analysed. Repeatable.",
+            parser=paths.input_file,
         ),
     ] = None,
     lang: Annotated[Lang, typer.Option("--lang", help="Report language: en or zh-Hant.")] = Lang.EN,
@@ -194,7 +201,7 @@ def scan_command(
     Killed or interrupted? Run the same command again: it resumes where it stopped. Exit status: 0,
     1 when some items could not be read or decoded (listed in the report), 2 on a usage error.
     """
-    if case == Path():
+    if case is None:
         usage_error("Give the case folder with --case DIR.")
     folder = case.absolute()
     if not sources and not is_case_dir(folder):
@@ -329,7 +336,12 @@ def _audit(db: Any, actor: str, case_id: str, folder: Path, summary: Any) -> Non
 @case_app.command("verify")
 def case_verify(
     folder: Annotated[
-        Path, typer.Argument(help="A scan case folder (made by takeback scan --case).", show_default=False)
+        Path,
+        typer.Argument(
+            help="A scan case folder (made by takeback scan --case).",
+            show_default=False,
+            parser=paths.input_folder,
+        ),
     ],
     sources: Annotated[
         bool, typer.Option("--sources", help="Also hash the source archives and every source file again.")
