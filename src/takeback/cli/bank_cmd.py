@@ -14,7 +14,6 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.orm import Session
 
@@ -31,7 +30,7 @@ from takeback.cli.app import (
     stdout_is_terminal,
     usage_error,
 )
-from takeback.cli.output import Format, JsonlWriter, cli_actor, quality_note, readable_utc
+from takeback.cli.output import Format, JsonlWriter, cli_actor, quality_note, readable_utc, shown
 from takeback.config import get_settings
 from takeback.errors import TakebackError
 from takeback.signals import SignalValue, get_signal_type
@@ -152,7 +151,7 @@ def _print_banks(infos: list[BankInfo]) -> None:
             state = "enabled (disable expired)"
         entries = f"{i.entries:,}" + (f" ({i.disabled_entries:,} off)" if i.disabled_entries else "")
         table.add_row(
-            escape(i.name),
+            shown(i.name),
             "allow-list" if i.is_allow_list else "block",
             str(i.pdq_threshold),
             state,
@@ -192,7 +191,7 @@ def create_command(
             )
         )
     kind = "allow-list bank" if allow_list else "bank"
-    out.print(f"Created {kind} [bold]{escape(bank.name)}[/] (PDQ threshold {bank.pdq_threshold}).")
+    out.print(f"Created {kind} [bold]{shown(bank.name)}[/] (PDQ threshold {bank.pdq_threshold}).")
 
 
 @bank_app.command("list")
@@ -250,8 +249,8 @@ def show_command(
         return
     _print_banks([info])
     if info.description:
-        out.print(f"\n{escape(info.description)}")
-    out.print(f"\ncreated {readable_utc(info.created_at)} by {escape(info.created_by)}")
+        out.print(f"\n{shown(info.description)}")
+    out.print(f"\ncreated {readable_utc(info.created_at)} by {shown(info.created_by)}")
     if not views:
         return
     now = datetime.now(UTC)
@@ -263,16 +262,16 @@ def show_command(
             else "  [yellow]disabled[/]"
             + (f" until {readable_utc(v.disabled_until)}" if v.disabled_until else "")
         )
-        shown = next(t for t in ("pdq", "sha256", "md5", "vpdq") if t in v.signals)
-        others = "+".join(t for t in banks.SIGNAL_ORDER if t in v.signals and t != shown)
+        kind = next(t for t in ("pdq", "sha256", "md5", "vpdq") if t in v.signals)
+        others = "+".join(t for t in banks.SIGNAL_ORDER if t in v.signals and t != kind)
         extra = f"  (+{others})" if others else ""
-        value, quality = v.signals[shown]
-        text = f"{len(unpack(value))} frames" if shown == "vpdq" else value.hex()
-        if shown == "pdq" and quality is not None:
+        value, quality = v.signals[kind]
+        text = f"{len(unpack(value))} frames" if kind == "vpdq" else value.hex()
+        if kind == "pdq" and quality is not None:
             text += f"  {quality_note(quality)}"
-        out.print(f"  #{v.id}  {shown} {text}{extra}{state}")
+        out.print(f"  #{v.id}  {kind} {text}{extra}{state}")
         if v.note:
-            out.print(f"      note: {escape(v.note)}")
+            out.print(f"      note: {shown(v.note)}")
 
 
 @bank_app.command("rename")
@@ -282,7 +281,7 @@ def rename_command(
     """Rename a bank (its entries, ids and history stay)."""
     with handled():
         bank = in_store(lambda s: banks.update_bank(s, name=name, new_name=new_name, actor=actor()))
-    out.print(f"Renamed to [bold]{escape(bank.name)}[/].")
+    out.print(f"Renamed to [bold]{shown(bank.name)}[/].")
 
 
 @bank_app.command("set")
@@ -314,7 +313,7 @@ def set_command(
             )
         )
     kind = "allow-list" if bank.is_allow_list else "blocking"
-    out.print(f"{escape(bank.name)}: {kind} bank, PDQ threshold {bank.pdq_threshold}.")
+    out.print(f"{shown(bank.name)}: {kind} bank, PDQ threshold {bank.pdq_threshold}.")
 
 
 @bank_app.command("delete")
@@ -329,7 +328,7 @@ def delete_command(
         typer.confirm(f"Delete bank {name!r}? It will stop matching.", abort=True)
     with handled():
         bank = in_store(lambda s: banks.delete_bank(s, name=name, actor=actor()))
-    out.print(f"Deleted bank {escape(bank.name)}.")
+    out.print(f"Deleted bank {shown(bank.name)}.")
 
 
 # --- entries --------------------------------------------------------------------------------------
@@ -423,10 +422,10 @@ def _report_add(writer: JsonlWriter | None, fp: Fingerprint, status: str, conten
             }
         )
         return
-    path = escape(fp.path)
+    path = shown(fp.path)
     if status == "error":
         assert fp.error is not None
-        out.print(f"[red]failed[/]     {path}: {escape(fp.error['message'])}")
+        out.print(f"[red]failed[/]     {path}: {shown(fp.error['message'])}")
     elif status == "duplicate":
         out.print(f"duplicate  {path} (already entry #{content_id})")
     else:
@@ -527,7 +526,7 @@ def disable_command(
             bank = in_store(
                 lambda s: banks.set_bank_enabled(s, name=name, enabled=False, until=when, actor=actor())
             )
-            what = f"bank {escape(bank.name)}"
+            what = f"bank {shown(bank.name)}"
     out.print(f"Disabled {what}" + (f" until {readable_utc(when)}." if when else "."))
 
 
@@ -550,7 +549,7 @@ def enable_command(
             what = f"{n} entr{'y' if n == 1 else 'ies'}"
         else:
             bank = in_store(lambda s: banks.set_bank_enabled(s, name=name, enabled=True, actor=actor()))
-            what = f"bank {escape(bank.name)}"
+            what = f"bank {shown(bank.name)}"
     out.print(f"Enabled {what}.")
 
 
@@ -672,7 +671,7 @@ def import_command(
                 fail(f"Could not read {file}: {exc.strerror or exc}.")
             except banks.ImportFileError as exc:
                 for line, problem in exc.problems:
-                    err_console.print(f"{escape(label)}: line {line}: {escape(problem)}", highlight=False)
+                    err_console.print(f"{shown(label)}: line {line}: {shown(problem)}", highlight=False)
                 fail(exc)
             err_console.print(f"Importing {len(entries):,} entries in one transaction...", highlight=False)
             report = db.run(
@@ -742,7 +741,7 @@ def _import_from_case(
         + (f"; {report.duplicates:,} were already in the bank." if report.duplicates else ".")
     )
     if sel.flagged:
-        shown = {
+        labels = {
             "ai": "AI provenance",
             "nudity": "nudity",
             "derivative": "derivative",
@@ -750,7 +749,7 @@ def _import_from_case(
         }
         out.print(
             "  flagged by the scan: "
-            + ", ".join(f"{n:,} {shown.get(f, f)}" for f, n in sorted(sel.flagged.items()))
+            + ", ".join(f"{n:,} {labels.get(f, f)}" for f, n in sorted(sel.flagged.items()))
         )
     _print_left_out(sel.left_out)
     if sel.pdq_left_out:

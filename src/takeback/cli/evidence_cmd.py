@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from sqlalchemy.orm import Session
 
 from takeback.cases import service as cs
@@ -29,7 +28,7 @@ from takeback.cli.case_cmd import (
     signer,
     when,
 )
-from takeback.cli.output import CsvWriter, JsonlWriter, quality_note
+from takeback.cli.output import CsvWriter, JsonlWriter, quality_note, shown
 from takeback.errors import TakebackError
 from takeback.evidence import service as ev
 from takeback.evidence.bundle import export_bundle, verify_bundle
@@ -176,8 +175,8 @@ def evidence_add(
     if rec["pdq"]:
         out.print(f"  pdq    {rec['pdq']}  {quality_note(rec['pdq_quality'])}")
     if rec["fingerprint_error"]:
-        out.print(f"  [yellow]{escape(rec['fingerprint_error']['message'])}[/]")
-    out.print(f"  captured {rec['captured_case_local']} by {escape(who)}")
+        out.print(f"  [yellow]{shown(rec['fingerprint_error']['message'])}[/]")
+    out.print(f"  captured {rec['captured_case_local']} by {shown(who)}")
     out.print(
         "  original stored encrypted"
         if rec["stored"]
@@ -249,9 +248,9 @@ def evidence_list(
     out.print(f"Evidence in {case.upper()} (times in {zone})")
     for r, captured, posted in rows:
         src = " · ".join(x for x in (r["platform"], r["account"], r["url"] or r["original_name"]) if x)
-        out.print(f"[bold]#{r['id']}[/] {escape(src)}")
+        out.print(f"[bold]#{r['id']}[/] {shown(src)}")
         out.print(
-            f"    captured {captured} by {escape(r['captured_by'])}; "
+            f"    captured {captured} by {shown(r['captured_by'])}; "
             f"{'original stored' if r['stored'] else 'hash only'}"
         )
         if posted:
@@ -288,8 +287,8 @@ def evidence_timeline(
         return
     out.print(f"Timeline of {case.upper()} (times in {zone})")
     for e in events:
-        ref = escape(f"  [ref {e['reference']}]") if e["reference"] else ""
-        out.print(f"{e['local']}  {e['kind']:<9} {escape(e['text'])}{ref}")
+        ref = shown(f"  [ref {e['reference']}]") if e["reference"] else ""
+        out.print(f"{e['local']}  {e['kind']:<9} {shown(e['text'])}{ref}")
 
 
 @evidence_app.command("bundle")
@@ -396,11 +395,11 @@ def evidence_verify(
         )
         raise typer.Exit(EXIT_OK if r.ok else EXIT_SOME_FAILED)
     for c in r.checks:
-        out.print(f"  [green]ok[/]  {escape(c)}")
+        out.print(f"  [green]ok[/]  {shown(c)}")
     if not r.ok:
         assert r.failure is not None
         where = f" ({r.failure.member})" if r.failure.member else ""
-        out.print(f"[bold red]FAILED[/] {r.failure.code}{escape(where)}: {escape(r.failure.message)}")
+        out.print(f"[bold red]FAILED[/] {r.failure.code}{shown(where)}: {shown(r.failure.message)}")
         raise typer.Exit(EXIT_SOME_FAILED)
     out.print(
         f"[bold green]VERIFIED[/] {r.reference}: {r.items} items, {r.originals} originals, "

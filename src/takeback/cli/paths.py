@@ -25,6 +25,7 @@ from pathlib import Path
 
 from takeback.cli.app import usage_error
 from takeback.cli.output import terminal_text
+from takeback.media.walk import kind_of
 
 
 class Want(StrEnum):
@@ -34,23 +35,6 @@ class Want(StrEnum):
     WALK = "walk"  # a file or folder to walk; missing ones are per-item errors of the walk
     NEW_FILE = "new_file"  # a file to write: absent, or a regular file to replace
     NEW_FOLDER = "new_folder"  # a folder to use or create (a scan case)
-
-
-def kind_of(mode: int) -> str:
-    """What a path is, in words, for a message."""
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    if stat.S_ISREG(mode):
-        return "a file"
-    if stat.S_ISFIFO(mode):
-        return "a named pipe (FIFO)"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISCHR(mode):
-        return "a character device"
-    if stat.S_ISBLK(mode):
-        return "a block device"
-    return "not a file or folder"
 
 
 def _os_problem(exc: OSError, shown: str) -> str:

@@ -13,13 +13,13 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn
 from rich.text import Text
 
 from takeback.cli import paths
 from takeback.cli.app import EXIT_OK, EXIT_SOME_FAILED, app, err_console, fail, usage_error
 from takeback.cli.case_cmd import case_app
+from takeback.cli.output import shown
 from takeback.config import ACTOR_EXAMINER, Settings, acting, get_settings
 from takeback.errors import TakebackError
 from takeback.evidence.signing import PublicKey, Signer
@@ -258,7 +258,7 @@ def scan_command(
         _audit(db, who, summary.case_id, folder, summary)
     except KeyboardInterrupt:
         err_console.print(
-            f"[yellow]Interrupted.[/] Finished items are saved in {escape(str(folder))}; "
+            f"[yellow]Interrupted.[/] Finished items are saved in {shown(str(folder))}; "
             "run the same command to resume.",
             highlight=False,
         )
@@ -274,14 +274,14 @@ def scan_command(
         if db is not None:
             db.dispose()
     status = "resumed and completed" if summary.resumed else "completed"
-    out.print(f"Scan {status}: case [bold]{summary.case_id}[/] in {escape(str(folder))}")
+    out.print(f"Scan {status}: case [bold]{summary.case_id}[/] in {shown(str(folder))}")
     out.print(
         f"  {summary.items:,} items: {summary.done:,} analysed, {summary.known:,} known (excluded), "
         f"{summary.errors:,} with errors; {summary.matched:,} matched a bank; {summary.groups:,} groups."
     )
     if summary.repeated:
         out.print(f"  {summary.repeated:,} items in flight when the last run stopped were processed again.")
-    out.print("  " + ", ".join(escape(n) for n in written))
+    out.print("  " + ", ".join(shown(n) for n in written))
     if reveal:
         out.print("  [yellow]Thumbnails are clear in this report (--reveal): recorded in the custody log.[/]")
     raise typer.Exit(EXIT_SOME_FAILED if summary.errors else EXIT_OK)
@@ -304,7 +304,7 @@ def _open_banks(cfg: Settings) -> tuple[Any, Any]:
         )
     matcher = open_matcher(db, data_dir=cfg.ensure_data_dir())
     for notice in matcher.notices:
-        err_console.print(f"[yellow]notice:[/] {escape(notice)}", highlight=False)
+        err_console.print(f"[yellow]notice:[/] {shown(notice)}", highlight=False)
     return matcher, db
 
 
@@ -372,19 +372,19 @@ def case_verify(
         v = triage.verify_case_dir(folder, sources=sources, trusted_keys=keys or None)
     except TakebackError as exc:
         fail(exc)
-    out.print(f"Case [bold]{v.case_id}[/] in {escape(str(v.folder))}")
+    out.print(f"Case [bold]{v.case_id}[/] in {shown(str(v.folder))}")
     for k in v.keys:
         out.print(f"  signed by key {k.key_id}  (fingerprint {k.fingerprint})")
     out.print(f"  {v.entries:,} custody entries, {v.items:,} items, {v.checked_files:,} files hashed")
     for w in v.warnings:
-        out.print(f"  [yellow]note:[/] {escape(w)}")
+        out.print(f"  [yellow]note:[/] {shown(w)}")
     first = v.first
     if first is None:
         out.print("[green]Verified:[/] the chain, every signature and every recorded hash match.")
         raise typer.Exit(EXIT_OK)
     where = f"entry {first.seq}" if first.seq is not None else "the case database"
-    out.print(f"[bold red]BROKEN[/] at {where}: {escape(first.message)} [dim]({first.code})[/]")
+    out.print(f"[bold red]BROKEN[/] at {where}: {shown(first.message)} [dim]({first.code})[/]")
     for p in v.problems:
         if p is not first:
-            out.print(f"  also: {escape(p.message)} [dim]({p.code})[/]")
+            out.print(f"  also: {shown(p.message)} [dim]({p.code})[/]")
     raise typer.Exit(EXIT_SOME_FAILED)
