@@ -43,7 +43,7 @@ from takeback.cases.models import (
 from takeback.cases.notices import NoticeKind, compose, notice_facts
 from takeback.cli import paths
 from takeback.cli.app import app, fail, usage_error
-from takeback.cli.output import shown
+from takeback.cli.output import shown, terminal_text
 from takeback.config import ACTOR_SELF, acting, get_settings
 from takeback.errors import TakebackError
 from takeback.evidence.locker import Locker
@@ -814,15 +814,17 @@ def case_notice(
         out.print(f"Wrote the notice to send: {shown(str(out_path))}")
         out.print(f"Wrote the cover note for you (do not send it): {shown(str(cover_file))}")
         return
-    sys.stdout.write(render_html(notice) if fmt is NoticeFormat.HTML else render_text(notice))
+    text = render_html(notice) if fmt is NoticeFormat.HTML else render_text(notice)
+    # links and names in a notice come from outside: on a terminal they must not drive it
+    sys.stdout.write(terminal_text(text, keep_newlines=True) if sys.stdout.isatty() else text)
     sys.stdout.flush()
     if cover_path is not None:
         _write_doc(cover, cover_path, fmt)
-        sys.stderr.write(f"Wrote the cover note for you (do not send it): {cover_path}\n")
+        sys.stderr.write(f"Wrote the cover note for you (do not send it): {terminal_text(cover_path)}\n")
     else:
         rule = "-" * 20
         sys.stderr.write(f"\n{rule} cover note for you, not part of the notice (stderr) {rule}\n")
-        sys.stderr.write(render_text(cover))
+        sys.stderr.write(terminal_text(render_text(cover), keep_newlines=True))
 
 
 def _write_doc(doc: Document, path: Path, fmt: NoticeFormat) -> None:

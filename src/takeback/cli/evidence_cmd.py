@@ -349,7 +349,7 @@ def evidence_bundle(
         else "no originals (fingerprints and context only)"
     )
     items = f"{res.items} item{'' if res.items == 1 else 's'}"
-    out.print(f"Wrote {res.path} ({res.bytes:,} bytes): {items}, {originals}.")
+    out.print(f"Wrote {shown(res.path)} ({res.bytes:,} bytes): {items}, {originals}.")
     out.print(f"  sha256 {res.sha256}")
     out.print(f"  signing key {signer().public.fingerprint}")
     if not with_originals:
@@ -399,13 +399,13 @@ def evidence_verify(
     if not r.ok:
         assert r.failure is not None
         where = f" ({r.failure.member})" if r.failure.member else ""
-        out.print(f"[bold red]FAILED[/] {r.failure.code}{shown(where)}: {shown(r.failure.message)}")
+        out.print(f"[bold red]FAILED[/] {shown(r.failure.code)}{shown(where)}: {shown(r.failure.message)}")
         raise typer.Exit(EXIT_SOME_FAILED)
     out.print(
-        f"[bold green]VERIFIED[/] {r.reference}: {r.items} items, {r.originals} originals, "
+        f"[bold green]VERIFIED[/] {shown(r.reference)}: {r.items} items, {r.originals} originals, "
         f"{r.custody_entries} custody entries."
     )
     if r.key:
-        out.print(f"  signed by key {r.key.key_id}; fingerprint {r.key.fingerprint}")
+        out.print(f"  signed by key {shown(r.key.key_id)}; fingerprint {shown(r.key.fingerprint)}")
         if trusted_key is None:
             out.print("  Compare this fingerprint with the one the sender gave you (or pass --trusted-key).")

@@ -374,7 +374,7 @@ def case_verify(
         fail(exc)
     out.print(f"Case [bold]{v.case_id}[/] in {shown(str(v.folder))}")
     for k in v.keys:
-        out.print(f"  signed by key {k.key_id}  (fingerprint {k.fingerprint})")
+        out.print(f"  signed by key {shown(k.key_id)}  (fingerprint {shown(k.fingerprint)})")
     out.print(f"  {v.entries:,} custody entries, {v.items:,} items, {v.checked_files:,} files hashed")
     for w in v.warnings:
         out.print(f"  [yellow]note:[/] {shown(w)}")
