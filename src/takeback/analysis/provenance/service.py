@@ -27,7 +27,7 @@ from takeback.analysis.provenance.models import Evidence, Finding, FindingError,
 from takeback.media import HEAD_BYTES, Limits, MediaError, open_image, sniff
 from takeback.media import errors as media_codes
 from takeback.media.types import Kind
-from takeback.media.walk import display_path
+from takeback.media.walk import display_path, open_regular
 
 if TYPE_CHECKING:
     from takeback.analysis.classifiers import Classifier
@@ -77,7 +77,7 @@ def _read(path: str | os.PathLike[str], shown: str, limits: Limits) -> bytes:
                 "(TAKEBACK_MAX_FILE_BYTES); not inspected.",
                 code=media_codes.FILE_TOO_LARGE,
             )
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:  # swapped for a pipe since the stat: refused, never read
             return fh.read(limits.max_file_bytes + 1)
     except FileNotFoundError:
         raise MediaError(f"No such file: {shown}.", code=media_codes.NOT_FOUND) from None
