@@ -22,6 +22,7 @@ from typing import overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from takeback.errors import TakebackError
+from takeback.i18n import translate_plural
 
 #: how far in the future a time someone reports may be before it is refused (clock skew between devices)
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -183,11 +184,9 @@ class Duration:
         return f"PT{self.hours}H" if self.hours else f"P{self.months}M"
 
     def describe(self, lang: str = "en") -> str:
-        if lang == "zh-Hant":
-            return f"{self.hours} 小時" if self.hours else f"{self.months} 個月"
         if self.hours:
-            return f"{self.hours} hours" if self.hours != 1 else "1 hour"
-        return f"{self.months} months" if self.months != 1 else "1 month"
+            return translate_plural("common.hours", self.hours, lang)
+        return translate_plural("common.months", self.months, lang)
 
 
 _DURATION = re.compile(

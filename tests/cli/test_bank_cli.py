@@ -176,7 +176,7 @@ def test_a_broken_import_file_names_every_bad_line_and_imports_nothing(cli: Cli,
     assert "3 invalid rows; nothing was imported" in r.stderr
     assert jsonl(cli("bank", "list", "-f", "jsonl").stdout)[0]["entries"] == 0
     r = cli("bank", "import", "b", str(tmp_path / "missing.jsonl"))
-    assert r.exit_code == 1 and "Could not read" in r.stderr
+    assert r.exit_code == 2 and "No such file or folder" in r.stderr  # before anything is opened
     (tmp_path / "x.txt").write_text(good)
     assert cli("bank", "import", "b", str(tmp_path / "x.txt")).exit_code == 2  # format unknown
     r = cli("bank", "import", "b", "-", "--format", "jsonl", input=good + "\n")
@@ -337,3 +337,30 @@ def test_a_locked_database_is_waited_for_then_reported(cli: Cli, monkeypatch: py
         holder.wait(10)
     with sqlite3.connect(path) as con:
         assert con.execute("SELECT count(*) FROM bank_content").fetchone() == (1,)
+
+
+def test_a_large_import_leaves_the_match_index_file_current(cli: Cli, tmp_path: Path) -> None:
+    """The first ``match`` after importing a bank loads the index file instead of rebuilding it
+    (issue 11 §3: seconds at a million hashes)."""
+    from takeback.banks.service import change_watermark
+    from takeback.index import PdqIndex
+    from takeback.store import open_database
+
+    rng = np.random.default_rng(61)
+    hashes = [rand_bytes(rng).hex() for _ in range(1200)]
+    path = tmp_path / "big.csv"
+    path.write_text("pdq,pdq_quality\n" + "".join(f"{h},90\n" for h in hashes))
+    cli("bank", "create", "big")
+    r = cli("bank", "import", "big", str(path))
+    assert r.exit_code == 0 and "Imported 1,200 of 1,200" in r.stdout
+    data = Path(cli.env["TAKEBACK_DATA_DIR"])
+    files = list((data / "index").glob("pdq-*.idx"))
+    assert len(files) == 1  # written by the import, before any match
+    saved = PdqIndex.load(files[0])
+    db = open_database(cli.env["TAKEBACK_DATABASE_URL"])
+    try:
+        with db.session() as s:
+            head = change_watermark(s)
+    finally:
+        db.dispose()
+    assert len(saved) == 1200 and saved.watermark == head  # nothing left to replay or rebuild

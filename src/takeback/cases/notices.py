@@ -31,22 +31,13 @@ from takeback.cases import service as cs
 from takeback.cases.models import Case, Clock, ClockStatus, ReferralStatus, TakedownStatus
 from takeback.clock import as_utc, format_local, get_zone, parse_duration, utcnow
 from takeback.errors import TakebackError
-from takeback.guidance.kb import KnowledgeBase, Text, load_kb
+from takeback.guidance.kb import KnowledgeBase, load_kb
 from takeback.guidance.situation import VictimAge
+from takeback.i18n import Translator, translate
 from takeback.reports.document import Bullets, Document, Heading, KeyValues, Paragraph
 
 #: where the sender still has to write something in
 BLANK = "________"
-
-#: the legal-information notice, for the cover note (never inside the notice that is sent)
-COVER_DISCLAIMER = Text.model_validate(
-    {
-        "en": "This is legal information, not legal advice: laws change and every case is different. If you "
-        "can, have a lawyer or a support service read the notice before you send it.",
-        "zh-Hant": "以上為法律資訊，並非法律意見：法例會修改，每宗個案的情況亦各有不同。"
-        "如有可能，請在發出通知前先請律師或支援機構細閱。",
-    }
-)
 
 
 class NoticeError(TakebackError):
@@ -152,7 +143,7 @@ def missing_take_it_down(f: NoticeFacts) -> list[str]:
 
 
 def _day(d: date, lang: str) -> str:
-    return f"{d.year}年{d.month}月{d.day}日" if lang == "zh-Hant" else d.isoformat()
+    return translate("common.date", lang, year=d.year, month=d.month, day=d.day)
 
 
 def _local_day(dt: datetime, f: NoticeFacts, lang: str) -> str:
@@ -163,12 +154,16 @@ def _date(f: NoticeFacts, lang: str) -> str:
     return _local_day(f.today or utcnow(), f, lang)
 
 
+def _paren(text: str | None, lang: str) -> str:
+    return translate("common.paren", lang, text=text) if text else ""
+
+
 def _header(f: NoticeFacts, lang: str, to: str | None = None) -> KeyValues:
-    zh = lang == "zh-Hant"
-    pairs = [("致" if zh else "To", to)] if to else []
-    pairs.append(("日期" if zh else "Date", _date(f, lang)))
+    _ = Translator(lang)
+    pairs = [(_("notice.to"), to)] if to else []
+    pairs.append((_("notice.date"), _date(f, lang)))
     if to:  # a complaint gives its reference with the contact details instead
-        pairs.append(("本人的參考編號" if zh else "My reference", f.case_reference))
+        pairs.append((_("notice.my_reference"), f.case_reference))
     return KeyValues(pairs)
 
 
@@ -180,150 +175,38 @@ def take_it_down_notice(f: NoticeFacts, lang: str = "en") -> Document:
             "A valid TAKE IT DOWN request needs: " + "; ".join(TID_ELEMENTS[m] for m in missing) + ".",
             code="notice_incomplete",
         )
-    zh = lang == "zh-Hant"
-    to = f.platform or ("平台信任及安全團隊" if zh else "Trust and Safety team")
-    doc = Document(
-        title="TAKE IT DOWN 移除要求" if zh else "Removal request under the TAKE IT DOWN Act", lang=lang
-    )
+    _ = Translator(lang)
+    to = f.platform or _("notice.tid.to_default")
+    doc = Document(title=_("notice.tid.title"), lang=lang)
     doc.add(_header(f, lang, to))
-    if zh:
-        doc.add(
-            Paragraph(
-                "本人根據美國《TAKE IT DOWN法案》（公法119-12）提出此書面要求，"
-                "請貴平台移除下列未經同意發布的私密影像，"
-                "並在收到此要求後48小時內完成移除，以及作出合理努力移除所有相同的副本。"
-            )
-        )
-    else:
-        doc.add(
-            Paragraph(
-                "This is a written request under the TAKE IT DOWN "
-                "Act (Pub. L. 119-12) to remove the intimate visual "
-                "depiction(s) identified below, published without "
-                "consent. Please remove them within 48 hours of "
-                "receiving this request, and make reasonable efforts to remove any identical copies."
-            )
-        )
-    doc.add(Heading("1. 影像及其位置" if zh else "1. The depiction and where it is"))
+    doc.add(Paragraph(_("notice.tid.intro")))
+    doc.add(Heading(_("notice.tid.h_depiction")))
     doc.add(Bullets(list(f.urls)))
     hashes = [i for i in f.items if i.get("sha256")]
     if hashes:
-        doc.add(
-            Paragraph(
-                "以下是影像的「指紋」（雜湊值），可協助貴平台找出相同的副本："
-                if zh
-                else "Fingerprints (hashes) of the images, to help you find identical copies:"
-            )
-        )
+        doc.add(Paragraph(_("notice.tid.hashes_intro")))
         doc.add(
             Bullets(
                 [f"SHA-256 {i['sha256']}" + (f" · PDQ {i['pdq']}" if i.get("pdq") else "") for i in hashes]
             )
         )
-    doc.add(Heading("2. 真誠聲明" if zh else "2. Statement of good faith"))
+    doc.add(Heading(_("notice.tid.h_good_faith")))
     who = f.on_behalf_of or f.name
-    if zh:
-        stmt = (
-            f"本人真誠相信，上述影像中可被辨識的人士（{who}）並無同意發布該影像。"
-            if not f.on_behalf_of
-            else f"本人獲授權代表{who}行事，並真誠相信，上述影像中可被辨識的人士並無同意發布該影像。"
-        )
-    else:
-        stmt = (
-            "I have a good faith belief that the intimate visual "
-            f"depiction of the identifiable individual ({who}) "
-            "identified above was not consensual."
-            if not f.on_behalf_of
-            else (
-                f"I am authorised to act on behalf of {who}, and I "
-                "have a good faith belief that the intimate visual "
-                "depiction of the identifiable individual identified above was not consensual."
-            )
-        )
+    stmt = _("notice.tid.statement_on_behalf" if f.on_behalf_of else "notice.tid.statement", who=who)
     doc.add(Paragraph(stmt))
     if f.relevant_info:
-        doc.add(Paragraph(("相關資料：" if zh else "Relevant information: ") + f.relevant_info))
-    doc.add(Heading("3. 聯絡資料" if zh else "3. Contact information"))
-    doc.add(
-        KeyValues(
-            [("姓名" if zh else "Name", f.name or ""), ("聯絡方法" if zh else "Contact", f.contact or "")]
-        )
-    )
-    doc.add(Heading("4. 簽署" if zh else "4. Signature"))
+        doc.add(Paragraph(_("notice.tid.relevant_info", info=f.relevant_info)))
+    doc.add(Heading(_("notice.tid.h_contact")))
+    doc.add(KeyValues([(_("notice.name"), f.name or ""), (_("notice.contact"), f.contact or "")]))
+    doc.add(Heading(_("notice.tid.h_signature")))
     doc.add(Paragraph(f"{f.signature}"))
     doc.add(Paragraph(_date(f, lang)))
     return doc
 
 
-_BODIES = {
-    NoticeKind.HK_POLICE: {
-        "en": (
-            "Report to the Hong Kong Police Force",
-            "I wish to report the publication of, or threats to publish, intimate images of me without my "
-            "consent, which I understand may be offences under sections 159AAE and 159AAD of the Crimes "
-            "Ordinance (Cap. 200). I ask the police to investigate, and to consider seeking an order for the "
-            "images to be removed or destroyed (section 159AAL).",
-        ),
-        "zh-Hant": (
-            "向香港警務處報案",
-            "本人現就他人在未經本人同意下發布或威脅發布本人的私密影像一事報案。據本人理解，有關行為可能觸犯《刑事罪行條例》"
-            "（第200章）第159AAE條及第159AAD條。本人要求警方展開調查，並考慮申請命令移除或銷毀有關影像（第159AAL條）。",
-        ),
-    },
-    NoticeKind.HK_PCPD: {
-        "en": (
-            "Complaint to the Office of the Privacy Commissioner for Personal Data",
-            "I wish to complain about the use and disclosure of "
-            "my personal data: intimate images from which I "
-            "can be identified were made and/or disclosed without my consent. I ask the Commissioner to "
-            "investigate, including under section 64 of the "
-            "Personal Data (Privacy) Ordinance (Cap. 486), and "
-            "to consider a cessation notice (section 66M) for "
-            "any content still online. I can provide evidence "
-            "as fingerprints (hashes) without sending the images again.",
-        ),
-        "zh-Hant": (
-            "向個人資料私隱專員公署投訴",
-            "本人現就本人個人資料被使用及披露一事作出投訴：他人在未經本人同意下，製作及／或披露能辨識出本人的私密影像。"
-            "本人要求私隱專員展開調查，包括根據《個人資料（私隱）條例》（第486章）第64條進行調查，並考慮就仍在網上的內容"
-            "發出停止披露通知（第66M條）。本人可以提供影像的「指紋」（雜湊值）作為證據，無須再次傳送影像。",
-        ),
-    },
-    NoticeKind.HK_EOC: {
-        "en": (
-            "Complaint to the Equal Opportunities Commission",
-            "I wish to complain of sexual harassment under the Sex Discrimination Ordinance (Cap. 480). "
-            "Sexual images of me were made and/or shared without my consent by a person at my {setting}, "
-            "creating a sexually hostile environment for me. I ask the Commission to investigate and to "
-            "attempt conciliation.",
-        ),
-        "zh-Hant": (
-            "向平等機會委員會投訴",
-            "本人現根據《性別歧視條例》（第480章）就性騷擾作出投訴。與本人同在{setting}的人士在未經本人同意下製作及／或"
-            "分享本人的色情影像，令本人身處在性方面具敵意的環境。本人要求平機會展開調查並進行調停。",
-        ),
-    },
-}
-_CHILD_POLICE = {
-    "en": (
-        "I was under 18 in these images. I understand that the Prevention of Child Pornography Ordinance "
-        "(Cap. 579), which expressly covers computer-generated images, also applies. I have not kept copies "
-        "of the images; I can say where they are and who has them."
-    ),
-    "zh-Hant": (
-        "影像中的本人當時未滿18歲。據本人理解，明確涵蓋由電腦製作的影像的《防止兒童色情物品條例》（第579章）亦適用。"
-        "本人沒有保留影像副本，但可以說明影像所在位置及持有人。"
-    ),
-}
-_SETTING = {
-    "en": {
-        "university": "university",
-        "school": "school",
-        "work": "workplace",
-        None: "school, university or workplace",
-    },
-    "zh-Hant": {"university": "大學", "school": "學校", "work": "工作場所", None: "學校、大學或工作場所"},
-}
+#: each complaint's catalogue prefix (``notice.<prefix>.title``, ``.body``)
+_COMPLAINT = {NoticeKind.HK_POLICE: "police", NoticeKind.HK_PCPD: "pcpd", NoticeKind.HK_EOC: "eoc"}
+_SETTINGS = ("university", "school", "work")
 
 
 def eoc_window_end(f: NoticeFacts, kb: KnowledgeBase | None = None) -> datetime | None:
@@ -343,43 +226,17 @@ def _eoc_window_passed(f: NoticeFacts) -> bool:
 
 def _where_text(loc: Location, f: NoticeFacts, lang: str) -> str:
     """A link and what became of the request to remove it, as the receiver reads it."""
-    zh = lang == "zh-Hant"
-    text = loc.url + (
-        f"（{loc.platform}）" if zh and loc.platform else f" ({loc.platform})" if loc.platform else ""
-    )
+    text = loc.url + _paren(loc.platform, lang)
     if loc.status is None or loc.requested is None:
         return text
     asked = _local_day(loc.requested, f, lang)
     done = _local_day(loc.resolved, f, lang) if loc.resolved else None
     status = TakedownStatus(loc.status)
-    if zh:
-        return (
-            text
-            + {
-                TakedownStatus.SENT: f"：已於{asked}要求移除，至今仍未移除",
-                TakedownStatus.ACKNOWLEDGED: f"：已於{asked}要求移除，平台已確認收到，至今仍未移除",
-                TakedownStatus.NO_REPLY: f"：已於{asked}要求移除，平台沒有回覆",
-                TakedownStatus.REMOVED: f"：已於{done or asked}移除（於{asked}要求移除）",
-                TakedownStatus.REFUSED: f"：平台於{done or asked}拒絕移除（於{asked}要求移除）",
-            }[status]
-        )
-    return (
-        text
-        + {
-            TakedownStatus.SENT: f": removal requested on {asked}, not removed so far",
-            TakedownStatus.ACKNOWLEDGED: f": removal requested on {asked}, acknowledged, not removed so far",
-            TakedownStatus.NO_REPLY: f": removal requested on {asked}, no reply",
-            TakedownStatus.REMOVED: f": removed on {done or asked} (requested on {asked})",
-            TakedownStatus.REFUSED: (
-                f": the platform refused to remove it on {done or asked} (requested on {asked})"
-            ),
-        }[status]
-    )
+    return text + translate(f"notice.where.{status.value}", lang, asked=asked, done=done or asked)
 
 
 def _report_text(report: tuple[str, str | None, str | None], lang: str, kb: KnowledgeBase) -> str:
     to, when, ref = report
-    zh = lang == "zh-Hant"
     ch = kb.channel(to)
     parts = [ch.name.get(lang) if ch is not None else to]
     if when:
@@ -388,8 +245,8 @@ def _report_text(report: tuple[str, str | None, str | None], lang: str, kb: Know
         except ValueError:
             parts.append(when)
     if ref:
-        parts.append(("參考編號 " if zh else "reference ") + ref)
-    return ("，" if zh else ", ").join(parts)
+        parts.append(translate("notice.their_reference", lang, ref=ref))
+    return translate("common.list_sep", lang).join(parts)
 
 
 def complaint_draft(kind: NoticeKind, f: NoticeFacts, lang: str = "en") -> Document:
@@ -398,83 +255,52 @@ def complaint_draft(kind: NoticeKind, f: NoticeFacts, lang: str = "en") -> Docum
     if kind is NoticeKind.TAKE_IT_DOWN:
         return take_it_down_notice(f, lang)
     kb = load_kb()
-    zh = lang == "zh-Hant"
-    key = "zh-Hant" if zh else "en"
-    title, body = _BODIES[kind][key]
-    setting = _SETTING[key].get(f.setting, _SETTING[key][None])
-    doc = Document(title=title, lang=lang)
+    _ = Translator(lang)
+    prefix = _COMPLAINT[kind]
+    setting = _(f"notice.setting.{f.setting if f.setting in _SETTINGS else 'any'}")
+    doc = Document(title=_(f"notice.{prefix}.title"), lang=lang)
     doc.add(_header(f, lang))
-    doc.add(Paragraph(body.format(setting=setting)))
+    doc.add(Paragraph(_(f"notice.{prefix}.body", setting=setting)))
     if kind is NoticeKind.HK_POLICE and f.victim_age.under_18:
-        doc.add(Paragraph(_CHILD_POLICE[key]))
+        doc.add(Paragraph(_("notice.police.child")))
     if kind is NoticeKind.HK_EOC and _eoc_window_passed(f):
         assert f.incident_date is not None
-        doc.add(
-            Paragraph(
-                f"本人明白此投訴是在有關行為（{_day(f.incident_date, lang)}）發生超過12個月後才提出。"
-                f"本人懇請平機會仍然受理此投訴，理由如下：{BLANK}"
-                if zh
-                else (
-                    "I am making this complaint more than 12 months after the act, which took place on "
-                    f"{f.incident_date.isoformat()}. I ask the Commission to accept it nonetheless, "
-                    f"for these reasons: {BLANK}"
-                )
-            )
-        )
-    doc.add(Heading("事件經過" if zh else "What happened"))
+        doc.add(Paragraph(_("notice.eoc.late", date=_day(f.incident_date, lang), blank=BLANK)))
+    doc.add(Heading(_("notice.h_what_happened")))
     facts: list[str] = [
-        (
-            f"有關行為發生於{_day(f.incident_date, lang)}。"
-            if zh
-            else f"The act took place on {_day(f.incident_date, lang)}."
-        )
+        _("notice.act_on", date=_day(f.incident_date, lang))
         if f.incident_date
-        else (f"有關行為發生的日期：{BLANK}" if zh else f"Date of the act: {BLANK}")
+        else _("notice.act_date_blank", blank=BLANK)
     ]
     for i in f.items:
         where = " · ".join(x for x in (i.get("platform"), i.get("account"), i.get("url")) if x)
         posted = i.get("posted_at")
         if where or posted:
-            facts.append(
-                ("發布位置：" if zh else "Posted: ")
-                + where
-                + (f"（{posted}）" if zh and posted else f" ({posted})" if posted else "")
-            )
-    facts.append(f"事件經過（以本人的說話敘述）：{BLANK}" if zh else f"In my own words: {BLANK}")
-    facts.append(f"事件對本人的影響：{BLANK}" if zh else f"How it has affected me: {BLANK}")
+            facts.append(_("notice.posted", where=where) + _paren(posted, lang))
+    facts.append(_("notice.own_words", blank=BLANK))
+    facts.append(_("notice.affected", blank=BLANK))
     doc.add(Bullets(facts))
     covered = f.covered()
     if covered:
-        doc.add(Heading("影像所在或曾經所在的位置" if zh else "Where the images are or were"))
+        doc.add(Heading(_("notice.h_where")))
         doc.add(Bullets([_where_text(loc, f, lang) for loc in covered]))
-    doc.add(Heading("證據" if zh else "Evidence"))
+    doc.add(Heading(_("notice.h_evidence")))
     ev = [f"SHA-256 {i['sha256']}" for i in f.items if i.get("sha256")]
     if ev:
-        ev.insert(0, "影像的「指紋」（雜湊值）：" if zh else "Fingerprints (hashes) of the images:")
+        ev.insert(0, _("notice.fingerprints"))
     if f.bundle_sha256:
-        ev.insert(
-            0, ("已簽署的證據包，SHA-256：" if zh else "Signed evidence bundle, SHA-256: ") + f.bundle_sha256
-        )
-    doc.add(
-        Bullets(
-            ev
-            or [
-                "本人可應要求提供所保存的證據，無須再次傳送影像。"
-                if zh
-                else "I can provide the evidence I have kept on request, without sending the images again."
-            ]
-        )
-    )
+        ev.insert(0, _("notice.bundle_sha256", sha256=f.bundle_sha256))
+    doc.add(Bullets(ev or [_("notice.evidence_on_request")]))
     if f.reports:
-        doc.add(Heading("已作出的舉報" if zh else "Reports already made"))
+        doc.add(Heading(_("notice.h_reports")))
         doc.add(Bullets([_report_text(r, lang, kb) for r in f.reports]))
-    doc.add(Heading("聯絡資料" if zh else "Contact"))
+    doc.add(Heading(_("notice.h_contact")))
     doc.add(
         KeyValues(
             [
-                ("姓名" if zh else "Name", f.name or BLANK),
-                ("聯絡方法" if zh else "Contact", f.contact or BLANK),
-                ("本人的參考編號" if zh else "My reference", f.case_reference),
+                (_("notice.name"), f.name or BLANK),
+                (_("notice.contact"), f.contact or BLANK),
+                (_("notice.my_reference"), f.case_reference),
             ]
         )
     )
@@ -494,118 +320,44 @@ def cover_note(
 ) -> Document:
     """What the sender needs and the receiver must not see: checks, blanks, links covered and left out,
     deadlines as they really stand, how to record the sending, and the legal-information notice."""
-    zh = lang == "zh-Hant"
+    _ = Translator(lang)
     ref = f.case_reference
     kb = load_kb()
-    doc = Document(
-        title="給你的附註：發出前請先閱讀（不屬通知的一部分）"
-        if zh
-        else "Cover note for you: read before you send",
-        lang=lang,
-        footer=COVER_DISCLAIMER.get(lang),
-    )
+    doc = Document(title=_("cover.title"), lang=lang, footer=_("cover.disclaimer"))
     channel = kb.channel(CHANNEL_OF[kind]) if kind in CHANNEL_OF else None
-    target = (
-        channel.name.get(lang) if channel is not None else (f.platform or ("平台" if zh else "the platform"))
-    )
-    send = f"（{notice_name}）" if zh and notice_name else f" ({notice_name})" if notice_name else ""
-    doc.add(
-        Paragraph(
-            f"此附註只供你參考，請勿發出。只須把通知{send}發給{target}。"
-            if zh
-            else f"This note is for you; do not send it. Send only the notice{send} to {target}."
-        )
-    )
+    target = channel.name.get(lang) if channel is not None else (f.platform or _("cover.the_platform"))
+    doc.add(Paragraph(_("cover.intro", name=_paren(notice_name, lang), target=target)))
 
     before: list[str] = []
     if kind is NoticeKind.TAKE_IT_DOWN:
-        before.append(
-            "請核對下列連結正是你要求移除的內容，並確認姓名、聯絡方法及簽署正確。"
-            if zh
-            else "Check that the links below are the ones you want removed, and that the name, contact and "
-            "signature are right."
-        )
+        before.append(_("cover.tid_check"))
     else:
-        before.append(
-            f"這是根據你的個案紀錄草擬的文本：請細閱及修改，並填寫每一處「{BLANK}」（事件經過及對你的影響等）。"
-            if zh
-            else "This is a draft made from your case record: read and correct it, and fill in every "
-            f"{BLANK} (what happened in your own words, how it affected you)."
-        )
+        before.append(_("cover.draft", blank=BLANK))
         if not f.name or not f.contact:
-            before.append(
-                "請加上你的姓名及聯絡方法（--name、--contact），或直接填寫。"
-                if zh
-                else "Add your name and contact details (--name, --contact), or write them in."
-            )
-        before.append(
-            f"如需附上已簽署的證據包，可先製作：takeback evidence bundle --case {ref} --out bundle.zip"
-            if zh
-            else f"To attach a signed evidence bundle, make one first: takeback evidence bundle --case {ref} "
-            "--out bundle.zip"
-        )
+            before.append(_("cover.add_name"))
+        before.append(_("cover.bundle", ref=ref))
     if kind is NoticeKind.HK_EOC:
         end = eoc_window_end(f)
         if end is None:
-            before.append(
-                "請填寫有關行為發生的日期：如投訴在行為發生超過12個月後才提出，平機會可拒絕處理。"
-                if zh
-                else "Fill in the date of the act: the EOC may decline a complaint made more than 12 months "
-                "after it."
-            )
+            before.append(_("cover.eoc_date"))
         else:
             last = (end.astimezone(get_zone("Asia/Hong_Kong"))).date()
             last_day = _day(date.fromordinal(last.toordinal() - 1), lang)
             if _eoc_window_passed(f):
-                before.append(
-                    f"平機會的12個月投訴期限已於{last_day}（香港時間）結束。平機會可拒絕處理，但仍可酌情受理；"
-                    f"草擬本已請求平機會受理，請在「{BLANK}」處說明你現在才投訴的原因（例如你何時得知有關影像）。"
-                    if zh
-                    else f"The EOC's 12-month window ended at the end of {last_day} (Hong Kong time). "
-                    "The EOC may decline the complaint but can still accept it; the draft asks it to. "
-                    f"Say at the {BLANK} why you are complaining now (for example, when you found out "
-                    "about the images)."
-                )
+                before.append(_("cover.eoc_passed", last_day=last_day, blank=BLANK))
             else:
-                before.append(
-                    f"請於{last_day}（香港時間）當日結束前提交：平機會可拒絕處理在行為發生超過12個月後才提出的投訴。"
-                    if zh
-                    else f"Send it by the end of {last_day} (Hong Kong time): the EOC may decline a "
-                    "complaint made more than 12 months after the act."
-                )
-    doc.add(Heading("發出前" if zh else "Before you send it"))
+                before.append(_("cover.eoc_by", last_day=last_day))
+    doc.add(Heading(_("cover.h_before")))
     doc.add(Bullets(before))
 
-    doc.add(Heading("通知涵蓋的連結" if zh else "Links the notice covers"))
+    doc.add(Heading(_("cover.h_links")))
     covered = f.covered()
-    doc.add(
-        Bullets(
-            [_where_text(loc, f, lang) for loc in covered]
-            or [
-                "沒有（個案未有紀錄連結，或全部已移除或被拒絕）。"
-                if zh
-                else "None (no links recorded, or all removed or refused)."
-            ]
-        )
-    )
+    doc.add(Bullets([_where_text(loc, f, lang) for loc in covered] or [_("cover.no_links")]))
     if f.left_out:
-        doc.add(
-            Paragraph(
-                "以下連結沒有列入（已移除或被拒絕）；如要列入，請以 --url 指定："
-                if zh
-                else "Left out because they were removed or refused; name one with --url to include it:"
-            )
-        )
+        doc.add(Paragraph(_("cover.left_out")))
         doc.add(Bullets([_where_text(loc, f, lang) for loc in f.left_out]))
     if f.other_platform:
-        doc.add(
-            Paragraph(
-                f"以下連結位於其他平台，沒有列入給{f.platform}的要求；請另行向有關平台發出要求："
-                if zh
-                else f"Left out because they are on another platform than {f.platform}; send each platform "
-                "its own request:"
-            )
-        )
+        doc.add(Paragraph(_("cover.other_platform", platform=f.platform)))
         doc.add(Bullets([_where_text(loc, f, lang) for loc in f.other_platform]))
 
     after: list[str] = []
@@ -623,45 +375,21 @@ def cover_note(
             if loc.clock is not None:
                 label, due = loc.clock
                 after.append(
-                    f"{loc.url}：「{label}」計時已在進行，於{format_local(due, f.timezone)}到期。"
-                    if zh
-                    else f"{loc.url}: the {label} clock is already running, "
-                    f"due {format_local(due, f.timezone)}."
+                    _("cover.clock_running", url=loc.url, clock=label, due=format_local(due, f.timezone))
                 )
             elif loc.takedown_id is not None:
-                after.append(
-                    f"{loc.url}：已有移除要求紀錄（#{loc.takedown_id}），但沒有移除期限在計時。"
-                    f"發出此要求後，請記錄：{record}（開始48小時計時）"
-                    if zh
-                    else f"{loc.url}: a removal request is recorded (#{loc.takedown_id}) but no removal "
-                    "clock is running for it. When you have sent this request, record it: "
-                    f"{record} (this starts the 48-hour clock)"
-                )
+                after.append(_("cover.recorded_no_clock", url=loc.url, id=loc.takedown_id, record=record))
             else:
-                after.append(
-                    f"發出後請記錄：{record}（開始48小時計時）"
-                    if zh
-                    else f"When you have sent it, record it: {record} (this starts the 48-hour clock)"
-                )
-        after.append(
-            "平台須在接獲有效要求後48小時內移除（適用於該法案涵蓋的平台，自2026年5月19日起）。"
-            if zh
-            else "The 48 hours run from when the platform receives a valid request (platforms the Act "
-            "covers, from 19 May 2026)."
-        )
+                after.append(_("cover.record_tid", record=record))
+        after.append(_("cover.tid_48h"))
     else:
         record = (
             f"takeback case refer --case {ref} --id {f.draft_referral_id} --status sent"
             if f.draft_referral_id is not None
             else f"takeback case refer --case {ref} --to {CHANNEL_OF[kind]} --status sent"
         )
-        after.append(
-            f"發出後請記錄：{record}（收到對方的參考編號後，可加上 --reference）"
-            if zh
-            else f"When you have sent it, record it: {record} (add --reference with their reference number "
-            "when they reply)"
-        )
-    doc.add(Heading("發出後" if zh else "After you send it"))
+        after.append(_("cover.record_refer", record=record))
+    doc.add(Heading(_("cover.h_after")))
     doc.add(Bullets(after))
     return doc
 

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from takeback.cli import paths
 from takeback.cli.app import app, usage_error
 from takeback.clock import parse_date
 from takeback.errors import TakebackError
@@ -80,7 +81,13 @@ def guide_command(
     ] = GuideFormat.TEXT,
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Write to this file (needed for pdf).", show_default=False),
+        typer.Option(
+            "--out",
+            "-o",
+            help="Write to this file (needed for pdf).",
+            show_default=False,
+            parser=paths.output_file,
+        ),
     ] = None,
 ) -> None:
     """Which acts are crimes in a jurisdiction, which routes fit, their deadlines and what to collect.

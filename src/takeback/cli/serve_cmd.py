@@ -117,7 +117,13 @@ def serve_command(
     # Become a plain Uvicorn process: the supervisor and its workers then import only the service,
     # not every CLI command (about 130 MB less per process), and signals reach Uvicorn directly
     # (SIGTERM / Ctrl-C: stop accepting, finish in-flight requests, run the lifespan's shutdown).
-    # Settings travel in the environment (TAKEBACK_*), as they came in.
+    # Settings travel in the environment (TAKEBACK_*), as they came in; so do the run folder where
+    # each worker says it is ready and the worker count (readiness is every worker's: web.workers).
+    # exec keeps this process's id, which becomes the supervisor's.
+    from takeback.web.workers import RUN_DIR_ENV, WORKERS_ENV, prepare_run_dir
+
+    os.environ[RUN_DIR_ENV] = str(prepare_run_dir(settings.ensure_data_dir(), os.getpid()))
+    os.environ[WORKERS_ENV] = str(workers)
     args = [
         sys.executable, "-m", "uvicorn", "takeback.web.app:create_app_from_env", "--factory",
         "--host", host, "--port", str(port), "--workers", str(workers),

@@ -54,6 +54,7 @@ from takeback.evidence.service import custody_log
 from takeback.evidence.signing import PublicKey, Signer, b64, unb64
 from takeback.guidance.kb import load_kb
 from takeback.guidance.pathway import DISCLAIMER
+from takeback.i18n import text_for, translate
 from takeback.reports import Document, Heading, KeyValues, Notice, Paragraph, Table, pdf_bytes, render_html
 from takeback.signals.pdq import LOW_QUALITY
 from takeback.store import Database, record_audit
@@ -182,71 +183,12 @@ def _original_name(item: dict[str, Any]) -> str:
     return f"originals/{int(item['id']):04d}{ext}"
 
 
-L = {
-    "title": {"en": "Evidence bundle {ref}", "zh-Hant": "證據包 {ref}"},
-    "case": {"en": "Case", "zh-Hant": "個案"},
-    "items": {"en": "Evidence items", "zh-Hant": "證據項目"},
-    "reports": {"en": "Reports made", "zh-Hant": "已作出的舉報"},
-    "takedowns": {"en": "Removal requests", "zh-Hant": "移除要求"},
-    "custody": {"en": "Chain of custody", "zh-Hant": "保管鏈"},
-    "verify": {
-        "en": "Check this bundle with: takeback evidence verify BUNDLE.zip. Signing key fingerprint: {fp}",
-        "zh-Hant": "可使用以下指令核實此證據包：takeback evidence verify BUNDLE.zip。簽署金鑰指紋：{fp}",
-    },
-    "hashes_only": {
-        "en": "This bundle contains fingerprints and context only; the originals were not included.",
-        "zh-Hant": "此證據包只包含「指紋」及相關資料，並未附上原始檔案。",
-    },
-    "originals": {
-        "en": "This bundle contains the original images, unencrypted: anyone who has the file can open them. "
-        "Keep it only where it is needed for the case and delete other copies once it has been handed over.",
-        "zh-Hant": "此證據包載有未經加密的原始影像：任何取得此檔案的人都可以開啟。"
-        "只應存放於處理個案所需之處，交付後請刪除其他副本。",
-    },
-    "low_quality": {
-        "en": " (quality {q}: unreliable, below 50)",
-        "zh-Hant": "（品質 {q}：低於 50，不可靠）",
-    },
-    "cols_items": {
-        "en": "#|Captured|Posted|Source|SHA-256|PDQ",
-        "zh-Hant": "編號|擷取時間|發布時間|來源|SHA-256|PDQ",
-    },
-    "cols_ref": {"en": "To|Status|Sent|Reference", "zh-Hant": "對象|狀態|發出時間|參考編號"},
-    "cols_td": {
-        "en": "URL|Status|Sent|First response (h)|Resolved (h)|Reference",
-        "zh-Hant": "網址|狀態|發出時間|首次回覆（小時）|處理完成（小時）|參考編號",
-    },
-    "cols_custody": {
-        "en": "#|Time (UTC)|Action|Actor|Entry hash",
-        "zh-Hant": "編號|時間（UTC）|行動|執行者|記錄雜湊值",
-    },
-    "kv": {
-        "en": "Reference|Jurisdiction|Time zone|Created|Items|Custody head",
-        "zh-Hant": "參考編號|司法管轄區|時區|建立時間|項目數目|保管鏈最後記錄",
-    },
-}
-
-
-_STATUS_ZH = {
-    "planned": "計劃中",
-    "sent": "已發出",
-    "acknowledged": "已確認收到",
-    "in-progress": "處理中",
-    "closed": "已完結",
-    "declined": "已拒絕處理",
-    "removed": "已移除",
-    "refused": "拒絕移除",
-    "no-reply": "沒有回覆",
-}
-_ACTION_ZH = {"evidence.added": "加入證據", "bundle.exported": "匯出證據包", "case.deleted": "刪除個案"}
-
-
 def _status(value: str, lang: str) -> str:
-    return _STATUS_ZH.get(value, value) if lang == "zh-Hant" else value
+    return text_for(f"status.{value}", lang, value)
 
 
 def _action(value: str, lang: str) -> str:
-    return _ACTION_ZH.get(value, value) if lang == "zh-Hant" else value
+    return text_for(f"custody.action.{value}", lang, value)
 
 
 def _channel(channel_id: str, lang: str) -> str:
@@ -255,8 +197,8 @@ def _channel(channel_id: str, lang: str) -> str:
 
 
 def _l(key: str, lang: str, **kw: str) -> str:
-    text = L[key]["zh-Hant" if lang == "zh-Hant" else "en"]
-    return text.format(**kw) if kw else text
+    """The summary's words: ``bundle.<key>`` of the one catalogue (``takeback.i18n``)."""
+    return translate(f"bundle.{key}", lang, **kw)
 
 
 def summary_document(manifest: dict[str, Any], custody: list[CustodyEntry], lang: str) -> Document:

@@ -21,7 +21,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from takeback.errors import TakebackError
 
-LANGS = ("en", "zh-Hant")
 Lang = Literal["en", "zh-Hant"]
 
 

@@ -35,6 +35,7 @@ from takeback.guidance.kb import (
     load_kb,
 )
 from takeback.guidance.situation import Setting, VictimAge
+from takeback.i18n import LANGS, Translator, translate
 
 
 class Fact(StrEnum):
@@ -75,37 +76,11 @@ ACT_OF_FACT = {
     Fact.THREATENED: Act.THREATEN,
 }
 
-DISCLAIMER = Text(
-    en=(
-        "This is legal information, not legal advice. Laws change and every case is different: check with a "
-        "lawyer or one of the services listed before you rely on it. Points marked UNCONFIRMED have not been "
-        "confirmed from a primary legal text."
-    ),
-    **{
-        "zh-Hant": (
-            "以上為法律資訊，並非法律意見。法例會修改，每宗個案的情況亦各有不同：在依賴這些資訊之前，"
-            "請先向律師或下列機構查詢。標示為「未經證實」的資料，尚未從法例原文或其他第一手資料取得核實。"
-        )
-    },
-)
+#: the legal-information notice (the footer of every guide page and bundle summary)
+DISCLAIMER = Text.model_validate({lang: translate("pathway.disclaimer", lang) for lang in LANGS})
 
-CHILD_NOTICE = Text(
-    en=(
-        "The person in the images is or was under 18. In law these images are child sexual abuse material, "
-        "and every jurisdiction treats them more seriously. "
-        "Do not save, copy, forward or screenshot them, not "
-        "even as evidence: write down where they are (the links) instead. Report to the police and to a "
-        "child-protection service below. takeback will not store images for this case; it keeps fingerprints "
-        "and links only."
-    ),
-    **{
-        "zh-Hant": (
-            "影像中的人現時或當時未滿18歲。在法律上，這類影像屬兒童色情物品，各地法律對此的處理都更為嚴厲。"
-            "切勿儲存、複製、轉發或截取這些影像，即使作為證據亦不可以；請改為記下影像所在的位置（連結）。"
-            "請向警方及下列兒童保護機構舉報。takeback不會為此個案儲存任何影像，只會保留影像的「指紋」及連結。"
-        )
-    },
-)
+#: what a guide says first when the person is or was under 18
+CHILD_NOTICE = Text.model_validate({lang: translate("pathway.child_notice", lang) for lang in LANGS})
 
 
 def _need(en: str, zh: str, **tags: object) -> Need:
@@ -315,36 +290,18 @@ def parse_facts(text: str | list[str]) -> frozenset[Fact]:
 
 def contradictions(s: Situation, lang: str = "en") -> list[str]:
     """Facts that cannot all be true at once, each said in plain words."""
-    zh = lang == "zh-Hant"
+    _ = Translator(lang)
     found: list[str] = []
     f = s.facts
     if Fact.SHARED in f and Fact.NOT_SHARED in f:
-        found.append(
-            "你同時表示影像「已被分享」及「未被分享」。"
-            if zh
-            else "You said the images were shared and also that they were not shared."
-        )
+        found.append(_("pathway.contradiction.shared"))
     if Fact.NO_IMAGE in f:
         for fact in (Fact.CREATED, Fact.POSSESSED, Fact.SHARED):
             if fact in f:
-                found.append(
-                    f"你表示影像並不存在，但又表示影像已被「{_FACT_ZH[fact]}」。"
-                    if zh
-                    else f"You said the image does not exist, but also that it was {fact.value}."
-                )
+                found.append(_("pathway.contradiction.no_image", fact=_(f"pathway.fact.{fact.value}")))
         if Fact.THREATENED not in f:
-            found.append(
-                "「no-image」只適用於威脅發布一張並不存在的影像，但你沒有表示曾受威脅。"
-                if zh
-                else (
-                    "'no-image' describes a threat about an image "
-                    "that does not exist, but no threat was given."
-                )
-            )
+            found.append(_("pathway.contradiction.no_threat"))
     return found
-
-
-_FACT_ZH = {Fact.CREATED: "製作", Fact.POSSESSED: "管有", Fact.SHARED: "分享"}
 
 
 # --- the engine ------------------------------------------------------------------------------------
@@ -452,9 +409,8 @@ def _deadline(c: ClockRule, j: Jurisdiction, s: Situation, lang: str, now: datet
 
 def _due_text(due: datetime, j: Jurisdiction, lang: str) -> str:
     last_day = (due.astimezone(get_zone(j.timezone)) - timedelta(microseconds=1)).date()
-    if lang == "zh-Hant":
-        return f"{last_day.year}年{last_day.month}月{last_day.day}日（{j.name.get(lang)}時間）當日結束前"
-    return f"by the end of {last_day.isoformat()} ({j.name.get(lang)} time)"
+    day = translate("common.date", lang, year=last_day.year, month=last_day.month, day=last_day.day)
+    return translate("pathway.due_by", lang, date=day, zone=j.name.get(lang))
 
 
 _IN_NAME = {
@@ -468,61 +424,26 @@ _IN_NAME = {
 def _offence_summary(acts: list[ActOut], j: Jurisdiction, lang: str, under_18: bool) -> str:
     """One sentence that agrees with the act headings below it: "no criminal offence" only when every
     act is plainly not one (which the knowledge base never allows for an under-18's images)."""
-    zh = lang == "zh-Hant"
-    name = j.name.get(lang) if zh else _IN_NAME.get(j.code, j.name.en)
+    _ = Translator(lang)
+    name = j.name.get(lang) if lang == "zh-Hant" else _IN_NAME.get(j.code, j.name.en)
     offences = [a for a in acts if a.offence]
     unreviewed = [a for a in acts if a.status is ActStatus.UNREVIEWED]
     uncertain = [a for a in acts if not a.offence and a.status is not ActStatus.NO_OFFENCE]
     if offences:
-        if zh:
-            text = f"在{name}，{'、'.join(_ACT_ZH[a.act] for a in offences)}屬刑事罪行。"
-        else:
-            parts = [_ACT_EN[a.act] for a in offences]
-            listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-            text = f"In {name}, {listed} {'is a crime' if len(parts) == 1 else 'are crimes'}."
+        parts = [_(f"pathway.act_phrase.{a.act.value}") for a in offences]
+        listed = parts[0]
+        if len(parts) > 1:
+            listed = _("common.enum_sep").join(parts[:-1]) + _("common.and") + parts[-1]
+        text = _.plural("pathway.summary.crimes", len(parts), name=name, acts=listed)
         if unreviewed:
-            maybe = "、".join(_ACT_ZH[a.act] for a in unreviewed)
-            text += (
-                f"由於當事人現時或當時未滿18歲，{maybe}亦可能屬罪行：請參閱下文。"
-                if zh
-                else (
-                    " Because the person is or was under 18, "
-                    f"{' and '.join(_ACT_EN[a.act] for a in unreviewed)} may also be a crime: see below."
-                )
-            )
+            maybe = _("common.and").join(_(f"pathway.act_phrase.{a.act.value}") for a in unreviewed)
+            text += _("pathway.summary.unreviewed", acts=maybe)
         return text
     if unreviewed and under_18:
-        return (
-            f"在{name}，由於當事人現時或當時未滿18歲，你所描述的行為可能屬刑事罪行：請參閱下文，並向警方查詢。"
-            if zh
-            else (
-                f"In {name}, what you described may be a crime because the person is or was under 18: "
-                "see below, and ask the police."
-            )
-        )
+        return _("pathway.summary.under_18", name=name)
     if uncertain or under_18:
-        return (
-            f"在{name}，你所描述的行為是否構成罪行須視乎情況而定：請參閱下文。"
-            if zh
-            else f"In {name}, whether what you described is a crime depends on the circumstances: see below."
-        )
-    return (
-        f"在{name}，沒有刑事罪行涵蓋你所描述的行為。下文列出的其他途徑仍然可行。"
-        if zh
-        else (
-            f"In {name}, no criminal offence covers what you described. "
-            "The other routes below are still open."
-        )
-    )
-
-
-_ACT_EN = {
-    Act.CREATE: "creating it",
-    Act.POSSESS: "possessing it",
-    Act.DISTRIBUTE: "sharing it",
-    Act.THREATEN: "threatening to share it",
-}
-_ACT_ZH = {Act.CREATE: "製作", Act.POSSESS: "管有", Act.DISTRIBUTE: "分享", Act.THREATEN: "威脅分享"}
+        return _("pathway.summary.depends", name=name)
+    return _("pathway.summary.none", name=name)
 
 
 def build_pathway(
@@ -540,8 +461,9 @@ def build_pathway(
         )
     problems = contradictions(s, lang)
     if problems:
-        head = "你提供的資料互相矛盾：" if lang == "zh-Hant" else "The facts contradict each other: "
-        raise GuidanceError(head + " ".join(problems), code="contradictory_facts")
+        raise GuidanceError(
+            translate("pathway.contradictory", lang, problems=" ".join(problems)), code="contradictory_facts"
+        )
 
     under_18 = s.victim_age.under_18
     rules = {r.id: r for r in j.rules}
@@ -555,15 +477,7 @@ def build_pathway(
             later = [r for r in cited if r.in_force is not None and s.act_date < r.in_force]
             if later and len(later) == len(cited):
                 first = min(r.in_force for r in later if r.in_force is not None)
-                in_force_note = (
-                    f"有關罪行於{first.isoformat()}生效，而你提供的日期早於此日，因此該罪行未必適用。"
-                    if lang == "zh-Hant"
-                    else (
-                        "This offence came into force on "
-                        f"{first.isoformat()}; the date you gave is earlier, "
-                        "so it may not apply."
-                    )
-                )
+                in_force_note = translate("pathway.in_force", lang, date=first.isoformat())
         acts_out.append(
             ActOut(
                 act=act,

@@ -15,60 +15,13 @@ from typing import Any
 
 from takeback.guidance.kb import Confidence
 from takeback.guidance.pathway import COLLECT_SOURCE, DeadlineState, Pathway, RouteOut, RuleOut, SupportOut
+from takeback.i18n import translate
 from takeback.reports.document import Bullets, Document, Heading, KeyValues, Notice, Paragraph
-
-LABELS: dict[str, dict[str, str]] = {
-    "title": {"en": "Your options: {name}", "zh-Hant": "你的選擇：{name}"},
-    "help_now": {"en": "Where to get help now", "zh-Hant": "即時求助"},
-    "under_18": {"en": "Under 18: read this first", "zh-Hant": "未滿18歲：請先閱讀"},
-    "law": {"en": "What the law says", "zh-Hant": "法律怎樣說"},
-    "routes": {"en": "Where you can turn", "zh-Hant": "你可以求助的途徑"},
-    "collect": {"en": "What to collect", "zh-Hant": "需要收集的資料"},
-    "unconfirmed_title": {"en": "Unconfirmed points", "zh-Hant": "未經證實的資料"},
-    "unconfirmed_tag": {"en": "UNCONFIRMED", "zh-Hant": "未經證實"},
-    "needs": {"en": "What they need from you", "zh-Hant": "對方需要你提供的資料"},
-    "deadline": {"en": "Deadline", "zh-Hant": "期限"},
-    "law_cited": {"en": "Law", "zh-Hant": "法例"},
-    "max_penalty": {"en": "Maximum penalty", "zh-Hant": "最高刑罰"},
-    "contact": {"en": "Contact", "zh-Hant": "聯絡方法"},
-    "source": {"en": "Source", "zh-Hant": "資料來源"},
-    "last_reviewed": {"en": "last reviewed", "zh-Hant": "最後核對日期"},
-    "facts": {"en": "What happened", "zh-Hant": "事件經過"},
-    "offence": {"en": "Crime", "zh-Hant": "屬刑事罪行"},
-    "no_offence": {"en": "Not a crime", "zh-Hant": "不屬刑事罪行"},
-    "limited": {"en": "Only in some circumstances", "zh-Hant": "只在某些情況下屬罪行"},
-    "civil_only": {"en": "Civil penalties, not a crime", "zh-Hant": "須承擔民事罰則，但不屬刑事罪行"},
-    "national": {"en": "Depends on national law", "zh-Hant": "須視乎各國法例"},
-    "unreviewed": {
-        "en": "May be a crime (the law on images of children is not reviewed here)",
-        "zh-Hant": "可能屬刑事罪行（本指南未有核實有關兒童影像的法例）",
-    },
-    "create": {"en": "Creating it", "zh-Hant": "製作"},
-    "possess": {"en": "Possessing or viewing it", "zh-Hant": "管有或觀看"},
-    "distribute": {"en": "Sharing or publishing it", "zh-Hant": "分享或發布"},
-    "threaten": {"en": "Threatening to share it", "zh-Hant": "威脅分享"},
-    "due": {"en": "due {text}", "zh-Hant": "須於{text}"},
-    "elapsed": {"en": "the window has passed ({text})", "zh-Hant": "期限已過（{text}）"},
-    "needs_date": {
-        "en": "{duration} from the date of the act; give --act-date to work out the date",
-        "zh-Hant": "由有關行為發生日期起計{duration}；提供 --act-date 即可計算確實日期",
-    },
-    "starts_on_event": {
-        "en": (
-            "{duration}, starting when your request or notice "
-            "is sent; `takeback case takedown` starts the clock"
-        ),
-        "zh-Hant": "{duration}，由你的要求或通知發出時起計；使用 `takeback case takedown` 即可開始計時",
-    },
-    "not_in_force": {"en": "not yet in force", "zh-Hant": "尚未生效"},
-    "may_decline": {"en": "after it, they may decline", "zh-Hant": "期限過後，對方可拒絕處理"},
-    "collect_source": {"en": "Source: {src}", "zh-Hant": "資料來源：{src}"},
-}
 
 
 def label(key: str, lang: str, **kw: str) -> str:
-    text = LABELS[key]["zh-Hant" if lang == "zh-Hant" else "en"]
-    return text.format(**kw) if kw else text
+    """The guide's words: ``guide.<key>`` of the one catalogue (``takeback.i18n``)."""
+    return translate(f"guide.{key}", lang, **kw)
 
 
 def _tag(confidence: Confidence, lang: str) -> str:
@@ -76,14 +29,10 @@ def _tag(confidence: Confidence, lang: str) -> str:
 
 
 def _rule_line(r: RuleOut, lang: str) -> str:
-    sep = "：" if lang == "zh-Hant" else ": "
+    sep = translate("common.colon", lang)
     text = f"{r.citation}{sep}{r.title}"
     if r.max_penalty:
-        text += (
-            f" ({label('max_penalty', lang)}{sep}{r.max_penalty})"
-            if lang != "zh-Hant"
-            else f"（{label('max_penalty', lang)}：{r.max_penalty}）"
-        )
+        text += translate("common.paren", lang, text=f"{label('max_penalty', lang)}{sep}{r.max_penalty}")
     return text + _tag(r.confidence, lang)
 
 
@@ -99,8 +48,8 @@ def deadline_text(d: Any, lang: str) -> str:
     else:
         text = label("starts_on_event", lang, duration=d.duration)
     if not d.hard:
-        text += ("；" if lang == "zh-Hant" else "; ") + label("may_decline", lang)
-    sep = "：" if lang == "zh-Hant" else ": "
+        text += translate("common.semicolon", lang) + label("may_decline", lang)
+    sep = translate("common.colon", lang)
     return f"{d.label}{sep}{text}{_tag(d.confidence, lang)}"
 
 
@@ -133,11 +82,11 @@ def _route_blocks(r: RouteOut, lang: str) -> list[Any]:
 
 
 def support_line(x: SupportOut, lang: str) -> str:
-    sep = "：" if lang == "zh-Hant" else ": "
+    sep = translate("common.colon", lang)
     reach = " · ".join(v for v in (x.phone, x.web) if v)
     text = x.name + (f"{sep}{reach}" if reach else "")
     if x.note:
-        text += ("。" if lang == "zh-Hant" else ". ") + x.note
+        text += translate("common.sentence_sep", lang) + x.note
     return text + _tag(x.confidence, lang)
 
 
@@ -155,7 +104,7 @@ def pathway_document(p: Pathway) -> Document:
         status = label(a.status.value, lang)
         if a.in_force_note:
             status += " ?"
-        sep = "：" if lang == "zh-Hant" else ": "
+        sep = translate("common.colon", lang)
         doc.add(Heading(f"{label(a.act.value, lang)}{sep}{status}{_tag(a.confidence, lang)}", level=3))
         doc.add(Paragraph(a.note))
         if a.in_force_note:

@@ -32,12 +32,11 @@ from __future__ import annotations
 import itertools
 import math
 import os
-import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
@@ -325,11 +324,18 @@ class Segment:
         return self._search(qwords, radius, plan, keys)
 
     def _search(
-        self, qwords: np.ndarray, radius: int, plan: ProbePlan | None, keys: np.ndarray | None
+        self,
+        qwords: np.ndarray,
+        radius: int,
+        plan: ProbePlan | None,
+        keys: np.ndarray | None,
+        impl: ModuleType | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Run the kernels ``impl`` (default: ``kernels.implementation``: compiled, or NumPy until
+        they are); both give the same answers."""
         if self.n == 0 or qwords.shape[0] == 0:
             return EMPTY_IDS, EMPTY_IDS, EMPTY_D
-        jit = kernels.compiled()
+        jit = impl or kernels.implementation(int(qwords.shape[0]))
         qwords = readonly(np.ascontiguousarray(qwords, dtype=np.uint64))
         if plan is None or keys is None or self._ro_tables is None:
             qi, rows, d = jit.scan_search(qwords, radius, self._ro_words, self._ro_dead)
@@ -428,18 +434,3 @@ def _build_tables(words: np.ndarray, widths: tuple[int, ...]) -> tuple[np.ndarra
     for j, rel in wide.items():
         low32[int(table_base[j]) : int(table_base[j]) + sizes[j]] = rel
     return table_rows, block_base, low32
-
-
-def warm_up(cache_dir: Path | None = None) -> float:
-    """Compile (or load from the cache under ``cache_dir``) every kernel a search uses, so that no
-    lookup waits for it; returns the seconds it took."""
-    started = time.perf_counter()
-    if cache_dir is not None:
-        kernels.set_cache_dir(cache_dir)
-    rng = np.random.default_rng(0)
-    words = hash_words(rng.integers(0, 256, (64, 32), dtype=np.uint8))
-    scanned = Segment.build(np.arange(64), words, widths=())
-    scanned.search_batch(words[:2], 31)
-    tables = Segment.build(np.arange(64), words, widths=split_widths(16))
-    tables._search(words[:2], 31, tables.probe_plan(31), tables.batch_keys(words[:2]))
-    return time.perf_counter() - started

@@ -189,12 +189,14 @@ class MatchResult:
     @property
     def status(self) -> str:
         """``match`` (an unsuppressed match in a blocking bank), ``allow_listed`` (only allow-list or
-        suppressed matches), ``no_match``, or ``error`` (nothing could be computed to match)."""
+        suppressed matches), ``no_match``, or ``error`` (the input could not be fully hashed and
+        nothing matched: its file hashes missing a bank says nothing about its pixels, so it must
+        never read as "no match")."""
         if any(not m.allow_list and not m.suppressed for m in self.matches):
             return "match"
         if self.matches:
             return "allow_listed"
-        if self.query.error and not (self.query.pdq or self.query.md5 or self.query.sha256):
+        if self.query.error:
             return "error"
         return "no_match"
 

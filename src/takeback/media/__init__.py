@@ -3,7 +3,7 @@
 Nothing here knows about hashes; ``signals`` turns decoded pixels into fingerprints.
 """
 
-from takeback.media.decode import DecodedImage, Limits, decode_image, decode_pil
+from takeback.media.decode import DecodedImage, Limits, decode_image, decode_pil, open_image
 from takeback.media.errors import MediaError
 from takeback.media.types import HEAD_BYTES, Kind, MediaType, sniff
 
@@ -16,5 +16,6 @@ __all__ = [
     "MediaType",
     "decode_image",
     "decode_pil",
+    "open_image",
     "sniff",
 ]

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -24,6 +26,7 @@ from PIL import Image, UnidentifiedImageError
 
 from takeback.media import errors as codes
 from takeback.media.errors import MediaError
+from takeback.media.strip import strip_metadata
 from takeback.media.types import MediaType, sniff
 
 if TYPE_CHECKING:
@@ -167,17 +170,7 @@ def _to_array(im: Image.Image, want: Want) -> np.ndarray:
     return reference_luma(rgb) if want == "luma" else np.asarray(rgb)
 
 
-def decode_image(
-    data: bytes,
-    *,
-    limits: Limits,
-    want: Want = "luma",
-    media_type: MediaType | None = None,
-) -> DecodedImage:
-    """Decode the first frame of an image held in memory; upright, as 8-bit luma or RGB.
-
-    Raises :class:`MediaError` with a stable code for every expected failure.
-    """
+def _checked_type(data: bytes, limits: Limits, media_type: MediaType | None) -> MediaType:
     if not data:
         raise MediaError("The file is empty (0 bytes).", code=codes.EMPTY_FILE)
     if len(data) > limits.max_file_bytes:
@@ -191,29 +184,16 @@ def decode_image(
         raise MediaError(f"Not an image: the content looks like {mt.mime}.", code=codes.UNSUPPORTED_TYPE)
     if mt.pillow_format in ("HEIF", "AVIF") and not _HEIF_OK:  # pragma: no cover
         raise MediaError("HEIC/HEIF support (pillow-heif) is not installed.", code=codes.UNSUPPORTED_TYPE)
-    formats = ["HEIF", "AVIF"] if mt.pillow_format in ("HEIF", "AVIF") else [mt.pillow_format]
+    return mt
+
+
+@contextmanager
+def _decode_errors(mt: MediaType) -> Iterator[None]:
+    """Every expected decoder failure as a :class:`MediaError` with a stable code."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            im = Image.open(io.BytesIO(data), formats=formats)
-            width, height = im.size
-            if width <= 0 or height <= 0:
-                raise MediaError("The image declares no pixels.", code=codes.CORRUPT)
-            if width * height > limits.max_pixels:
-                raise MediaError(
-                    f"The image declares {width:,} x {height:,} = {width * height:,} pixels, over the "
-                    f"limit of {limits.max_pixels:,} (TAKEBACK_MAX_IMAGE_PIXELS); not decoded, as a "
-                    "guard against decompression bombs.",
-                    code=codes.TOO_MANY_PIXELS,
-                )
-            frame_count = int(getattr(im, "n_frames", 1) or 1)
-            orientation = _orientation(im)
-            source_mode = im.mode
-            # No draft("L") for JPEG luma: its Y plane is not the reference's luma (see above).
-            im.load()
-            op = _ORIENTATION_OPS.get(orientation)
-            upright: Image.Image = im if op is None else im.transpose(op)
-            pixels = np.ascontiguousarray(_to_array(upright, want))
+            yield
     except MediaError:
         raise
     except Image.DecompressionBombError as exc:  # pragma: no cover - we disabled Pillow's guard
@@ -233,6 +213,50 @@ def decode_image(
         ) from None
     except MemoryError:
         raise MediaError("Not enough memory to decode this image.", code=codes.TOO_MANY_PIXELS) from None
+
+
+def _open_loaded(data: bytes, mt: MediaType, limits: Limits) -> tuple[Image.Image, int, int]:
+    """(the loaded first frame, its EXIF orientation, its frame count); call within _decode_errors."""
+    formats = ["HEIF", "AVIF"] if mt.pillow_format in ("HEIF", "AVIF") else [str(mt.pillow_format)]
+    # PNG and JPEG are decoded without their metadata: no text, ICC or EXIF chunk can stop the
+    # pixels from being hashed (media.strip says why); orientation is read from the EXIF aside.
+    stripped = strip_metadata(data) if mt.pillow_format in ("PNG", "JPEG") else None
+    im = Image.open(stripped.open() if stripped else io.BytesIO(data), formats=formats)
+    width, height = im.size
+    if width <= 0 or height <= 0:
+        raise MediaError("The image declares no pixels.", code=codes.CORRUPT)
+    if width * height > limits.max_pixels:
+        raise MediaError(
+            f"The image declares {width:,} x {height:,} = {width * height:,} pixels, over the "
+            f"limit of {limits.max_pixels:,} (TAKEBACK_MAX_IMAGE_PIXELS); not decoded, as a "
+            "guard against decompression bombs.",
+            code=codes.TOO_MANY_PIXELS,
+        )
+    frame_count = int(getattr(im, "n_frames", 1) or 1)
+    orientation = stripped.orientation() if stripped else _orientation(im)
+    # No draft("L") for JPEG luma: its Y plane is not the reference's luma (see above).
+    im.load()
+    return im, orientation, frame_count
+
+
+def decode_image(
+    data: bytes,
+    *,
+    limits: Limits,
+    want: Want = "luma",
+    media_type: MediaType | None = None,
+) -> DecodedImage:
+    """Decode the first frame of an image held in memory; upright, as 8-bit luma or RGB.
+
+    Raises :class:`MediaError` with a stable code for every expected failure.
+    """
+    mt = _checked_type(data, limits, media_type)
+    with _decode_errors(mt):
+        im, orientation, frame_count = _open_loaded(data, mt, limits)
+        source_mode = im.mode
+        op = _ORIENTATION_OPS.get(orientation)
+        upright: Image.Image = im if op is None else im.transpose(op)
+        pixels = np.ascontiguousarray(_to_array(upright, want))
     h, w = pixels.shape[:2]
     return DecodedImage(
         pixels=pixels,
@@ -243,6 +267,18 @@ def decode_image(
         orientation=orientation,
         frame_count=frame_count,
     )
+
+
+def open_image(data: bytes, *, limits: Limits, upright: bool = True) -> Image.Image:
+    """The decoded first frame as a Pillow image, in its own mode (alpha kept), with the limits and
+    metadata handling of :func:`decode_image`. For analyses that read a large image strip by strip
+    (Pillow holds it once; a full NumPy copy, and float copies of it, would multiply that).
+    ``upright=False`` keeps the stored pixel order (payloads embedded before EXIF rotation)."""
+    mt = _checked_type(data, limits, None)
+    with _decode_errors(mt):
+        im, orientation, _ = _open_loaded(data, mt, limits)
+        op = _ORIENTATION_OPS.get(orientation) if upright else None
+        return im if op is None else im.transpose(op)
 
 
 def decode_pil(image: Image.Image, *, want: Want = "luma") -> np.ndarray:

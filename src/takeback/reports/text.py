@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
+from takeback.i18n import translate
 from takeback.reports.document import (
     Block,
     Bullets,
@@ -66,7 +67,7 @@ def render_text(doc: Document, *, width: int = 100) -> str:
     if doc.subtitle:
         lines.append(doc.subtitle)
     for b in doc.blocks:
-        lines.extend(_block(b, width, "：" if doc.lang == "zh-Hant" else ": "))
+        lines.extend(_block(b, width, translate("common.colon", doc.lang)))
     if doc.footer:
         lines.append("")
         lines.extend(_wrap(doc.footer, width))

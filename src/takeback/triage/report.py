@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from takeback import __version__
 from takeback.evidence.custody import CustodyEntry, SqlCustodyStore
 from takeback.evidence.signing import PublicKey
+from takeback.i18n import series, text_for, translate
 from takeback.media import Limits, MediaError, decode_image
 from takeback.reports import Bullets, Document, Heading, Image, KeyValues, Notice, Paragraph, Table
 from takeback.signals.pdq import LOW_QUALITY
@@ -30,9 +31,6 @@ from takeback.triage.archives import ArchiveLimits
 from takeback.triage.casedb import CaseDB
 from takeback.triage.content import ContentAccess
 from takeback.triage.models import DONE, KNOWN, ScanSettings, bank_match, grp, grp_member, item, link, source
-from takeback.triage.report_text import LIMITS as _LIMITS
-from takeback.triage.report_text import METHODS as _METHODS
-from takeback.triage.report_text import TEXT as _T
 
 THUMB = 112
 SHEET_COLUMNS = 6
@@ -45,8 +43,8 @@ BLUR_RADIUS = 7
 
 
 def t(key: str, lang: str, **kw: Any) -> str:
-    text = _T[key].get(lang) or _T[key]["en"]
-    return text.format(**kw) if kw else text
+    """The report's words: ``report.<key>`` of the one catalogue (``takeback.i18n``)."""
+    return translate(f"report.{key}", lang, **kw)
 
 
 def _short(h: str | None, n: int = 16) -> str:
@@ -258,17 +256,16 @@ def build_document(
     doc.add(
         Heading(t("methods", lang)),
         Bullets(
-            [
-                m.format(
-                    threshold=settings.near_duplicate_threshold,
-                    loose=settings.derivative_loose_threshold,
-                    inliers=settings.derivative_min_inliers,
-                )
-                for m in _METHODS[lang]
-            ]
+            series(
+                "report.method",
+                lang,
+                threshold=settings.near_duplicate_threshold,
+                loose=settings.derivative_loose_threshold,
+                inliers=settings.derivative_min_inliers,
+            )
         ),
         Heading(t("limitations", lang)),
-        Bullets(_LIMITS[lang] + notes),
+        Bullets(series("report.limit", lang) + notes),
     )
     doc.add(Heading(t("custody", lang)), Paragraph(t("custody_intro", lang), "muted"))
     doc.add(
@@ -365,7 +362,7 @@ def _count_rows(c: dict[str, int], groups: list[Any], lang: str) -> list[list[st
 
 def _kind_label(kind: str, lang: str) -> str:
     key = f"kind_{kind}"
-    return t(key, lang) if key in _T else kind
+    return text_for(f"report.{key}", lang, kind)
 
 
 def _groups_section(

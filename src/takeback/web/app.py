@@ -31,6 +31,7 @@ from takeback.web.jsonbody import GuardedRoute
 from takeback.web.limits import BodyLimitMiddleware
 from takeback.web.security import KeyCache
 from takeback.web.textguard import RefuseNulAddresses
+from takeback.web.workers import ServeRun, die_with_parent
 
 log = logging.getLogger("takeback.web")
 
@@ -61,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             db=db,
             keys=KeyCache(db, ttl_s=cfg.api_key_cache_seconds, default_rate=cfg.api_rate_limit),
             audit=AuditWriter(db),
-            matcher=MatcherHandle(db, data_dir=cfg.ensure_data_dir()),
+            matcher=MatcherHandle(db, data_dir=cfg.ensure_data_dir(), run=ServeRun.from_env()),
         )
         state.matcher.start()
         state.audit.start()
@@ -155,5 +156,7 @@ def _offline_docs(app: FastAPI) -> None:
 
 
 def create_app_from_env() -> FastAPI:
-    """Factory for ``uvicorn --factory`` worker processes: settings come from the environment."""
+    """Factory for ``uvicorn --factory`` worker processes: settings come from the environment.
+    A worker started by Uvicorn's supervisor stops when the supervisor dies (``web.workers``)."""
+    die_with_parent()
     return create_app(Settings())

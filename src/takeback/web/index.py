@@ -1,8 +1,12 @@
 """The worker's matching service, opened in the background so the process answers at once.
 
 Loading (or, the first time, building) the PDQ index can take seconds at millions of hashes; until
-it is done ``/status/live`` answers and ``/status`` says ``INDEX-NOT-LOADED``, and lookups get 503
-``index_not_ready``. Freshness: the matcher polls the store's change log at most every
+it is done ``/status/live`` answers and ``/status`` says ``INDEX-NOT-LOADED``. A lookup that arrives
+meanwhile waits for the index (at most ``LOOKUP_WAIT_S``) instead of failing: a client that did not
+ask ``/status`` first, or reached this worker while another answered ``/status``, still gets its
+answer; only after that wait (or when the index could not be opened) is it 503 ``index_not_ready``.
+In a multi-worker serve ``/status`` is 200 only when every worker is ready (``workers.ServeRun``).
+Freshness: the matcher polls the store's change log at most every
 ``CHECK_INTERVAL_S`` before a lookup (writes made through this worker are visible to its next lookup
 at once, via ``mark_stale``). ``/status`` reports ``INDEX-STALE`` when the change log could not be
 read for ``STALE_AFTER_S``.
@@ -14,6 +18,7 @@ log itself on every video lookup (a video lookup costs far more than that one qu
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -22,10 +27,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from takeback.index import warm
 from takeback.matching import Matcher, open_matcher
 from takeback.matching.video_banks import VideoMatcher
 from takeback.store import Database
 from takeback.web.errors import ApiError
+from takeback.web.workers import ServeRun
 
 log = logging.getLogger("takeback.web")
 
@@ -33,6 +40,8 @@ log = logging.getLogger("takeback.web")
 CHECK_INTERVAL_S = 0.1
 #: readiness fails when the change log has not been readable for this long
 STALE_AFTER_S = 30.0
+#: a lookup arriving while the index loads waits this long for it before answering 503
+LOOKUP_WAIT_S = 30.0
 
 
 @contextlib.contextmanager
@@ -59,10 +68,12 @@ def _one_at_a_time(data_dir: Path | None) -> Iterator[None]:
 
 
 class MatcherHandle:
-    def __init__(self, db: Database, *, data_dir: Path | None) -> None:
+    def __init__(self, db: Database, *, data_dir: Path | None, run: ServeRun | None = None) -> None:
         self._db = db
         self._data_dir = data_dir
+        self._run = run
         self._matcher: Matcher | None = None
+        self._opened = threading.Event()  # set when opening ended, whether or not it worked
         self.video = VideoMatcher(db)  # thread-safe; shared by every request of this worker
         self._error: BaseException | None = None
         self._fresh_at = 0.0
@@ -88,10 +99,17 @@ class MatcherHandle:
                 len(self._matcher),
                 time.perf_counter() - started,
             )
+            if self._run is not None:
+                self._run.mark_ready()
+            # Lookups run the NumPy kernels until the compiled ones are in the cache (compiled in
+            # the background on a first start), then this worker switches over.
+            warm.load_when_available()
         except BaseException as exc:  # reported by /status and by every lookup
             self._error = exc
             log.error("could not open the match index: %s", exc)
             return
+        finally:
+            self._opened.set()
         try:  # warm the video matcher now rather than on the first video lookup
             with self._db.session() as s:
                 self.video.refresh(s)
@@ -101,7 +119,20 @@ class MatcherHandle:
 
     @property
     def ready(self) -> bool:
+        """This worker's index is loaded."""
         return self._matcher is not None
+
+    def service_ready(self) -> bool:
+        """Every worker of this serve has its index loaded (this one alone outside a serve)."""
+        return self.ready and (self._run is None or self._run.all_ready())
+
+    async def ready_matcher(self, timeout: float = LOOKUP_WAIT_S) -> Matcher:
+        """The matcher, waiting up to ``timeout`` while it loads; then as :meth:`get`."""
+        if self._matcher is None and not self._opened.is_set():
+            deadline = time.monotonic() + timeout
+            while not self._opened.is_set() and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)  # only while the worker starts: polling costs nothing
+        return self.get()
 
     def get(self) -> Matcher:
         """The matcher, or 503 while it loads (or if it failed to)."""
@@ -134,6 +165,8 @@ class MatcherHandle:
         return time.monotonic() - self._fresh_at < STALE_AFTER_S
 
     def close(self) -> None:
+        if self._run is not None:
+            self._run.clear()
         self._thread.join(timeout=60)
         if self._matcher is not None:
             self._matcher.close()

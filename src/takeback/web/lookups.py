@@ -56,7 +56,7 @@ async def match_for(
     route: str,
 ) -> list[MatchResult]:
     """Match ``queries`` as ``principal`` may see them, and audit the lookup if anything matched."""
-    matcher = state.matcher.get()  # 503 while the index loads
+    matcher = await state.matcher.ready_matcher()  # waits while the index loads
     if principal.bank_ids is not None and banks:
         await anyio.to_thread.run_sync(_check_scope, state, principal, banks)
     if len(queries) <= BATCHER_MAX_QUERIES:
@@ -78,7 +78,7 @@ async def match_batch_for(
 ) -> dict[int, MatchResult]:
     """:func:`match_for` for many hashes of one type: results of the inputs that matched, by position
     (``Matcher.match_batch``); the same scope and audit."""
-    matcher = state.matcher.get()  # 503 while the index loads
+    matcher = await state.matcher.ready_matcher()  # waits while the index loads
     if principal.bank_ids is not None and banks:
         await anyio.to_thread.run_sync(_check_scope, state, principal, banks)
     found = await anyio.to_thread.run_sync(lambda: matcher.match_batch(signal_type, values, banks=banks))
@@ -160,7 +160,7 @@ async def match_video_for(
 ) -> list[VideoBankMatch]:
     """:func:`match_for` for a video's vPDQ against the banks' videos (the worker's ``VideoMatcher``):
     the same scope and audit. Partial matches are returned (``/v1`` shows them) but not audited."""
-    state.matcher.get()  # 503 while the index loads, as for every lookup
+    await state.matcher.ready_matcher()  # waits while the index loads, as every lookup
     if principal.bank_ids is not None and banks:
         await anyio.to_thread.run_sync(_check_scope, state, principal, banks)
     found = await anyio.to_thread.run_sync(lambda: state.matcher.video.match(video, banks=banks))

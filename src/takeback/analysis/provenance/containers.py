@@ -21,6 +21,7 @@ MAX_TEXT_BYTES = 8 << 20  # one decoded text chunk
 MAX_TOTAL_TEXT_BYTES = 32 << 20  # all text in one file
 MAX_XMP_BYTES = 4 << 20
 MAX_EXIF_BYTES = 1 << 20
+MAX_ICC_BYTES = 4 << 20  # an ICC profile is read only to check it inflates; real ones are < 1 MB
 MAX_ITEMS = 4096  # chunks or segments
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -164,7 +165,7 @@ def _png_text(c: Container, kind: bytes, body: bytes, off: int) -> None:
                 "malformed_chunk", f"zTXt '{key}' uses an unknown compression method.", source, off, key
             )
             return
-        text, err = bounded_inflate(rest[1:], MAX_TEXT_BYTES)
+        text, err = _inflate_text(c, rest[1:])
         if text is None:
             _compression_problem(c, err, source, off, key)
             return
@@ -183,7 +184,7 @@ def _png_text(c: Container, kind: bytes, body: bytes, off: int) -> None:
             if method != 0:
                 c.problem("malformed_chunk", f"iTXt '{key}' uses an unknown compression.", source, off, key)
                 return
-            text, err = bounded_inflate(payload, MAX_TEXT_BYTES)
+            text, err = _inflate_text(c, payload)
             if text is None:
                 _compression_problem(c, err, source, off, key)
                 return
@@ -194,8 +195,39 @@ def _png_text(c: Container, kind: bytes, body: bytes, off: int) -> None:
         _add_text(c, source, key, payload, off, len(body), utf8=True)
 
 
+def _png_iccp(c: Container, body: bytes, off: int) -> None:
+    """Check an iCCP chunk inflates within limits: a bomb or damage here is recorded, never fatal."""
+    source = "png:iCCP"
+    nul = body.find(b"\x00", 0, 80)
+    if nul <= 0 or len(body) < nul + 2:
+        c.problem("malformed_chunk", "iCCP chunk has no profile name or compression method.", source, off)
+        return
+    key = body[:nul].decode("latin-1")
+    if body[nul + 1] != 0:
+        c.problem("malformed_chunk", f"iCCP '{key}' uses an unknown compression method.", source, off, key)
+        return
+    profile, err = bounded_inflate(body[nul + 2 :], MAX_ICC_BYTES)
+    if profile is None:
+        if err == "decompression_limit":
+            msg = f"{source} '{key}' inflates past {MAX_ICC_BYTES:,} bytes (a decompression bomb?); not read."
+            c.problem(err, msg, source, off, key)
+        else:
+            _compression_problem(c, err, source, off, key)
+
+
+def _inflate_text(c: Container, payload: bytes) -> tuple[bytes | None, str]:
+    """Inflate a text chunk no further than the file's remaining text budget: thousands of small
+    bombs would otherwise cost 8 MB of inflating each after the budget is spent."""
+    text, err = bounded_inflate(payload, min(MAX_TEXT_BYTES, c.text_budget))
+    if err == "decompression_limit" and c.text_budget < MAX_TEXT_BYTES:
+        return None, "text_budget_exceeded"
+    return text, err
+
+
 def _compression_problem(c: Container, err: str, source: str, off: int, key: str) -> None:
-    if err == "decompression_limit":
+    if err == "text_budget_exceeded":
+        msg = "The file holds more text metadata than is read."
+    elif err == "decompression_limit":
         msg = f"{source} '{key}' inflates past {MAX_TEXT_BYTES:,} bytes (a decompression bomb?); not read."
     else:
         msg = f"{source} '{key}' holds damaged compressed data."
@@ -255,6 +287,8 @@ def _walk_png(data: bytes) -> Container:
             c.has_alpha = True
         elif kind in (b"tEXt", b"zTXt", b"iTXt"):
             _png_text(c, kind, body, pos)
+        elif kind == b"iCCP":
+            _png_iccp(c, body, pos)
         elif kind == b"eXIf":
             _add_exif(c, Blob("png:eXIf", body, pos, length))
         elif kind == b"caBX":

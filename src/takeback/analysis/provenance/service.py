@@ -8,11 +8,9 @@ never stops a scan. Nothing is logged: findings can hold prompt text that names 
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import stat
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -27,10 +25,10 @@ from takeback.analysis.provenance.containers import Blob, Container, TextItem, w
 from takeback.analysis.provenance.credentials import read_credentials
 from takeback.analysis.provenance.metadata import XmpError, decode_user_comment, parse_exif, parse_xmp
 from takeback.analysis.provenance.models import Evidence, Finding, FindingError, Findings, Indicates, Tier
-from takeback.media import HEAD_BYTES, Limits, MediaError, decode_image, sniff
+from takeback.media import HEAD_BYTES, Limits, MediaError, open_image, sniff
 from takeback.media import errors as media_codes
 from takeback.media.types import Kind
-from takeback.media.walk import display_path
+from takeback.media.walk import display_path, open_regular
 
 CHECKS = ("metadata", "c2pa", "stealth", "watermark", "consistency")
 
@@ -78,7 +76,7 @@ def _read(path: str | os.PathLike[str], shown: str, limits: Limits) -> bytes:
                 "(TAKEBACK_MAX_FILE_BYTES); not inspected.",
                 code=media_codes.FILE_TOO_LARGE,
             )
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:  # swapped for a pipe since the stat: refused, never read
             return fh.read(limits.max_file_bytes + 1)
     except FileNotFoundError:
         raise MediaError(f"No such file: {shown}.", code=media_codes.NOT_FOUND) from None
@@ -255,19 +253,27 @@ def _exif_findings(blob: Blob, fields: dict[str, Any], extra_texts: list[TextIte
     return out
 
 
-def _pixels_rgba(data: bytes, container: Container, limits: Limits) -> np.ndarray:
-    """Exact RGB or RGBA pixels for the LSB check (``decode_image`` drops alpha, which holds the payload)."""
-    w, h = container.width or 0, container.height or 0
-    if w * h > limits.max_pixels:
-        raise MediaError("too many pixels", code=media_codes.TOO_MANY_PIXELS)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        im = Image.open(io.BytesIO(data), formats=["PNG", "WEBP"])
-        if im.size[0] * im.size[1] > limits.max_pixels:
-            raise MediaError("too many pixels", code=media_codes.TOO_MANY_PIXELS)
-        if im.mode in ("RGB", "RGBA"):
-            return np.asarray(im)  # no conversion copy: the stealth reader takes either
-        return np.asarray(im.convert("RGBA" if "A" in im.getbands() or "transparency" in im.info else "RGB"))
+class _ImageColumns:
+    """A Pillow image seen as an (H, W, 3|4) uint8 array whose columns are converted on demand
+    (:class:`stealth.Columns`): RGB and RGBA as they are, other modes as RGBA when they carry
+    transparency, else RGB (the LSB reader takes either)."""
+
+    def __init__(self, im: Image.Image) -> None:
+        self.im = im
+        alpha = im.mode == "RGBA" or (
+            im.mode != "RGB" and ("A" in im.getbands() or "transparency" in im.info)
+        )
+        self.mode = "RGBA" if alpha else "RGB"
+        self.shape = (im.height, im.width, 4 if alpha else 3)
+        self.ndim = 3
+
+    def __getitem__(self, key: tuple[slice, slice]) -> np.ndarray:
+        cols = key[1].stop if key[1].stop is not None else self.im.width
+        return self.rgb(0, self.im.height, min(cols, self.im.width), mode=self.mode)
+
+    def rgb(self, top: int, bottom: int, right: int, *, mode: str = "RGB") -> np.ndarray:
+        part = self.im.crop((0, top, right, bottom))
+        return np.asarray(part if part.mode == mode else part.convert(mode))
 
 
 def _pixel_findings(
@@ -277,32 +283,40 @@ def _pixel_findings(
     want_stealth: bool,
     plugins: tuple[Classifier, ...],
 ) -> list[Finding]:
+    """Stealth payloads, watermarks and classifier scores from the decoded pixels.
+
+    Memory stays within what hashing needs (issue 12: a 200-MP PNG took 4.3 GB here, 0.6 GB to
+    hash): Pillow holds the image once, and every check reads crops of it, never a full NumPy copy
+    or full-size float planes. The stealth reader takes only the left columns that hold the
+    payload; watermark votes come strip by strip and are exact (``watermark.strip_votes``), so no
+    finding changes. Only plug-in classifiers (none ship) get the whole RGB array.
+    """
     out: list[Finding] = []
-    rgb: np.ndarray | None = None
+    view: _ImageColumns | None = None
     if want_stealth:
         try:
-            rgba = _pixels_rgba(data, container, opts.limits)
+            view = _ImageColumns(open_image(data, limits=opts.limits, upright=False))
         except MediaError:
-            rgba = None
-        except (OSError, ValueError, SyntaxError, EOFError):
-            rgba = None
-        if rgba is not None:
-            payload = stealth.read(rgba)
+            view = None
+        if view is not None:
+            payload = stealth.read(view)
             if payload is not None:
                 out.append(_stealth_finding(payload))
-            rgb = rgba[:, :, :3]
     if not (opts.watermarks or plugins):
         return out
-    if rgb is None:
+    if view is None:
         try:
-            rgb = decode_image(data, limits=opts.limits, want="rgb").pixels
+            view = _ImageColumns(open_image(data, limits=opts.limits))
         except MediaError:
             return out  # undecodable pixels: the metadata findings stand; hashing reports the decode error
-    if opts.watermarks:
-        for match in watermark.detect(rgb, order="rgb"):
+    if opts.watermarks and view.im.width * view.im.height >= watermark.MIN_PIXELS:
+        votes = watermark.strip_votes(view.rgb, view.im.height, view.im.width)
+        for match in watermark.detect_votes(votes):
             if match.chance <= watermark.FALSE_ALARM:
                 out.append(_watermark_finding(match))
-    out.extend(classify(c, rgb) for c in plugins)
+    if plugins:
+        rgb = view.rgb(0, view.im.height, view.im.width)
+        out.extend(classify(c, rgb) for c in plugins)
     return out
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -44,7 +44,7 @@ class StealthPayload:
     error_message: str | None = None
 
 
-def _lsb_stream(pixels: np.ndarray, channel: str, max_bits: int | None = None) -> np.ndarray:
+def _lsb_stream(pixels: np.ndarray | Columns, channel: str, max_bits: int | None = None) -> np.ndarray:
     """LSBs in NovelAI's order: column-major over pixels; RGB mode takes R, G, B of each pixel.
 
     ``max_bits`` limits the work to the columns that hold them (the magic sits in column 0).
@@ -65,8 +65,22 @@ def _bytes_at(bits: np.ndarray, start_bit: int, n_bytes: int) -> bytes | None:
     return np.packbits(bits[start_bit:end]).tobytes()
 
 
-def read(pixels: np.ndarray) -> StealthPayload | None:
-    """Find and decode a stealth payload in an RGBA (H, W, 4) or RGB (H, W, 3) uint8 array."""
+class Columns(Protocol):
+    """What :func:`read` needs of an image: its shape and its first columns (``[:, :n]``) as a
+    uint8 array, so that a large image is never converted whole (the payload sits in the columns
+    at the left, read column by column)."""
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+
+    @property
+    def ndim(self) -> int: ...
+
+    def __getitem__(self, key: tuple[slice, slice]) -> np.ndarray: ...
+
+
+def read(pixels: np.ndarray | Columns) -> StealthPayload | None:
+    """Find and decode a stealth payload in an RGBA (H, W, 4) or RGB (H, W, 3) uint8 image."""
     if pixels.ndim != 3 or pixels.shape[2] not in (3, 4):
         return None
     channels = ["alpha", "rgb"] if pixels.shape[2] == 4 else ["rgb"]
@@ -74,11 +88,10 @@ def read(pixels: np.ndarray) -> StealthPayload | None:
         head = _bytes_at(_lsb_stream(pixels, channel, (MAGIC_LEN + 4) * 8), 0, MAGIC_LEN)
         if head is None or head not in MAGICS:
             continue
-        bits = _lsb_stream(pixels, channel)
         mode, compressed = MAGICS[head]
         if mode != channel:
             continue
-        length_bytes = _bytes_at(bits, MAGIC_LEN * 8, 4)
+        length_bytes = _bytes_at(_lsb_stream(pixels, channel, (MAGIC_LEN + 4) * 8), MAGIC_LEN * 8, 4)
         if length_bytes is None:
             return _failed(
                 head, channel, compressed, 0, "truncated_payload", "The payload ends after its magic."
@@ -86,7 +99,8 @@ def read(pixels: np.ndarray) -> StealthPayload | None:
         declared = int.from_bytes(length_bytes, "big")
         n_bytes = declared // 8
         start = (MAGIC_LEN + 4) * 8
-        if n_bytes > MAX_PAYLOAD_BYTES or start + n_bytes * 8 > bits.size:
+        available = pixels.shape[0] * pixels.shape[1] * (1 if channel == "alpha" else 3)
+        if n_bytes > MAX_PAYLOAD_BYTES or start + n_bytes * 8 > available:
             return _failed(
                 head,
                 channel,
@@ -95,7 +109,8 @@ def read(pixels: np.ndarray) -> StealthPayload | None:
                 "invalid_length",
                 f"The payload declares {declared:,} bits, more than the image holds or over the limit.",
             )
-        raw = _bytes_at(bits, start, n_bytes) or b""
+        # only the columns that hold the declared payload, never the whole image's bits
+        raw = _bytes_at(_lsb_stream(pixels, channel, start + n_bytes * 8), start, n_bytes) or b""
         return _decode(StealthPayload(head.decode(), channel, compressed, declared, raw))
     return None
 

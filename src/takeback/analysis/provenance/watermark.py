@@ -25,6 +25,7 @@ Payloads and where each is embedded (open pipelines; hosted services may differ)
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -141,7 +142,32 @@ def detect(pixels: np.ndarray, *, order: str = "bgr") -> list[WatermarkMatch]:
     """Every known payload's best reading; callers keep those with ``chance <= FALSE_ALARM``."""
     if pixels.shape[0] * pixels.shape[1] < MIN_PIXELS:
         return []
-    votes = block_votes(pixels, order=order)
+    return detect_votes(block_votes(pixels, order=order))
+
+
+#: rows of pixels per strip in :func:`strip_votes` (a multiple of 8)
+STRIP_ROWS = 512
+
+
+def strip_votes(strip: Callable[[int, int, int], np.ndarray], height: int, width: int) -> np.ndarray:
+    """:func:`block_votes` of a whole image, computed from strips of :data:`STRIP_ROWS` rows.
+
+    ``strip(top, bottom, right)`` gives rows ``top:bottom``, columns ``0:right`` as uint8 RGB.
+    Exact, not an approximation: each vote depends only on its own 8x8 pixels (YUV is per pixel,
+    the Haar approximation per 2x2, a block is 4x4 of those), blocks are ordered row by row, and the
+    reference drops the same ragged right and bottom edge (``rows // 8`` x ``cols // 8`` blocks). A
+    strip's float64 planes are ~50 bytes a pixel, so a 200-MP image no longer needs ~10 GB of them.
+    """
+    rows, cols = height // (2 * BLOCK) * 2 * BLOCK, width // (2 * BLOCK) * 2 * BLOCK
+    parts = [
+        block_votes(strip(top, min(rows, top + STRIP_ROWS), cols), order="rgb").astype(np.uint8)
+        for top in range(0, rows, STRIP_ROWS)
+    ]
+    return np.concatenate(parts).astype(np.float64) if parts else np.zeros(0)
+
+
+def detect_votes(votes: np.ndarray) -> list[WatermarkMatch]:
+    """:func:`detect` from block votes already computed (:func:`block_votes`, :func:`strip_votes`)."""
     out = []
     for payload in PAYLOADS:
         length = len(payload.bits)

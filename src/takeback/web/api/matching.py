@@ -214,10 +214,15 @@ async def index_status(
     signal_type: str | None = Query(None, description="limit to one signal type"),
 ) -> dict[str, Any]:
     wanted = [signal_type_name(signal_type)] if signal_type else list(REGISTRY)
-    matcher = state.matcher.get()
+    matcher = await state.matcher.ready_matcher()
 
     def counts() -> dict[str, int]:
+        # Catch up first: a worker otherwise follows the change log only when it serves a lookup,
+        # and would report the index as of its last one (size 0 after a fresh start and 16 adds).
+        matcher.refresh(force=True)
         with state.db.sessionmaker() as s:
+            if "vpdq" in wanted:
+                state.matcher.video.refresh(s)
             rows = s.execute(
                 select(ContentSignal.signal_type, func.count())
                 .join(BankContent, BankContent.id == ContentSignal.content_id)

@@ -2,7 +2,8 @@
 
 They answer in HMA's words (``I-AM-ALIVE``, ``INDEX-NOT-LOADED``, ``INDEX-STALE``) so load balancers
 configured for HMA keep working. Readiness means the index is loaded and has caught up with the
-store's change log recently; liveness only means the process answers.
+store's change log recently, in every worker of the serve (``web.workers``); liveness only means
+the process answers.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ router = APIRouter(tags=["Status"], route_class=GuardedRoute)
 @router.get(
     "/status",
     response_class=PlainTextResponse,
-    summary="Readiness: 200 when the index is loaded and fresh, else 503",
+    summary="Readiness: 200 when every worker's index is loaded and fresh, else 503",
     responses={503: {"description": "INDEX-NOT-LOADED or INDEX-STALE"}},
 )
 def readiness(state: StateDep) -> PlainTextResponse:
-    if not state.matcher.ready:
+    if not state.matcher.service_ready():
         return PlainTextResponse("INDEX-NOT-LOADED", status_code=503)
     if not state.matcher.check_fresh():
         return PlainTextResponse("INDEX-STALE", status_code=503)
