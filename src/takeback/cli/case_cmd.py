@@ -21,7 +21,12 @@ from rich.console import Console
 from sqlalchemy.orm import Session
 
 from takeback.cases import service as cs
-from takeback.cases.clock import (
+from takeback.cases.models import Case, Purpose, Referral, ReferralStatus, Takedown, TakedownStatus
+from takeback.cases.notices import NoticeFacts, NoticeKind, compose, notice_facts
+from takeback.cli import paths
+from takeback.cli.app import app, fail, usage_error
+from takeback.cli.output import shown, terminal_text
+from takeback.clock import (
     as_utc,
     format_local,
     iso_utc,
@@ -30,25 +35,12 @@ from takeback.cases.clock import (
     parse_duration,
     parse_when,
 )
-from takeback.cases.models import (
-    Case,
-    Purpose,
-    Referral,
-    ReferralStatus,
-    Setting,
-    Takedown,
-    TakedownStatus,
-    VictimAge,
-)
-from takeback.cases.notices import NoticeKind, compose, notice_facts
-from takeback.cli import paths
-from takeback.cli.app import app, fail, usage_error
-from takeback.cli.output import shown, terminal_text
 from takeback.config import ACTOR_SELF, acting, get_settings
 from takeback.errors import TakebackError
 from takeback.evidence.locker import Locker
 from takeback.evidence.signing import Signer
 from takeback.guidance.kb import load_kb
+from takeback.guidance.situation import Setting, VictimAge
 from takeback.reports import Document, render_html, render_pdf
 from takeback.reports.text import render_text
 from takeback.store import Database, database_url, open_database
@@ -785,11 +777,15 @@ def case_notice(
     for you (what to check and fill in, links covered and left out, deadlines, how to record the
     sending), printed to stderr or written beside the notice. Never send the cover note."""
 
-    facts = run_db(
-        lambda s: notice_facts(
+    from takeback.evidence.service import notice_evidence
+
+    def facts_of(s: Session) -> NoticeFacts:
+        c = cs.get_case(s, reference=case)
+        return notice_facts(
             s,
-            case=cs.get_case(s, reference=case),
+            case=c,
             kind=kind,
+            evidence=notice_evidence(s, case=c),
             urls=url,
             name=name,
             contact=contact,
@@ -798,7 +794,8 @@ def case_notice(
             relevant_info=info,
             on_behalf_of=on_behalf_of,
         )
-    )
+
+    facts = run_db(facts_of)
     try:
         notice, cover = compose(kind, facts, lang.value)
     except TakebackError as exc:

@@ -12,7 +12,6 @@ import typer
 from sqlalchemy.orm import Session
 
 from takeback.cases import service as cs
-from takeback.cases.clock import as_utc, get_zone, iso_utc, local_zone_name
 from takeback.cli import paths
 from takeback.cli.app import EXIT_OK, EXIT_SOME_FAILED, app, err_console, fail, usage_error
 from takeback.cli.case_cmd import (
@@ -29,6 +28,7 @@ from takeback.cli.case_cmd import (
     when,
 )
 from takeback.cli.output import CsvWriter, JsonlWriter, quality_note, shown
+from takeback.clock import as_utc, get_zone, iso_utc, local_zone_name
 from takeback.errors import TakebackError
 from takeback.evidence import service as ev
 from takeback.evidence.bundle import export_bundle, verify_bundle
