@@ -7,7 +7,7 @@ same query, which one suppressed it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -102,12 +102,18 @@ class MatchQuery:
 
 @dataclass(frozen=True, slots=True)
 class Suppressor:
-    """The allow-list entry that suppressed a match."""
+    """The allow-list entry that suppressed a match (``bank`` and ``content_id`` are ``None`` when
+    the caller may not see that bank: a bank's name can identify a case)."""
 
-    bank: str
-    content_id: int
+    bank: str | None
+    content_id: int | None
     signal_type: str
     distance: int
+    bank_id: int | None = None
+
+    def hidden(self) -> Suppressor:
+        """This suppressor as a caller outside its bank sees it: that an allow-list applied, not whose."""
+        return replace(self, bank=None, content_id=None, bank_id=None)
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -157,7 +163,10 @@ class Match:
             text += "; low-quality PDQ hash, check by eye"
         if self.suppressed_by:
             s = self.suppressed_by
-            text += f"; suppressed by allow-list entry {s.content_id} of bank {s.bank}"
+            if s.bank is None:
+                text += "; suppressed by an allow-list entry in a bank this key cannot see"
+            else:
+                text += f"; suppressed by allow-list entry {s.content_id} of bank {s.bank}"
         return text
 
     def to_record(self) -> dict[str, Any]:

@@ -551,7 +551,7 @@ def _with_allow_lists(matches: list[Match]) -> list[Match]:
     if not allow:
         return matches
     best = min(allow, key=lambda m: (m.signal_type == "pdq", m.distance, m.content_id))
-    by = Suppressor(best.bank, best.content_id, best.signal_type, best.distance)
+    by = Suppressor(best.bank, best.content_id, best.signal_type, best.distance, best.bank_id)
     return [m if m.allow_list else replace(m, suppressed_by=by) for m in matches]
 
 

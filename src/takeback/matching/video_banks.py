@@ -60,7 +60,9 @@ class VideoBankMatch:
     note: str | None
     metadata: dict[str, Any]
     source: str | None
-    suppressed_by: tuple[str, int] | None = None
+    #: (bank, content id, bank id) of the allow-list entry; (None, None, None) for a caller who may
+    #: not see that bank (see ``hidden_suppressor``)
+    suppressed_by: tuple[str | None, int | None, int | None] | None = None
 
     @property
     def kind(self) -> MatchKind:
@@ -85,11 +87,17 @@ class VideoBankMatch:
             f"vpdq {v.kind}: {v.query_share:.0%} of the query's frames and {v.coverage:.0%} of the "
             f"banked video within distance {self.threshold}: {what} {self.content_id} of bank {self.bank}"
         )
-        if self.suppressed_by:
+        if self.suppressed_by and self.suppressed_by[0] is None:
+            text += "; suppressed by an allow-list entry in a bank this key cannot see"
+        elif self.suppressed_by:
             text += (
                 f"; suppressed by allow-list entry {self.suppressed_by[1]} of bank {self.suppressed_by[0]}"
             )
         return text
+
+    def hidden_suppressor(self) -> VideoBankMatch:
+        """This match as a caller outside the allow-list entry's bank sees it: suppressed, not by whom."""
+        return replace(self, suppressed_by=(None, None, None)) if self.suppressed_by else self
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -285,7 +293,7 @@ class VideoMatcher:
             )
         allow = [m for m in out if m.allow_list and m.kind is MatchKind.MATCH]
         if allow:
-            by = (allow[0].bank, allow[0].content_id)
+            by = (allow[0].bank, allow[0].content_id, allow[0].bank_id)
             out = [m if m.allow_list else replace(m, suppressed_by=by) for m in out]
         return out
 

@@ -7,6 +7,7 @@ so scope and audit cannot be forgotten.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import anyio.to_thread
@@ -97,7 +98,7 @@ async def _restrict_and_audit(
     matched: list[tuple[int, Match]] = []
     for i, r in results:
         if principal.bank_ids is not None:
-            r.matches = [m for m in r.matches if principal.may_use_bank(m.bank_id)]
+            r.matches = [_as_seen_by(principal, m) for m in r.matches if principal.may_use_bank(m.bank_id)]
         matched.extend((i, m) for m in r.matches)
     if matched:
         await state.audit.record(
@@ -114,6 +115,16 @@ async def _restrict_and_audit(
                 ],
             },
         )
+
+
+def _as_seen_by(principal: Principal, m: Match) -> Match:
+    """``m`` with its suppressing allow-list entry unnamed when the key may not use that bank (an
+    allow-list applies to every key; its bank's name, which can identify a case, is shown only to
+    keys that may see it)."""
+    s = m.suppressed_by
+    if s is None or (s.bank_id is not None and principal.may_use_bank(s.bank_id)):
+        return m
+    return replace(m, suppressed_by=s.hidden())
 
 
 def effective(m: Match) -> bool:
@@ -165,7 +176,13 @@ async def match_video_for(
         await anyio.to_thread.run_sync(_check_scope, state, principal, banks)
     found = await anyio.to_thread.run_sync(lambda: state.matcher.video.match(video, banks=banks))
     if principal.bank_ids is not None:
-        found = [m for m in found if principal.may_use_bank(m.bank_id)]
+        found = [
+            m
+            if m.suppressed_by is None or principal.may_use_bank(m.suppressed_by[2] or -1)
+            else m.hidden_suppressor()
+            for m in found
+            if principal.may_use_bank(m.bank_id)
+        ]
     acted = [m for m in found if m.kind is not MatchKind.PARTIAL]
     if acted:
         await state.audit.record(
