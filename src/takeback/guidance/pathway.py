@@ -123,8 +123,8 @@ COLLECT: list[Need] = [
     ),
     _need("Reports you have already made, with their reference numbers", "你已作出的舉報及其參考編號"),
     _need(
-        "Everything in one timeline (`takeback evidence timeline`)",
-        "把所有資料整理成一份時序（`takeback evidence timeline`）",
+        "Everything in one timeline (“takeback evidence timeline”)",
+        "把所有資料整理成一份時序（「takeback evidence timeline」）",
     ),
     _need(
         "Consider going to the police before reporting to platforms, so evidence is not removed early",
