@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -95,6 +96,8 @@ def test_bundle_holds_everything_and_verifies(bundle: Path, db: Database) -> Non
     ):
         assert key in item
     assert manifest["referrals"][0]["reference_number"] == "PCPD-2026-0042"
+    # the summary a person reads shows times as people read them; the manifest keeps ISO 8601
+    assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", html), "raw ISO time in the summary"
     assert manifest["takedowns"][0]["url"] == "https://forum.example/t/1"
     assert manifest["custody"]["entries"] == len(custody) == 2
     assert set(manifest["members"]) == {

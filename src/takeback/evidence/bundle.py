@@ -207,7 +207,9 @@ def summary_document(manifest: dict[str, Any], custody: list[CustodyEntry], lang
     doc = Document(
         title=_l("title", lang, ref=case["reference"]),
         lang=lang,
-        subtitle=f"{manifest['created_at']} · takeback {manifest['tool_version']}",
+        subtitle=" · ".join(
+            (format_local(from_iso_utc(manifest["created_at"]), zone), f"takeback {manifest['tool_version']}")
+        ),
         footer=DISCLAIMER.get(lang),
     )
     fp = manifest["signing_key"]["fingerprint"]
@@ -221,7 +223,7 @@ def summary_document(manifest: dict[str, Any], custody: list[CustodyEntry], lang
         case["reference"],
         case["jurisdiction"],
         zone,
-        case["created_at"],
+        format_local(from_iso_utc(case["created_at"]), zone),
         str(len(manifest["items"])),
         manifest["custody"]["head"],
     ]
@@ -295,7 +297,17 @@ def summary_document(manifest: dict[str, Any], custody: list[CustodyEntry], lang
         Heading(_l("custody", lang)),
         Table(
             _l("cols_custody", lang).split("|"),
-            [[str(e.seq), e.at, _action(e.action, lang), e.actor, e.hash] for e in custody],
+            # to the second, in UTC as the heading says (custody.jsonl keeps the exact times)
+            [
+                [
+                    str(e.seq),
+                    f"{from_iso_utc(e.at):%Y-%m-%d %H:%M:%S}",
+                    _action(e.action, lang),
+                    e.actor,
+                    e.hash,
+                ]
+                for e in custody
+            ],
             widths=[0.4, 1.9, 1.3, 1.2, 3.2],
             mono=frozenset({4}),
         ),
