@@ -85,8 +85,8 @@ class Service:
             return create_key(s, role=role, actor="test", bank_ids=ids, **kw).token
 
     def bank(self, prefix: str = "bank", **body: Any) -> str:
-        """A new bank with a unique name, created over HTTP with the admin key."""
-        name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        """A new bank with a unique name (HMA's rule: UPPER_WITH_UNDERSCORE), created over HTTP."""
+        name = f"{prefix.upper().replace('-', '_')}_{uuid.uuid4().hex[:8].upper()}"
         r = self.client(self.admin).post("/c/banks", json={"name": name, **body})
         assert r.status_code == 201, r.text
         return name

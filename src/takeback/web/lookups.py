@@ -187,6 +187,43 @@ async def _restrict_and_audit(
         )
 
 
+def _known(state: ServiceState, principal: Principal, names: list[str]) -> list[str]:
+    """The names among ``names`` of banks that exist and ``principal`` may use."""
+    from takeback.errors import TakebackError
+
+    out = []
+    with state.db.sessionmaker() as s:
+        for n in names:
+            try:
+                bank_for(s, principal, n)
+            except TakebackError:
+                continue
+            out.append(n)
+    return out
+
+
+async def hma_match_for(
+    state: ServiceState,
+    principal: Principal,
+    queries: Sequence[MatchQuery],
+    *,
+    banks: list[str] | None,
+    route: str,
+) -> list[MatchResult]:
+    """:func:`match_for` as HMA filters: a ``banks`` name that is no bank matches nothing (no 404)."""
+    from takeback.errors import TakebackError
+
+    try:
+        return await match_for(state, principal, queries, banks=banks, route=route)
+    except TakebackError as exc:
+        if exc.code != "unknown_bank" or not banks:
+            raise
+    known = await anyio.to_thread.run_sync(_known, state, principal, banks)
+    if not known:
+        return [MatchResult(q) for q in queries]
+    return await match_for(state, principal, queries, banks=known, route=route)
+
+
 def effective(m: Match) -> bool:
     """A match that should act: in a blocking bank and not suppressed by an allow-list entry."""
     return not m.allow_list and not m.suppressed
@@ -214,9 +251,14 @@ def hma_by_bank(
 def hma_by_signal_type(
     matches: Sequence[Match], signal_types: Sequence[str], *, include_metadata: bool = False
 ) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """``{signal_type: {bank: [...]}}`` with an entry (maybe empty) for every queried type."""
+    """``{signal_type: {bank: [...]}}`` with an entry (maybe empty) for every queried type, under
+    HMA's names (``video_md5``)."""
+    from takeback.web.hma import hma_name
+
     return {
-        st: hma_by_bank([m for m in matches if m.signal_type == st], include_metadata=include_metadata)
+        hma_name(st): hma_by_bank(
+            [m for m in matches if m.signal_type == st], include_metadata=include_metadata
+        )
         for st in signal_types
     }
 

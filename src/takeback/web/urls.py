@@ -23,9 +23,14 @@ async def fingerprint_url(
     content_type: str | None = None,
     dihedral: bool = False,
     for_bank: bool = False,
+    hma: bool = False,
 ) -> Fingerprint:
-    """Fetch ``url`` safely and fingerprint the bytes (422/415 as for uploads; ``for_bank`` as for
-    :func:`~takeback.web.uploads.fingerprint_upload`)."""
+    """Fetch ``url`` safely and fingerprint the bytes (422/415 as for uploads; ``for_bank`` and
+    ``hma`` as for :func:`~takeback.web.uploads.fingerprint_upload`)."""
+    if hma and content_type is not None and content_type not in CONTENT_FIELDS:
+        from takeback.web.hma import fail
+
+        raise fail(f"no such content_type: '{content_type}'")
     if content_type is not None and content_type not in CONTENT_FIELDS:
         raise ApiError(
             f"No such content_type {content_type!r}: use photo or video.",
@@ -34,7 +39,9 @@ async def fingerprint_url(
             field="content_type",
         )
     data = await fetch_bytes(state, url)
-    if content_type is not None:
+    if hma:
+        pass  # the content type only chooses the signal types, as in HMA
+    elif content_type is not None:
         check_kind(content_type, data)
     else:
         kind = sniff(data[:HEAD_BYTES]).kind
