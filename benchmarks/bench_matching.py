@@ -36,6 +36,7 @@ from sqlalchemy.engine import make_url
 
 from takeback.banks import service as banks
 from takeback.banks.models import BankContent, ContentSignal
+from takeback.clock import utcnow
 from takeback.matching import Matcher, MatchQuery
 from takeback.signals import SignalValue
 from takeback.store import open_database
@@ -98,7 +99,7 @@ def bare_insert(url: str, rows: list[banks.NewContent]) -> float:
                     "metadata": e.metadata,
                     "source": e.source,
                     "enabled": True,
-                    "created_at": banks.utcnow(),
+                    "created_at": utcnow(),
                     "created_by": "bench",
                 }
                 for i, e in enumerate(rows)

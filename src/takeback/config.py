@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     max_video_height: int = Field(default=8192, gt=0)
     max_video_pixels: int = Field(default=8192 * 4352, gt=0, description="per frame")
     jobs: int = Field(default=0, ge=0, description="worker processes; 0 means one per CPU core")
+    index_threads: int = Field(
+        default=0, ge=0, description="threads of a PDQ index build, batch search or load; 0: one per core"
+    )
     # HTTP service (``takeback serve``)
     max_upload_bytes: int = Field(default=64 * 1024 * 1024, gt=0, description="larger request bodies get 413")
     api_rate_limit: float = Field(

@@ -7,10 +7,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from takeback.analysis import classifiers
-from takeback.analysis.classifiers import Classifier, ClassifierScore, classify, load_classifiers
 from takeback.analysis.errors import AnalysisError
-from takeback.analysis.provenance import InspectOptions, inspect
+from takeback.analysis.provenance import InspectOptions, classifiers, inspect
+from takeback.analysis.provenance.classifiers import Classifier, ClassifierScore, classify, load_classifiers
 from tests.conftest import encode, synthetic_photo
 
 

@@ -10,9 +10,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from takeback.cases import service as cs
-from takeback.cases.models import Purpose, Setting, TakedownStatus, VictimAge
+from takeback.cases.models import Purpose, TakedownStatus
 from takeback.cases.notices import BLANK, NoticeFacts, NoticeKind, compose, cover_note, notice_facts
 from takeback.guidance.kb import load_kb
+from takeback.guidance.situation import Setting, VictimAge
 from takeback.reports import render_html
 from takeback.reports.text import render_text
 from takeback.store import Database
@@ -163,14 +164,16 @@ def test_a_notice_covers_the_open_takedowns_by_default_and_url_selects(db: Datab
     ref = _hk_case(db)
     with db.session() as s:
         c = cs.get_case(s, reference=ref)
-        f = notice_facts(s, case=c, kind=NoticeKind.HK_PCPD, now=NOW)
+        f = notice_facts(s, case=c, evidence=[], kind=NoticeKind.HK_PCPD, now=NOW)
         assert f.urls == ["https://t.example/c/1", "https://t.example/c/4"]
         assert [x.url for x in f.left_out] == ["https://l.example/t/2", "https://x.example/p/3"]
         assert f.reports == []  # the draft referral is not a report already made
         assert f.draft_referral_id == 1
-        chosen = notice_facts(s, case=c, kind=NoticeKind.HK_PCPD, urls=["https://x.example/p/3"], now=NOW)
+        chosen = notice_facts(
+            s, case=c, evidence=[], kind=NoticeKind.HK_PCPD, urls=["https://x.example/p/3"], now=NOW
+        )
         assert chosen.urls == ["https://x.example/p/3"] and chosen.left_out == []
-        tid = notice_facts(s, case=c, kind=NoticeKind.TAKE_IT_DOWN, platform="telegram", now=NOW)
+        tid = notice_facts(s, case=c, evidence=[], kind=NoticeKind.TAKE_IT_DOWN, platform="telegram", now=NOW)
         assert tid.urls == ["https://t.example/c/1", "https://t.example/c/4"]
     # the PCPD draft lists the case's takedown URLs and what became of each request
     pcpd = flat(render_text(compose(NoticeKind.HK_PCPD, f)[0]))
@@ -190,7 +193,9 @@ def test_the_cover_note_never_claims_a_clock_that_is_not_running(db: Database) -
     ref = _hk_case(db)
     with db.session() as s:
         c = cs.get_case(s, reference=ref)
-        f = notice_facts(s, case=c, kind=NoticeKind.TAKE_IT_DOWN, platform="Telegram", name="A", now=NOW)
+        f = notice_facts(
+            s, case=c, evidence=[], kind=NoticeKind.TAKE_IT_DOWN, platform="Telegram", name="A", now=NOW
+        )
     cover = flat(render_text(cover_note(NoticeKind.TAKE_IT_DOWN, f)))
     # an HK case's takedowns started no clock: the note says so and how to start the one that applies
     assert "already running" not in cover
@@ -208,7 +213,7 @@ def test_the_cover_note_never_claims_a_clock_that_is_not_running(db: Database) -
             sent_at=NOW,
             under="TAKE IT DOWN",
         )
-        f = notice_facts(s, case=c, kind=NoticeKind.TAKE_IT_DOWN, platform="Telegram", now=NOW)
+        f = notice_facts(s, case=c, evidence=[], kind=NoticeKind.TAKE_IT_DOWN, platform="Telegram", now=NOW)
     cover = flat(render_text(cover_note(NoticeKind.TAKE_IT_DOWN, f)))
     assert (
         "https://t.example/c/1: the TAKE IT DOWN removal clock is already running, due 2026-11-28 20:00 HKT"

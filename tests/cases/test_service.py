@@ -9,15 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from takeback.cases import service as cs
-from takeback.cases.models import (
-    Case,
-    ClockStatus,
-    Purpose,
-    ReferralStatus,
-    Setting,
-    TakedownStatus,
-    VictimAge,
-)
+from takeback.cases.models import Case, ClockStatus, Purpose, ReferralStatus, TakedownStatus
+from takeback.guidance.situation import Setting, VictimAge
 from takeback.store import AuditEvent, Database
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

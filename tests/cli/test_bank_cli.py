@@ -176,7 +176,7 @@ def test_a_broken_import_file_names_every_bad_line_and_imports_nothing(cli: Cli,
     assert "3 invalid rows; nothing was imported" in r.stderr
     assert jsonl(cli("bank", "list", "-f", "jsonl").stdout)[0]["entries"] == 0
     r = cli("bank", "import", "b", str(tmp_path / "missing.jsonl"))
-    assert r.exit_code == 1 and "Could not read" in r.stderr
+    assert r.exit_code == 2 and "No such file or folder" in r.stderr  # before anything is opened
     (tmp_path / "x.txt").write_text(good)
     assert cli("bank", "import", "b", str(tmp_path / "x.txt")).exit_code == 2  # format unknown
     r = cli("bank", "import", "b", "-", "--format", "jsonl", input=good + "\n")

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import shutil
+import stat
 import struct
 import subprocess
 import sys
@@ -185,3 +186,48 @@ def test_help_reads_well() -> None:
     assert proc.returncode == 0 and "hash" in proc.stdout
     proc = run("hash", "--help")
     assert "--dihedral" in proc.stdout and "--jobs" in proc.stdout
+
+
+def test_a_walk_lists_pipes_devices_and_links_out_of_the_folder_and_opens_none(tmp_path: Path) -> None:
+    """A FIFO inside would hang a read forever, ``/dev/zero`` never ends, ``root -> /`` would hash
+    the examiner's machine: each is one error record, and the rest is hashed."""
+    folder = tmp_path / "f"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(encode(synthetic_photo(64, 64, seed=5), "PNG"))
+    os.mkfifo(folder / "pipe.jpg")
+    (folder / "root").symlink_to("/")
+    (folder / "zero.jpg").symlink_to("/dev/zero")
+    (folder / "hosts.jpg").symlink_to("../../../../../../../etc/hostname")
+    (folder / "inside.png").symlink_to("a.png")
+    expected = {
+        "pipe.jpg": "not_a_file",
+        "root": "symlink_outside_source",
+        "zero.jpg": "symlink_outside_source",
+        "hosts.jpg": "symlink_outside_source",
+    }
+    try:
+        os.mknod(folder / "null.jpg", 0o600 | stat.S_IFCHR, os.makedev(1, 3))
+        expected["null.jpg"] = "not_a_file"
+    except OSError:
+        pass  # no CAP_MKNOD here: the pipe and the /dev/zero link stand for devices
+    proc = run("hash", str(folder), "--format", "jsonl", "--jobs", "1")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    recs = _records(proc.stdout)
+    assert set(recs) == {"a.png", "inside.png", *expected}
+    assert recs["a.png"]["error"] is None and recs["inside.png"]["pdq"] == recs["a.png"]["pdq"]
+    for name, code in expected.items():
+        err = recs[name]["error"]
+        assert isinstance(err, dict) and err["code"] == code, (name, recs[name])
+        assert recs[name]["sha256"] is None  # never read
+
+
+def test_hostile_names_cannot_forge_terminal_lines(tmp_path: Path) -> None:
+    folder = tmp_path / "f"
+    folder.mkdir()
+    evil = "a\x1b[31mRED\nfake.jpg  hashed\u202egnp.exe[bold]x"
+    (folder / evil).write_bytes(b"not an image")
+    proc = run("hash", str(folder), "--format", "table")
+    assert "\x1b" not in proc.stdout and "\u202e" not in proc.stdout
+    assert "a\\x1b[31mRED\\nfake.jpg  hashed\\u202egnp.exe[bold]x" in proc.stdout
+    jsonl = _records(run("hash", str(folder), "--format", "jsonl").stdout)
+    assert evil in jsonl  # machine output keeps the name exactly (JSON escapes it)

@@ -371,6 +371,7 @@ def test_bank_import_from_a_case_takes_what_the_scan_flagged(person: Cli, tmp_pa
     assert "Left out" not in r.stdout and "PDQ left out" not in r.stdout
     assert all(e["pdq"] for e in jsonl(person("bank", "export", "everything").stdout))
 
+    (tmp_path / "x.jsonl").write_text("")
     r = person("bank", "import", "flagged", str(tmp_path / "x.jsonl"), "--all-items")
     assert r.exit_code == 2 and "go with --from-case" in r.stderr
 

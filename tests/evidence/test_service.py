@@ -12,13 +12,14 @@ import pytest
 from sqlalchemy import select, text
 
 from takeback.cases import service as cs
-from takeback.cases.models import Purpose, VictimAge
+from takeback.cases.models import Purpose
 from takeback.errors import TakebackError
 from takeback.evidence import service as ev
 from takeback.evidence.custody import SqlCustodyStore
 from takeback.evidence.errors import EvidenceError
 from takeback.evidence.locker import KdfParams, Locker
 from takeback.evidence.signing import Signer
+from takeback.guidance.situation import VictimAge
 from takeback.net.fetch import FetchPolicy
 from takeback.signals.fingerprint import fingerprint_file
 from takeback.store import AuditEvent, Database
@@ -383,3 +384,32 @@ def test_delete_case_erases_originals(db: Database, photo: Path, locker: Locker)
         with pytest.raises(EvidenceError) as err:
             ev.add_file(s, case=tomb, path=photo, actor="a", signer=SIGNER, locker=None, capture_zone="UTC")
         assert err.value.code == "case_deleted"
+
+
+def test_a_notice_covers_evidence_links_with_no_request_yet(db: Database, photo: Path) -> None:
+    """Evidence stands above cases, so a notice takes the case's evidence from evidence's service."""
+    from takeback.cases.notices import NoticeKind, notice_facts
+
+    ref = new_case(db)
+    with db.session() as s:
+        c = cs.get_case(s, reference=ref)
+        for url, platform in (("https://t.example/c/9", "Telegram"), ("https://l.example/t/2", "LIHKG")):
+            ev.add_file(
+                s, case=c, path=photo, actor="a", signer=SIGNER, locker=None, capture_zone="UTC",
+                url=url, platform=platform, now=NOW,
+            )  # fmt: skip
+        ev.add_file(s, case=c, path=photo, actor="a", signer=SIGNER, locker=None, capture_zone="UTC", now=NOW)
+        cs.add_takedown(
+            s, case=c, url="https://l.example/t/2", platform="LIHKG", actor="a", sent_at=NOW, now=NOW
+        )
+        evidence = ev.notice_evidence(s, case=c)
+        assert [(i.url, i.platform) for i in evidence] == [
+            ("https://t.example/c/9", "Telegram"),
+            ("https://l.example/t/2", "LIHKG"),
+            (None, None),
+        ]
+        f = notice_facts(s, case=c, kind=NoticeKind.TAKE_IT_DOWN, evidence=evidence, now=NOW)
+    # the takedown's link first, then the evidence link no request covers yet; every item's hash is named
+    assert f.urls == ["https://l.example/t/2", "https://t.example/c/9"]
+    assert [i["url"] for i in f.items] == ["https://t.example/c/9", "https://l.example/t/2", None]
+    assert all(i["sha256"] for i in f.items)

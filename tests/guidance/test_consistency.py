@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from takeback.cases.models import Setting, VictimAge
 from takeback.guidance.kb import NOT_A_CRIME, ActStatus, ChannelKind, Need, load_kb
 from takeback.guidance.pathway import COLLECT, DISCLAIMER, Fact, Situation, build_pathway, parse_facts
 from takeback.guidance.render import label, pathway_document, pathway_json
+from takeback.guidance.situation import Setting, VictimAge
 from takeback.reports import render_html
 from takeback.reports.text import render_text
 

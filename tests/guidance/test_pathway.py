@@ -6,7 +6,6 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from takeback.cases.models import Setting, VictimAge
 from takeback.guidance.kb import Act, ActStatus, ClockStart, Confidence, GuidanceError
 from takeback.guidance.pathway import (
     DeadlineState,
@@ -16,6 +15,7 @@ from takeback.guidance.pathway import (
     build_pathway,
     parse_facts,
 )
+from takeback.guidance.situation import Setting, VictimAge
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 EN_DISCLAIMER = "This is legal information, not legal advice."

@@ -9,9 +9,9 @@ from datetime import UTC, date, datetime
 
 import pypdf
 
-from takeback.cases.models import Setting, VictimAge
 from takeback.guidance.pathway import Situation, build_pathway, parse_facts
 from takeback.guidance.render import pathway_document, pathway_json
+from takeback.guidance.situation import Setting, VictimAge
 from takeback.reports import Document, Notice, Paragraph, Table, pdf_bytes, render_html
 from takeback.reports.text import render_text
 from tests import pdftools

@@ -251,3 +251,44 @@ def test_invalid_inputs_are_rejected_clearly() -> None:
     idx.add([], np.empty((0, 32), np.uint8))
     idx.remove([])
     assert len(idx) == 0
+
+
+def test_a_merge_that_finds_its_segments_moved_is_refused_and_the_index_stays_exact() -> None:
+    """The invariant is a real check (an ``assert`` vanishes under ``python -O`` and the merge would
+    splice the wrong segments)."""
+    from takeback.index.mih import Segment, hash_words
+
+    rng = np.random.default_rng(5)
+    idx = PdqIndex(background=False)
+    model = Model()
+    segments = []
+    for part in range(3):
+        ids = np.arange(part * 100, part * 100 + 100, dtype=np.int64)
+        hashes = random_hashes(rng, 100)
+        model.add(ids, hashes)
+        segments.append(Segment.build(ids, hash_words(hashes), widths=()))
+    idx._segments = tuple(segments)
+    idx._live = 300
+    with pytest.raises(pdq_module.PdqIndexError) as err:
+        idx._merge_step(lambda: [segments[0], segments[2]])  # not next to each other
+    assert err.value.code == "index_merge_conflict"
+    assert idx._segments == tuple(segments)
+    check(idx, model, rng)
+
+
+def test_index_threads_come_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from takeback.config import get_settings
+    from takeback.index import mih
+
+    monkeypatch.setenv("TAKEBACK_INDEX_THREADS", "3")
+    get_settings.cache_clear()
+    try:
+        assert mih.index_threads() == 3
+        monkeypatch.setenv("TAKEBACK_INDEX_THREADS", "0")
+        get_settings.cache_clear()
+        assert mih.index_threads() == (os.cpu_count() or 1)
+    finally:
+        monkeypatch.delenv("TAKEBACK_INDEX_THREADS")
+        get_settings.cache_clear()

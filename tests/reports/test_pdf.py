@@ -13,9 +13,9 @@ import pypdf
 import pytest
 from PIL import Image as PILImage
 
-from takeback.cases.models import Setting, VictimAge
 from takeback.guidance.pathway import Situation, build_pathway, parse_facts
 from takeback.guidance.render import pathway_document
+from takeback.guidance.situation import Setting, VictimAge
 from takeback.reports import Bullets, Document, Heading, Image, KeyValues, Notice, Paragraph, Table, pdf_bytes
 from takeback.reports.pdf import FONTS, font_path, unsupported_characters
 from tests import pdftools

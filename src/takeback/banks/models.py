@@ -8,12 +8,13 @@ piece of content (``content_signal``: PDQ, MD5, SHA-256; vPDQ for videos), never
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from takeback.clock import as_utc
 from takeback.store import Base
 
 #: SQLite only auto-increments an ``INTEGER PRIMARY KEY``; PostgreSQL gets 64-bit ids.
@@ -23,13 +24,6 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 DEFAULT_PDQ_THRESHOLD = 31
 #: The largest threshold a bank may set. Near 64 of 256 bits unrelated images start to match.
 MAX_PDQ_THRESHOLD = 64
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    """Timestamps come back naive from SQLite and aware from PostgreSQL; always UTC-aware here."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def is_active(enabled: bool, disabled_until: datetime | None, now: datetime) -> bool:

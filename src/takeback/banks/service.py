@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import DateTime, String, Table, delete, func, insert, literal, select, text, update
@@ -32,10 +32,10 @@ from takeback.banks.models import (
     BankInfo,
     BankStore,
     ContentSignal,
-    as_utc,
     is_active,
     iso,
 )
+from takeback.clock import as_utc, utcnow
 from takeback.errors import TakebackError
 from takeback.signals import REGISTRY, IndexKind, SignalValue
 from takeback.store import record_audit
@@ -75,10 +75,6 @@ class ImportFileError(BankError):
             code="import_invalid",
         )
         self.problems = problems
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 # --- banks ----------------------------------------------------------------------------------------

@@ -9,31 +9,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import Date, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from takeback.store.audit import utcnow
+from takeback.clock import utcnow
+from takeback.guidance.situation import VictimAge
 from takeback.store.db import Base
-
-
-class VictimAge(StrEnum):
-    ADULT = "adult"
-    MINOR = "minor"  # under 18 now
-    WAS_MINOR = "was-minor"  # adult now, under 18 in the images or when it happened
-
-    @property
-    def under_18(self) -> bool:
-        return self is not VictimAge.ADULT
-
-
-class Setting(StrEnum):
-    UNIVERSITY = "university"
-    SCHOOL = "school"
-    WORK = "work"
-    ONLINE = "online"
-    OTHER = "other"
 
 
 class Purpose(StrEnum):
@@ -163,7 +145,3 @@ class Clock(Base):
     source: Mapped[str | None] = mapped_column(Text, nullable=True)
     confidence: Mapped[str] = mapped_column(String(16), default="confirmed")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
-def row_dict(row: Any, fields: list[str]) -> dict[str, Any]:
-    return {f: getattr(row, f) for f in fields}

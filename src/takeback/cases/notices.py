@@ -19,20 +19,22 @@ missing. Names and contact details are used for the notice and never stored.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
-from takeback.cases.clock import as_utc, format_local, get_zone, parse_duration, utcnow
-from takeback.cases.models import Case, ReferralStatus, TakedownStatus, VictimAge
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from takeback.cases import service as cs
+from takeback.cases.models import Case, Clock, ClockStatus, ReferralStatus, TakedownStatus
+from takeback.clock import as_utc, format_local, get_zone, parse_duration, utcnow
 from takeback.errors import TakebackError
 from takeback.guidance.kb import KnowledgeBase, load_kb
+from takeback.guidance.situation import VictimAge
 from takeback.i18n import Translator, translate
 from takeback.reports.document import Bullets, Document, Heading, KeyValues, Paragraph
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
 
 #: where the sender still has to write something in
 BLANK = "________"
@@ -66,6 +68,18 @@ class Location:
     takedown_id: int | None = None
     #: the removal clock running for this request, e.g. ("TAKE IT DOWN removal", due); None: none runs
     clock: tuple[str, datetime] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceRef:
+    """One evidence item as a notice names it (made by ``evidence.service.notice_evidence``)."""
+
+    sha256: str | None
+    pdq: str | None
+    platform: str | None
+    account: str | None
+    url: str | None
+    posted_at: datetime | None
 
 
 @dataclass
@@ -199,12 +213,10 @@ def eoc_window_end(f: NoticeFacts, kb: KnowledgeBase | None = None) -> datetime 
     """When the EOC's 12-month window for the act ends (the end of the anniversary date, HK time)."""
     if f.incident_date is None:
         return None
-    from takeback.cases.service import incident_window
-
     found = (kb or load_kb()).clock(EOC_CLOCK)
     assert found is not None
     j, rule = found
-    return incident_window(f.incident_date, parse_duration(rule.duration), j.timezone)[1]
+    return cs.incident_window(f.incident_date, parse_duration(rule.duration), j.timezone)[1]
 
 
 def _eoc_window_passed(f: NoticeFacts) -> bool:
@@ -402,6 +414,7 @@ def notice_facts(
     *,
     case: Case,
     kind: NoticeKind,
+    evidence: Sequence[EvidenceRef],
     urls: list[str] | None = None,
     name: str | None = None,
     contact: str | None = None,
@@ -416,17 +429,11 @@ def notice_facts(
     Which links it covers: ``urls`` if given (any of the case's, whatever their status, or new ones);
     otherwise the case's open ones, i.e. takedowns not removed or refused and evidence URLs with no
     request yet; a TAKE IT DOWN request to a named ``platform`` covers only that platform's links (and
-    links with no platform recorded). Links left out are listed for the cover note.
+    links with no platform recorded). Links left out are listed for the cover note. ``evidence`` is
+    the case's evidence as ``evidence.service.notice_evidence`` gives it (evidence stands above cases).
     """
-    from sqlalchemy import select
-
-    from takeback.cases import service as cs
-    from takeback.cases.models import Clock, ClockStatus
-    from takeback.evidence.service import list_items
-
     kb = load_kb()
     z = case.timezone
-    items = list_items(session, case=case)
     tds = cs.takedowns(session, case=case)
     running: dict[str, tuple[str, datetime]] = {}
     for clock in session.scalars(
@@ -449,7 +456,7 @@ def notice_facts(
                 clock=running.get(f"takedown:{t.id}"),
             )
         )
-    for i in items:
+    for i in evidence:
         if i.url and i.url not in by_url:
             by_url[i.url] = [Location(url=i.url, platform=i.platform)]
 
@@ -499,7 +506,7 @@ def notice_facts(
                 "url": i.url,
                 "posted_at": format_local(as_utc(i.posted_at), z) if i.posted_at else None,
             }
-            for i in items
+            for i in evidence
         ],
         reports=[
             (

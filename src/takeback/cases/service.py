@@ -15,7 +15,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from takeback.cases.clock import (
+from takeback.cases.models import (
+    Case,
+    Clock,
+    ClockStatus,
+    Consent,
+    Purpose,
+    Referral,
+    ReferralStatus,
+    Takedown,
+    TakedownStatus,
+)
+from takeback.clock import (
     Duration,
     add_months,
     as_utc,
@@ -25,21 +36,9 @@ from takeback.cases.clock import (
     parse_duration,
     utcnow,
 )
-from takeback.cases.models import (
-    Case,
-    Clock,
-    ClockStatus,
-    Consent,
-    Purpose,
-    Referral,
-    ReferralStatus,
-    Setting,
-    Takedown,
-    TakedownStatus,
-    VictimAge,
-)
 from takeback.errors import TakebackError
 from takeback.guidance.kb import ClockRule, ClockStart, KnowledgeBase, load_kb, name_key
+from takeback.guidance.situation import Setting, VictimAge
 from takeback.store import record_audit
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
@@ -648,13 +647,12 @@ def response_times(t: Takedown) -> dict[str, Any]:
 
 
 def delete_case_rows(session: Session, *, case: Case, actor: str, now: datetime | None = None) -> None:
-    """Erase the case's data (children cascade) and keep a tombstone so references and custody logs resolve.
+    """Erase the case's own rows and keep a tombstone so references and custody logs resolve.
 
-    Evidence originals in the locker are removed by ``evidence.service.delete_case`` before this.
+    Called by ``evidence.service.delete_case``, which first erases the evidence's originals and rows
+    (each domain deletes its own rows; evidence stands above cases, so cases never names its tables).
     """
-    from takeback.evidence.models import EvidenceItem
-
-    for model in (EvidenceItem, Clock, Takedown, Referral, Consent):
+    for model in (Clock, Takedown, Referral, Consent):
         for row in session.scalars(select(model).where(model.case_id == case.id)):
             session.delete(row)
     case.deleted_at = _now(now)

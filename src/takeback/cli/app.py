@@ -8,6 +8,7 @@ from typing import NoReturn
 import typer
 from rich.console import Console
 
+from takeback.cli.output import shown
 from takeback.errors import TakebackError
 
 app = typer.Typer(
@@ -36,9 +37,10 @@ def _root() -> None:
 
 
 def fail(error: TakebackError | str, *, code: int = EXIT_SOME_FAILED) -> NoReturn:
-    """Print an expected error for a person (no traceback) and exit."""
+    """Print an expected error for a person (no traceback) and exit. The message is printed as
+    text, never as markup, with control characters escaped: messages echo paths, names and URLs."""
     message = error.message if isinstance(error, TakebackError) else error
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {shown(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

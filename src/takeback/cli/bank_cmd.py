@@ -14,13 +14,13 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.orm import Session
 
 from takeback.banks import service as banks
 from takeback.banks.models import DEFAULT_PDQ_THRESHOLD, MAX_PDQ_THRESHOLD, BankInfo
 from takeback.banks.transfer import TransferFormat, guess_format, read_import, write_export
+from takeback.cli import paths
 from takeback.cli.app import (
     EXIT_OK,
     EXIT_SOME_FAILED,
@@ -30,7 +30,7 @@ from takeback.cli.app import (
     stdout_is_terminal,
     usage_error,
 )
-from takeback.cli.output import Format, JsonlWriter, cli_actor, quality_note, readable_utc
+from takeback.cli.output import Format, JsonlWriter, cli_actor, quality_note, readable_utc, shown
 from takeback.config import get_settings
 from takeback.errors import TakebackError
 from takeback.signals import SignalValue, get_signal_type
@@ -170,7 +170,7 @@ def _print_banks(infos: list[BankInfo]) -> None:
             state = "enabled (disable expired)"
         entries = f"{i.entries:,}" + (f" ({i.disabled_entries:,} off)" if i.disabled_entries else "")
         table.add_row(
-            escape(i.name),
+            shown(i.name),
             "allow-list" if i.is_allow_list else "block",
             str(i.pdq_threshold),
             state,
@@ -210,7 +210,7 @@ def create_command(
             )
         )
     kind = "allow-list bank" if allow_list else "bank"
-    out.print(f"Created {kind} [bold]{escape(bank.name)}[/] (PDQ threshold {bank.pdq_threshold}).")
+    out.print(f"Created {kind} [bold]{shown(bank.name)}[/] (PDQ threshold {bank.pdq_threshold}).")
 
 
 @bank_app.command("list")
@@ -268,8 +268,8 @@ def show_command(
         return
     _print_banks([info])
     if info.description:
-        out.print(f"\n{escape(info.description)}")
-    out.print(f"\ncreated {readable_utc(info.created_at)} by {escape(info.created_by)}")
+        out.print(f"\n{shown(info.description)}")
+    out.print(f"\ncreated {readable_utc(info.created_at)} by {shown(info.created_by)}")
     if not views:
         return
     now = datetime.now(UTC)
@@ -281,16 +281,16 @@ def show_command(
             else "  [yellow]disabled[/]"
             + (f" until {readable_utc(v.disabled_until)}" if v.disabled_until else "")
         )
-        shown = next(t for t in ("pdq", "sha256", "md5", "vpdq") if t in v.signals)
-        others = "+".join(t for t in banks.SIGNAL_ORDER if t in v.signals and t != shown)
+        kind = next(t for t in ("pdq", "sha256", "md5", "vpdq") if t in v.signals)
+        others = "+".join(t for t in banks.SIGNAL_ORDER if t in v.signals and t != kind)
         extra = f"  (+{others})" if others else ""
-        value, quality = v.signals[shown]
-        text = f"{len(unpack(value))} frames" if shown == "vpdq" else value.hex()
-        if shown == "pdq" and quality is not None:
+        value, quality = v.signals[kind]
+        text = f"{len(unpack(value))} frames" if kind == "vpdq" else value.hex()
+        if kind == "pdq" and quality is not None:
             text += f"  {quality_note(quality)}"
-        out.print(f"  #{v.id}  {shown} {text}{extra}{state}")
+        out.print(f"  #{v.id}  {kind} {text}{extra}{state}")
         if v.note:
-            out.print(f"      note: {escape(v.note)}")
+            out.print(f"      note: {shown(v.note)}")
 
 
 @bank_app.command("rename")
@@ -300,7 +300,7 @@ def rename_command(
     """Rename a bank (its entries, ids and history stay)."""
     with handled():
         bank = in_store(lambda s: banks.update_bank(s, name=name, new_name=new_name, actor=actor()))
-    out.print(f"Renamed to [bold]{escape(bank.name)}[/].")
+    out.print(f"Renamed to [bold]{shown(bank.name)}[/].")
 
 
 @bank_app.command("set")
@@ -332,7 +332,7 @@ def set_command(
             )
         )
     kind = "allow-list" if bank.is_allow_list else "blocking"
-    out.print(f"{escape(bank.name)}: {kind} bank, PDQ threshold {bank.pdq_threshold}.")
+    out.print(f"{shown(bank.name)}: {kind} bank, PDQ threshold {bank.pdq_threshold}.")
 
 
 @bank_app.command("delete")
@@ -347,7 +347,7 @@ def delete_command(
         typer.confirm(f"Delete bank {name!r}? It will stop matching.", abort=True)
     with handled():
         bank = in_store(lambda s: banks.delete_bank(s, name=name, actor=actor()))
-    out.print(f"Deleted bank {escape(bank.name)}.")
+    out.print(f"Deleted bank {shown(bank.name)}.")
 
 
 # --- entries --------------------------------------------------------------------------------------
@@ -358,7 +358,11 @@ def add_command(
     name: BankName,
     paths: Annotated[
         list[Path],
-        typer.Argument(help="Image and video files and folders (walked recursively).", show_default=False),
+        typer.Argument(
+            help="Image and video files and folders (walked recursively).",
+            show_default=False,
+            parser=paths.walk_input,
+        ),
     ],
     note: Annotated[str | None, typer.Option("--note", help="A note stored with every entry added.")] = None,
     meta: Annotated[list[str] | None, typer.Option("--meta", help="key=value metadata (repeatable).")] = None,
@@ -438,10 +442,10 @@ def _report_add(writer: JsonlWriter | None, fp: Fingerprint, status: str, conten
             }
         )
         return
-    path = escape(fp.path)
+    path = shown(fp.path)
     if status == "error":
         assert fp.error is not None
-        out.print(f"[red]failed[/]     {path}: {escape(fp.error['message'])}")
+        out.print(f"[red]failed[/]     {path}: {shown(fp.error['message'])}")
     elif status == "duplicate":
         out.print(f"duplicate  {path} (already entry #{content_id})")
     else:
@@ -542,7 +546,7 @@ def disable_command(
             bank = in_store(
                 lambda s: banks.set_bank_enabled(s, name=name, enabled=False, until=when, actor=actor())
             )
-            what = f"bank {escape(bank.name)}"
+            what = f"bank {shown(bank.name)}"
     out.print(f"Disabled {what}" + (f" until {readable_utc(when)}." if when else "."))
 
 
@@ -565,7 +569,7 @@ def enable_command(
             what = f"{n} entr{'y' if n == 1 else 'ies'}"
         else:
             bank = in_store(lambda s: banks.set_bank_enabled(s, name=name, enabled=True, actor=actor()))
-            what = f"bank {escape(bank.name)}"
+            what = f"bank {shown(bank.name)}"
     out.print(f"Enabled {what}.")
 
 
@@ -579,7 +583,10 @@ def export_command(
         TransferFormat, typer.Option("--format", "-f", case_sensitive=False)
     ] = TransferFormat.JSONL,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write to this file instead of standard output.")
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write to this file instead of standard output.", parser=paths.output_file
+        ),
     ] = None,
 ) -> None:
     """Export every entry: hashes, note, metadata, provenance and state (re-importable exactly)."""
@@ -605,7 +612,11 @@ def import_command(
     name: BankName,
     file: Annotated[
         Path | None,
-        typer.Argument(help="A bank export (.jsonl or .csv); - reads standard input.", show_default=False),
+        typer.Argument(
+            help="A bank export (.jsonl or .csv); - reads standard input.",
+            show_default=False,
+            parser=paths.input_file_or_stdin,
+        ),
     ] = None,
     fmt: Annotated[
         TransferFormat | None,
@@ -614,7 +625,9 @@ def import_command(
     from_case: Annotated[
         Path | None,
         typer.Option(
-            "--from-case", help="A scan case folder: import the fingerprints of what its scan flagged."
+            "--from-case",
+            help="A scan case folder: import the fingerprints of what its scan flagged.",
+            parser=paths.input_folder,
         ),
     ] = None,
     group: Annotated[
@@ -678,7 +691,7 @@ def import_command(
                 fail(f"Could not read {file}: {exc.strerror or exc}.")
             except banks.ImportFileError as exc:
                 for line, problem in exc.problems:
-                    err_console.print(f"{escape(label)}: line {line}: {escape(problem)}", highlight=False)
+                    err_console.print(f"{shown(label)}: line {line}: {shown(problem)}", highlight=False)
                 fail(exc)
             err_console.print(f"Importing {len(entries):,} entries in one transaction...", highlight=False)
             report = db.run(
@@ -750,7 +763,7 @@ def _import_from_case(
         + (f"; {report.duplicates:,} were already in the bank." if report.duplicates else ".")
     )
     if sel.flagged:
-        shown = {
+        labels = {
             "ai": "AI provenance",
             "nudity": "nudity",
             "derivative": "derivative",
@@ -758,7 +771,7 @@ def _import_from_case(
         }
         out.print(
             "  flagged by the scan: "
-            + ", ".join(f"{n:,} {shown.get(f, f)}" for f, n in sorted(sel.flagged.items()))
+            + ", ".join(f"{n:,} {labels.get(f, f)}" for f, n in sorted(sel.flagged.items()))
         )
     _print_left_out(sel.left_out)
     if sel.pdq_left_out:

@@ -18,11 +18,15 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from sqlalchemy.orm import Session
 
 from takeback.cases import service as cs
-from takeback.cases.clock import (
+from takeback.cases.models import Case, Purpose, Referral, ReferralStatus, Takedown, TakedownStatus
+from takeback.cases.notices import NoticeFacts, NoticeKind, compose, notice_facts
+from takeback.cli import paths
+from takeback.cli.app import app, fail, usage_error
+from takeback.cli.output import shown, terminal_text
+from takeback.clock import (
     as_utc,
     format_local,
     iso_utc,
@@ -31,23 +35,12 @@ from takeback.cases.clock import (
     parse_duration,
     parse_when,
 )
-from takeback.cases.models import (
-    Case,
-    Purpose,
-    Referral,
-    ReferralStatus,
-    Setting,
-    Takedown,
-    TakedownStatus,
-    VictimAge,
-)
-from takeback.cases.notices import NoticeKind, compose, notice_facts
-from takeback.cli.app import app, fail, usage_error
 from takeback.config import ACTOR_SELF, acting, get_settings
 from takeback.errors import TakebackError
 from takeback.evidence.locker import Locker
 from takeback.evidence.signing import Signer
 from takeback.guidance.kb import load_kb
+from takeback.guidance.situation import Setting, VictimAge
 from takeback.reports import Document, render_html, render_pdf
 from takeback.reports.text import render_text
 from takeback.store import Database, database_url, open_database
@@ -271,7 +264,7 @@ def case_new(
     ref, clocks = run_db(work)
     out.print(f"Case [bold]{ref}[/] opened ({j.name.en}).")
     for c in clocks:
-        out.print(f"  clock {escape(c)}")
+        out.print(f"  clock {shown(c)}")
     if victim_age.under_18:
         out.print(
             "[bold red]Under 18:[/] takeback will store no images "
@@ -302,7 +295,7 @@ def case_list() -> None:
         )
         return
     for r in rows:
-        out.print("  ".join(escape(x) for x in r if x))
+        out.print("  ".join(shown(x) for x in r if x))
 
 
 def _case_view(s: Session, c: Case) -> dict[str, Any]:
@@ -399,7 +392,7 @@ def _deadline_state(d: dict[str, Any]) -> str:
         return "[bold red]OVERDUE[/]"
     if d["hours_left"] is not None:
         return f"{d['hours_left']} h left"
-    return escape(str(d["status"]))
+    return shown(str(d["status"]))
 
 
 @case_app.command("show")
@@ -418,25 +411,25 @@ def case_show(
         return
     out.print(
         f"[bold]{view['reference']}[/]  {view['jurisdiction']}  {view['victim_age']}  "
-        f"{view['setting'] or ''}  {escape(view['alias'] or '')}"
+        f"{view['setting'] or ''}  {shown(view['alias'] or '')}"
     )
     out.print(
         f"  times in {view['timezone']}  incident {view['incident_date'] or '-'}  created {view['created']}"
     )
     cust = view["custody"]
-    status = "[green]verified[/]" if cust["verified"] else f"[red]FAILED[/] {escape(str(cust['problem']))}"
+    status = "[green]verified[/]" if cust["verified"] else f"[red]FAILED[/] {shown(str(cust['problem']))}"
     out.print(f"  evidence items {view['evidence_items']}  custody entries {cust['entries']} {status}")
     for c in view["consent"]:
         state = f"withdrawn {c['withdrawn']}" if c["withdrawn"] else "given"
         out.print(f"  consent {c['purpose']}: {state} (recorded {c['granted']})")
     for r in view["referrals"]:
-        ref = f", their reference {escape(r['reference_number'])}" if r["reference_number"] else ""
+        ref = f", their reference {shown(r['reference_number'])}" if r["reference_number"] else ""
         state = status_text(r["status"], r["sent"])
-        out.print(f"  referral #{r['id']} to {escape(r['to_name'])}: {state}{ref}")
+        out.print(f"  referral #{r['id']} to {shown(r['to_name'])}: {state}{ref}")
     for t in view["takedowns"]:
         where = f"{t['url']} ({t['platform']})" if t["platform"] else t["url"]
         state = status_text(t["status"], t["sent"])
-        out.print(f"  takedown #{t['id']} {escape(where)}: {state}, {t['response']}")
+        out.print(f"  takedown #{t['id']} {shown(where)}: {state}, {t['response']}")
     for d in view["deadlines"]:
         out.print(f"  clock #{d['id']} {d['kind']}: due {d['due']}, {_deadline_state(d)}")
 
@@ -554,7 +547,7 @@ def case_refer(
             text += f". When it is sent: takeback case refer --case {c.reference} --id {r.id} --status sent"
         return text
 
-    out.print(escape(run_db(work)))
+    out.print(shown(run_db(work)))
 
 
 @case_app.command("deadlines")
@@ -708,7 +701,7 @@ def case_takedown(
         return lines
 
     for line in run_db(work):
-        out.print(escape(line))
+        out.print(shown(line))
 
 
 class NoticeFormat(StrEnum):
@@ -764,11 +757,17 @@ def case_notice(
             help="Write the notice (only what is sent) to this file, and the cover note beside it "
             "(NAME.cover-note.EXT).",
             show_default=False,
+            parser=paths.output_file,
         ),
     ] = None,
     cover_path: Annotated[
         Path | None,
-        typer.Option("--cover-note", help="Where to write the cover note instead.", show_default=False),
+        typer.Option(
+            "--cover-note",
+            help="Where to write the cover note instead.",
+            show_default=False,
+            parser=paths.output_file,
+        ),
     ] = None,
 ) -> None:
     """Draft a TAKE IT DOWN removal request (every required element, or it says what is missing) or a
@@ -778,11 +777,15 @@ def case_notice(
     for you (what to check and fill in, links covered and left out, deadlines, how to record the
     sending), printed to stderr or written beside the notice. Never send the cover note."""
 
-    facts = run_db(
-        lambda s: notice_facts(
+    from takeback.evidence.service import notice_evidence
+
+    def facts_of(s: Session) -> NoticeFacts:
+        c = cs.get_case(s, reference=case)
+        return notice_facts(
             s,
-            case=cs.get_case(s, reference=case),
+            case=c,
             kind=kind,
+            evidence=notice_evidence(s, case=c),
             urls=url,
             name=name,
             contact=contact,
@@ -791,7 +794,8 @@ def case_notice(
             relevant_info=info,
             on_behalf_of=on_behalf_of,
         )
-    )
+
+    facts = run_db(facts_of)
     try:
         notice, cover = compose(kind, facts, lang.value)
     except TakebackError as exc:
@@ -804,18 +808,20 @@ def case_notice(
             usage_error("--cover-note must be a different file from --out.")
         _write_doc(notice, out_path, fmt)
         _write_doc(cover, cover_file, fmt)
-        out.print(f"Wrote the notice to send: {escape(str(out_path))}")
-        out.print(f"Wrote the cover note for you (do not send it): {escape(str(cover_file))}")
+        out.print(f"Wrote the notice to send: {shown(str(out_path))}")
+        out.print(f"Wrote the cover note for you (do not send it): {shown(str(cover_file))}")
         return
-    sys.stdout.write(render_html(notice) if fmt is NoticeFormat.HTML else render_text(notice))
+    text = render_html(notice) if fmt is NoticeFormat.HTML else render_text(notice)
+    # links and names in a notice come from outside: on a terminal they must not drive it
+    sys.stdout.write(terminal_text(text, keep_newlines=True) if sys.stdout.isatty() else text)
     sys.stdout.flush()
     if cover_path is not None:
         _write_doc(cover, cover_path, fmt)
-        sys.stderr.write(f"Wrote the cover note for you (do not send it): {cover_path}\n")
+        sys.stderr.write(f"Wrote the cover note for you (do not send it): {terminal_text(cover_path)}\n")
     else:
         rule = "-" * 20
         sys.stderr.write(f"\n{rule} cover note for you, not part of the notice (stderr) {rule}\n")
-        sys.stderr.write(render_text(cover))
+        sys.stderr.write(terminal_text(render_text(cover), keep_newlines=True))
 
 
 def _write_doc(doc: Document, path: Path, fmt: NoticeFormat) -> None:

@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from sqlalchemy.orm import Session
 
 from takeback.cases import service as cs
-from takeback.cases.clock import as_utc, get_zone, iso_utc, local_zone_name
+from takeback.cli import paths
 from takeback.cli.app import EXIT_OK, EXIT_SOME_FAILED, app, err_console, fail, usage_error
 from takeback.cli.case_cmd import (
     ByOpt,
@@ -28,7 +27,8 @@ from takeback.cli.case_cmd import (
     signer,
     when,
 )
-from takeback.cli.output import CsvWriter, JsonlWriter, quality_note
+from takeback.cli.output import CsvWriter, JsonlWriter, quality_note, shown
+from takeback.clock import as_utc, get_zone, iso_utc, local_zone_name
 from takeback.errors import TakebackError
 from takeback.evidence import service as ev
 from takeback.evidence.bundle import export_bundle, verify_bundle
@@ -59,7 +59,10 @@ class ListFormat(StrEnum):
 @evidence_app.command("add")
 def evidence_add(
     case: CaseOpt,
-    file: Annotated[Path | None, typer.Argument(help="The file to capture.", show_default=False)] = None,
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="The file to capture.", show_default=False, parser=paths.input_file),
+    ] = None,
     url: Annotated[
         str | None,
         typer.Option(
@@ -172,8 +175,8 @@ def evidence_add(
     if rec["pdq"]:
         out.print(f"  pdq    {rec['pdq']}  {quality_note(rec['pdq_quality'])}")
     if rec["fingerprint_error"]:
-        out.print(f"  [yellow]{escape(rec['fingerprint_error']['message'])}[/]")
-    out.print(f"  captured {rec['captured_case_local']} by {escape(who)}")
+        out.print(f"  [yellow]{shown(rec['fingerprint_error']['message'])}[/]")
+    out.print(f"  captured {rec['captured_case_local']} by {shown(who)}")
     out.print(
         "  original stored encrypted"
         if rec["stored"]
@@ -245,9 +248,9 @@ def evidence_list(
     out.print(f"Evidence in {case.upper()} (times in {zone})")
     for r, captured, posted in rows:
         src = " · ".join(x for x in (r["platform"], r["account"], r["url"] or r["original_name"]) if x)
-        out.print(f"[bold]#{r['id']}[/] {escape(src)}")
+        out.print(f"[bold]#{r['id']}[/] {shown(src)}")
         out.print(
-            f"    captured {captured} by {escape(r['captured_by'])}; "
+            f"    captured {captured} by {shown(r['captured_by'])}; "
             f"{'original stored' if r['stored'] else 'hash only'}"
         )
         if posted:
@@ -284,14 +287,19 @@ def evidence_timeline(
         return
     out.print(f"Timeline of {case.upper()} (times in {zone})")
     for e in events:
-        ref = escape(f"  [ref {e['reference']}]") if e["reference"] else ""
-        out.print(f"{e['local']}  {e['kind']:<9} {escape(e['text'])}{ref}")
+        ref = shown(f"  [ref {e['reference']}]") if e["reference"] else ""
+        out.print(f"{e['local']}  {e['kind']:<9} {shown(e['text'])}{ref}")
 
 
 @evidence_app.command("bundle")
 def evidence_bundle(
     case: CaseOpt,
-    out_path: Annotated[Path, typer.Option("--out", "-o", help="The ZIP file to write.", show_default=False)],
+    out_path: Annotated[
+        Path,
+        typer.Option(
+            "--out", "-o", help="The ZIP file to write.", show_default=False, parser=paths.output_file
+        ),
+    ],
     with_originals: Annotated[
         bool,
         typer.Option(
@@ -341,7 +349,7 @@ def evidence_bundle(
         else "no originals (fingerprints and context only)"
     )
     items = f"{res.items} item{'' if res.items == 1 else 's'}"
-    out.print(f"Wrote {res.path} ({res.bytes:,} bytes): {items}, {originals}.")
+    out.print(f"Wrote {shown(res.path)} ({res.bytes:,} bytes): {items}, {originals}.")
     out.print(f"  sha256 {res.sha256}")
     out.print(f"  signing key {signer().public.fingerprint}")
     if not with_originals:
@@ -353,7 +361,9 @@ def evidence_bundle(
 
 @evidence_app.command("verify")
 def evidence_verify(
-    bundle: Annotated[Path, typer.Argument(help="The bundle ZIP.", show_default=False)],
+    bundle: Annotated[
+        Path, typer.Argument(help="The bundle ZIP.", show_default=False, parser=paths.input_file)
+    ],
     trusted_key: Annotated[
         str | None,
         typer.Option(
@@ -385,17 +395,17 @@ def evidence_verify(
         )
         raise typer.Exit(EXIT_OK if r.ok else EXIT_SOME_FAILED)
     for c in r.checks:
-        out.print(f"  [green]ok[/]  {escape(c)}")
+        out.print(f"  [green]ok[/]  {shown(c)}")
     if not r.ok:
         assert r.failure is not None
         where = f" ({r.failure.member})" if r.failure.member else ""
-        out.print(f"[bold red]FAILED[/] {r.failure.code}{escape(where)}: {escape(r.failure.message)}")
+        out.print(f"[bold red]FAILED[/] {shown(r.failure.code)}{shown(where)}: {shown(r.failure.message)}")
         raise typer.Exit(EXIT_SOME_FAILED)
     out.print(
-        f"[bold green]VERIFIED[/] {r.reference}: {r.items} items, {r.originals} originals, "
+        f"[bold green]VERIFIED[/] {shown(r.reference)}: {r.items} items, {r.originals} originals, "
         f"{r.custody_entries} custody entries."
     )
     if r.key:
-        out.print(f"  signed by key {r.key.key_id}; fingerprint {r.key.fingerprint}")
+        out.print(f"  signed by key {shown(r.key.key_id)}; fingerprint {shown(r.key.fingerprint)}")
         if trusted_key is None:
             out.print("  Compare this fingerprint with the one the sender gave you (or pass --trusted-key).")

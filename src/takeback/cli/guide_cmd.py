@@ -11,13 +11,14 @@ from typing import Annotated
 
 import typer
 
-from takeback.cases.clock import parse_date
-from takeback.cases.models import Setting, VictimAge
+from takeback.cli import paths
 from takeback.cli.app import app, usage_error
+from takeback.clock import parse_date
 from takeback.errors import TakebackError
 from takeback.guidance.kb import load_kb
 from takeback.guidance.pathway import Situation, build_pathway, parse_facts
 from takeback.guidance.render import pathway_document, pathway_json
+from takeback.guidance.situation import Setting, VictimAge
 from takeback.reports import render_html, render_pdf
 from takeback.reports.text import render_text
 
@@ -80,7 +81,13 @@ def guide_command(
     ] = GuideFormat.TEXT,
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Write to this file (needed for pdf).", show_default=False),
+        typer.Option(
+            "--out",
+            "-o",
+            help="Write to this file (needed for pdf).",
+            show_default=False,
+            parser=paths.output_file,
+        ),
     ] = None,
 ) -> None:
     """Which acts are crimes in a jurisdiction, which routes fit, their deadlines and what to collect.

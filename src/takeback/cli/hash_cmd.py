@@ -9,9 +9,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from takeback.cli import paths
 from takeback.cli.app import (
     EXIT_OK,
     EXIT_SOME_FAILED,
@@ -20,7 +20,7 @@ from takeback.cli.app import (
     stdout_is_terminal,
     usage_error,
 )
-from takeback.cli.output import CsvWriter, Format, JsonlWriter, quality_note
+from takeback.cli.output import CsvWriter, Format, JsonlWriter, quality_note, shown
 from takeback.config import get_settings
 from takeback.media import Limits
 from takeback.media.video import VideoLimits
@@ -58,7 +58,7 @@ def _print_block(fp: Fingerprint, dihedral: bool) -> None:
         status = "[yellow]hashed, low quality[/] (PDQ is unreliable below 50)"
     else:
         status = "[green]hashed[/]"
-    out.print(f"[bold]{escape(fp.path)}[/]", highlight=False, soft_wrap=True)
+    out.print(f"[bold]{shown(fp.path)}[/]", highlight=False, soft_wrap=True)
     size = "" if fp.size is None else f"{fp.size:,} bytes"
     out.print(f"  {fp.media_type or 'unknown type'}  {size}  {status}", highlight=False, soft_wrap=True)
     if fp.pdq:
@@ -101,7 +101,9 @@ def hash_command(
     paths: Annotated[
         list[Path],
         typer.Argument(
-            help="Files and folders to fingerprint (folders are walked recursively).", show_default=False
+            help="Files and folders to fingerprint (folders are walked recursively).",
+            show_default=False,
+            parser=paths.walk_input,
         ),
     ],
     dihedral: Annotated[
@@ -187,7 +189,7 @@ def hash_command(
             if writer is None:
                 _print_block(fp, dihedral)
                 if found is not None:
-                    out.print(f"  inspect {escape(found['headline'])}", highlight=False, soft_wrap=True)
+                    out.print(f"  inspect {shown(found['headline'])}", highlight=False, soft_wrap=True)
             else:
                 record = fp.to_record(dihedral=dihedral)
                 if found is not None:

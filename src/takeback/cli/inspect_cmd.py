@@ -9,11 +9,11 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from takeback.analysis.provenance import Finding, Findings, InspectOptions, inspect
+from takeback.cli import paths
 from takeback.cli.app import EXIT_OK, EXIT_SOME_FAILED, app, err_console, stdout_is_terminal, usage_error
-from takeback.cli.output import JsonlWriter
+from takeback.cli.output import JsonlWriter, shown
 from takeback.config import get_settings
 from takeback.errors import TakebackError
 from takeback.media import Limits, MediaError
@@ -39,9 +39,9 @@ def _sensitive_note(f: Finding) -> str:
 
 def _print_finding(f: Finding, show_sensitive: bool) -> None:
     style = _TIER_STYLE.get(int(f.tier), "")
-    status = f"  [red]error {escape(f.error.code)}[/]: {escape(f.error.message)}" if f.error else ""
+    status = f"  [red]error {shown(f.error.code)}[/]: {shown(f.error.message)}" if f.error else ""
     out.print(
-        f"  [{style}]T{int(f.tier)}[/] {escape(f.kind):<32} {escape(f.summary)}"
+        f"  [{style}]T{int(f.tier)}[/] {shown(f.kind):<32} {shown(f.summary)}"
         + (f"  (confidence {f.confidence:.2f})" if f.error is None else "")
         + status
     )
@@ -51,35 +51,35 @@ def _print_finding(f: Finding, show_sensitive: bool) -> None:
             + (f" '{e.field}'" if e.field else "")
             + (f" at byte {e.offset:,}" if e.offset is not None else "")
         )
-        out.print(f"       evidence: {escape(where)}")
+        out.print(f"       evidence: {shown(where)}")
     if f.sensitive and not show_sensitive:
         out.print(f"       [dim]{_sensitive_note(f)}[/]")
     elif f.sensitive:
         for e in f.evidence:
             if isinstance(e.value, str):
-                out.print(f"       [dim]{e.field}:[/] {escape(e.value)}")
+                out.print(f"       [dim]{e.field}:[/] {shown(e.value)}")
     if f.error is None:
-        out.print(f"       [dim]fragility: {escape(f.fragility)}[/]")
+        out.print(f"       [dim]fragility: {shown(f.fragility)}[/]")
 
 
 def _print_block(rec: Findings, nudity: dict[str, Any] | None, show_sensitive: bool) -> None:
-    out.print(f"[bold]{escape(rec.name)}[/]")
+    out.print(f"[bold]{shown(rec.name)}[/]")
     size = "" if rec.size is None else f"{rec.size:,} bytes"
     dims = f"{rec.width}x{rec.height}" if rec.width and rec.height else ""
     head = rec.headline()
     colour = "red" if rec.error else ("green" if head == "no provenance found" else "bold")
-    out.print(f"  {escape(rec.media_type or 'unknown type')}  {size}  {dims}  [{colour}]{escape(head)}[/]")
+    out.print(f"  {shown(rec.media_type or 'unknown type')}  {size}  {dims}  [{colour}]{shown(head)}[/]")
     if rec.error is None:
         out.print(f"  [dim]checked: {', '.join(rec.checks)}[/]")
     for f in sorted(rec.findings, key=lambda f: (f.tier, f.error is not None)):
         _print_finding(f, show_sensitive)
     if nudity is not None:
         if "error" in nudity:
-            out.print(f"  nudity: [red]{escape(nudity['error']['message'])}[/]")
+            out.print(f"  nudity: [red]{shown(nudity['error']['message'])}[/]")
         else:
             labels = ", ".join(f"{d['label']} {d['score']:.2f}" for d in nudity["detections"]) or "no labels"
             flag = "[bold red]explicit[/]" if nudity["explicit"] else "not explicit"
-            out.print(f"  nudity ({nudity['model']}): score {nudity['score']:.2f}, {flag}; {escape(labels)}")
+            out.print(f"  nudity ({nudity['model']}): score {nudity['score']:.2f}, {flag}; {shown(labels)}")
 
 
 def _nudity_record(path: str, limits: Limits) -> dict[str, Any]:
@@ -104,7 +104,9 @@ def inspect_command(
     paths: Annotated[
         list[Path],
         typer.Argument(
-            help="Files and folders to inspect (folders are walked recursively).", show_default=False
+            help="Files and folders to inspect (folders are walked recursively).",
+            show_default=False,
+            parser=paths.walk_input,
         ),
     ],
     fmt: Annotated[
@@ -132,9 +134,8 @@ def inspect_command(
         typer.Option(
             "--trust-anchors",
             help="A PEM file of extra C2PA trust anchors, used beside the shipped C2PA trust lists.",
-            exists=True,
-            dir_okay=False,
             show_default=False,
+            parser=paths.input_file,
         ),
     ] = None,
     show_sensitive: Annotated[

@@ -13,12 +13,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Column, Table
 
 from takeback.auth import Role, create_key, describe_key, list_keys, resolve_banks, revoke_key
 from takeback.cli.app import app, err_console, stdout_is_terminal, usage_error
-from takeback.cli.output import Format, JsonlWriter, cli_actor, readable_utc
+from takeback.cli.output import Format, JsonlWriter, cli_actor, readable_utc, shown
 from takeback.config import get_settings
 from takeback.store import Database, database_url, open_database
 
@@ -102,7 +101,7 @@ def create_command(
     out.print(f"[bold]{created.token}[/]", highlight=False)
     scope = ", ".join(record["banks"]) if record["banks"] is not None else "all banks"
     out.print(
-        f"key id {record['key_id']} · role {record['role']} · {escape(scope)}"
+        f"key id {record['key_id']} · role {record['role']} · {shown(scope)}"
         + (f" · expires {readable_utc(record['expires_at'])}" if record["expires_at"] else ""),
         highlight=False,
     )
@@ -152,14 +151,14 @@ def list_command(
         table.add_row(
             r["key_id"],
             r["role"],
-            escape(r["name"] or ""),
-            escape(", ".join(r["banks"])) if r["banks"] is not None else "all",
+            shown(r["name"] or ""),
+            shown(", ".join(r["banks"])) if r["banks"] is not None else "all",
             "default"
             if r["rate_limit"] is None
             else ("unlimited" if r["rate_limit"] == 0 else f"{r['rate_limit']:g}"),
             readable_utc(r["expires_at"]) or "never",
             r["status"],
-            escape(r["created_by"]),
+            shown(r["created_by"]),
         )
     out.print(table)
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import typer
 
 from takeback.cli.app import EXIT_SOME_FAILED, app, err_console
+from takeback.cli.output import shown
 from takeback.errors import TakebackError
 
 __all__ = ["COMMAND_MODULES", "full_app", "load_commands", "run"]
@@ -55,7 +56,7 @@ def run() -> None:
         load_commands(sys.argv[1:])
         app()
     except TakebackError as exc:
-        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {shown(exc.message)}", highlight=False, soft_wrap=True)
         sys.exit(EXIT_SOME_FAILED)
     except KeyboardInterrupt:
         err_console.print("interrupted")

@@ -10,12 +10,12 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from takeback.banks.service import get_bank
+from takeback.cli import paths
 from takeback.cli.app import EXIT_OK, EXIT_SOME_FAILED, app, err_console, usage_error
 from takeback.cli.bank_cmd import handled, open_store, pick_format
-from takeback.cli.output import Format, JsonlWriter
+from takeback.cli.output import Format, JsonlWriter, shown
 from takeback.config import get_settings
 from takeback.errors import TakebackError
 from takeback.matching import Match, Matcher, MatchQuery, MatchResult, open_matcher
@@ -42,13 +42,13 @@ _STATUS = {
 
 def _print_result(r: MatchResult, status: str | None = None) -> None:
     q = r.query
-    out.print(f"[bold]{escape(q.label)}[/]  {_STATUS[status or r.status]}")
+    out.print(f"[bold]{shown(q.label)}[/]  {_STATUS[status or r.status]}")
     if q.pdq is not None:
         quality = "" if q.pdq_quality is None else f"  quality {q.pdq_quality}"
         warn = "  [yellow]low quality: matches may be unreliable[/]" if q.low_quality else ""
         out.print(f"  pdq {q.pdq.hex()}{quality}{warn}")
     if q.error:
-        out.print(f"  [red]{escape(q.error['code'])}[/]: {escape(q.error['message'])}")
+        out.print(f"  [red]{shown(q.error['code'])}[/]: {shown(q.error['message'])}")
     # One line per bank entry, naming every signal of it that matched (jsonl has one record each).
     groups: dict[tuple[str, int], list[Match]] = {}
     for m in r.matches:
@@ -67,15 +67,15 @@ def _print_result(r: MatchResult, status: str | None = None) -> None:
         tag = "  [cyan]allow-list[/]" if first.allow_list else ""
         if first.suppressed_by:
             by = first.suppressed_by
-            tag += f"  [dim]suppressed by {escape(by.bank)} #{by.content_id}[/]"
+            tag += f"  [dim]suppressed by {shown(by.bank)} #{by.content_id}[/]"
         if any(m.low_quality for m in ms):
             tag += "  [yellow]low quality[/]"
-        out.print(f"  {escape(first.bank)} #{first.content_id}  {', '.join(hows)}{tag}")
+        out.print(f"  {shown(first.bank)} #{first.content_id}  {', '.join(hows)}{tag}")
         if first.note:
-            out.print(f"      note: {escape(first.note)}")
+            out.print(f"      note: {shown(first.note)}")
         if first.metadata:
             out.print(
-                f"      metadata: {escape(json.dumps(first.metadata, ensure_ascii=False, sort_keys=True))}"
+                f"      metadata: {shown(json.dumps(first.metadata, ensure_ascii=False, sort_keys=True))}"
             )
 
 
@@ -95,14 +95,14 @@ def _print_video(status: str, matches: list[VideoBankMatch]) -> None:
         v = m.video
         tag = "  [cyan]allow-list[/]" if m.allow_list else ""
         if m.suppressed_by:
-            tag += f"  [dim]suppressed by {escape(m.suppressed_by[0])} #{m.suppressed_by[1]}[/]"
+            tag += f"  [dim]suppressed by {shown(m.suppressed_by[0])} #{m.suppressed_by[1]}[/]"
         out.print(
-            f"  {escape(m.bank)} #{m.content_id}  vpdq {v.kind}: {v.query_share:.0%} of this video's frames, "
+            f"  {shown(m.bank)} #{m.content_id}  vpdq {v.kind}: {v.query_share:.0%} of this video's frames, "
             f"{v.coverage:.0%} of the banked video (its {v.video_span[0]:.1f}-{v.video_span[1]:.1f} s), "
             f"frame distance <= {m.threshold}{tag}"
         )
         if m.note:
-            out.print(f"      note: {escape(m.note)}")
+            out.print(f"      note: {shown(m.note)}")
 
 
 def _batched(items: Iterable[MatchQuery], size: int) -> Iterator[list[MatchQuery]]:
@@ -121,7 +121,9 @@ def match_command(
     paths: Annotated[
         list[Path] | None,
         typer.Argument(
-            help="Images, videos and folders to match (folders are walked recursively).", show_default=False
+            help="Images, videos and folders to match (folders are walked recursively).",
+            show_default=False,
+            parser=paths.walk_input,
         ),
     ] = None,
     pdq: Annotated[list[str] | None, typer.Option("--pdq", help="A PDQ hash to match (repeatable).")] = None,
@@ -178,7 +180,7 @@ def match_command(
         try:
             matcher = open_matcher(db, data_dir=settings.ensure_data_dir())
             for notice in matcher.notices:
-                err_console.print(f"[yellow]notice:[/] {escape(notice)}", highlight=False)
+                err_console.print(f"[yellow]notice:[/] {shown(notice)}", highlight=False)
             if bank:
                 # unknown bank names fail here, naming the banks there are, before any hashing
                 db.run(lambda s: [get_bank(s, name=n) for n in bank])

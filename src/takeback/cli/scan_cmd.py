@@ -13,12 +13,13 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn
 from rich.text import Text
 
+from takeback.cli import paths
 from takeback.cli.app import EXIT_OK, EXIT_SOME_FAILED, app, err_console, fail, usage_error
 from takeback.cli.case_cmd import case_app
+from takeback.cli.output import shown
 from takeback.config import ACTOR_EXAMINER, Settings, acting, get_settings
 from takeback.errors import TakebackError
 from takeback.evidence.signing import PublicKey, Signer
@@ -122,14 +123,19 @@ def scan_command(
             help="Folders, ZIP/TAR(.gz) archives or files to scan (read in place, never modified). "
             "Leave out to resume or re-report an existing case.",
             show_default=False,
+            parser=paths.walk_input,
         ),
     ] = None,
     case: Annotated[
-        Path,
+        Path | None,
         typer.Option(
-            "--case", "-c", help="The case folder (created if new; resumed if it exists).", show_default=False
+            "--case",
+            "-c",
+            help="The case folder (created if new; resumed if it exists).",
+            show_default=False,
+            parser=paths.case_folder,
         ),
-    ] = Path(),
+    ] = None,
     examiner: Annotated[
         str | None,
         typer.Option(
@@ -150,6 +156,7 @@ def scan_command(
             "--exclude-hashes",
             help="Known-file list (md5sum/sha1sum/sha256sum format, or an NSRL RDS v3 SQLite database); "
             "matching files are counted, not analysed. Repeatable.",
+            parser=paths.input_file,
         ),
     ] = None,
     lang: Annotated[Lang, typer.Option("--lang", help="Report language: en or zh-Hant.")] = Lang.EN,
@@ -194,7 +201,7 @@ def scan_command(
     Killed or interrupted? Run the same command again: it resumes where it stopped. Exit status: 0,
     1 when some items could not be read or decoded (listed in the report), 2 on a usage error.
     """
-    if case == Path():
+    if case is None:
         usage_error("Give the case folder with --case DIR.")
     folder = case.absolute()
     if not sources and not is_case_dir(folder):
@@ -251,7 +258,7 @@ def scan_command(
         _audit(db, who, summary.case_id, folder, summary)
     except KeyboardInterrupt:
         err_console.print(
-            f"[yellow]Interrupted.[/] Finished items are saved in {escape(str(folder))}; "
+            f"[yellow]Interrupted.[/] Finished items are saved in {shown(str(folder))}; "
             "run the same command to resume.",
             highlight=False,
         )
@@ -267,14 +274,14 @@ def scan_command(
         if db is not None:
             db.dispose()
     status = "resumed and completed" if summary.resumed else "completed"
-    out.print(f"Scan {status}: case [bold]{summary.case_id}[/] in {escape(str(folder))}")
+    out.print(f"Scan {status}: case [bold]{summary.case_id}[/] in {shown(str(folder))}")
     out.print(
         f"  {summary.items:,} items: {summary.done:,} analysed, {summary.known:,} known (excluded), "
         f"{summary.errors:,} with errors; {summary.matched:,} matched a bank; {summary.groups:,} groups."
     )
     if summary.repeated:
         out.print(f"  {summary.repeated:,} items in flight when the last run stopped were processed again.")
-    out.print("  " + ", ".join(escape(n) for n in written))
+    out.print("  " + ", ".join(shown(n) for n in written))
     if reveal:
         out.print("  [yellow]Thumbnails are clear in this report (--reveal): recorded in the custody log.[/]")
     raise typer.Exit(EXIT_SOME_FAILED if summary.errors else EXIT_OK)
@@ -297,7 +304,7 @@ def _open_banks(cfg: Settings) -> tuple[Any, Any]:
         )
     matcher = open_matcher(db, data_dir=cfg.ensure_data_dir())
     for notice in matcher.notices:
-        err_console.print(f"[yellow]notice:[/] {escape(notice)}", highlight=False)
+        err_console.print(f"[yellow]notice:[/] {shown(notice)}", highlight=False)
     return matcher, db
 
 
@@ -329,7 +336,12 @@ def _audit(db: Any, actor: str, case_id: str, folder: Path, summary: Any) -> Non
 @case_app.command("verify")
 def case_verify(
     folder: Annotated[
-        Path, typer.Argument(help="A scan case folder (made by takeback scan --case).", show_default=False)
+        Path,
+        typer.Argument(
+            help="A scan case folder (made by takeback scan --case).",
+            show_default=False,
+            parser=paths.input_folder,
+        ),
     ],
     sources: Annotated[
         bool, typer.Option("--sources", help="Also hash the source archives and every source file again.")
@@ -360,19 +372,19 @@ def case_verify(
         v = triage.verify_case_dir(folder, sources=sources, trusted_keys=keys or None)
     except TakebackError as exc:
         fail(exc)
-    out.print(f"Case [bold]{v.case_id}[/] in {escape(str(v.folder))}")
+    out.print(f"Case [bold]{v.case_id}[/] in {shown(str(v.folder))}")
     for k in v.keys:
-        out.print(f"  signed by key {k.key_id}  (fingerprint {k.fingerprint})")
+        out.print(f"  signed by key {shown(k.key_id)}  (fingerprint {shown(k.fingerprint)})")
     out.print(f"  {v.entries:,} custody entries, {v.items:,} items, {v.checked_files:,} files hashed")
     for w in v.warnings:
-        out.print(f"  [yellow]note:[/] {escape(w)}")
+        out.print(f"  [yellow]note:[/] {shown(w)}")
     first = v.first
     if first is None:
         out.print("[green]Verified:[/] the chain, every signature and every recorded hash match.")
         raise typer.Exit(EXIT_OK)
     where = f"entry {first.seq}" if first.seq is not None else "the case database"
-    out.print(f"[bold red]BROKEN[/] at {where}: {escape(first.message)} [dim]({first.code})[/]")
+    out.print(f"[bold red]BROKEN[/] at {where}: {shown(first.message)} [dim]({first.code})[/]")
     for p in v.problems:
         if p is not first:
-            out.print(f"  also: {escape(p.message)} [dim]({p.code})[/]")
+            out.print(f"  also: {shown(p.message)} [dim]({p.code})[/]")
     raise typer.Exit(EXIT_SOME_FAILED)

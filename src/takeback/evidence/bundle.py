@@ -36,9 +36,9 @@ from typing import Any
 from sqlalchemy import select
 
 from takeback import __version__
-from takeback.cases.clock import as_utc, format_local, iso_utc, utcnow
 from takeback.cases.models import Case
-from takeback.cases.service import referrals, response_times, takedowns
+from takeback.cases.service import get_case, referrals, response_times, takedowns
+from takeback.clock import as_utc, format_local, from_iso_utc, iso_utc, utcnow
 from takeback.evidence.custody import (
     CustodyEntry,
     CustodyFailure,
@@ -52,6 +52,7 @@ from takeback.evidence.locker import Locker
 from takeback.evidence.models import EvidenceItem, item_record
 from takeback.evidence.service import custody_log
 from takeback.evidence.signing import PublicKey, Signer, b64, unb64
+from takeback.guidance.kb import load_kb
 from takeback.guidance.pathway import DISCLAIMER
 from takeback.i18n import text_for, translate
 from takeback.reports import Document, Heading, KeyValues, Notice, Paragraph, Table, pdf_bytes, render_html
@@ -115,8 +116,6 @@ class _Snapshot:
 
 def _snapshot(db: Database, reference: str) -> _Snapshot:
     """Everything the bundle shows, read in one transaction so it is consistent."""
-    from takeback.cases.service import get_case
-
     with db.session() as s:
         case = get_case(s, reference=reference)
         items = list(
@@ -193,8 +192,6 @@ def _action(value: str, lang: str) -> str:
 
 
 def _channel(channel_id: str, lang: str) -> str:
-    from takeback.guidance.kb import load_kb
-
     ch = load_kb().channel(channel_id)
     return ch.name.get(lang) if ch is not None else channel_id
 
@@ -233,8 +230,6 @@ def summary_document(manifest: dict[str, Any], custody: list[CustodyEntry], lang
     def when(text: str | None) -> str:
         if not text:
             return ""
-        from takeback.cases.clock import from_iso_utc
-
         return format_local(from_iso_utc(text), zone)
 
     rows = []

@@ -39,7 +39,7 @@ from sqlalchemy import JSON, Engine, Integer, String, UniqueConstraint, func, se
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from takeback.cases.clock import iso_utc, utcnow
+from takeback.clock import iso_utc, utcnow
 from takeback.errors import article
 from takeback.evidence.errors import CustodyError
 from takeback.evidence.signing import PublicKey, Signer, b64, unb64

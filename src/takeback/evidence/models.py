@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from takeback.cases.clock import as_utc, iso_utc
+from takeback.clock import as_utc, iso_utc
 from takeback.store.db import Base
 
 

@@ -8,7 +8,6 @@ locker), and log every step in the case's custody log.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import tempfile
@@ -21,8 +20,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from takeback.cases.clock import as_utc, iso_utc, utcnow
 from takeback.cases.models import Case, Purpose, ReferralStatus
+from takeback.cases.notices import EvidenceRef
 from takeback.cases.service import (
     CaseError,
     active_consent,
@@ -31,6 +30,7 @@ from takeback.cases.service import (
     response_times,
     takedowns,
 )
+from takeback.clock import as_utc, iso_utc, utcnow
 from takeback.config import ACTOR_SELF
 from takeback.evidence.custody import (
     CustodyLog,
@@ -266,6 +266,21 @@ def list_items(session: Session, *, case: Case) -> list[EvidenceItem]:
     )
 
 
+def notice_evidence(session: Session, *, case: Case) -> list[EvidenceRef]:
+    """The case's evidence as ``cases.notices.notice_facts`` names it (hashes, where it was posted)."""
+    return [
+        EvidenceRef(
+            sha256=it.sha256,
+            pdq=it.pdq,
+            platform=it.platform,
+            account=it.account,
+            url=it.url,
+            posted_at=as_utc(it.posted_at) if it.posted_at else None,
+        )
+        for it in list_items(session, case=case)
+    ]
+
+
 @dataclass(frozen=True)
 class TimelineEvent:
     at: datetime
@@ -382,6 +397,8 @@ def delete_case(
         subject=f"case:{case.reference}",
         details={"originals_removed": removed},
     )
+    for it in list_items(session, case=case):
+        session.delete(it)
     delete_case_rows(session, case=case, actor=actor, now=now)
     return removed
 
@@ -400,8 +417,3 @@ def blob_remover(locker_root: Path) -> Callable[[str], bool]:
         return True
 
     return remove
-
-
-def cleanup(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from takeback.cases.clock import add_months, end_of_day, get_zone, parse_duration, utcnow
-from takeback.cases.models import Setting, VictimAge
+from takeback.clock import add_months, end_of_day, get_zone, parse_duration, utcnow
 from takeback.guidance.kb import (
     Act,
     ActFinding,
@@ -35,6 +34,7 @@ from takeback.guidance.kb import (
     Text,
     load_kb,
 )
+from takeback.guidance.situation import Setting, VictimAge
 from takeback.i18n import LANGS, Translator, translate
 
 

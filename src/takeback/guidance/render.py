@@ -13,7 +13,7 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
-from takeback.guidance.kb import ActStatus, Confidence
+from takeback.guidance.kb import Confidence
 from takeback.guidance.pathway import COLLECT_SOURCE, DeadlineState, Pathway, RouteOut, RuleOut, SupportOut
 from takeback.i18n import translate
 from takeback.reports.document import Bullets, Document, Heading, KeyValues, Notice, Paragraph
@@ -152,7 +152,3 @@ def pathway_json(p: Pathway) -> dict[str, Any]:
     assert isinstance(data, dict)
     data["not_legal_advice"] = True
     return data
-
-
-def status_is_offence(status: ActStatus) -> bool:
-    return status is ActStatus.OFFENCE

@@ -69,7 +69,7 @@ from pathlib import Path
 
 import numpy as np
 
-from takeback.index.mih import BLOCK_SHIFT, HASH_BITS, MAX_WIDTH, MIN_WIDTH, Segment
+from takeback.index.mih import BLOCK_SHIFT, HASH_BITS, MAX_WIDTH, MIN_WIDTH, Segment, index_threads
 
 MAGIC = b"TBPDQIDX"
 VERSION = 2
@@ -168,14 +168,15 @@ def _bytes_of(arr: np.ndarray) -> memoryview:
 
 
 def _digests(buffers: list[np.ndarray] | list[memoryview]) -> list[bytes]:
-    """SHA-256 of each buffer; hashlib releases the GIL, so two threads use both cores."""
+    """SHA-256 of each buffer; hashlib releases the GIL, so threads use every core (``index_threads``)."""
 
     def one(buf: np.ndarray | memoryview) -> bytes:
         return hashlib.sha256(_bytes_of(buf) if isinstance(buf, np.ndarray) else buf).digest()
 
-    if len(buffers) < 2:
+    workers = min(len(buffers), index_threads())
+    if workers < 2:
         return [one(b) for b in buffers]
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(one, buffers))
 
 

@@ -26,7 +26,8 @@ numba version; loading the cache ~0.3 s (with numba's import) per process.
 First run: nobody waits for the compiler. Until the compiled kernels are loaded, searches run the
 same kernels in NumPy (``_numpy``: identical answers, ~3x the CPU per query) and the first search
 starts :func:`compile_main` in a detached background process at nice 19, which compiles into the
-cache and then leaves a ``ready-<numba>-<python>-<kernels hash>`` marker there. A process with a
+cache and then leaves a ``ready-<numba>-<python>-<kernels hash>`` marker there (``warm.py`` holds
+the compile and load steps, which exercise ``mih``'s segments: kernels stays below mih). A process with a
 large batch (``SYNC_LOAD_QUERIES``) loads the compiled kernels at once when the marker is there; a
 long-lived one (the server) calls :func:`load_when_available`, which switches over in a background
 thread as soon as the marker appears; a short CLI run with a few hashes stays on NumPy (loading
@@ -42,7 +43,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from types import ModuleType
 
@@ -57,15 +57,12 @@ ROUND_PROBES = 48 * 1024
 #: a search of at least this many queries loads the compiled kernels from a filled cache first
 #: (~0.3 s, paid back after ~5,000 queries at ~65 µs saved each; see benchmarks/RESULTS.md)
 SYNC_LOAD_QUERIES = 4096
-#: how long a long-lived process waits for the background compile before giving up on it
-LOAD_WAIT_S = 900.0
 
 _cache_dir: Path | None = None
 _compiled: ModuleType | None = None
 _lock = threading.Lock()
 _compiler: subprocess.Popen[bytes] | None = None
 _compiler_started = False
-_loader: threading.Thread | None = None
 
 
 def set_cache_dir(path: Path) -> None:
@@ -94,6 +91,11 @@ def _marker() -> Path | None:
     source = Path(__file__).with_name("_jit.py").read_bytes()
     tag = sys.implementation.cache_tag or "py"
     return where / f"ready-{numba_version}-{tag}-{hashlib.sha256(source).hexdigest()[:16]}"
+
+
+def loaded() -> bool:
+    """The compiled kernels are loaded in this process."""
+    return _compiled is not None
 
 
 def available() -> bool:
@@ -131,7 +133,7 @@ def start_compiling() -> None:
             where.mkdir(parents=True, exist_ok=True, mode=0o700)
             env = {**os.environ, "NUMBA_CACHE_DIR": str(where)}
             _compiler = subprocess.Popen(
-                [sys.executable, "-c", "from takeback.index.kernels import compile_main; compile_main()"],
+                [sys.executable, "-c", "from takeback.index.warm import compile_main; compile_main()"],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -143,58 +145,14 @@ def start_compiling() -> None:
             log.warning("could not start compiling the search kernels: %s", exc)
 
 
-def compile_main() -> None:
-    """Entry point of the background compile process: nice 19, one per cache, marker last."""
-    with contextlib.suppress(OSError, AttributeError):
-        os.nice(19)
-    where = cache_dir()
-    if where is None:
-        return
-    lock = where / "compile.lock"
-    fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o600)
-    try:
-        try:
-            import fcntl
-
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except ImportError:  # pragma: no cover - not POSIX: compile anyway
-            pass
-        except OSError:
-            return  # another process is compiling into this cache
-        if not available():
-            warm_up()
-    finally:
-        os.close(fd)
-
-
-def load_when_available() -> None:
-    """For long-lived processes: switch to the compiled kernels as soon as they are in the cache
-    (starting the compile if needed), in a background thread; searches use NumPy meanwhile."""
-    global _loader
-    with _lock:
-        if _compiled is not None or (_loader is not None and _loader.is_alive()):
-            return
-        _loader = threading.Thread(target=_load_loop, name="takeback-kernels-load", daemon=True)
-        _loader.start()
-
-
-def _load_loop() -> None:
-    deadline = time.monotonic() + LOAD_WAIT_S
-    if not available():
-        start_compiling()
-    while not available():
-        if time.monotonic() > deadline:
-            log.warning("the search kernels were not compiled in time; searches stay on NumPy")
-            return
-        time.sleep(0.5)
-    started = time.perf_counter()
-    try:
-        compiled()
-        warm_up()  # loads each kernel from the cache now, not during a lookup
-    except Exception as exc:  # searches stay on NumPy: exact, slower
-        log.warning("could not load the compiled search kernels: %s", exc)
-        return
-    log.info("compiled PDQ search kernels loaded in %.2f s", time.perf_counter() - started)
+def mark_ready() -> None:
+    """Leave the marker that says every kernel is compiled in the cache (written last, atomically)."""
+    marker = _marker()
+    if marker is not None and not marker.exists():
+        with contextlib.suppress(OSError):
+            tmp = marker.with_name(f".{marker.name}.{os.getpid()}")
+            tmp.write_bytes(b"")
+            os.replace(tmp, marker)
 
 
 def compiled() -> ModuleType:
@@ -227,27 +185,3 @@ def readonly(a: np.ndarray) -> np.ndarray:
     v = a.view()
     v.flags.writeable = False
     return v
-
-
-def warm_up(cache_dir: Path | None = None) -> float:
-    """Compile (or load from the cache under ``cache_dir``) every kernel a search uses, so that no
-    lookup waits for it, and mark the cache ready; returns the seconds it took."""
-    started = time.perf_counter()
-    if cache_dir is not None:
-        set_cache_dir(cache_dir)
-    jit = compiled()
-    from takeback.index.mih import Segment, hash_words, split_widths
-
-    rng = np.random.default_rng(0)
-    words = hash_words(rng.integers(0, 256, (64, 32), dtype=np.uint8))
-    scanned = Segment.build(np.arange(64), words, widths=())
-    scanned._search(words[:2], 31, None, None, jit)
-    tables = Segment.build(np.arange(64), words, widths=split_widths(16))
-    tables._search(words[:2], 31, tables.probe_plan(31), tables.batch_keys(words[:2]), jit)
-    marker = _marker()
-    if marker is not None and not marker.exists():
-        with contextlib.suppress(OSError):  # written last and atomically: it means "all compiled"
-            tmp = marker.with_name(f".{marker.name}.{os.getpid()}")
-            tmp.write_bytes(b"")
-            os.replace(tmp, marker)
-    return time.perf_counter() - started

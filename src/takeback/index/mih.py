@@ -40,6 +40,7 @@ from types import ModuleType
 
 import numpy as np
 
+from takeback.config import get_settings
 from takeback.index import kernels
 from takeback.index.kernels import readonly
 
@@ -64,6 +65,12 @@ TABLE_BYTES_PER_ROW = 80
 TABLE_BYTES_FLOOR = 1 << 20  # small segments may spend more per row; absolute bytes are tiny
 BATCH_PROBES = 96 * 1024  # probes per round of a batch search (~32 queries at 10M rows)
 PARALLEL_BUILD_ROWS = 100_000  # below this, thread start-up costs more than it saves
+
+
+def index_threads() -> int:
+    """Threads one table build or batch search may use: ``Settings.index_threads``
+    (``TAKEBACK_INDEX_THREADS``), 0 meaning one per CPU core (was fixed at 2, the development machine's)."""
+    return get_settings().index_threads or os.cpu_count() or 1
 
 
 def split_widths(m: int) -> tuple[int, ...]:
@@ -140,10 +147,6 @@ def flip_masks(width: int, radius: int) -> np.ndarray:
 def hash_words(hashes: np.ndarray) -> np.ndarray:
     """uint8 (n, 32) → uint64 (n, 4): each 8-byte group read as a big-endian integer."""
     return np.ascontiguousarray(hashes).view(">u8").astype(np.uint64)
-
-
-def words_to_bytes(words: np.ndarray) -> np.ndarray:
-    return words.astype(">u8").view(np.uint8).reshape(-1, 32)
 
 
 def extract_key(words: np.ndarray, start: int, width: int, dtype: type = np.int64) -> np.ndarray:
@@ -416,7 +419,7 @@ def _build_tables(words: np.ndarray, widths: tuple[int, ...]) -> tuple[np.ndarra
         else:
             wide[j] = rel.astype(np.uint32)
 
-    workers = min(2, os.cpu_count() or 1, m) if n >= PARALLEL_BUILD_ROWS else 1
+    workers = min(index_threads(), m) if n >= PARALLEL_BUILD_ROWS else 1
     if workers > 1:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             list(pool.map(one, range(m)))

@@ -330,8 +330,16 @@ class PdqIndex:
                 if new is not None and late_ids.shape[0]:
                     new.kill(new.locate(late_ids))
                 segs = list(self._segments)
-                at = next(i for i, s in enumerate(segs) if s is job[0])
-                assert all(a is b for a, b in zip(segs[at : at + len(job)], job, strict=True))
+                at = next((i for i, s in enumerate(segs) if s is job[0]), len(segs))
+                here = segs[at : at + len(job)]
+                if len(here) != len(job) or any(a is not b for a, b in zip(here, job, strict=True)):
+                    # only merges replace segments, one at a time, so this is a bug; refusing keeps the
+                    # index as it was (still exact) where an assert under ``python -O`` would corrupt it
+                    raise PdqIndexError(
+                        "A merge of PDQ index segments found them no longer next to each other in the "
+                        "index; the index was left as it was.",
+                        code="index_merge_conflict",
+                    )
                 segs[at : at + len(job)] = [new] if new is not None else []
                 self._segments = tuple(segs)
             return True
@@ -402,7 +410,7 @@ class PdqIndex:
             return mih.EMPTY_IDS, mih.EMPTY_IDS, mih.EMPTY_D
         qwords = mih.hash_words(q)
         scanned = self._searched()
-        workers = min(threads or _DEFAULT_THREADS, nq // _MIN_QUERIES_PER_THREAD)
+        workers = min(threads or mih.index_threads(), nq // _MIN_QUERIES_PER_THREAD)
         if workers > 1:
             cuts = np.linspace(0, nq, workers + 1).astype(int)
             jobs = [(int(a), qwords[a:b]) for a, b in itertools.pairwise(cuts)]
@@ -494,7 +502,6 @@ def _batch_part(
     )
 
 
-_DEFAULT_THREADS = min(2, os.cpu_count() or 1)
 _MIN_QUERIES_PER_THREAD = 32
 _pool: tuple[int, ThreadPoolExecutor] | None = None
 _pool_lock = threading.Lock()
@@ -505,7 +512,10 @@ def _search_pool() -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:
         if _pool is None or _pool[0] != os.getpid():
-            _pool = (os.getpid(), ThreadPoolExecutor(max_workers=4, thread_name_prefix="pdq-search"))
+            # room for two concurrent batch searches at the default width (the pool's size is fixed
+            # when it starts, so a later change of the setting applies to new processes)
+            workers = max(4, 2 * mih.index_threads())
+            _pool = (os.getpid(), ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pdq-search"))
         return _pool[1]
 
 

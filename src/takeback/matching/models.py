@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from takeback.banks.models import Bank, as_utc, is_active
+from takeback.banks.models import Bank, is_active
+from takeback.clock import as_utc
 from takeback.signals import SignalError, get_signal_type
 from takeback.signals.fingerprint import Fingerprint
 from takeback.signals.pdq import DIHEDRAL_NAMES, LOW_QUALITY

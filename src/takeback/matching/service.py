@@ -29,7 +29,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ from takeback.banks.service import (
     live_signals,
     store_id,
 )
+from takeback.clock import utcnow
 from takeback.index import PdqIndex, PdqIndexError, kernels
 from takeback.matching.models import BankPolicy, Match, MatchQuery, MatchResult, Suppressor
 from takeback.signals.pdq import DIHEDRAL_NAMES, LOW_QUALITY, hamming
@@ -100,10 +101,6 @@ class _RWLock:
             with self._cond:
                 self._writer = False
                 self._cond.notify_all()
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Matcher:

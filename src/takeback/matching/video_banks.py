@@ -26,7 +26,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from takeback.banks.models import Bank, BankContent, ContentSignal, is_active
-from takeback.banks.service import change_watermark, changes_after, get_bank, live_signals, utcnow
+from takeback.banks.service import change_watermark, changes_after, get_bank, live_signals
+from takeback.clock import utcnow
 from takeback.index import PdqIndex
 from takeback.matching.models import BankPolicy
 from takeback.matching.video import (

@@ -650,9 +650,3 @@ class _Sampler:
                 self.served.add(w)
             luma = frame_luma(frame, frame.rotation or 0, self.reformatter)
             yield LumaFrame(number=number, timestamp=round(t, 6), luma=luma, keyframe=keyframe, extra=extra)
-
-
-def probe_video(source: str | os.PathLike[str] | bytes, *, limits: VideoLimits | None = None) -> VideoInfo:
-    """Headers only (no decoding): raises :class:`MediaError` for anything that is not a usable video."""
-    with VideoReader(source, limits=limits) as reader:
-        return reader.info

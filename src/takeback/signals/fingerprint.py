@@ -20,7 +20,7 @@ from takeback.media import errors as codes
 from takeback.media.borders import find_border
 from takeback.media.types import Kind
 from takeback.media.video import VideoLimits
-from takeback.media.walk import display_path
+from takeback.media.walk import display_path, open_regular
 from takeback.signals.pdq import pdq_from_luma
 from takeback.signals.vpdq import DEFAULT_INTERVAL, VpdqOptions, VpdqResult, vpdq_from_video
 
@@ -231,7 +231,7 @@ def fingerprint_file(
         )
     fp.size = st.st_size
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             head = fh.read(HEAD_BYTES)
             mt = sniff(head)
             fp.media_type = mt.mime

@@ -6,19 +6,16 @@ templates or personal data: callers pass identifiers and counts, not content.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Integer, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from takeback.clock import utcnow
 from takeback.store.db import Base
 
 _FORBIDDEN_DETAIL_TYPES = (bytes, bytearray, memoryview)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class AuditEvent(Base):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from takeback.errors import TakebackError
+from takeback.media import errors as media_codes
 
 
 class TriageError(TakebackError):
@@ -30,7 +31,7 @@ ARCHIVE_TOO_DEEP = "archive_too_deep"
 ARCHIVE_ENCRYPTED = "archive_encrypted"
 ARCHIVE_LINK = "archive_link"
 ARCHIVE_CHANGED = "archive_changed"
-SYMLINK_OUTSIDE = "symlink_outside_source"
+SYMLINK_OUTSIDE = media_codes.SYMLINK_OUTSIDE
 SYMLINK_FOLDER = "symlink_folder"
 CHANGED = "changed_during_scan"
 VANISHED = "vanished_during_scan"

@@ -24,14 +24,14 @@ import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from takeback.media import errors as media_codes
+from takeback.media.walk import HOP_LIMIT, _within, display_path, resolve_link
 from takeback.media.walk import _describe as describe_os_error
-from takeback.media.walk import display_path
 from takeback.triage import errors as codes
 from takeback.triage.archives import Member
 from takeback.triage.models import DONE, PENDING, item, source
@@ -113,84 +113,6 @@ def _row(source_id: int, path: str, **extra: Any) -> dict[str, Any]:
     }
     base.update(extra)
     return base
-
-
-#: Links followed in a row before a chain counts as a loop (Linux's own limit).
-HOP_LIMIT = 40
-
-
-def _within(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
-
-
-@dataclass(frozen=True, slots=True)
-class LinkTarget:
-    """Where a symbolic link inside the source leads, found without leaving the source.
-
-    ``verdict``: ``inside`` (``real`` and ``st``, the lstat of what it finally names), ``outside``
-    (``shown``: where the chain left the source), ``broken``, ``loop`` (over :data:`HOP_LIMIT` hops)."""
-
-    verdict: Literal["inside", "outside", "broken", "loop"]
-    shown: str
-    real: str | None = None
-    st: os.stat_result | None = None
-
-
-def _parts(target: str) -> list[str]:
-    return [p for p in target.split(os.sep) if p not in ("", ".")]
-
-
-def resolve_link(link: str, root: str) -> LinkTarget:
-    """Resolve ``link`` (its real path, under the real ``root``) one hop at a time with ``lstat`` and
-    ``readlink``, lexically, never touching anything outside ``root``.
-
-    Why not :func:`os.path.realpath`: it walks wherever a chain goes (``root -> /`` leads it through
-    ``/proc``, where entries vanish under it and it raises), and it answers for the examiner's own
-    machine. Here the first component that would leave the source ends the walk: that is the verdict,
-    nothing there is read. ``root``'s own ancestors are real folders (``root`` is a real path), so
-    ``..`` out of the source and back in (``../src/a.jpg``) resolves without a look outside.
-    """
-    text = os.readlink(link)
-    cur = os.sep if os.path.isabs(text) else os.path.dirname(link)
-    pending = _parts(text)
-    pending.reverse()  # a stack: the next component last
-    hops = 1
-    while pending:
-        comp = pending.pop()
-        if comp == "..":
-            cur = os.path.dirname(cur)
-            continue
-        cand = os.path.join(cur, comp)
-        if not _within(cand, root):
-            if _within(root, cand):  # an ancestor of the source: a real folder, nothing to resolve
-                cur = cand
-                continue
-            return LinkTarget("outside", cand)
-        try:
-            st = os.lstat(cand)
-        except OSError:
-            return LinkTarget("broken", text)
-        if stat.S_ISLNK(st.st_mode):
-            hops += 1
-            if hops > HOP_LIMIT:
-                return LinkTarget("loop", text)
-            nxt = os.readlink(cand)
-            if os.path.isabs(nxt):
-                cur = os.sep
-            more = _parts(nxt)
-            more.reverse()
-            pending.extend(more)
-            continue
-        if pending and not stat.S_ISDIR(st.st_mode):
-            return LinkTarget("broken", text)
-        cur = cand
-    if not _within(cur, root):
-        return LinkTarget("outside", cur)
-    try:
-        st = os.lstat(cur)
-    except OSError:
-        return LinkTarget("broken", text)
-    return LinkTarget("inside", cur, real=cur, st=st)
 
 
 def _walk_problem(source_id: int, path: str, exc: OSError) -> dict[str, Any]:

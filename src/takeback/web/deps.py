@@ -18,8 +18,8 @@ from takeback.auth import Permission
 from takeback.config import Settings
 from takeback.store import Database
 from takeback.web.auditlog import AuditWriter
+from takeback.web.batcher import MatchBatcher
 from takeback.web.index import MatcherHandle
-from takeback.web.lookups import MatchBatcher
 from takeback.web.security import KeyCache, Principal
 
 
@@ -35,7 +35,7 @@ class ServiceState:
     batcher: MatchBatcher = field(init=False)
 
     def __post_init__(self) -> None:
-        self.batcher = MatchBatcher(self)
+        self.batcher = MatchBatcher(self.matcher)
 
 
 async def get_state(request: Request) -> ServiceState:

@@ -27,7 +27,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from takeback.index import kernels
+from takeback.index import warm
 from takeback.matching import Matcher, open_matcher
 from takeback.matching.video_banks import VideoMatcher
 from takeback.store import Database
@@ -103,7 +103,7 @@ class MatcherHandle:
                 self._run.mark_ready()
             # Lookups run the NumPy kernels until the compiled ones are in the cache (compiled in
             # the background on a first start), then this worker switches over.
-            kernels.load_when_available()
+            warm.load_when_available()
         except BaseException as exc:  # reported by /status and by every lookup
             self._error = exc
             log.error("could not open the match index: %s", exc)

@@ -6,9 +6,8 @@ so scope and audit cannot be forgotten.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio.to_thread
 
@@ -16,10 +15,8 @@ from takeback.matching import Match, MatchQuery, MatchResult
 from takeback.matching.video import MatchKind
 from takeback.matching.video_banks import VideoBankMatch
 from takeback.signals.vpdq import VpdqResult
+from takeback.web.deps import ServiceState
 from takeback.web.security import Principal, bank_for
-
-if TYPE_CHECKING:
-    from takeback.web.deps import ServiceState
 
 
 def parse_banks(param: str | Sequence[str] | None) -> list[str] | None:
@@ -44,74 +41,6 @@ def _check_scope(state: ServiceState, principal: Principal, banks: list[str] | N
     with state.db.sessionmaker() as s:
         for name in banks:
             bank_for(s, principal, name)
-
-
-class MatchBatcher:
-    """Coalesces concurrent small lookups into one matcher call (adaptive batching).
-
-    A lookup joins a queue; one task per worker drains it, running everything queued as one
-    ``Matcher.match`` in a thread while new lookups queue behind it. Idle, a lookup runs alone (one
-    thread hop); under load, dozens share one batched index search, which costs a fraction of as
-    many single searches. Requests naming different banks go in separate groups.
-    """
-
-    def __init__(self, state: ServiceState) -> None:
-        self._state = state
-        self._queue: list[tuple[Sequence[MatchQuery], tuple[str, ...] | None, asyncio.Future[Any]]] = []
-        self._draining = False
-        self.batches = 0
-        self.lookups = 0
-
-    async def match(self, queries: Sequence[MatchQuery], banks: list[str] | None) -> list[MatchResult]:
-        fut: asyncio.Future[list[MatchResult]] = asyncio.get_running_loop().create_future()
-        self._queue.append((queries, tuple(banks) if banks else None, fut))
-        if not self._draining:
-            self._draining = True
-            asyncio.get_running_loop().create_task(self._drain())
-        return await fut
-
-    def _run(
-        self, groups: dict[tuple[str, ...] | None, list[Sequence[MatchQuery]]]
-    ) -> dict[tuple[str, ...] | None, list[MatchResult] | BaseException]:
-        matcher = self._state.matcher.get()
-        out: dict[tuple[str, ...] | None, list[MatchResult] | BaseException] = {}
-        for banks, parts in groups.items():
-            flat = [q for part in parts for q in part]
-            try:
-                out[banks] = matcher.match(flat, banks=list(banks) if banks else None)
-            except BaseException as exc:  # delivered to the requests of this group only
-                out[banks] = exc
-        return out
-
-    async def _drain(self) -> None:
-        try:
-            while self._queue:
-                jobs, self._queue = self._queue, []
-                groups: dict[tuple[str, ...] | None, list[Sequence[MatchQuery]]] = {}
-                for queries, banks, _ in jobs:
-                    groups.setdefault(banks, []).append(queries)
-                try:
-                    done = await anyio.to_thread.run_sync(self._run, groups)
-                except BaseException as exc:
-                    for *_, fut in jobs:
-                        if not fut.done():
-                            fut.set_exception(exc)
-                    raise
-                self.batches += 1
-                self.lookups += len(jobs)
-                offsets: dict[tuple[str, ...] | None, int] = {}
-                for queries, banks, fut in jobs:
-                    got = done[banks]
-                    if fut.done():
-                        continue
-                    if isinstance(got, BaseException):
-                        fut.set_exception(got)
-                        continue
-                    at = offsets.get(banks, 0)
-                    fut.set_result(got[at : at + len(queries)])
-                    offsets[banks] = at + len(queries)
-        finally:
-            self._draining = False
 
 
 #: lookups with more queries than this skip the batcher (they are a batch already)

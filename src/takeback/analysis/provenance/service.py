@@ -14,12 +14,13 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from takeback.analysis.provenance import fragility, generators, stealth, traces, watermark
+from takeback.analysis.provenance.classifiers import Classifier, classify, installed_classifiers
 from takeback.analysis.provenance.containers import Blob, Container, TextItem, walk
 from takeback.analysis.provenance.credentials import read_credentials
 from takeback.analysis.provenance.metadata import XmpError, decode_user_comment, parse_exif, parse_xmp
@@ -27,10 +28,7 @@ from takeback.analysis.provenance.models import Evidence, Finding, FindingError,
 from takeback.media import HEAD_BYTES, Limits, MediaError, open_image, sniff
 from takeback.media import errors as media_codes
 from takeback.media.types import Kind
-from takeback.media.walk import display_path
-
-if TYPE_CHECKING:
-    from takeback.analysis.classifiers import Classifier
+from takeback.media.walk import display_path, open_regular
 
 CHECKS = ("metadata", "c2pa", "stealth", "watermark", "consistency")
 
@@ -46,7 +44,8 @@ class InspectOptions:
     trust_anchors_pem: str | None = None  # extra C2PA trust anchors (PEM), beside the shipped list
     use_shipped_anchors: bool = True
     limits: Limits = field(default_factory=Limits)
-    classifiers: tuple[Classifier, ...] = ()  # tier-4 plug-ins (review ordering only); none ship
+    #: tier-4 plug-ins (review ordering only; none ship): None runs every installed one, () none
+    classifiers: tuple[Classifier, ...] | None = None
 
 
 def inspect(
@@ -77,7 +76,7 @@ def _read(path: str | os.PathLike[str], shown: str, limits: Limits) -> bytes:
                 "(TAKEBACK_MAX_FILE_BYTES); not inspected.",
                 code=media_codes.FILE_TOO_LARGE,
             )
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:  # swapped for a pipe since the stat: refused, never read
             return fh.read(limits.max_file_bytes + 1)
     except FileNotFoundError:
         raise MediaError(f"No such file: {shown}.", code=media_codes.NOT_FOUND) from None
@@ -154,14 +153,16 @@ def inspect_bytes(data: bytes, *, options: InspectOptions | None = None, name: s
         )
         return result
 
+    plugins, unavailable = installed_classifiers() if opts.classifiers is None else (opts.classifiers, ())
     container = walk(data)
     want_stealth = opts.stealth and container.format in ("png", "webp")
     switches = (True, opts.c2pa, want_stealth, opts.watermarks, opts.consistency)
     result.checks = [c for c, on in zip(CHECKS, switches, strict=True) if on]
-    result.checks += [f"classifier:{c.name}" for c in opts.classifiers]
+    result.checks += [f"classifier:{c.name}" for c in plugins]
     result.width, result.height = container.width, container.height
     findings = result.findings
     findings.extend(_malformed(p.code, p.message, p.source, p.offset, p.field) for p in container.problems)
+    findings.extend(unavailable)
 
     exif_fields: dict[str, Any] | None = None
     exif_blob: Blob | None = container.exif[0] if container.exif else None
@@ -204,8 +205,8 @@ def inspect_bytes(data: bytes, *, options: InspectOptions | None = None, name: s
             )
         )
 
-    if want_stealth or opts.watermarks or opts.classifiers:
-        findings.extend(_run("pixels", lambda: _pixel_findings(data, container, opts, want_stealth)))
+    if want_stealth or opts.watermarks or plugins:
+        findings.extend(_run("pixels", lambda: _pixel_findings(data, container, opts, want_stealth, plugins)))
 
     if opts.consistency:
         findings.extend(_run("consistency", lambda: traces.consistency_findings(container, exif_fields)))
@@ -276,7 +277,11 @@ class _ImageColumns:
 
 
 def _pixel_findings(
-    data: bytes, container: Container, opts: InspectOptions, want_stealth: bool
+    data: bytes,
+    container: Container,
+    opts: InspectOptions,
+    want_stealth: bool,
+    plugins: tuple[Classifier, ...],
 ) -> list[Finding]:
     """Stealth payloads, watermarks and classifier scores from the decoded pixels.
 
@@ -297,7 +302,7 @@ def _pixel_findings(
             payload = stealth.read(view)
             if payload is not None:
                 out.append(_stealth_finding(payload))
-    if not (opts.watermarks or opts.classifiers):
+    if not (opts.watermarks or plugins):
         return out
     if view is None:
         try:
@@ -309,11 +314,9 @@ def _pixel_findings(
         for match in watermark.detect_votes(votes):
             if match.chance <= watermark.FALSE_ALARM:
                 out.append(_watermark_finding(match))
-    if opts.classifiers:
-        from takeback.analysis.classifiers import classify
-
+    if plugins:
         rgb = view.rgb(0, view.im.height, view.im.width)
-        out.extend(classify(c, rgb) for c in opts.classifiers)
+        out.extend(classify(c, rgb) for c in plugins)
     return out
 
 

@@ -1,4 +1,8 @@
-"""Times people type, time zones, and deadline arithmetic.
+"""Time: the one ``utcnow``, times people type, time zones, deadline arithmetic, UTC text and values.
+
+Low in the house (it needs only ``errors``), so every domain that stamps or reads a time uses these
+helpers instead of its own: banks, matching and the audit log stamp with ``utcnow``; cases, guidance
+and evidence read, format and count with the rest.
 
 Why this is careful: a deadline clock that is an hour off across a daylight-saving change, or a
 "posted at 02:30" that never existed on that night, ends up in a complaint or in court. So local
@@ -14,6 +18,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from takeback.errors import TakebackError
@@ -28,6 +33,7 @@ class ClockError(TakebackError):
 
 
 def utcnow() -> datetime:
+    """Now, aware, in UTC: the one clock every stored timestamp comes from."""
     return datetime.now(UTC)
 
 
@@ -275,6 +281,13 @@ def from_iso_utc(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
-def as_utc(dt: datetime) -> datetime:
-    """Aware UTC from a database value (SQLite returns naive datetimes that were stored as UTC)."""
+@overload
+def as_utc(dt: datetime) -> datetime: ...
+@overload
+def as_utc(dt: None) -> None: ...
+def as_utc(dt: datetime | None) -> datetime | None:
+    """Aware UTC from a database value (SQLite returns naive datetimes that were stored as UTC; PostgreSQL
+    aware ones in the session's zone); None stays None."""
+    if dt is None:
+        return None
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from takeback.cases.clock import (
+from takeback.clock import (
     ClockError,
     Duration,
     add_months,

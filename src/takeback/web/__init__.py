@@ -1,0 +1,1 @@
+"""The HTTP service (FastAPI on Uvicorn): thin routes over the domain services."""
