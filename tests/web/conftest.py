@@ -24,6 +24,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from takeback.auth import Role, create_key, resolve_banks
+from takeback.banks.service import bank_info
 from takeback.config import Settings
 from takeback.store import Database, open_database
 from takeback.web.app import create_app
@@ -83,6 +84,11 @@ class Service:
         with self.db.session() as s:
             ids = resolve_banks(s, names=banks, role=role)
             return create_key(s, role=role, actor="test", bank_ids=ids, **kw).token
+
+    def entries(self, bank: str) -> int:
+        """How many entries a bank holds, read through the service layer (HMA's bank record has no count)."""
+        with self.db.session() as s:
+            return bank_info(s, name=bank).entries
 
     def bank(self, prefix: str = "bank", **body: Any) -> str:
         """A new bank with a unique name (HMA's rule: UPPER_WITH_UNDERSCORE), created over HTTP."""

@@ -131,6 +131,27 @@ FIELD_BY_CODE: dict[str, str] = {
 HMA_PREFIXES = ("/c/", "/m/", "/h/", "/status")
 
 
+#: takeback's own protections, which HMA does not have (API keys, roles, rate and size limits, the
+#: URL-fetch guard): HMA has no answer to match, so they keep ``code`` on HMA routes too, and a
+#: client can tell a revoked key from an expired one (docs/API.md lists them as the differences)
+OWN_PROTECTIONS = frozenset(
+    {
+        "missing_key",
+        "invalid_key",
+        "key_revoked",
+        "key_expired",
+        "forbidden",
+        "rate_limited",
+        "payload_too_large",
+        "request_timeout",
+        "url_fetch_disabled",
+        "host_not_allowed",
+        "port_not_allowed",
+        "blocked_address",
+    }
+)
+
+
 def is_hma_path(path: str) -> bool:
     return path.startswith(HMA_PREFIXES)
 
@@ -182,7 +203,7 @@ def error_response(exc: TakebackError, *, hma: bool = False) -> JSONResponse:
         headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
     if status >= 500:
         log.warning("%s: %s", exc.code, exc.message)
-    if hma:
+    if hma and exc.code not in OWN_PROTECTIONS:
         return JSONResponse({"message": exc.message}, status_code=hma_status(status), headers=headers)
     return JSONResponse(error_body(exc.code, exc.message, field), status_code=status, headers=headers)
 
@@ -229,7 +250,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     message = exc.detail if isinstance(exc.detail, str) else "HTTP error"
     if exc.status_code == 404 and message == "Not Found":
         message = "No such route; see /docs for the API."
-    if is_hma_path(request.url.path):
+    if is_hma_path(request.url.path) and code not in OWN_PROTECTIONS:
         return JSONResponse(
             {"message": message},
             status_code=exc.status_code,

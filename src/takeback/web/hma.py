@@ -8,7 +8,6 @@ takeback's own names and richer errors stay on ``/v1``.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -115,6 +114,6 @@ def metadata_form_field(raw: str | None) -> Any:
     if raw is None or raw == "":
         return None
     try:
-        return json.loads(raw)
-    except ValueError:
+        return loads_bounded(raw)  # json.loads would recurse into a hostile nesting (a 500)
+    except JsonBodyError:
         raise fail("metadata form field must be valid JSON") from None

@@ -225,6 +225,23 @@ async def match_video_for(
     return found
 
 
+async def hma_match_video_for(
+    state: ServiceState,
+    principal: Principal,
+    video: VpdqResult,
+    *,
+    banks: list[str] | None,
+    route: str,
+) -> list[VideoBankMatch]:
+    """:func:`match_video_for` as HMA filters, like :func:`hma_match_for`: a ``banks`` name that is
+    no bank (or outside the key's scope) matches nothing, no 404."""
+    if banks:
+        banks = await anyio.to_thread.run_sync(_known, state, principal, banks)
+        if not banks:
+            return []
+    return await match_video_for(state, principal, video, banks=banks, route=route)
+
+
 def hma_video_entry(m: VideoBankMatch, *, include_metadata: bool = False) -> dict[str, Any]:
     """One video match in HMA's shape: ``distance`` (a string, 100 minus the smaller share in
     percent) plus both shares under HMA's vPDQ names and the kind (match / clip / contains)."""

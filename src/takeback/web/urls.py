@@ -10,10 +10,14 @@ from __future__ import annotations
 import anyio.to_thread
 
 from takeback.media import HEAD_BYTES, Kind, MediaError, sniff
+from takeback.net.fetch import FetchError
 from takeback.signals.fingerprint import Fingerprint, FingerprintOptions, fingerprint_bytes
 from takeback.web.deps import ServiceState
 from takeback.web.errors import ApiError
 from takeback.web.uploads import CONTENT_FIELDS, check_kind
+
+#: the fetch failed on the way (not refused by policy): HMA answers these 400 "Failed to fetch URL"
+_FETCH_FAILED = frozenset({"dns_failed", "connect_failed", "http_error", "too_many_redirects", "timeout"})
 
 
 async def fingerprint_url(
@@ -38,7 +42,14 @@ async def fingerprint_url(
             status=422,
             field="content_type",
         )
-    data = await fetch_bytes(state, url)
+    try:
+        data = await fetch_bytes(state, url)
+    except FetchError as exc:
+        if hma and exc.code in _FETCH_FAILED:
+            from takeback.web.hma import fail
+
+            raise fail(f"Failed to fetch URL: {exc.message}") from None
+        raise
     if hma:
         pass  # the content type only chooses the signal types, as in HMA
     elif content_type is not None:

@@ -30,9 +30,9 @@ from takeback.web.lookups import (
     hma_by_signal_type,
     hma_entry,
     hma_match_for,
+    hma_match_video_for,
     hma_video_by_bank,
     hma_video_entry,
-    match_video_for,
     parse_banks,
     query_from,
 )
@@ -101,7 +101,7 @@ async def raw_lookup(
 ) -> dict[str, Any]:
     name, value = hma_signal(signal_type, signal)
     if name == "vpdq":
-        found = await match_video_for(
+        found = await hma_match_video_for(
             state, caller, result_from_value(value), banks=parse_banks(banks), route="raw_lookup"
         )
         videos = [m for m in found if m.effective]
@@ -156,7 +156,9 @@ async def lookup_get(
         raise fail("Either url or both signal and signal_type are required")
     name, value = hma_signal(signal_type, signal)
     if name == "vpdq":
-        found = await match_video_for(state, caller, result_from_value(value), banks=names, route="lookup")
+        found = await hma_match_video_for(
+            state, caller, result_from_value(value), banks=names, route="lookup"
+        )
         return hma_video_by_bank(found, include_metadata=include_metadata)
     (result,) = await hma_match_for(state, caller, [query_from({name: value})], banks=names, route="lookup")
     return hma_by_bank(result.matches, include_metadata=include_metadata)
@@ -181,7 +183,7 @@ async def hma_lookup(
         (result,) = await hma_match_for(state, caller, [query], banks=banks, route=route)
         by_type = hma_by_signal_type(result.matches, hashed, include_metadata=include_metadata)
     if "vpdq" in signal_types and fp.vpdq is not None:
-        found = await match_video_for(state, caller, fp.vpdq, banks=banks, route=route)
+        found = await hma_match_video_for(state, caller, fp.vpdq, banks=banks, route=route)
         by_type["vpdq"] = hma_video_by_bank(found, include_metadata=include_metadata)
     return by_type
 
