@@ -14,6 +14,7 @@ import anyio.to_thread
 from takeback.matching import Match, MatchQuery, MatchResult
 from takeback.matching.video import MatchKind
 from takeback.matching.video_banks import VideoBankMatch
+from takeback.signals import REGISTRY, IndexKind
 from takeback.signals.vpdq import VpdqResult
 from takeback.web.deps import ServiceState
 from takeback.web.security import Principal, bank_for
@@ -159,8 +160,9 @@ def effective(m: Match) -> bool:
 
 
 def hma_entry(m: Match, *, include_metadata: bool = False) -> dict[str, Any]:
-    """One match as HMA writes it (distance is a string in HMA's responses)."""
-    entry: dict[str, Any] = {"bank_content_id": m.content_id, "distance": str(m.distance)}
+    """One match as HMA writes it: distance is a string, ``"-"`` for an exact-match type (video_md5)."""
+    exact = REGISTRY[m.signal_type].index_kind is IndexKind.EXACT
+    entry: dict[str, Any] = {"bank_content_id": m.content_id, "distance": "-" if exact else str(m.distance)}
     if include_metadata:
         entry.update(note=m.note, metadata=m.metadata)
     return entry

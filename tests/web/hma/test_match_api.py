@@ -48,7 +48,7 @@ def test_raw_lookups(client_with_sample_data: httpx.Client) -> None:
         "/m/raw_lookup",
         params={"signal": MD5_EXAMPLES[0], "signal_type": "video_md5", "include_distance": "True"},
     )
-    assert r.json() == {"matches": [{"bank_content_id": 17, "distance": "0"}]}
+    assert r.json() == {"matches": [{"bank_content_id": 17, "distance": "-"}]}  # HMA's for exact types
 
 
 def test_lookups(client_with_sample_data: httpx.Client) -> None:
