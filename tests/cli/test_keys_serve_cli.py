@@ -74,7 +74,7 @@ def test_serve_prints_url_and_a_first_admin_key_that_works(tmp_path: Path) -> No
         assert srv.url in out and f"{srv.url}/docs" in out
         assert srv.admin is not None and "shown once" in out
         headers = {"Authorization": f"Bearer {srv.admin}"}
-        r = httpx.post(f"{srv.url}/c/banks", json={"name": "first"}, headers=headers)
+        r = httpx.post(f"{srv.url}/c/banks", json={"name": "FIRST"}, headers=headers)
         assert r.status_code == 201
     finally:
         srv.kill(signal.SIGTERM)

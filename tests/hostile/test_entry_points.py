@@ -222,18 +222,18 @@ def served(world: World) -> Iterator[ServeProcess]:
 def test_http_uploads_answer_every_file_without_a_500(world: World, served: ServeProcess) -> None:
     assert served.admin
     c = httpx.Client(base_url=served.url, headers={"Authorization": f"Bearer {served.admin}"}, timeout=120)
-    assert c.post("/c/banks", json={"name": "hostile"}).status_code == 201
+    assert c.post("/c/banks", json={"name": "HOSTILE"}).status_code == 201
     for name, entry in world.entries.items():
         data = (world.corpus / name).read_bytes()
-        for path in ("/h/hash", "/c/bank/hostile/content", "/m/lookup"):
+        for path in ("/h/hash", "/c/bank/HOSTILE/content", "/m/lookup", "/v1/match"):
             r = c.post(path, files={"photo": ("upload", data)})
             assert r.status_code < 500, (path, name, r.status_code, r.text[:300])
             if entry.errors is None:
                 assert r.status_code in (200, 201), (path, name, r.status_code, r.text[:300])
             else:
                 assert r.status_code >= 400, (path, name, r.status_code, r.text[:300])
-                body = r.json()
-                assert body.get("code") and body.get("message"), (path, name, body)
+                body = r.json()  # HMA's routes say {"message"}; takeback's add the code
+                assert body.get("message") and (body.get("code") or path != "/v1/match"), (path, name, body)
     # the clean images were banked and are found again
     r = c.post("/m/lookup", files={"photo": ("x", (world.corpus / "clean.jpg").read_bytes())})
     assert r.status_code == 200 and r.json(), r.text[:300]

@@ -24,6 +24,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from takeback.auth import Role, create_key, resolve_banks
+from takeback.banks.service import bank_info
 from takeback.config import Settings
 from takeback.store import Database, open_database
 from takeback.web.app import create_app
@@ -84,9 +85,14 @@ class Service:
             ids = resolve_banks(s, names=banks, role=role)
             return create_key(s, role=role, actor="test", bank_ids=ids, **kw).token
 
+    def entries(self, bank: str) -> int:
+        """How many entries a bank holds, read through the service layer (HMA's bank record has no count)."""
+        with self.db.session() as s:
+            return bank_info(s, name=bank).entries
+
     def bank(self, prefix: str = "bank", **body: Any) -> str:
-        """A new bank with a unique name, created over HTTP with the admin key."""
-        name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        """A new bank with a unique name (HMA's rule: UPPER_WITH_UNDERSCORE), created over HTTP."""
+        name = f"{prefix.upper().replace('-', '_')}_{uuid.uuid4().hex[:8].upper()}"
         r = self.client(self.admin).post("/c/banks", json={"name": name, **body})
         assert r.status_code == 201, r.text
         return name

@@ -126,8 +126,14 @@ def _problem(r: httpx.Response, what: Any) -> str | None:
         return f"{what}: {r.status_code} {r.text[:200]}"
     if r.status_code >= 400 and r.headers.get("content-type", "").startswith("application/json"):
         body = r.json()
-        if not (isinstance(body, dict) and "code" in body and "message" in body):
-            return f"{what}: error body without code/message: {r.text[:200]}"
+        # HMA's routes answer {"message"} (a typed-parameter 422 is pydantic's list, as in HMA);
+        # /v1 answers {"code", "message"}
+        hma = r.request.url.path.startswith(("/c/", "/m/", "/h/"))
+        if hma and r.status_code == 422 and isinstance(body, list):
+            return None
+        wanted = {"message"} if hma else {"code", "message"}
+        if not (isinstance(body, dict) and wanted <= set(body)):
+            return f"{what}: error body without {'/'.join(sorted(wanted))}: {r.text[:200]}"
     return None
 
 

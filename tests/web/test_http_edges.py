@@ -193,7 +193,7 @@ def test_ordinary_requests_keep_working(serve: ServeProcess) -> None:
     with _connect(serve) as sock:
         sock.sendall(b"GET /status/live HTTP/1.1\r\nHost: x\r\n\r\n")
         first = b""
-        while not first.endswith(b"\r\n\r\nOK"):  # /status/live answers "OK"
+        while not first.endswith(b"\r\n\r\nI-AM-ALIVE"):  # /status/live answers as HMA's
             first += sock.recv(65536)
         time.sleep(HEAD_TIMEOUT + 1)
         sock.sendall(b"GET /status/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")

@@ -4,6 +4,7 @@ freshness across processes, and the audit row of every lookup that matched."""
 from __future__ import annotations
 
 import io
+import json
 import time
 
 import numpy as np
@@ -100,9 +101,16 @@ def test_dihedral_matching_of_uploads(service: Service) -> None:
 def test_metadata_in_match_responses(service: Service) -> None:
     c = service.client(service.admin)
     bank = service.bank("meta")
-    pdq = "9d" * 32
     meta = {"content_id": "case-17", "json": {"platform": "x", "reported": "2026-11-01"}}
-    cid = c.post(f"/c/bank/{bank}/signal", json={"pdq": pdq, "metadata": meta, "note": "n"}).json()["id"]
+    photo = encode(synthetic_photo(160, 120, seed=17))
+    # HMA takes metadata with content (its /signal route reads every other key as a signal type)
+    r = c.post(
+        f"/c/bank/{bank}/content",
+        files={"photo": ("a.jpg", photo)},
+        data={"metadata": json.dumps(meta), "note": "n"},
+    )
+    assert r.status_code == 200, r.text
+    cid, pdq = r.json()["id"], r.json()["signals"]["pdq"]
     r = c.get("/m/lookup", params={"signal_type": "pdq", "signal": pdq, "include_metadata": "true"})
     assert r.json()[bank] == [{"bank_content_id": cid, "distance": "0", "note": "n", "metadata": meta}]
     batch = c.post("/v1/match/batch", json={"hashes": [pdq], "banks": [bank]}).json()

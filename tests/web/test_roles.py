@@ -83,7 +83,7 @@ def _fill(service: Service, n: int) -> dict[str, str]:
         "doomed_content": str(doomed_content),
         "key_id": key_id,
         "doomed_key": doomed_key,
-        "new": f"new-{n}",
+        "new": f"NEW_{n}",
         "fresh_pdq": f"{(n * 104729) % 2**32:08x}" * 8,
     }
 
@@ -128,19 +128,25 @@ def test_scoped_keys_stay_in_their_banks(service: Service) -> None:
         "matches": []
     }
     r = matcher.get("/m/raw_lookup", params={"signal_type": "pdq", "signal": pdq_other, "banks": other})
+    unknown = matcher.get(
+        "/m/raw_lookup", params={"signal_type": "pdq", "signal": pdq_other, "banks": "NO_SUCH"}
+    )
+    assert (r.status_code, r.json()) == (unknown.status_code, unknown.json()) == (200, {"matches": []})
+    r = matcher.post("/v1/match", json={"pdq": pdq_other, "banks": [other]})
     assert r.status_code == 404 and r.json()["code"] == "unknown_bank"
 
     submitter = service.client(service.key(Role.SUBMITTER, banks=[mine]))
-    assert submitter.post(f"/c/bank/{mine}/signal", json={"pdq": "2" * 64}).status_code == 201
+    assert submitter.post(f"/c/bank/{mine}/signal", json={"pdq": "2" * 64}).status_code == 200
     assert submitter.post(f"/c/bank/{other}/signal", json={"pdq": "3" * 64}).status_code == 404
 
     curator = service.client(service.key(Role.CURATOR, banks=[mine]))
     assert [b["name"] for b in curator.get("/c/banks").json()] == [mine]
     assert curator.get(f"/c/bank/{other}").status_code == 404
     assert curator.delete(f"/c/bank/{other}/content/{other_id}").status_code == 404
-    assert curator.post("/c/banks", json={"name": "sneaky"}).status_code == 403
+    r = curator.post("/c/banks", json={"name": "SNEAKY"})
+    assert r.status_code == 403 and r.json()["code"] == "forbidden"
     # renaming a bank keeps it in scope (keys hold bank ids)
-    renamed = mine + "-renamed"
+    renamed = mine + "_RENAMED"
     assert curator.put(f"/c/bank/{mine}", json={"name": renamed}).status_code == 200
     assert curator.get(f"/c/bank/{renamed}").status_code == 200
     assert matcher.get("/m/raw_lookup", params={"signal_type": "pdq", "signal": pdq_mine}).json()["matches"]

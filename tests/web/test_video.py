@@ -82,6 +82,10 @@ def loopback_fetch(service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(service.settings, "url_allowlist", "127.0.0.1")
 
 
+#: takeback's video signals, asked for by name: HMA's default for a video is its MD5 alone
+VIDEO_TYPES = {"types": "md5,sha256,vpdq"}
+
+
 def upload(path: Path) -> dict[str, tuple[str, bytes, str]]:
     return {"video": (path.name, path.read_bytes(), "video/mp4")}
 
@@ -91,10 +95,12 @@ def test_adding_a_video_stores_every_frame_like_bank_add(
 ) -> None:
     c = service.client(service.admin)
     bank = service.bank("videos")
-    r = c.post(f"/c/bank/{bank}/content", files=upload(videos.banked), data={"note": "reported"})
-    assert r.status_code == 201, r.text
+    r = c.post(
+        f"/c/bank/{bank}/content", files=upload(videos.banked), params=VIDEO_TYPES, data={"note": "reported"}
+    )
+    assert r.status_code == 200, r.text
     added = r.json()
-    assert set(added["signals"]) == {"md5", "sha256", "vpdq"}  # a video has no single PDQ
+    assert set(added["signals"]) == {"video_md5", "sha256", "vpdq"}  # a video has no single PDQ
     assert added["signals"]["vpdq"] == videos.stored.hex()
     frames, cropped, duration = unpack_result(videos.stored)
     assert len(frames) > 100 and len(cropped) == len(frames) and duration == pytest.approx(6.867, abs=0.05)
@@ -102,30 +108,35 @@ def test_adding_a_video_stores_every_frame_like_bank_add(
     assert shown["signals"]["vpdq"] == videos.stored.hex() and shown["note"] == "reported"
     # By URL: the same fingerprint, so the same entry (nothing is added twice).
     r = c.post(f"/c/bank/{bank}/content", params={"url": f"{origin}/banked.mp4", "content_type": "video"})
-    assert r.status_code == 200 and r.json()["duplicate_of"] == added["id"], r.text
+    # (HMA would add a second row; takeback answers with the entry that holds it: docs/API.md)
+    assert r.status_code == 200 and r.json()["id"] == added["id"], r.text
     # types= stores only what is asked for; a vpdq-only entry of another video is new.
     other = service.bank("videos-only")
     r = c.post(f"/c/bank/{other}/content", files=upload(videos.banked), params={"types": "vpdq"})
-    assert r.status_code == 201 and list(r.json()["signals"]) == ["vpdq"], r.text
+    assert r.status_code == 200 and list(r.json()["signals"]) == ["vpdq"], r.text
+    # HMA's default for a video: its MD5 alone
+    r = c.post(f"/c/bank/{service.bank('md5-only')}/content", files=upload(videos.banked))
+    assert r.status_code == 200 and list(r.json()["signals"]) == ["video_md5"], r.text
     r = c.post(f"/c/bank/{other}/content", files=upload(videos.banked), params={"types": "pdq"})
-    assert r.status_code == 422 and r.json()["code"] == "no_signals", r.text
+    assert (r.status_code, r.json()) == (400, {"message": "No signals given"}), r.text
     r = c.post(f"/c/bank/{other}/content", files=upload(videos.banked), params={"types": "tmk"})
-    assert r.status_code == 422 and "vpdq" in r.json()["message"]
+    assert r.status_code == 400 and "tmk" in r.json()["message"], r.text
 
 
 def test_hashing_a_video_returns_its_vpdq(service: Service, videos: Videos) -> None:
     c = service.client(service.key(Role.MATCHER))
-    r = c.post("/h/hash", files=upload(videos.hd_copy))
+    assert set(c.post("/h/hash", files=upload(videos.hd_copy)).json()) == {"video_md5"}  # HMA's default
+    r = c.post("/h/hash", files=upload(videos.hd_copy), params=VIDEO_TYPES)
     assert r.status_code == 200, r.text
     body = r.json()
-    assert set(body) == {"md5", "sha256", "vpdq"}
+    assert set(body) == {"video_md5", "sha256", "vpdq"}
     frames, _, duration = unpack_result(bytes.fromhex(body["vpdq"]))
     assert 5 <= len(frames) <= 14 and duration == pytest.approx(6.87, abs=0.1)  # ~1 frame/s: a query
     assert c.post("/h/hash", files=upload(videos.hd_copy), params={"types": "vpdq"}).json() == {
         "vpdq": body["vpdq"]
     }
-    # A photo sent as a video is refused by its bytes.
-    r = c.post("/h/hash", files={"video": ("x.mp4", b"\x89PNG\r\n\x1a\n" + bytes(64), "video/mp4")})
+    # A photo sent as a video is refused by its bytes (on takeback's route; HMA's hashes its MD5).
+    r = c.post("/v1/match", files={"video": ("x.mp4", b"\x89PNG\r\n\x1a\n" + bytes(64), "video/mp4")})
     assert r.status_code == 415 and r.json()["field"] == "video"
 
 
@@ -134,33 +145,46 @@ def test_video_lookups_answer_in_hmas_shape_with_a_vpdq_block(
 ) -> None:
     admin = service.client(service.admin)
     bank = service.bank("known-videos")
-    content_id = admin.post(f"/c/bank/{bank}/content", files=upload(videos.banked)).json()["id"]
+    content_id = admin.post(
+        f"/c/bank/{bank}/content", files=upload(videos.banked), params=VIDEO_TYPES
+    ).json()["id"]
     c = service.client(service.key(Role.MATCHER))
 
     # The HD copy (other bytes, no bars) matches through the banked video's border-cropped frames.
-    r = c.post("/m/lookup", files=upload(videos.hd_copy), params={"banks": bank})
+    r = c.post("/m/lookup", files=upload(videos.hd_copy), params={**VIDEO_TYPES, "banks": bank})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["md5"] == {} and body["sha256"] == {} and "pdq" not in body
+    assert body["video_md5"] == {} and body["sha256"] == {} and "pdq" not in body
     (hit,) = body["vpdq"][bank]
     assert hit["bank_content_id"] == content_id and hit["kind"] == "match"
     assert hit["query_match_percent"] >= 90 and hit["compared_match_percent"] >= 80
     assert hit["distance"] == str(100 - int(min(hit["query_match_percent"], hit["compared_match_percent"])))
     # A 3-second clip is a clip: all of its frames, part of the banked video's time.
-    (clip,) = c.post("/m/lookup", files=upload(videos.clip), params={"banks": bank}).json()["vpdq"][bank]
+    (clip,) = c.post("/m/lookup", files=upload(videos.clip), params={**VIDEO_TYPES, "banks": bank}).json()[
+        "vpdq"
+    ][bank]
     assert (
         clip["kind"] == "clip" and clip["query_match_percent"] >= 90 and clip["compared_match_percent"] < 80
     )
     # An unrelated video, and a lookup limited to other types.
-    assert c.post("/m/lookup", files=upload(videos.other), params={"banks": bank}).json()["vpdq"] == {}
+    assert (
+        c.post("/m/lookup", files=upload(videos.other), params={**VIDEO_TYPES, "banks": bank}).json()["vpdq"]
+        == {}
+    )
     assert "vpdq" not in c.post("/m/lookup", files=upload(videos.hd_copy), params={"types": "md5"}).json()
-    r = c.post("/m/lookup", files=upload(videos.hd_copy), params={"banks": bank, "include_metadata": True})
+    r = c.post(
+        "/m/lookup",
+        files=upload(videos.hd_copy),
+        params={**VIDEO_TYPES, "banks": bank, "include_metadata": True},
+    )
     assert r.json()["vpdq"][bank][0]["metadata"] == {}
 
     # By URL, and by value (what /h/hash returned).
-    r = c.get("/m/lookup", params={"url": f"{origin}/hd.mp4", "banks": bank})
+    r = c.get("/m/lookup", params={**VIDEO_TYPES, "url": f"{origin}/hd.mp4", "banks": bank})
     assert [e["bank_content_id"] for e in r.json()["vpdq"][bank]] == [content_id], r.text
-    r = c.get("/m/lookup", params={"url": f"{origin}/hd.mp4", "banks": bank, "signal_type": "vpdq"})
+    r = c.get(
+        "/m/lookup", params={**VIDEO_TYPES, "url": f"{origin}/hd.mp4", "banks": bank, "signal_type": "vpdq"}
+    )
     assert [e["kind"] for e in r.json()[bank]] == ["match"]
     value = c.post("/h/hash", files=upload(videos.hd_copy), params={"types": "vpdq"}).json()["vpdq"]
     r = c.get("/m/lookup", params={"signal_type": "vpdq", "signal": value, "banks": bank})
@@ -168,7 +192,7 @@ def test_video_lookups_answer_in_hmas_shape_with_a_vpdq_block(
     r = c.get("/m/raw_lookup", params={"signal_type": "vpdq", "signal": value})
     assert content_id in r.json()["matches"]
     r = c.get("/m/raw_lookup", params={"signal_type": "vpdq", "signal": value[:-2]})
-    assert r.status_code == 422 and r.json()["field"] == "signal"
+    assert r.status_code == 400 and "signal" in r.json()["message"], r.text
     banked_value = admin.get(f"/c/bank/{bank}/content/{content_id}", params={"include_signals": True})
     stored = banked_value.json()["signals"]["vpdq"]
     r = c.post("/m/compare", json={"vpdq": [value, stored]})  # the query first, as in a lookup
@@ -189,7 +213,7 @@ def test_v1_match_explains_video_matches(service: Service, videos: Videos) -> No
     admin = service.client(service.admin)
     bank = service.bank("v1-videos")
     content_id = admin.post(
-        f"/c/bank/{bank}/content", files=upload(videos.banked), data={"note": "case 7"}
+        f"/c/bank/{bank}/content", files=upload(videos.banked), params=VIDEO_TYPES, data={"note": "case 7"}
     ).json()["id"]
     c = service.client(service.key(Role.MATCHER))
     r = c.post("/v1/match", files=upload(videos.clip), params={"banks": bank})
@@ -226,16 +250,25 @@ def test_video_matches_follow_scope_allow_lists_and_are_audited(service: Service
     admin = service.client(service.admin)
     bank = service.bank("scoped-videos")
     other = service.bank("elsewhere")
-    content_id = admin.post(f"/c/bank/{bank}/content", files=upload(videos.banked)).json()["id"]
+    content_id = admin.post(
+        f"/c/bank/{bank}/content", files=upload(videos.banked), params=VIDEO_TYPES
+    ).json()["id"]
     # A key limited to another bank sees nothing of this one, and naming it reads as an unknown bank.
     scoped = service.client(service.key(Role.MATCHER, banks=[other]))
-    assert scoped.post("/m/lookup", files=upload(videos.hd_copy)).json()["vpdq"] == {}
-    r = scoped.post("/m/lookup", files=upload(videos.hd_copy), params={"banks": bank})
+    assert scoped.post("/m/lookup", files=upload(videos.hd_copy), params=VIDEO_TYPES).json()["vpdq"] == {}
+    r = scoped.post("/m/lookup", files=upload(videos.hd_copy), params={**VIDEO_TYPES, "banks": bank})
+    unknown = scoped.post(
+        "/m/lookup", files=upload(videos.hd_copy), params={**VIDEO_TYPES, "banks": "NO_SUCH"}
+    )
+    assert r.status_code == 200 and r.json() == unknown.json() and r.json()["vpdq"] == {}, r.text
+    r = scoped.post("/v1/match", files=upload(videos.hd_copy), params={"banks": bank})
     assert r.status_code == 404 and r.json()["code"] == "unknown_bank"
     # A matched video lookup is audited under the key, with no hashes in the row.
     token = service.key(Role.MATCHER)
     c = service.client(token)
-    assert c.post("/m/lookup", files=upload(videos.hd_copy), params={"banks": bank}).json()["vpdq"][bank]
+    assert c.post("/m/lookup", files=upload(videos.hd_copy), params={**VIDEO_TYPES, "banks": bank}).json()[
+        "vpdq"
+    ][bank]
     key_id = token.split("_")[1]
     with service.db.session() as s:
         rows = s.scalars(select(AuditEvent).where(AuditEvent.actor == f"key:{key_id}")).all()
@@ -246,8 +279,15 @@ def test_video_matches_follow_scope_allow_lists_and_are_audited(service: Service
     assert (bank_id, cid, signal_type, acted) == (banked_in, content_id, "vpdq", True) and 0 <= distance <= 20
     # An allow-listed copy suppresses the match: gone from HMA routes, explained by /v1.
     benign = service.bank("benign-videos", allow_list=True)
-    benign_id = admin.post(f"/c/bank/{benign}/content", files=upload(videos.banked)).json()["id"]
-    assert c.post("/m/lookup", files=upload(videos.hd_copy), params={"banks": bank}).json()["vpdq"] == {}
+    benign_id = admin.post(
+        f"/c/bank/{benign}/content", files=upload(videos.banked), params=VIDEO_TYPES
+    ).json()["id"]
+    assert (
+        c.post("/m/lookup", files=upload(videos.hd_copy), params={**VIDEO_TYPES, "banks": bank}).json()[
+            "vpdq"
+        ]
+        == {}
+    )
     body = c.post("/v1/match", files=upload(videos.hd_copy), params={"banks": bank}).json()
     assert body["status"] == "allow_listed" and body["video"]["status"] == "allow_listed"
     blocked = [m for m in body["video"]["matches"] if m["bank"] == bank]

@@ -724,6 +724,25 @@ def set_contents_enabled(
     return len(ids)
 
 
+def set_content_note(
+    session: Session, *, bank_name: str, content_id: int, note: str | None, actor: str
+) -> None:
+    """Set (or, with ``None`` or ``""``, clear) one entry's note. Notes are not matched on, so no
+    index change is needed."""
+    clean = check_note(note)
+    bank = get_bank(session, name=bank_name)
+    (row,) = _contents_in_bank(session, bank, [content_id])
+    row.note = clean
+    record_audit(
+        session,
+        actor=actor,
+        action="bank.content.note",
+        object_type="bank",
+        object_id=bank.id,
+        details={"content_ids": [[row.id, row.id]], "cleared": clean is None},
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class ContentView:
     """One entry with its signals, as exported and shown."""

@@ -64,7 +64,7 @@ def _banner(settings: Settings, host: str, port: int, workers: int, admin_key: s
         out.print("\nTry it:", highlight=False)
         out.print(
             f"  curl -s -H 'Authorization: Bearer {admin_key}' -H 'Content-Type: application/json' "
-            f'-d \'{{"name": "ncii"}}\' {url}/c/banks',
+            f'-d \'{{"name": "NCII"}}\' {url}/c/banks',
             highlight=False,
         )
         out.print(

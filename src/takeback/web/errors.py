@@ -1,8 +1,13 @@
 """Errors as JSON, in one place: every failure leaves the service as ``{"code", "message"}``.
 
 Domain packages raise :class:`~takeback.errors.TakebackError` subclasses with stable codes and know
-nothing about HTTP; the table below is the only place a code becomes a status. HMA clients read
-``message``, which every body carries; ``field`` names the offending parameter when there is one.
+nothing about HTTP; the table below is the only place a code becomes a status. ``field`` names the
+offending parameter when there is one.
+
+HMA's routes (``/c``, ``/m``, ``/h``, ``/status``) answer in HMA's contract instead: the body is
+only ``{"message": ...}``, a request HMA validates by hand is 400 (not 422), a duplicate is 403, and
+a typed parameter that fails validation is 422 with a list of pydantic errors, as HMA's
+flask-openapi3 writes it. See :func:`is_hma_path`; ``/v1`` keeps the rich errors.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -20,6 +26,11 @@ from takeback.media import MediaError
 from takeback.media import errors as media_codes
 
 log = logging.getLogger("takeback.web")
+
+HMA_INTERNAL_ERROR = (
+    "The server encountered an internal error and was unable to complete your request. Either the "
+    "server is overloaded or there is an error in the application."
+)
 
 
 class ApiError(TakebackError):
@@ -116,6 +127,40 @@ FIELD_BY_CODE: dict[str, str] = {
 }
 
 
+#: path prefixes that are HMA's contract (everything else, ``/v1`` first, is takeback's own)
+HMA_PREFIXES = ("/c/", "/m/", "/h/", "/status")
+
+
+#: takeback's own protections, which HMA does not have (API keys, roles, rate and size limits, the
+#: URL-fetch guard): HMA has no answer to match, so they keep ``code`` on HMA routes too, and a
+#: client can tell a revoked key from an expired one (docs/API.md lists them as the differences)
+OWN_PROTECTIONS = frozenset(
+    {
+        "missing_key",
+        "invalid_key",
+        "key_revoked",
+        "key_expired",
+        "forbidden",
+        "rate_limited",
+        "payload_too_large",
+        "request_timeout",
+        "url_fetch_disabled",
+        "host_not_allowed",
+        "port_not_allowed",
+        "blocked_address",
+    }
+)
+
+
+def is_hma_path(path: str) -> bool:
+    return path.startswith(HMA_PREFIXES)
+
+
+def hma_status(status: int) -> int:
+    """HMA's status for one of ours: its views check input by hand (400) and refuse a duplicate 403."""
+    return {422: 400, 409: 403}.get(status, status)
+
+
 def status_for(exc: TakebackError) -> int:
     if isinstance(exc, ApiError):
         return exc.status
@@ -144,13 +189,13 @@ def _field_of(loc: Any) -> str:
     return out or "body"
 
 
-async def _takeback_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _takeback_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, TakebackError)
-    return error_response(exc)
+    return error_response(exc, hma=is_hma_path(request.url.path))
 
 
-def error_response(exc: TakebackError) -> JSONResponse:
-    """The JSON response for a domain error (status from the table above)."""
+def error_response(exc: TakebackError, *, hma: bool = False) -> JSONResponse:
+    """The JSON response for a domain error (status from the table above); ``hma``: in HMA's shape."""
     status = status_for(exc)
     field = getattr(exc, "field", None) or FIELD_BY_CODE.get(exc.code)
     headers = getattr(exc, "headers", None)
@@ -158,12 +203,28 @@ def error_response(exc: TakebackError) -> JSONResponse:
         headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
     if status >= 500:
         log.warning("%s: %s", exc.code, exc.message)
+    if hma and exc.code not in OWN_PROTECTIONS:
+        return JSONResponse({"message": exc.message}, status_code=hma_status(status), headers=headers)
     return JSONResponse(error_body(exc.code, exc.message, field), status_code=status, headers=headers)
 
 
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+def _pydantic_list(errors: Any) -> list[dict[str, Any]]:
+    """HMA's 422 body: pydantic's errors with the location inside the model (no ``query``/``body``)."""
+    out = []
+    for e in errors:
+        item = {k: v for k, v in dict(e).items() if k in ("type", "loc", "msg", "input", "ctx")}
+        loc = list(item.get("loc", ()))
+        item["loc"] = loc[1:] if loc and loc[0] in ("query", "body", "path") else loc
+        out.append(item)
+    encoded: list[dict[str, Any]] = jsonable_encoder(out, custom_encoder={BaseException: str})
+    return encoded
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
+    if is_hma_path(request.url.path):
+        return JSONResponse(_pydantic_list(errors), status_code=422)
     first = errors[0] if errors else {"loc": ("body",), "msg": "invalid request"}
     field = _field_of(first.get("loc", ()))
     msg = str(first.get("msg", "invalid value"))
@@ -183,20 +244,28 @@ _HTTP_CODES = {
 }
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = getattr(exc, "code", None) or _HTTP_CODES.get(exc.status_code, "http_error")
     message = exc.detail if isinstance(exc.detail, str) else "HTTP error"
     if exc.status_code == 404 and message == "Not Found":
         message = "No such route; see /docs for the API."
+    if is_hma_path(request.url.path) and code not in OWN_PROTECTIONS:
+        return JSONResponse(
+            {"message": message},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
     return JSONResponse(
         error_body(code, message), status_code=exc.status_code, headers=getattr(exc, "headers", None)
     )
 
 
-async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     # Never log request bodies or parameters (they may hold hashes of someone's images): type only.
     log.error("unexpected %s while serving a request", type(exc).__name__, exc_info=exc)
+    if is_hma_path(request.url.path):
+        return JSONResponse({"message": HMA_INTERNAL_ERROR}, status_code=500)
     return JSONResponse(
         error_body("internal_error", "The service hit an unexpected error; it has been logged."),
         status_code=500,

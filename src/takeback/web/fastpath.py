@@ -101,5 +101,5 @@ class FastLookups:
             caller.require(Permission.LOOKUP)
             response: JSONResponse = JSONResponse(await func(caller=caller, state=state, **kwargs))
         except TakebackError as exc:
-            response = error_response(exc)
+            response = error_response(exc, hma=True)
         await response(scope, receive, send)

@@ -15,6 +15,7 @@ import anyio.to_thread
 from takeback.matching import Match, MatchQuery, MatchResult
 from takeback.matching.video import MatchKind
 from takeback.matching.video_banks import VideoBankMatch
+from takeback.signals import REGISTRY, IndexKind
 from takeback.signals.vpdq import VpdqResult
 from takeback.web.deps import ServiceState
 from takeback.web.security import Principal, bank_for
@@ -127,14 +128,52 @@ def _as_seen_by(principal: Principal, m: Match) -> Match:
     return replace(m, suppressed_by=s.hidden())
 
 
+def _known(state: ServiceState, principal: Principal, names: list[str]) -> list[str]:
+    """The names among ``names`` of banks that exist and ``principal`` may use."""
+    from takeback.errors import TakebackError
+
+    out = []
+    with state.db.sessionmaker() as s:
+        for n in names:
+            try:
+                bank_for(s, principal, n)
+            except TakebackError:
+                continue
+            out.append(n)
+    return out
+
+
+async def hma_match_for(
+    state: ServiceState,
+    principal: Principal,
+    queries: Sequence[MatchQuery],
+    *,
+    banks: list[str] | None,
+    route: str,
+) -> list[MatchResult]:
+    """:func:`match_for` as HMA filters: a ``banks`` name that is no bank matches nothing (no 404)."""
+    from takeback.errors import TakebackError
+
+    try:
+        return await match_for(state, principal, queries, banks=banks, route=route)
+    except TakebackError as exc:
+        if exc.code != "unknown_bank" or not banks:
+            raise
+    known = await anyio.to_thread.run_sync(_known, state, principal, banks)
+    if not known:
+        return [MatchResult(q) for q in queries]
+    return await match_for(state, principal, queries, banks=known, route=route)
+
+
 def effective(m: Match) -> bool:
     """A match that should act: in a blocking bank and not suppressed by an allow-list entry."""
     return not m.allow_list and not m.suppressed
 
 
 def hma_entry(m: Match, *, include_metadata: bool = False) -> dict[str, Any]:
-    """One match as HMA writes it (distance is a string in HMA's responses)."""
-    entry: dict[str, Any] = {"bank_content_id": m.content_id, "distance": str(m.distance)}
+    """One match as HMA writes it: distance is a string, ``"-"`` for an exact-match type (video_md5)."""
+    exact = REGISTRY[m.signal_type].index_kind is IndexKind.EXACT
+    entry: dict[str, Any] = {"bank_content_id": m.content_id, "distance": "-" if exact else str(m.distance)}
     if include_metadata:
         entry.update(note=m.note, metadata=m.metadata)
     return entry
@@ -154,9 +193,14 @@ def hma_by_bank(
 def hma_by_signal_type(
     matches: Sequence[Match], signal_types: Sequence[str], *, include_metadata: bool = False
 ) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """``{signal_type: {bank: [...]}}`` with an entry (maybe empty) for every queried type."""
+    """``{signal_type: {bank: [...]}}`` with an entry (maybe empty) for every queried type, under
+    HMA's names (``video_md5``)."""
+    from takeback.web.hma import hma_name
+
     return {
-        st: hma_by_bank([m for m in matches if m.signal_type == st], include_metadata=include_metadata)
+        hma_name(st): hma_by_bank(
+            [m for m in matches if m.signal_type == st], include_metadata=include_metadata
+        )
         for st in signal_types
     }
 
@@ -198,6 +242,23 @@ async def match_video_for(
             },
         )
     return found
+
+
+async def hma_match_video_for(
+    state: ServiceState,
+    principal: Principal,
+    video: VpdqResult,
+    *,
+    banks: list[str] | None,
+    route: str,
+) -> list[VideoBankMatch]:
+    """:func:`match_video_for` as HMA filters, like :func:`hma_match_for`: a ``banks`` name that is
+    no bank (or outside the key's scope) matches nothing, no 404."""
+    if banks:
+        banks = await anyio.to_thread.run_sync(_known, state, principal, banks)
+        if not banks:
+            return []
+    return await match_video_for(state, principal, video, banks=banks, route=route)
 
 
 def hma_video_entry(m: VideoBankMatch, *, include_metadata: bool = False) -> dict[str, Any]:

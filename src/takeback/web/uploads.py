@@ -51,7 +51,7 @@ MULTIPART_OPENAPI: dict[str, Any] = {
 class Upload:
     content_type: str  # "photo" or "video": the multipart field name
     filename: str
-    data: bytes
+    data: bytes | None  # None: HMA's content add with no file (it then says what is missing)
     fields: dict[str, str] = field(default_factory=dict)  # the form's text fields
 
 
@@ -59,9 +59,14 @@ def _bad(message: str, field_name: str) -> ApiError:
     return ApiError(message, code="invalid_request", status=422, field=field_name)
 
 
-async def read_upload(request: Request) -> Upload:
-    """The one file of a multipart request (``photo`` or ``video``) plus its text fields."""
+async def read_upload(request: Request, *, hma: bool = False, need_file: bool = True) -> Upload:
+    """The one file of a multipart request (``photo`` or ``video``) plus its text fields.
+
+    ``hma``: HMA's checks and messages (400 for a missing file whatever the body, ``no such
+    content_type``); without ``need_file`` a form with no file gives an upload with no data."""
     ctype = request.headers.get("content-type", "")
+    if hma:
+        return await _read_upload_hma(request, need_file=need_file)
     if not ctype.lower().startswith("multipart/form-data"):
         raise ApiError(
             "Send the file as multipart/form-data in a field named 'photo' (or 'video').",
@@ -85,6 +90,34 @@ async def read_upload(request: Request) -> Upload:
         await form.close()
 
 
+async def _read_upload_hma(request: Request, *, need_file: bool) -> Upload:
+    from takeback.web.hma import fail
+
+    missing = "Missing multipart/form-data file upload"
+    ctype = request.headers.get("content-type", "").lower()
+    if not ctype.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+        if need_file:
+            raise fail(missing)
+        return Upload(content_type="photo", filename="", data=None)
+    form = await request.form(max_files=4, max_fields=32, max_part_size=256 * 1024)
+    try:
+        files = [(k, v) for k, v in form.multi_items() if isinstance(v, UploadFile)]
+        texts = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+        if not files:
+            if need_file:
+                raise fail(missing)
+            return Upload(content_type="photo", filename="", data=None, fields=texts)
+        if len(files) > 1:
+            raise fail("Only one file allowed per request")
+        name, upload = files[0]
+        if name not in CONTENT_FIELDS:
+            raise fail(f"no such content_type: '{name}'")
+        data = await upload.read()
+        return Upload(content_type=name, filename=upload.filename or "<upload>", data=data, fields=texts)
+    finally:
+        await form.close()
+
+
 def check_kind(content_type: str, data: bytes) -> None:
     """415 unless the bytes are the kind the client said (a PDF sent as ``photo``, say)."""
     want = CONTENT_FIELDS[content_type]
@@ -101,16 +134,25 @@ def check_kind(content_type: str, data: bytes) -> None:
 
 
 async def fingerprint_upload(
-    state: ServiceState, upload: Upload, *, dihedral: bool = False, for_bank: bool = False
+    state: ServiceState,
+    upload: Upload,
+    *,
+    dihedral: bool = False,
+    for_bank: bool = False,
+    hma: bool = False,
 ) -> Fingerprint:
     """Fingerprint an upload off the event loop; a decoder failure is 422 with the decoder's code.
 
     ``for_bank``: a video is hashed at every distinct frame, as ``takeback bank add`` does (queries
-    sample about one frame a second)."""
-    check_kind(upload.content_type, upload.data)
+    sample about one frame a second). ``hma``: the field name only chooses the signal types (HMA
+    hashes a JPEG sent as ``video`` to its MD5), so the bytes are not checked against it."""
+    data = upload.data
+    assert data is not None
+    if not hma:
+        check_kind(upload.content_type, data)
     options = FingerprintOptions.from_settings(state.settings, for_bank=for_bank, dihedral=dihedral)
     fp = await anyio.to_thread.run_sync(
-        lambda: fingerprint_bytes(upload.data, name=upload.filename, options=options)
+        lambda: fingerprint_bytes(data, name=upload.filename, options=options)
     )
     if fp.error is not None:
         raise MediaError(fp.error["message"], code=fp.error["code"])
@@ -151,3 +193,23 @@ def json_field(fields: dict[str, str], name: str) -> Any:
         return loads_bounded(raw)
     except JsonBodyError as exc:
         raise _bad(f"{name}: not acceptable JSON: {exc}.", name) from None
+
+
+def hma_signals_of(fp: Fingerprint, content_type: str, types: str | None = None) -> dict[str, str]:
+    """``{signal_type: hex}`` (takeback names) as HMA picks them: its types for the content type
+    (``photo``: pdq, ``video``: md5), or those ``types`` names (HMA's names, or takeback's
+    md5/sha256/vpdq as an extension); 400s in HMA's words."""
+    from takeback.web.hma import CONTENT_SIGNALS, fail, takeback_name
+
+    default = list(CONTENT_SIGNALS[content_type])
+    if types is None:
+        wanted = default
+    else:
+        wanted = [takeback_name(t.strip()) for t in types.split(",") if t.strip()]
+        if not wanted:
+            raise fail("empty signal type selection")
+        for t in wanted:
+            if t not in default and t not in SIGNAL_TYPES:
+                raise fail(f"signal type '{t}' doesn't exist or is disabled")
+    found = signals_of(fp)
+    return {t: found.get(t, "") for t in wanted if t in found or t == "pdq"}

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import anyio.to_thread
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Query, Request
 from sqlalchemy import func, select
 
 from takeback.banks.models import Bank, BankContent, ContentSignal
@@ -22,27 +22,28 @@ from takeback.signals.fingerprint import Fingerprint
 from takeback.signals.vpdq import result_from_value
 from takeback.web.deps import Lookup, ServiceState, StateDep
 from takeback.web.errors import ApiError
+from takeback.web.hma import HMA_SIGNAL_TYPES, TAKEBACK_NAME, fail, hma_name, json_body, takeback_name
 from takeback.web.jsonbody import GuardedRoute
 from takeback.web.lookups import (
     effective,
     hma_by_bank,
     hma_by_signal_type,
     hma_entry,
+    hma_match_for,
+    hma_match_video_for,
     hma_video_by_bank,
     hma_video_entry,
-    match_for,
-    match_video_for,
     parse_banks,
     query_from,
 )
 from takeback.web.security import Principal
-from takeback.web.uploads import MULTIPART_OPENAPI, fingerprint_upload, read_upload, signals_of
+from takeback.web.uploads import MULTIPART_OPENAPI, fingerprint_upload, hma_signals_of, read_upload
 from takeback.web.urls import fingerprint_url
 
 router = APIRouter(prefix="/m", tags=["Matching"], route_class=GuardedRoute)
 
 #: HMA signal-type names that mean one of ours
-ALIASES = {"video_md5": "md5"}
+ALIASES = TAKEBACK_NAME
 
 
 def invalid(message: str, field: str, code: str = "invalid_request") -> ApiError:
@@ -52,6 +53,7 @@ def invalid(message: str, field: str, code: str = "invalid_request") -> ApiError
 
 
 def signal_type_name(name: str, *, field: str = "signal_type") -> str:
+    """takeback's name for a signal type (``video_md5`` is ``md5``); 422 naming ``field`` (``/v1``)."""
     try:
         return get_signal_type(ALIASES.get(name.strip().lower(), name)).name
     except SignalError as exc:
@@ -61,12 +63,29 @@ def signal_type_name(name: str, *, field: str = "signal_type") -> str:
 def parse_signal(
     signal_type: str, value: str, *, field: str, type_field: str = "signal_type"
 ) -> tuple[str, bytes]:
-    """(type name, value bytes); malformed input is 422 naming the field."""
+    """(type name, value bytes); malformed input is 422 naming the field (``/v1``)."""
     name = signal_type_name(signal_type, field=type_field)
     try:
         return name, REGISTRY[name].validate(value, field=field)
     except SignalError as exc:
         raise invalid(exc.message, field, exc.code) from None
+
+
+def hma_type(name: str) -> str:
+    """HMA: an unknown type is 400 ``No such SignalType '<t>'`` (takeback's extra types work too)."""
+    stype = takeback_name(name)
+    if stype not in REGISTRY:
+        raise fail(f"No such SignalType '{name}'")
+    return stype
+
+
+def hma_signal(signal_type: str, value: str) -> tuple[str, bytes]:
+    """(takeback type name, value bytes) with HMA's 400s."""
+    name = hma_type(signal_type)
+    try:
+        return name, REGISTRY[name].validate(value, field="signal")
+    except SignalError as exc:
+        raise fail(f"invalid signal: {exc.message}") from None
 
 
 @router.get("/raw_lookup", summary="Look a hash up in the index: {matches: [content ids]}")
@@ -80,16 +99,16 @@ async def raw_lookup(
         bool, Query(description="return {bank_content_id, distance} objects")
     ] = False,
 ) -> dict[str, Any]:
-    name, value = parse_signal(signal_type, signal, field="signal")
+    name, value = hma_signal(signal_type, signal)
     if name == "vpdq":
-        found = await match_video_for(
+        found = await hma_match_video_for(
             state, caller, result_from_value(value), banks=parse_banks(banks), route="raw_lookup"
         )
         videos = [m for m in found if m.effective]
         if include_distance:
             return {"matches": [hma_video_entry(m) for m in videos]}
         return {"matches": [m.content_id for m in videos]}
-    (result,) = await match_for(
+    (result,) = await hma_match_for(
         state, caller, [query_from({name: value})], banks=parse_banks(banks), route="raw_lookup"
     )
     hits = [m for m in result.matches if effective(m)]
@@ -114,8 +133,11 @@ async def lookup_get(
 ) -> dict[str, Any]:
     names = parse_banks(banks)
     if url:
-        fp = await fingerprint_url(state, url, content_type=content_type)
-        signals = signals_of(fp, types)
+        fp = await fingerprint_url(state, url, content_type=content_type, hma=True)
+        kind = content_type or ("video" if (fp.media_type or "").startswith("video") else "photo")
+        signals = hma_signals_of(fp, kind, types)
+        if signals.get("pdq") == "":
+            raise fail("invalid signal: invalid PDQ hash")
         query = query_from({k: bytes.fromhex(v) for k, v in signals.items() if k != "vpdq"}, "url")
         by_type = await hma_lookup(
             state,
@@ -128,17 +150,17 @@ async def lookup_get(
             include_metadata=include_metadata,
         )
         if signal_type:
-            return by_type.get(signal_type_name(signal_type), {})
+            return by_type.get(signal_type, {})
         return by_type
     if not signal or not signal_type:
-        raise invalid(
-            "Give either url, or both signal and signal_type.", "signal" if signal_type else "signal_type"
-        )
-    name, value = parse_signal(signal_type, signal, field="signal")
+        raise fail("Either url or both signal and signal_type are required")
+    name, value = hma_signal(signal_type, signal)
     if name == "vpdq":
-        found = await match_video_for(state, caller, result_from_value(value), banks=names, route="lookup")
+        found = await hma_match_video_for(
+            state, caller, result_from_value(value), banks=names, route="lookup"
+        )
         return hma_video_by_bank(found, include_metadata=include_metadata)
-    (result,) = await match_for(state, caller, [query_from({name: value})], banks=names, route="lookup")
+    (result,) = await hma_match_for(state, caller, [query_from({name: value})], banks=names, route="lookup")
     return hma_by_bank(result.matches, include_metadata=include_metadata)
 
 
@@ -158,10 +180,10 @@ async def hma_lookup(
     hashed = [t for t in signal_types if t != "vpdq"]
     by_type: dict[str, dict[str, list[dict[str, Any]]]] = {}
     if hashed:
-        (result,) = await match_for(state, caller, [query], banks=banks, route=route)
+        (result,) = await hma_match_for(state, caller, [query], banks=banks, route=route)
         by_type = hma_by_signal_type(result.matches, hashed, include_metadata=include_metadata)
     if "vpdq" in signal_types and fp.vpdq is not None:
-        found = await match_video_for(state, caller, fp.vpdq, banks=banks, route=route)
+        found = await hma_match_video_for(state, caller, fp.vpdq, banks=banks, route=route)
         by_type["vpdq"] = hma_video_by_bank(found, include_metadata=include_metadata)
     return by_type
 
@@ -182,19 +204,20 @@ async def lookup_post(
     seed: str | None = Query(None, description="accepted for HMA compatibility; unused"),
     bypass_coinflip: bool = Query(False, description="accepted for HMA compatibility; unused"),
 ) -> dict[str, Any]:
-    upload = await read_upload(request)
-    fp = await fingerprint_upload(state, upload, dihedral=dihedral)
-    signals = signals_of(fp, types)
-    query = MatchQuery.from_fingerprint(fp)
-    if types:  # match only the requested types
-        query = MatchQuery(
-            label=query.label,
-            pdq=query.pdq if "pdq" in signals else None,
-            pdq_quality=query.pdq_quality,
-            pdq_dihedral=query.pdq_dihedral if "pdq" in signals else None,
-            md5=query.md5 if "md5" in signals else None,
-            sha256=query.sha256 if "sha256" in signals else None,
-        )
+    upload = await read_upload(request, hma=True)
+    fp = await fingerprint_upload(state, upload, dihedral=dihedral, hma=True)
+    signals = hma_signals_of(fp, upload.content_type, types)
+    if signals.get("pdq") == "":
+        raise fail("invalid signal: invalid PDQ hash")  # HMA: a flat image has no PDQ to look up
+    full = MatchQuery.from_fingerprint(fp)
+    query = MatchQuery(  # match only the chosen types
+        label=full.label,
+        pdq=full.pdq if "pdq" in signals else None,
+        pdq_quality=full.pdq_quality,
+        pdq_dihedral=full.pdq_dihedral if "pdq" in signals else None,
+        md5=full.md5 if "md5" in signals else None,
+        sha256=full.sha256 if "sha256" in signals else None,
+    )
     return await hma_lookup(
         state,
         caller,
@@ -213,7 +236,9 @@ async def index_status(
     state: StateDep,
     signal_type: str | None = Query(None, description="limit to one signal type"),
 ) -> dict[str, Any]:
-    wanted = [signal_type_name(signal_type)] if signal_type else list(REGISTRY)
+    if signal_type is not None and takeback_name(signal_type) not in REGISTRY:
+        raise fail(f"No such signal type '{signal_type}'")
+    wanted = [takeback_name(signal_type)] if signal_type else [takeback_name(t) for t in HMA_SIGNAL_TYPES]
     matcher = await state.matcher.ready_matcher()
 
     def counts() -> dict[str, int]:
@@ -235,28 +260,49 @@ async def index_status(
     stored = await anyio.to_thread.run_sync(counts)
     out: dict[str, Any] = {}
     for name in wanted:
+        key = hma_name(name)
         if name == "vpdq":  # bank videos, in the worker's video matcher
             video = state.matcher.video
-            out[name] = {"built_to": video.watermark, "present": True, "size": len(video)}
+            out[key] = {"built_to": video.watermark, "present": True, "size": len(video)}
         elif REGISTRY[name].index_kind is IndexKind.HAMMING256:
             # built_to: the change-log sequence number the in-memory index has caught up to
-            out[name] = {"built_to": matcher.watermark, "present": True, "size": len(matcher)}
+            out[key] = {"built_to": matcher.watermark, "present": True, "size": len(matcher)}
         else:  # exact types are answered from the database's own index: always current
-            out[name] = {"built_to": matcher.watermark, "present": True, "size": stored.get(name, 0)}
+            out[key] = {"built_to": matcher.watermark, "present": True, "size": stored.get(name, 0)}
     return out
 
 
-@router.post("/compare", summary="Compare pairs of hashes: {type: [a, b]} -> {type: [is_match, {distance}]}")
-def compare(
-    caller: Lookup,
-    body: Annotated[dict[str, Any], Body(examples=[{"pdq": [REGISTRY["pdq"].examples[0]] * 2}])],
-) -> dict[str, Any]:
+@router.post(
+    "/compare",
+    summary="Compare pairs of hashes: {type: [a, b]} -> {type: [is_match, {distance}]}",
+    openapi_extra={
+        "requestBody": {
+            "content": {"application/json": {"example": {"pdq": [REGISTRY["pdq"].examples[0]] * 2}}},
+            "required": True,
+        }
+    },
+)
+async def compare(caller: Lookup, request: Request) -> dict[str, Any]:
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        raise fail("Request input was not a dict")
     out: dict[str, Any] = {}
     for name, pair in body.items():
-        if not isinstance(pair, list) or len(pair) != 2 or not all(isinstance(v, str) for v in pair):
-            raise invalid(f"{name}: give a list of exactly two hashes.", name)
-        stype, a = parse_signal(name, pair[0], field=f"{name}[0]", type_field=name)
-        _, b = parse_signal(name, pair[1], field=f"{name}[1]", type_field=name)
+        if not isinstance(pair, list):
+            raise fail(f"Comparison hashes for {name} was not a list")
+        if len(pair) != 2:
+            raise fail("Comparison hash list length must be exactly 2")
+        stype = hma_type(name)
+        values = []
+        for v in pair:
+            if not isinstance(v, str):
+                got = type(v).__name__
+                raise fail(f"Invalid {name} hash: expected string or bytes-like object, got '{got}'")
+            try:
+                values.append(REGISTRY[stype].validate(v, field=name))
+            except SignalError as exc:
+                raise fail(f"Invalid {name} hash: {exc.message}") from None
+        a, b = values
         if stype == "vpdq":  # videos: a is the query, b the compared video (as a banked one is)
             out[name] = _compare_videos(a, b)
             continue

@@ -35,4 +35,4 @@ def readiness(state: StateDep) -> PlainTextResponse:
     "/status/live", response_class=PlainTextResponse, summary="Liveness: 200 while the process answers"
 )
 async def liveness() -> PlainTextResponse:
-    return PlainTextResponse("OK")
+    return PlainTextResponse("I-AM-ALIVE")
