@@ -113,10 +113,16 @@ def test_pdf_report_in_english_and_traditional_chinese(case: Path, scan: ScanFn)
         "Limitations",
     ):
         assert phrase in text
+    english_html = (case / "report.html").read_text(encoding="utf-8")
     scan(case, None, lang="zh-Hant")
     zh = pdftools.text(case / "report.pdf")  # pypdf misreads the embedded Chinese font's CMap
     assert "鑑識分流報告" in zh and "保管鏈" in zh
-    assert "鑑識分流報告" in (case / "report.html").read_text(encoding="utf-8")
+    zh_html = (case / "report.html").read_text(encoding="utf-8")
+    assert "鑑識分流報告" in zh_html
+    # the groups' role column is in the reader's language too
+    assert ">representative<" in english_html and ">member<" in english_html
+    assert ">representative<" not in zh_html and ">member<" not in zh_html
+    assert "代表影像" in zh_html and "成員" in zh_html
 
 
 def test_error_table_lists_problems(tmp_path: Path, scan: ScanFn) -> None:

@@ -418,7 +418,7 @@ def _groups_section(
         rows = [
             [
                 str(m.id),
-                m.role,
+                text_for(f"role.{m.role}", lang, m.role),
                 m.path,
                 m.sha256 or "",
                 _quality(m.pdq_quality, lang),
