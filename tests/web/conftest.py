@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,36 +128,32 @@ def _drop_pg(admin: str, name: str) -> None:
     eng.dispose()
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def service(
-    request: pytest.FixtureRequest,
-    tmp_path_factory: pytest.TempPathFactory,
-    _sqlite_template: Path,
-    _pg_template: tuple[str, str] | None,
+@contextmanager
+def running_service(
+    backend: str,
+    folder: Path,
+    sqlite_template: Path,
+    pg_template: tuple[str, str] | None,
+    **settings: Any,
 ) -> Iterator[Service]:
-    tmp = tmp_path_factory.mktemp("service")
+    """A served store of its own (a copy of the migrated template) with an admin key, taken down
+    after: the one way the web tests start a service in-process."""
     pg_name: str | None = None
-    if request.param == "sqlite":
-        path = tmp / "takeback.db"
-        shutil.copy(_sqlite_template, path)
+    if backend == "sqlite":
+        path = folder / "takeback.db"
+        shutil.copy(sqlite_template, path)
         db_url = f"sqlite:///{path}"
     else:
-        if _pg_template is None:
+        if pg_template is None:
             pytest.skip(f"PostgreSQL tests need {PG_URL_ENV}")
-        pg_name, db_url = _clone_pg(*_pg_template)
-    settings = Settings(
-        data_dir=tmp / "data",
-        database_url=db_url,
-        max_upload_bytes=2 * 1024 * 1024,
-        api_key_cache_seconds=0.5,
-        body_timeout_seconds=1.0,
-    )
+        pg_name, db_url = _clone_pg(*pg_template)
+    cfg = Settings(data_dir=folder / "data", database_url=db_url, **settings)
     db = open_database(db_url)
     with db.session() as s:
         admin = create_key(s, role=Role.ADMIN, actor="test", name="test admin").token
-    server = ServerThread(create_app(settings))
+    server = ServerThread(create_app(cfg))
     server.start()
-    svc = Service(f"http://127.0.0.1:{server.port}", db_url, settings, admin, db)
+    svc = Service(f"http://127.0.0.1:{server.port}", db_url, cfg, admin, db)
     _wait_ready(svc.url)
     try:
         yield svc
@@ -165,5 +162,24 @@ def service(
             c.close()
         server.stop()
         db.dispose()
-        if pg_name is not None and _pg_template is not None:
-            _drop_pg(_pg_template[0], pg_name)
+        if pg_name is not None and pg_template is not None:
+            _drop_pg(pg_template[0], pg_name)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def service(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    _sqlite_template: Path,
+    _pg_template: tuple[str, str] | None,
+) -> Iterator[Service]:
+    with running_service(
+        request.param,
+        tmp_path_factory.mktemp("service"),
+        _sqlite_template,
+        _pg_template,
+        max_upload_bytes=2 * 1024 * 1024,
+        api_key_cache_seconds=0.5,
+        body_timeout_seconds=1.0,
+    ) as svc:
+        yield svc

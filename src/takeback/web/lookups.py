@@ -12,6 +12,7 @@ from typing import Any
 
 import anyio.to_thread
 
+from takeback.errors import TakebackError
 from takeback.matching import Match, MatchQuery, MatchResult
 from takeback.matching.video import MatchKind
 from takeback.matching.video_banks import VideoBankMatch
@@ -130,8 +131,6 @@ def _as_seen_by(principal: Principal, m: Match) -> Match:
 
 def _known(state: ServiceState, principal: Principal, names: list[str]) -> list[str]:
     """The names among ``names`` of banks that exist and ``principal`` may use."""
-    from takeback.errors import TakebackError
-
     out = []
     with state.db.sessionmaker() as s:
         for n in names:
@@ -152,8 +151,6 @@ async def hma_match_for(
     route: str,
 ) -> list[MatchResult]:
     """:func:`match_for` as HMA filters: a ``banks`` name that is no bank matches nothing (no 404)."""
-    from takeback.errors import TakebackError
-
     try:
         return await match_for(state, principal, queries, banks=banks, route=route)
     except TakebackError as exc:

@@ -5,7 +5,6 @@ local HTTP."""
 from __future__ import annotations
 
 import io
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,11 +12,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from takeback.auth import Role, create_key
-from takeback.config import Settings
-from takeback.store import open_database
-from tests.conftest import PG_URL_ENV
-from tests.web.conftest import ServerThread, Service, _clone_pg, _drop_pg, _wait_ready
+from tests.web.conftest import Service, running_service
 
 #: pytx's PdqSignal.get_examples(), in order (HMA's e2e and match tests add these)
 PDQ_EXAMPLES = [
@@ -67,32 +62,10 @@ def fresh(
     _pg_template: tuple[str, str] | None,
 ) -> Iterator[Service]:
     """A service on an empty store, for one test (ids start at 1, as after HMA's table reset)."""
-    pg_name: str | None = None
-    if request.param == "sqlite":
-        path = tmp_path / "takeback.db"
-        shutil.copy(_sqlite_template, path)
-        db_url = f"sqlite:///{path}"
-    else:
-        if _pg_template is None:
-            pytest.skip(f"PostgreSQL tests need {PG_URL_ENV}")
-        pg_name, db_url = _clone_pg(*_pg_template)
-    settings = Settings(data_dir=tmp_path / "data", database_url=db_url, api_key_cache_seconds=0.5)
-    db = open_database(db_url)
-    with db.session() as s:
-        admin = create_key(s, role=Role.ADMIN, actor="test", name="hma").token
-    server = ServerThread(__import__("takeback.web.app", fromlist=["create_app"]).create_app(settings))
-    server.start()
-    svc = Service(f"http://127.0.0.1:{server.port}", db_url, settings, admin, db)
-    _wait_ready(svc.url)
-    try:
+    with running_service(
+        request.param, tmp_path, _sqlite_template, _pg_template, api_key_cache_seconds=0.5
+    ) as svc:
         yield svc
-    finally:
-        for c in svc.clients:
-            c.close()
-        server.stop()
-        db.dispose()
-        if pg_name is not None and _pg_template is not None:
-            _drop_pg(_pg_template[0], pg_name)
 
 
 @pytest.fixture
