@@ -71,6 +71,17 @@ class Settings(BaseSettings):
     )
     #: hosts the service may fetch URLs from (comma-separated); empty turns URL hashing off
     url_allowlist: str = ""
+    # The victim portal (``/``): where her hashes go, whose law it explains first, and its limits.
+    portal_bank: str = Field(default="PORTAL", description="the bank portal submissions go into")
+    portal_jurisdiction: str = Field(default="HK", description="the jurisdiction the portal asks about first")
+    portal_exit_url: str = Field(
+        default="https://www.bbc.co.uk/weather",
+        description="the neutral page quick exit replaces the portal with",
+    )
+    portal_max_files: int = Field(default=100, gt=0, le=1000, description="files per submission")
+    portal_submissions_per_hour: int = Field(default=10, gt=0, description="per client")
+    portal_sealed_max_bytes: int = Field(default=16 * 1024 * 1024, gt=0, description="one encrypted file")
+    portal_sealed_per_case: int = Field(default=50, gt=0, description="encrypted files one case may keep")
     #: who is recorded as acting (custody, audit, bank entries) when a command gets no ``--by``: a role
     #: or a pseudonym. Empty means each surface's role label (see ``acting``), never the OS account.
     actor: str = ""

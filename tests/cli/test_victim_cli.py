@@ -412,3 +412,40 @@ def test_case_commands_say_what_is_true_in_one_time_zone(env: dict[str, str], tm
     assert "takeback" not in out.read_text(encoding="utf-8")
     cover = (tmp_path / "pcpd.cover-note.txt").read_text(encoding="utf-8")
     assert "do not send it" in cover and "legal information, not legal advice" in cover
+
+
+def test_evidence_verify_receipt(env: dict[str, str], tmp_path: Path) -> None:
+    """A portal receipt checked by the CLI: the original verifies, a one-pixel-changed copy does not."""
+    import hashlib
+    from datetime import UTC, datetime
+
+    from takeback.evidence.receipts import issue_receipt
+    from takeback.evidence.signing import Signer
+
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(encode(synthetic_photo(64, 48, seed=3), "PNG"))
+    data = photo.read_bytes()
+    signer = Signer.load_or_create(Path(env["TAKEBACK_DATA_DIR"]))
+    rec = issue_receipt(
+        signer,
+        case="TB-ABCD-EFGH",
+        received_at=datetime(2026, 11, 30, 8, 0, tzinfo=UTC),
+        sha256=hashlib.sha256(data).hexdigest(),
+        md5=hashlib.md5(data).hexdigest(),
+        pdq=None,
+    )
+    receipt = tmp_path / "receipt.json"
+    receipt.write_text(json.dumps(rec.to_json()))
+    ok = tb(env, "evidence", "verify-receipt", str(receipt), str(photo), "--trusted-key", signer.key_id)
+    assert ok.returncode == 0, ok.stderr
+    assert "VERIFIED" in ok.stdout and "TB-ABCD-EFGH" in ok.stdout and "2026-11-30T08:00:00" in ok.stdout
+    pixels = synthetic_photo(64, 48, seed=3)
+    pixels[0, 0, 0] ^= 1
+    changed = tmp_path / "changed.png"
+    changed.write_bytes(encode(pixels, "PNG"))
+    bad = tb(env, "evidence", "verify-receipt", str(receipt), str(changed), "--json")
+    assert bad.returncode == 1
+    assert json.loads(bad.stdout)["ok"] is False and "SHA-256" in json.loads(bad.stdout)["failure"]
+    forged = rec.to_json() | {"case": "TB-ZZZZ-ZZZZ"}
+    receipt.write_text(json.dumps(forged))
+    assert tb(env, "evidence", "verify-receipt", str(receipt), str(photo)).returncode == 1

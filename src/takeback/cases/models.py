@@ -25,6 +25,7 @@ class Purpose(StrEnum):
     REFERRAL = "referral"
     POLICE_SHARING = "police-sharing"
     FACE_ENROLMENT = "face-enrolment"
+    CONTACT = "contact"  # a caseworker may contact the person (the portal's second question)
 
 
 class ReferralStatus(StrEnum):

@@ -32,6 +32,7 @@ from takeback.clock import as_utc, get_zone, iso_utc, local_zone_name
 from takeback.errors import TakebackError
 from takeback.evidence import service as ev
 from takeback.evidence.bundle import export_bundle, verify_bundle
+from takeback.evidence.receipts import verify_receipt
 
 evidence_app = typer.Typer(
     no_args_is_help=True, help="Tamper-evident evidence locker: capture, timeline, signed bundles."
@@ -409,3 +410,63 @@ def evidence_verify(
         out.print(f"  signed by key {shown(r.key.key_id)}; fingerprint {shown(r.key.fingerprint)}")
         if trusted_key is None:
             out.print("  Compare this fingerprint with the one the sender gave you (or pass --trusted-key).")
+
+
+@evidence_app.command("verify-receipt")
+def evidence_verify_receipt(
+    receipt: Annotated[
+        Path,
+        typer.Argument(
+            help="The receipt (.json) the portal gave.", show_default=False, parser=paths.input_file
+        ),
+    ],
+    file: Annotated[
+        Path, typer.Argument(help="The original file.", show_default=False, parser=paths.input_file)
+    ],
+    trusted_key: Annotated[
+        str | None,
+        typer.Option(
+            "--trusted-key", help="Require this signing key (key id or fingerprint).", show_default=False
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Check that FILE is the exact file a signed hash receipt was issued for, and when."""
+    try:
+        data = receipt.read_bytes()
+    except OSError as exc:
+        fail(f"Cannot read {shown(str(receipt))}: {exc.strerror or exc}.")
+    r = verify_receipt(data, file, trusted_key=trusted_key)
+    rec = r.receipt
+    if as_json:
+        sys.stdout.write(
+            json.dumps(
+                {
+                    "ok": r.ok,
+                    "checks": r.checks,
+                    "failure": r.failure,
+                    "case": rec.case if rec else None,
+                    "received_at": iso_utc(rec.received_at) if rec else None,
+                    "sha256": rec.sha256 if rec else None,
+                    "key_id": rec.key.key_id if rec else None,
+                    "fingerprint": rec.key.fingerprint if rec else None,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+        raise typer.Exit(EXIT_OK if r.ok else EXIT_SOME_FAILED)
+    for c in r.checks:
+        out.print(f"  [green]ok[/]  {shown(c)}")
+    if not r.ok or rec is None:
+        out.print(f"[bold red]NOT VERIFIED[/] {shown(r.failure or '')}")
+        raise typer.Exit(EXIT_SOME_FAILED)
+    out.print(
+        f"[bold green]VERIFIED[/] {shown(file.name)} existed by {shown(iso_utc(rec.received_at))} (UTC): "
+        f"its hashes were received for case {shown(rec.case)}."
+    )
+    out.print(f"  signed by key {shown(rec.key.key_id)}; fingerprint {shown(rec.key.fingerprint)}")
+    if trusted_key is None:
+        out.print(
+            "  Compare this fingerprint with the one the installation publishes (or pass --trusted-key)."
+        )

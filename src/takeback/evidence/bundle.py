@@ -661,7 +661,7 @@ def _verify(path: Path, report: VerifyReport, trusted_key: str | None) -> None:
             )
         report.key = key
         report.checks.append(f"manifest signature (key {key.key_id})")
-        if trusted_key is not None and not _key_matches(key, trusted_key):
+        if trusted_key is not None and not key.matches(trusted_key):
             raise _FailError(
                 "untrusted_key",
                 MANIFEST_SIG,
@@ -749,8 +749,3 @@ def _verify(path: Path, report: VerifyReport, trusted_key: str | None) -> None:
             "themselves verify.",
         )
     report.checks.append("container signature")
-
-
-def _key_matches(key: PublicKey, wanted: str) -> bool:
-    w = wanted.replace(" ", "").lower()
-    return w in (key.key_id, key.fingerprint.replace(" ", "")) or wanted.strip() == key.to_b64()

@@ -71,6 +71,12 @@ class PublicKey:
     def to_b64(self) -> str:
         return b64(self.raw)
 
+    def matches(self, wanted: str) -> bool:
+        """Whether ``wanted`` (a key id, the full fingerprint with or without spaces, or the base64
+        key) names this key: what a person pins with ``--trusted-key``."""
+        w = wanted.replace(" ", "").lower()
+        return w in (self.key_id, self.fingerprint.replace(" ", "")) or wanted.strip() == self.to_b64()
+
 
 class Signer:
     """Holds a private key and signs; one per installation (or per test)."""

@@ -29,6 +29,7 @@ from takeback.web.fastpath import FastLookups
 from takeback.web.index import MatcherHandle
 from takeback.web.jsonbody import GuardedRoute
 from takeback.web.limits import BodyLimitMiddleware
+from takeback.web.portal.guard import PortalHeaders
 from takeback.web.security import KeyCache
 from takeback.web.textguard import RefuseNulAddresses
 from takeback.web.workers import ServeRun, die_with_parent
@@ -66,6 +67,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         state.matcher.start()
         state.audit.start()
+        from takeback.web.portal.fonts import warm_in_background
+
+        warm_in_background(cfg.ensure_data_dir())
         # Everything alive now (modules, routes, schemas) lives as long as the worker: take it out of
         # the cyclic collector's sight so full collections stay short (tail latency).
         gc.freeze()
@@ -97,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body_deadline_s=cfg.body_deadline_seconds,
         body_min_rate=cfg.body_min_rate,
     )
+    app.add_middleware(PortalHeaders)  # CSP, no-referrer, no-store on the portal's pages (guard.py)
     app.add_middleware(FastLookups)  # hot GET lookups skip routing (see fastpath.py)
     app.add_middleware(RefuseNulAddresses)  # outermost: no store can hold NUL (see textguard.py)
 
@@ -108,6 +113,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(curation.router)
     app.include_router(v1.router)
     app.include_router(keys.router)
+    from takeback.web.portal import routes as portal
+
+    app.mount("/assets", StaticFiles(directory=Path(portal.__file__).parent / "static"), name="portal-assets")
+    app.include_router(portal.router)
     return app
 
 

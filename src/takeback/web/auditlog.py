@@ -19,6 +19,8 @@ from typing import Any
 import anyio.to_thread
 from sqlalchemy.orm import Session
 
+from takeback.banks.hits import record_hits
+from takeback.clock import utcnow
 from takeback.store import Database, record_audit
 from takeback.web.errors import ApiError
 
@@ -77,8 +79,13 @@ class AuditWriter:
 
     def _write(self, events: list[dict[str, Any]]) -> None:
         def work(s: Session) -> None:
+            hit: list[int] = []
             for ev in events:
                 record_audit(s, **ev)
+                if ev["action"] == "lookup.match":
+                    # [query, bank id, content id, signal type, distance, effective]: effective only
+                    hit.extend(int(m[2]) for m in ev["details"]["matches"] if m[5])
+            record_hits(s, hit, day=utcnow().date())
 
         self._db.run(work)
 

@@ -1,0 +1,136 @@
+"""What protects the portal's pages: headers, one-time form tokens, the sign-in cookie, client keys.
+
+- Headers: a strict Content-Security-Policy (only this origin's scripts, styles, workers and
+  fetches; no inline script, no frames), ``Referrer-Policy: no-referrer`` (a link she follows must
+  not tell the next site she came from here), no caching of pages that can hold a case number.
+- Form tokens: ``nonce.issued.mac`` with an HMAC over what the form is bound to (the signed-in case,
+  or nothing); each is used once (``portal.service.use_form_token``), so a form sent twice or a
+  forged or expired token is refused. No cookie is needed for them.
+- The sign-in cookie: ``case id . expiry . mac``, HttpOnly, SameSite=Strict, 15 minutes, only on
+  ``/case``: the one cookie the portal ever sets.
+- Client keys: throttles count by an HMAC of the client's address, never the address itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import os
+import secrets
+import time
+from pathlib import Path
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+SECRET_FILE = "portal-secret"  # noqa: S105 (a file name, not a secret)
+COOKIE = "tb_case"
+COOKIE_PATH = "/case"
+SESSION_SECONDS = 15 * 60
+TOKEN_SECONDS = 2 * 3600
+
+CSP = (
+    "default-src 'none'; script-src 'self'; worker-src 'self'; style-src 'self'; "
+    "img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'; manifest-src 'self'"
+)
+HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), interest-cohort=()"),
+]
+#: prefixes of the service's API; everything else the app serves is a portal page or asset
+API_PREFIXES = ("/h/", "/m/", "/c/", "/v1/", "/status", "/docs", "/openapi", "/site-map")
+
+
+def load_secret(data_dir: Path) -> bytes:
+    """The installation's portal secret (32 random bytes in ``data_dir/keys``, owner-only), created
+    once; every worker reads the same file, so a token made by one worker is good at another."""
+    folder = data_dir / "keys"
+    path = folder / SECRET_FILE
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = folder / f".{SECRET_FILE}.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_bytes(32))
+            fh.flush()
+            os.fsync(fh.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)  # never replaces a secret another worker made meanwhile
+        tmp.unlink()
+    data = path.read_bytes()
+    if len(data) != 32:
+        raise RuntimeError(f"{path} is damaged (not 32 bytes); remove it to make a new one")
+    return data
+
+
+def _mac(secret: bytes, *parts: str) -> str:
+    return hmac.new(secret, "|".join(parts).encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def form_token(secret: bytes, bound: str = "", *, now: float | None = None) -> str:
+    nonce = secrets.token_hex(12)
+    issued = str(int(now if now is not None else time.time()))
+    return f"{nonce}.{issued}.{_mac(secret, 'form', nonce, issued, bound)}"
+
+
+def check_form_token(secret: bytes, token: str, bound: str = "", *, now: float | None = None) -> str | None:
+    """The token's nonce if it is genuine, bound to ``bound`` and not expired; else None."""
+    parts = token.split(".") if isinstance(token, str) and len(token) < 200 else []
+    if len(parts) != 3 or not parts[1].isdigit():
+        return None
+    nonce, issued, mac = parts
+    if not hmac.compare_digest(mac, _mac(secret, "form", nonce, issued, bound)):
+        return None
+    age = (now if now is not None else time.time()) - int(issued)
+    return nonce if -60 <= age <= TOKEN_SECONDS else None
+
+
+def session_value(secret: bytes, case_id: int, *, now: float | None = None) -> str:
+    expires = str(int((now if now is not None else time.time()) + SESSION_SECONDS))
+    return f"{case_id}.{expires}.{_mac(secret, 'session', str(case_id), expires)}"
+
+
+def session_case(secret: bytes, value: str | None, *, now: float | None = None) -> int | None:
+    parts = value.split(".") if value and len(value) < 200 else []
+    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
+        return None
+    cid, expires, mac = parts
+    if not hmac.compare_digest(mac, _mac(secret, "session", cid, expires)):
+        return None
+    return int(cid) if int(expires) > (now if now is not None else time.time()) else None
+
+
+def client_key(secret: bytes, address: str | None) -> str:
+    return _mac(secret, "client", address or "-")[:24]
+
+
+class PortalHeaders:
+    """ASGI middleware: the headers above on every portal page and asset (not on the API, whose
+    fast path answers before routing, and not on ``/docs``, which Swagger UI runs inline)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(API_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        is_asset = scope["path"].startswith("/assets/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                headers.extend(h for h in HEADERS if h[0] not in present)
+                if not is_asset and b"cache-control" not in present:
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

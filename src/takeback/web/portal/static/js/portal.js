@@ -1,0 +1,220 @@
+// takeback portal: the page's own behaviour. No third-party code, no inline script (the CSP
+// forbids it), no request to another host. Files are hashed in this browser (hashing.js, in a
+// worker); only hashes leave it.
+
+const body = document.body;
+
+// --- quick exit: the button, and Shift pressed three times (each within 5 s), as GOV.UK's
+// "Exit this page". location.replace() keeps this page out of the back history where it can.
+function quickExit(event) {
+  if (event) event.preventDefault();
+  const overlay = document.querySelector(".exit-overlay");
+  if (overlay) overlay.hidden = false;
+  document.title = "Loading…";
+  const target = body.dataset.exitUrl || "about:blank";
+  try { sessionStorage.clear(); } catch (_) { /* private mode */ }
+  window.location.replace(target);
+}
+
+for (const el of document.querySelectorAll("[data-exit]")) el.addEventListener("click", quickExit);
+
+let shiftPresses = 0;
+let shiftTimer = null;
+document.addEventListener("keydown", (e) => {
+  if (e.key !== "Shift" || e.repeat) return;
+  shiftPresses += 1;
+  clearTimeout(shiftTimer);
+  if (shiftPresses >= 3) { shiftPresses = 0; quickExit(); return; }
+  shiftTimer = setTimeout(() => { shiftPresses = 0; }, 5000);
+});
+
+for (const el of document.querySelectorAll("[data-print]")) el.addEventListener("click", () => window.print());
+
+for (const form of document.querySelectorAll("form[data-confirm]")) {
+  form.addEventListener("submit", (e) => { if (!window.confirm(form.dataset.confirm)) e.preventDefault(); });
+}
+
+// --- hashing her files (submit page) -------------------------------------------------------------
+
+const submitForm = document.getElementById("submit-form");
+if (submitForm) setUpSubmit(submitForm);
+
+function hex(buf) {
+  return Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function fill(template, values) {
+  return template.replace(/\{(\w+)\}/g, (m, k) => (k in values ? String(values[k]) : m));
+}
+
+async function setUpSubmit(form) {
+  const { hashFiles } = await import("./hashing.js");
+  const pick = document.getElementById("pick");
+  const list = document.getElementById("file-list");
+  const progress = document.getElementById("progress");
+  const send = document.getElementById("send");
+  const out = document.getElementById("files-json");
+  const max = Number(form.dataset.maxFiles || "100");
+  const msg = progress.dataset;
+  let running = 0;
+
+  pick.addEventListener("change", async () => {
+    const files = Array.from(pick.files || []);
+    list.replaceChildren();
+    out.value = "";
+    send.disabled = true;
+    if (files.length > max) { progress.textContent = msg.msgTooMany; return; }
+    if (!files.length) return;
+    const run = ++running;
+    const rows = files.map((f) => {
+      const li = document.createElement("li");
+      const name = document.createElement("span");
+      name.textContent = f.name;
+      const state = document.createElement("span");
+      state.className = "state";
+      state.textContent = " …";
+      li.append(name, state);
+      list.append(li);
+      return state;
+    });
+    progress.textContent = fill(msg.msgHashing, { done: 0, n: files.length });
+    let done = 0;
+    const results = await hashFiles(files, (i, info) => {
+      if (run !== running) return;
+      if (info && info.done) {
+        done += 1;
+        progress.textContent = fill(msg.msgHashing, { done, n: files.length });
+      } else if (info && typeof info.fraction === "number") {
+        rows[i].textContent = ` ${Math.round(info.fraction * 100)} %`;
+      }
+    });
+    if (run !== running) return;
+    const good = [];
+    results.forEach((r, i) => {
+      if (r.error) {
+        rows[i].textContent = ` — ${r.error}`;
+        rows[i].className = "state bad";
+        return;
+      }
+      rows[i].textContent = ` — ${r.pdq ? msg.msgDone : (r.note || msg.msgDone)}`;
+      const item = { kind: r.kind || (r.pdq ? "photo" : "file"), sha256: r.sha256, md5: r.md5, size: r.size };
+      if (r.pdq) { item.pdq = r.pdq; item.pdq_quality = r.quality ?? r.pdq_quality; item.dihedral = r.dihedral || []; }
+      good.push(item);
+    });
+    if (!good.length) { progress.textContent = msg.msgNone; return; }
+    out.value = JSON.stringify(good);
+    progress.textContent = fill(msg.msgReady, { n: good.length });
+    send.disabled = false;
+  });
+
+  form.addEventListener("submit", (e) => {
+    if (!out.value) { e.preventDefault(); return; }
+    send.disabled = true; // one submission per click; the server refuses a replay anyway
+    pick.disabled = true; // the file input is not sent (it has no name), but say so twice
+  });
+}
+
+// --- verifying a receipt in the browser (verify page) --------------------------------------------
+
+const verifyForm = document.getElementById("verify-form");
+if (verifyForm) {
+  verifyForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const out = document.getElementById("verify-result");
+    const m = verifyForm.dataset;
+    const receiptFile = document.getElementById("receipt-file").files[0];
+    const original = document.getElementById("original-file").files[0];
+    if (!receiptFile || !original) return;
+    out.textContent = m.msgChecking;
+    let r;
+    try {
+      r = JSON.parse(await receiptFile.text());
+      if (r.kind !== "takeback.hash-receipt" || r.version !== 1) throw new Error("kind");
+    } catch (_) { out.textContent = m.msgBadReceipt; return; }
+    const text = `takeback.hash-receipt v1\ncase: ${r.case}\nreceived_at: ${r.received_at}\n` +
+      `sha256: ${r.sha256}\nmd5: ${r.md5}\npdq: ${r.pdq || "-"}\nkey_id: ${r.key_id}\n`;
+    const b64 = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+    let ok = false;
+    try {
+      const key = await crypto.subtle.importKey("raw", b64(r.public_key), { name: "Ed25519" }, false, ["verify"]);
+      ok = await crypto.subtle.verify({ name: "Ed25519" }, key, b64(r.signature), new TextEncoder().encode(text));
+    } catch (_) { ok = false; }
+    if (!ok) { out.textContent = m.msgBadSig; return; }
+    const { sha256File } = await import("./hashing.js");
+    const digest = await sha256File(original);
+    if (digest !== r.sha256) { out.textContent = m.msgBadFile; return; }
+    const sameKey = r.public_key === m.key;
+    out.textContent = fill(m.msgOk, { case: r.case, time: r.received_at }) + (sameKey ? "" : " " + m.msgOtherKey);
+  });
+}
+
+// --- encrypted evidence (case page): AES-256-GCM under a PBKDF2-SHA-256 key from her passphrase;
+// the server gets ciphertext, salt, IV and the iteration count, never the passphrase. -------------
+
+const ITERATIONS = 600000;
+const sealed = document.getElementById("sealed");
+if (sealed) setUpSealed(sealed);
+
+async function keyFrom(pass, salt, iterations) {
+  const base = await crypto.subtle.importKey("raw", new TextEncoder().encode(pass), "PBKDF2", false, ["deriveKey"]);
+  return crypto.subtle.deriveKey(
+    { name: "PBKDF2", hash: "SHA-256", salt, iterations },
+    base, { name: "AES-GCM", length: 256 }, false, ["encrypt", "decrypt"]);
+}
+
+function unhex(s) {
+  return Uint8Array.from(s.match(/../g) || [], (h) => parseInt(h, 16));
+}
+
+function setUpSealed(section) {
+  const status = document.getElementById("sealed-status");
+  const pass = document.getElementById("sealed-pass");
+  const m = section.dataset;
+  document.getElementById("sealed-save").addEventListener("click", async () => {
+    const file = document.getElementById("sealed-file").files[0];
+    if (!file) return;
+    if (pass.value.length < 10) { status.textContent = m.msgNeedPass; return; }
+    if (file.size > 12 * 1024 * 1024) { status.textContent = m.msgTooBig; return; }
+    status.textContent = m.msgWorking;
+    const salt = crypto.getRandomValues(new Uint8Array(16));
+    const iv = crypto.getRandomValues(new Uint8Array(12));
+    const key = await keyFrom(pass.value, salt, ITERATIONS);
+    // the file's name and type travel inside the ciphertext, so the server learns neither
+    const header = new TextEncoder().encode(JSON.stringify({ name: file.name, type: file.type }) + "\n");
+    const plain = new Uint8Array(header.length + file.size);
+    plain.set(header, 0);
+    plain.set(new Uint8Array(await file.arrayBuffer()), header.length);
+    const cipher = await crypto.subtle.encrypt({ name: "AES-GCM", iv }, key, plain);
+    const params = { alg: "AES-GCM", kdf: "PBKDF2", hash: "SHA-256", iterations: ITERATIONS, salt: hex(salt), iv: hex(iv) };
+    const resp = await fetch("/case/sealed", {
+      method: "POST", body: cipher, credentials: "same-origin",
+      headers: { "content-type": "application/octet-stream", "x-form-token": section.dataset.token, "x-sealed-params": JSON.stringify(params) },
+    });
+    const answer = await resp.json().catch(() => ({}));
+    if (answer.token) section.dataset.token = answer.token;
+    status.textContent = resp.ok ? m.msgSaved : (answer.message || String(resp.status));
+    if (resp.ok) window.location.reload();
+  });
+  for (const b of section.querySelectorAll("[data-open-sealed]")) {
+    b.addEventListener("click", async () => {
+      if (!pass.value) { status.textContent = m.msgNeedPass; return; }
+      const p = JSON.parse(b.dataset.params);
+      const resp = await fetch(`/case/sealed/${b.dataset.openSealed}`, { credentials: "same-origin" });
+      if (!resp.ok) { status.textContent = String(resp.status); return; }
+      let plain;
+      try {
+        const key = await keyFrom(pass.value, unhex(p.salt), p.iterations);
+        plain = new Uint8Array(await crypto.subtle.decrypt({ name: "AES-GCM", iv: unhex(p.iv) }, key, await resp.arrayBuffer()));
+      } catch (_) { status.textContent = m.msgWrongPass; return; }
+      const nl = plain.indexOf(10);
+      const meta = JSON.parse(new TextDecoder().decode(plain.slice(0, nl)));
+      const blob = new Blob([plain.slice(nl + 1)], { type: meta.type || "application/octet-stream" });
+      const a = document.createElement("a");
+      a.href = URL.createObjectURL(blob);
+      a.download = meta.name || "evidence";
+      a.textContent = meta.name || "evidence";
+      status.replaceChildren(a);
+      a.click();
+    });
+  }
+}
