@@ -8,14 +8,14 @@ value) is also matched against the banks' videos and answers in a ``vpdq`` block
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import func, select
 
-from takeback.banks.models import Bank, BankContent, ContentSignal
 from takeback.matching import MatchQuery
+from takeback.matching import status as index_report
 from takeback.matching.video import MatchKind, compare_videos
 from takeback.signals import REGISTRY, IndexKind, SignalError, get_signal_type
 from takeback.signals.fingerprint import Fingerprint
@@ -240,36 +240,8 @@ async def index_status(
         raise fail(f"No such signal type '{signal_type}'")
     wanted = [takeback_name(signal_type)] if signal_type else [takeback_name(t) for t in HMA_SIGNAL_TYPES]
     matcher = await state.matcher.ready_matcher()
-
-    def counts() -> dict[str, int]:
-        # Catch up first: a worker otherwise follows the change log only when it serves a lookup,
-        # and would report the index as of its last one (size 0 after a fresh start and 16 adds).
-        matcher.refresh(force=True)
-        with state.db.sessionmaker() as s:
-            if "vpdq" in wanted:
-                state.matcher.video.refresh(s)
-            rows = s.execute(
-                select(ContentSignal.signal_type, func.count())
-                .join(BankContent, BankContent.id == ContentSignal.content_id)
-                .join(Bank, Bank.id == BankContent.bank_id)
-                .where(Bank.deleted_at.is_(None), ContentSignal.signal_type.in_(wanted))
-                .group_by(ContentSignal.signal_type)
-            ).all()
-        return {str(t): int(n) for t, n in rows}
-
-    stored = await anyio.to_thread.run_sync(counts)
-    out: dict[str, Any] = {}
-    for name in wanted:
-        key = hma_name(name)
-        if name == "vpdq":  # bank videos, in the worker's video matcher
-            video = state.matcher.video
-            out[key] = {"built_to": video.watermark, "present": True, "size": len(video)}
-        elif REGISTRY[name].index_kind is IndexKind.HAMMING256:
-            # built_to: the change-log sequence number the in-memory index has caught up to
-            out[key] = {"built_to": matcher.watermark, "present": True, "size": len(matcher)}
-        else:  # exact types are answered from the database's own index: always current
-            out[key] = {"built_to": matcher.watermark, "present": True, "size": stored.get(name, 0)}
-    return out
+    found = await anyio.to_thread.run_sync(index_report.index_status, matcher, state.matcher.video, wanted)
+    return {hma_name(name): dataclasses.asdict(found[name]) for name in wanted}
 
 
 @router.post(
