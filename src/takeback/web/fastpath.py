@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from takeback.auth import Permission
 from takeback.errors import TakebackError
 from takeback.web.errors import error_response
+from takeback.web.security import api_token
 
 _BOOLS = {"true": True, "1": True, "false": False, "0": False}
 
@@ -76,15 +77,14 @@ class FastLookups:
                 return None
         if "signal" not in kwargs or "signal_type" not in kwargs:
             return None  # URL lookups and missing parameters take the documented way
-        token = None
+        authorization = x_api_key = None  # the first of each, as Starlette's headers.get reads them
         for header, value in scope["headers"]:
             if header == b"authorization":
-                scheme, _, rest = value.decode("latin-1").partition(" ")
-                if scheme.lower() == "bearer" and rest:
-                    token = rest.strip()
-            elif header == b"x-api-key" and token is None:
-                token = value.decode("latin-1")
-        return func, kwargs, token
+                if authorization is None:
+                    authorization = value.decode("latin-1")
+            elif header == b"x-api-key" and x_api_key is None:
+                x_api_key = value.decode("latin-1")
+        return func, kwargs, api_token(authorization, x_api_key)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "GET":
