@@ -36,11 +36,20 @@ from takeback.web.lookups import (
     parse_banks,
     query_from,
 )
+from takeback.web.responses import (
+    JSON,
+    Compared,
+    IndexStatus,
+    MatchesByBank,
+    MatchesBySignalType,
+    RawLookup,
+    hma_errors,
+)
 from takeback.web.security import Principal
 from takeback.web.uploads import MULTIPART_OPENAPI, fingerprint_upload, hma_signals_of, read_upload
 from takeback.web.urls import fingerprint_url
 
-router = APIRouter(prefix="/m", tags=["Matching"], route_class=GuardedRoute)
+router = APIRouter(prefix="/m", tags=["Matching"], route_class=GuardedRoute, default_response_class=JSON)
 
 #: HMA signal-type names that mean one of ours
 ALIASES = TAKEBACK_NAME
@@ -88,7 +97,13 @@ def hma_signal(signal_type: str, value: str) -> tuple[str, bytes]:
         raise fail(f"invalid signal: {exc.message}") from None
 
 
-@router.get("/raw_lookup", summary="Look a hash up in the index: {matches: [content ids]}")
+@router.get(
+    "/raw_lookup",
+    summary="Look a hash up in the index: {matches: [content ids]}",
+    response_model=RawLookup,
+    response_model_exclude_unset=True,
+    responses=hma_errors(),
+)
 async def raw_lookup(
     caller: Lookup,
     state: StateDep,
@@ -117,7 +132,15 @@ async def raw_lookup(
     return {"matches": [m.content_id for m in hits]}
 
 
-@router.get("/lookup", summary="Look up a hash (signal_type + signal) or a URL: matches by bank")
+@router.get(
+    "/lookup",
+    summary="Look up a hash (signal_type + signal) or a URL: matches by bank",
+    response_model=MatchesByBank | MatchesBySignalType,
+    response_model_exclude_unset=True,
+    responses=hma_errors(),
+    description="A hash (or a URL with `signal_type`): `{bank: [matches]}`; "
+    "a URL: `{signal_type: {bank: [matches]}}`.",
+)
 async def lookup_get(
     caller: Lookup,
     state: StateDep,
@@ -192,6 +215,9 @@ async def hma_lookup(
     "/lookup",
     summary="Hash an uploaded file and look it up: {signal_type: {bank: [matches]}}",
     openapi_extra=MULTIPART_OPENAPI,
+    response_model=MatchesBySignalType,
+    response_model_exclude_unset=True,
+    responses=hma_errors(415, body=True),
 )
 async def lookup_post(
     request: Request,
@@ -230,7 +256,13 @@ async def lookup_post(
     )
 
 
-@router.get("/index/status", summary="Index status per signal type: {type: {built_to, present, size}}")
+@router.get(
+    "/index/status",
+    summary="Index status per signal type: {type: {built_to, present, size}}",
+    response_model=IndexStatus,
+    response_model_exclude_unset=True,
+    responses=hma_errors(),
+)
 async def index_status(
     caller: Lookup,
     state: StateDep,
@@ -253,6 +285,9 @@ async def index_status(
             "required": True,
         }
     },
+    response_model=Compared,
+    response_model_exclude_unset=True,
+    responses=hma_errors(415),
 )
 async def compare(caller: Lookup, request: Request) -> dict[str, Any]:
     body = await json_body(request)
