@@ -7,6 +7,10 @@ route functions** (``api.matching.raw_lookup`` / ``lookup_get``) with the same a
 still one implementation of each route. Anything it does not recognise exactly — another parameter,
 a repeated one, a boolean that is not ``true``/``false``/``1``/``0``, a URL lookup — goes to FastAPI
 unchanged, which then answers as it always would (including its 422s).
+
+The answers are documented by those routes' ``response_model`` (``web/responses.py``) in
+``/openapi.json``; here they are rendered as the route returned them, never validated by pydantic
+on the way out (``tests/web/test_openapi.py`` checks them against the document instead).
 """
 
 from __future__ import annotations
