@@ -920,6 +920,21 @@ def changes_after(session: Session, *, after: int, upto: int) -> tuple[set[int],
     return ids, bank_changed
 
 
+def live_signal_counts(session: Session, *, signal_types: Sequence[str]) -> dict[str, int]:
+    """How many signals of each of ``signal_types`` live banks hold (deleted banks' rows are kept
+    for the record but count for nothing); a type with none is left out."""
+    if not signal_types:
+        return {}
+    rows = session.execute(
+        select(ContentSignal.signal_type, func.count())
+        .join(BankContent, BankContent.id == ContentSignal.content_id)
+        .join(Bank, Bank.id == BankContent.bank_id)
+        .where(Bank.deleted_at.is_(None), ContentSignal.signal_type.in_(list(signal_types)))
+        .group_by(ContentSignal.signal_type)
+    ).all()
+    return {str(t): int(n) for t, n in rows}
+
+
 def live_signals(session: Session, *, signal_type: str, ids: Sequence[int]) -> list[tuple[int, bytes]]:
     """(id, value) of those ``ids`` that are live signals of ``signal_type`` right now."""
     out: list[tuple[int, bytes]] = []

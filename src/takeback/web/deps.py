@@ -20,7 +20,7 @@ from takeback.store import Database
 from takeback.web.auditlog import AuditWriter
 from takeback.web.batcher import MatchBatcher
 from takeback.web.index import MatcherHandle
-from takeback.web.security import KeyCache, Principal
+from takeback.web.security import KeyCache, Principal, api_token
 
 
 @dataclass
@@ -55,21 +55,14 @@ def get_session(state: StateDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def _token(request: Request) -> str | None:
-    auth = request.headers.get("authorization")
-    if auth:
-        scheme, _, value = auth.partition(" ")
-        if scheme.lower() == "bearer" and value:
-            return value.strip()
-    return request.headers.get("x-api-key")
-
-
 def requires(permission: Permission) -> Callable[..., Coroutine[Any, Any, Principal]]:
     """A dependency: the caller, authenticated, rate-limited and holding ``permission`` (else 401/403/429)."""
 
     async def dependency(request: Request) -> Principal:
         state: ServiceState = request.app.state.takeback
-        principal = await state.keys.authenticate(_token(request))
+        headers = request.headers
+        token = api_token(headers.get("authorization"), headers.get("x-api-key"))
+        principal = await state.keys.authenticate(token)
         principal.require(permission)
         return principal
 

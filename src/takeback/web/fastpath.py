@@ -7,6 +7,10 @@ route functions** (``api.matching.raw_lookup`` / ``lookup_get``) with the same a
 still one implementation of each route. Anything it does not recognise exactly — another parameter,
 a repeated one, a boolean that is not ``true``/``false``/``1``/``0``, a URL lookup — goes to FastAPI
 unchanged, which then answers as it always would (including its 422s).
+
+The answers are documented by those routes' ``response_model`` (``web/responses.py``) in
+``/openapi.json``; here they are rendered as the route returned them, never validated by pydantic
+on the way out (``tests/web/test_openapi.py`` checks them against the document instead).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from takeback.auth import Permission
 from takeback.errors import TakebackError
 from takeback.web.errors import error_response
+from takeback.web.security import api_token
 
 _BOOLS = {"true": True, "1": True, "false": False, "0": False}
 
@@ -76,15 +81,14 @@ class FastLookups:
                 return None
         if "signal" not in kwargs or "signal_type" not in kwargs:
             return None  # URL lookups and missing parameters take the documented way
-        token = None
+        authorization = x_api_key = None  # the first of each, as Starlette's headers.get reads them
         for header, value in scope["headers"]:
             if header == b"authorization":
-                scheme, _, rest = value.decode("latin-1").partition(" ")
-                if scheme.lower() == "bearer" and rest:
-                    token = rest.strip()
-            elif header == b"x-api-key" and token is None:
-                token = value.decode("latin-1")
-        return func, kwargs, token
+                if authorization is None:
+                    authorization = value.decode("latin-1")
+            elif header == b"x-api-key" and x_api_key is None:
+                x_api_key = value.decode("latin-1")
+        return func, kwargs, api_token(authorization, x_api_key)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "GET":

@@ -1,25 +1,31 @@
 """Running matches for a caller: bank scope, the audit row for matched lookups, HMA's result shapes.
 
-Every route that matches goes through :func:`match_for` (a video's frames: :func:`match_video_for`),
-so scope and audit cannot be forgotten.
+Every route that matches goes through :func:`match_for` (many hashes of one type:
+:func:`match_batch_for`; a video's frames: :func:`match_video_for`), each of them one step before
+the matcher (the index, the key's scope: :func:`_ready_and_in_scope`) and one after (the matches the
+key may see, the audit row: :func:`_audit`), so scope and audit cannot be forgotten. HMA's variants
+(``hma_*``) share one more step, :func:`_as_hma`: an unknown bank matches nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio.to_thread
 
 from takeback.errors import TakebackError
-from takeback.matching import Match, MatchQuery, MatchResult
+from takeback.matching import Match, Matcher, MatchQuery, MatchResult
 from takeback.matching.video import MatchKind
+from takeback.matching.video_banks import SIGNAL as VIDEO_SIGNAL
 from takeback.matching.video_banks import VideoBankMatch
 from takeback.signals import REGISTRY, IndexKind
 from takeback.signals.vpdq import VpdqResult
 from takeback.web.deps import ServiceState
 from takeback.web.security import Principal, bank_for
+
+T = TypeVar("T")
 
 
 def parse_banks(param: str | Sequence[str] | None) -> list[str] | None:
@@ -36,14 +42,41 @@ def query_from(values: dict[str, bytes], label: str = "query") -> MatchQuery:
     return MatchQuery(label=label, pdq=values.get("pdq"), md5=values.get("md5"), sha256=values.get("sha256"))
 
 
-def _check_scope(state: ServiceState, principal: Principal, banks: list[str] | None) -> None:
-    """A scoped key's named banks must be in its scope (else they read as unknown). Unscoped keys
-    need no check here: the matcher refuses an unknown name itself, naming no other bank."""
-    if principal.bank_ids is None or not banks:
-        return
+def _check_scope(state: ServiceState, principal: Principal, banks: list[str]) -> None:
+    """A scoped key's named banks must be in its scope (else they read as unknown)."""
     with state.db.sessionmaker() as s:
         for name in banks:
             bank_for(s, principal, name)
+
+
+async def _ready_and_in_scope(state: ServiceState, principal: Principal, banks: list[str] | None) -> Matcher:
+    """The step before every match: the index (waiting while it loads), and a scoped key's named
+    banks checked against its scope. Unscoped keys need no check here: the matchers refuse an
+    unknown name themselves, naming no other bank, and without a database query on the way."""
+    matcher = await state.matcher.ready_matcher()
+    if principal.bank_ids is not None and banks:
+        await anyio.to_thread.run_sync(_check_scope, state, principal, banks)
+    return matcher
+
+
+async def _audit(
+    state: ServiceState, principal: Principal, route: str, n_queries: int, rows: list[list[Any]]
+) -> None:
+    """The step after every match: one audit row for a lookup that matched (nothing otherwise).
+    ``rows``: [query index, bank id, content id, signal type, distance, effective] per match."""
+    if not rows:
+        return
+    await state.audit.record(
+        actor=principal.actor,
+        action="lookup.match",
+        object_type="lookup",
+        details={
+            "route": route,
+            "queries": n_queries,
+            "matched_queries": len({r[0] for r in rows}),
+            "matches": rows,
+        },
+    )
 
 
 #: lookups with more queries than this skip the batcher (they are a batch already)
@@ -59,9 +92,7 @@ async def match_for(
     route: str,
 ) -> list[MatchResult]:
     """Match ``queries`` as ``principal`` may see them, and audit the lookup if anything matched."""
-    matcher = await state.matcher.ready_matcher()  # waits while the index loads
-    if principal.bank_ids is not None and banks:
-        await anyio.to_thread.run_sync(_check_scope, state, principal, banks)
+    matcher = await _ready_and_in_scope(state, principal, banks)
     if len(queries) <= BATCHER_MAX_QUERIES:
         results = await state.batcher.match(queries, banks)
     else:
@@ -81,9 +112,7 @@ async def match_batch_for(
 ) -> dict[int, MatchResult]:
     """:func:`match_for` for many hashes of one type: results of the inputs that matched, by position
     (``Matcher.match_batch``); the same scope and audit."""
-    matcher = await state.matcher.ready_matcher()  # waits while the index loads
-    if principal.bank_ids is not None and banks:
-        await anyio.to_thread.run_sync(_check_scope, state, principal, banks)
+    matcher = await _ready_and_in_scope(state, principal, banks)
     found = await anyio.to_thread.run_sync(lambda: matcher.match_batch(signal_type, values, banks=banks))
     await _restrict_and_audit(state, principal, sorted(found.items()), len(values), route)
     return found
@@ -97,26 +126,12 @@ async def _restrict_and_audit(
     route: str,
 ) -> None:
     """Drop matches in banks the key may not use, then audit the lookup if anything matched."""
-    matched: list[tuple[int, Match]] = []
+    rows: list[list[Any]] = []
     for i, r in results:
         if principal.bank_ids is not None:
             r.matches = [_as_seen_by(principal, m) for m in r.matches if principal.may_use_bank(m.bank_id)]
-        matched.extend((i, m) for m in r.matches)
-    if matched:
-        await state.audit.record(
-            actor=principal.actor,
-            action="lookup.match",
-            object_type="lookup",
-            details={
-                "route": route,
-                "queries": n_queries,
-                "matched_queries": len({i for i, _ in matched}),
-                # [query index, bank id, content id, signal type, distance, effective]
-                "matches": [
-                    [i, m.bank_id, m.content_id, m.signal_type, m.distance, effective(m)] for i, m in matched
-                ],
-            },
-        )
+        rows.extend([i, m.bank_id, m.content_id, m.signal_type, m.distance, effective(m)] for m in r.matches)
+    await _audit(state, principal, route, n_queries, rows)
 
 
 def _as_seen_by(principal: Principal, m: Match) -> Match:
@@ -142,6 +157,24 @@ def _known(state: ServiceState, principal: Principal, names: list[str]) -> list[
     return out
 
 
+async def _as_hma(
+    state: ServiceState,
+    principal: Principal,
+    banks: list[str] | None,
+    run: Callable[[list[str] | None], Awaitable[T]],
+    nothing: Callable[[], T],
+) -> T:
+    """``run(banks)`` as HMA filters: a ``banks`` name that is no bank (or outside the key's scope)
+    matches nothing, no 404. Names are looked up only when the matcher refused one."""
+    try:
+        return await run(banks)
+    except TakebackError as exc:
+        if exc.code != "unknown_bank" or not banks:
+            raise
+    known = await anyio.to_thread.run_sync(_known, state, principal, banks)
+    return await run(known) if known else nothing()
+
+
 async def hma_match_for(
     state: ServiceState,
     principal: Principal,
@@ -150,16 +183,14 @@ async def hma_match_for(
     banks: list[str] | None,
     route: str,
 ) -> list[MatchResult]:
-    """:func:`match_for` as HMA filters: a ``banks`` name that is no bank matches nothing (no 404)."""
-    try:
-        return await match_for(state, principal, queries, banks=banks, route=route)
-    except TakebackError as exc:
-        if exc.code != "unknown_bank" or not banks:
-            raise
-    known = await anyio.to_thread.run_sync(_known, state, principal, banks)
-    if not known:
-        return [MatchResult(q) for q in queries]
-    return await match_for(state, principal, queries, banks=known, route=route)
+    """:func:`match_for` as HMA filters (:func:`_as_hma`)."""
+    return await _as_hma(
+        state,
+        principal,
+        banks,
+        lambda names: match_for(state, principal, queries, banks=names, route=route),
+        lambda: [MatchResult(q) for q in queries],
+    )
 
 
 def effective(m: Match) -> bool:
@@ -212,9 +243,7 @@ async def match_video_for(
 ) -> list[VideoBankMatch]:
     """:func:`match_for` for a video's vPDQ against the banks' videos (the worker's ``VideoMatcher``):
     the same scope and audit. Partial matches are returned (``/v1`` shows them) but not audited."""
-    await state.matcher.ready_matcher()  # waits while the index loads, as every lookup
-    if principal.bank_ids is not None and banks:
-        await anyio.to_thread.run_sync(_check_scope, state, principal, banks)
+    await _ready_and_in_scope(state, principal, banks)  # as every lookup: the index, the scope
     found = await anyio.to_thread.run_sync(lambda: state.matcher.video.match(video, banks=banks))
     if principal.bank_ids is not None:
         found = [
@@ -224,20 +253,13 @@ async def match_video_for(
             for m in found
             if principal.may_use_bank(m.bank_id)
         ]
-    acted = [m for m in found if m.kind is not MatchKind.PARTIAL]
-    if acted:
-        await state.audit.record(
-            actor=principal.actor,
-            action="lookup.match",
-            object_type="lookup",
-            details={
-                "route": route,
-                "queries": 1,
-                "matched_queries": 1,
-                # as for hashes; a video's distance is 100 minus the smaller share in percent
-                "matches": [[0, m.bank_id, m.content_id, "vpdq", m.distance, m.effective] for m in acted],
-            },
-        )
+    # as for hashes; a video's distance is 100 minus the smaller share in percent
+    rows: list[list[Any]] = [
+        [0, m.bank_id, m.content_id, VIDEO_SIGNAL, m.distance, m.effective]
+        for m in found
+        if m.kind is not MatchKind.PARTIAL
+    ]
+    await _audit(state, principal, route, 1, rows)
     return found
 
 
@@ -249,13 +271,14 @@ async def hma_match_video_for(
     banks: list[str] | None,
     route: str,
 ) -> list[VideoBankMatch]:
-    """:func:`match_video_for` as HMA filters, like :func:`hma_match_for`: a ``banks`` name that is
-    no bank (or outside the key's scope) matches nothing, no 404."""
-    if banks:
-        banks = await anyio.to_thread.run_sync(_known, state, principal, banks)
-        if not banks:
-            return []
-    return await match_video_for(state, principal, video, banks=banks, route=route)
+    """:func:`match_video_for` as HMA filters (:func:`_as_hma`)."""
+    return await _as_hma(
+        state,
+        principal,
+        banks,
+        lambda names: match_video_for(state, principal, video, banks=names, route=route),
+        list,
+    )
 
 
 def hma_video_entry(m: VideoBankMatch, *, include_metadata: bool = False) -> dict[str, Any]:

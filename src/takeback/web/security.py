@@ -63,6 +63,16 @@ class Principal:
             )
 
 
+def api_token(authorization: str | None, x_api_key: str | None) -> str | None:
+    """The API key a request sends: ``Authorization: Bearer <key>``, else ``X-API-Key: <key>``.
+    The one reading of the two headers (``deps.requires`` and the fast path both call it)."""
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() == "bearer" and value:
+            return value.strip()
+    return x_api_key
+
+
 def bank_for(session: Session, principal: Principal, name: str) -> Bank:
     """The bank called ``name`` as ``principal`` sees it: one outside its scope reads exactly as a
     bank that does not exist (404 ``unknown_bank``), and the error names only banks it may see."""

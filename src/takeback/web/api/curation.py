@@ -54,11 +54,22 @@ from takeback.web.hma import (
     valid_bank_name,
 )
 from takeback.web.jsonbody import GuardedRoute, JsonBodyError, loads_bounded
+from takeback.web.responses import (
+    JSON,
+    Added,
+    BankList,
+    BankRecord,
+    ContentRecord,
+    Deleted,
+    Done,
+    StoredContent,
+    hma_errors,
+)
 from takeback.web.security import Principal, bank_for
 from takeback.web.uploads import MULTIPART_OPENAPI, fingerprint_upload, hma_signals_of, read_upload
 from takeback.web.urls import fingerprint_url
 
-router = APIRouter(prefix="/c", tags=["Banks"], route_class=GuardedRoute)
+router = APIRouter(prefix="/c", tags=["Banks"], route_class=GuardedRoute, default_response_class=JSON)
 
 FIVE_YEARS = timedelta(days=5 * 365)
 
@@ -195,7 +206,13 @@ def _changed(state: ServiceState) -> None:
 # --- banks ----------------------------------------------------------------------------------------
 
 
-@router.get("/banks", summary="List banks")
+@router.get(
+    "/banks",
+    summary="List banks",
+    response_model=BankList,
+    response_model_exclude_unset=True,
+    responses=hma_errors(),
+)
 def banks_index(
     caller: BankReader,
     session: SessionDep,
@@ -204,7 +221,14 @@ def banks_index(
     return [bank_record(b, details=details) for b in list_banks(session) if caller.may_use_bank(b.id)]
 
 
-@router.post("/banks", status_code=201, summary="Create a bank")
+@router.post(
+    "/banks",
+    status_code=201,
+    summary="Create a bank",
+    response_model=BankRecord,
+    response_model_exclude_unset=True,
+    responses=hma_errors(403),
+)
 def bank_create(body: BankCreate, caller: BankManager, session: SessionDep, state: StateDep) -> JSONResponse:
     _require_unscoped(caller, "create banks")
     if not valid_bank_name(body.name):
@@ -231,7 +255,13 @@ def bank_create(body: BankCreate, caller: BankManager, session: SessionDep, stat
     return JSONResponse(bank_record(info), status_code=201)
 
 
-@router.get("/bank/{bank_name}", summary="Show a bank")
+@router.get(
+    "/bank/{bank_name}",
+    summary="Show a bank",
+    response_model=BankRecord,
+    response_model_exclude_unset=True,
+    responses=hma_errors(404),
+)
 def bank_show(
     bank_name: str,
     caller: BankReader,
@@ -242,7 +272,13 @@ def bank_show(
     return bank_record(bank_info(session, name=bank.name), details=details)
 
 
-@router.put("/bank/{bank_name}", summary="Update a bank: rename, enable/disable, threshold, allow-list")
+@router.put(
+    "/bank/{bank_name}",
+    summary="Update a bank: rename, enable/disable, threshold, allow-list",
+    response_model=BankRecord,
+    response_model_exclude_unset=True,
+    responses=hma_errors(403, 404),
+)
 def bank_update(
     bank_name: str, body: BankUpdate, caller: BankManager, session: SessionDep, state: StateDep
 ) -> dict[str, Any]:
@@ -279,7 +315,13 @@ def bank_update(
     return rec
 
 
-@router.delete("/bank/{bank_name}", summary="Delete a bank (its entries stop matching; rows are kept)")
+@router.delete(
+    "/bank/{bank_name}",
+    summary="Delete a bank (its entries stop matching; rows are kept)",
+    response_model=Done,
+    response_model_exclude_unset=True,
+    responses=hma_errors(),
+)
 def bank_delete(bank_name: str, caller: BankManager, session: SessionDep, state: StateDep) -> dict[str, str]:
     try:
         bank = bank_for(session, caller, bank_name)
@@ -320,6 +362,9 @@ def _added_response(content_id: int, signals: dict[str, str]) -> JSONResponse:
     "/bank/{bank_name}/content",
     summary="Add content to a bank: ?url= or a multipart file (photo/video); fingerprints only are kept",
     openapi_extra=MULTIPART_OPENAPI,
+    response_model=Added,
+    response_model_exclude_unset=True,
+    responses=hma_errors(404, 415, body=True),
 )
 async def bank_add_content(
     bank_name: str,
@@ -375,7 +420,13 @@ async def bank_add_content(
     return _added_response(*await anyio.to_thread.run_sync(_add, state, caller, bank_name, entry))
 
 
-@router.post("/bank/{bank_name}/signal", summary="Add an entry from hashes: {pdq: hex, video_md5: hex}")
+@router.post(
+    "/bank/{bank_name}/signal",
+    summary="Add an entry from hashes: {pdq: hex, video_md5: hex}",
+    response_model=Added,
+    response_model_exclude_unset=True,
+    responses=hma_errors(404, 415),
+)
 async def bank_add_signals(
     bank_name: str, request: Request, caller: Submitter, state: StateDep
 ) -> JSONResponse:
@@ -417,7 +468,13 @@ def _content(session: Session, bank: Bank, content_id: int) -> ContentView:
         raise
 
 
-@router.get("/bank/{bank_name}/content/{content_id}", summary="Show one entry")
+@router.get(
+    "/bank/{bank_name}/content/{content_id}",
+    summary="Show one entry",
+    response_model=ContentRecord,
+    response_model_exclude_unset=True,
+    responses=hma_errors(404),
+)
 def bank_get_content(
     bank_name: str,
     content_id: int,
@@ -450,7 +507,13 @@ def _parse_until(raw: Any) -> int:
     return ts
 
 
-@router.put("/bank/{bank_name}/content/{content_id}", summary="Enable/disable one entry, or set its note")
+@router.put(
+    "/bank/{bank_name}/content/{content_id}",
+    summary="Enable/disable one entry, or set its note",
+    response_model=StoredContent,
+    response_model_exclude_unset=True,
+    responses=hma_errors(404, 415),
+)
 async def bank_update_content(
     bank_name: str, content_id: int, request: Request, caller: BankManager, state: StateDep
 ) -> dict[str, Any]:
@@ -493,7 +556,13 @@ def _set_until(session: Session, bank: Bank, content_id: int, ts: int, actor: st
     )
 
 
-@router.delete("/bank/{bank_name}/content/{content_id}", summary="Remove one entry")
+@router.delete(
+    "/bank/{bank_name}/content/{content_id}",
+    summary="Remove one entry",
+    response_model=Deleted,
+    response_model_exclude_unset=True,
+    responses=hma_errors(404),
+)
 def bank_delete_content(
     bank_name: str, content_id: int, caller: BankManager, session: SessionDep, state: StateDep
 ) -> dict[str, int]:

@@ -12,13 +12,20 @@ from fastapi import APIRouter, Query, Request
 from takeback.web.deps import Lookup, StateDep
 from takeback.web.hma import hma_signals
 from takeback.web.jsonbody import GuardedRoute
+from takeback.web.responses import JSON, HmaSignals, hma_errors
 from takeback.web.uploads import MULTIPART_OPENAPI, fingerprint_upload, hma_signals_of, read_upload
 from takeback.web.urls import fingerprint_url
 
-router = APIRouter(prefix="/h", tags=["Hashing"], route_class=GuardedRoute)
+router = APIRouter(prefix="/h", tags=["Hashing"], route_class=GuardedRoute, default_response_class=JSON)
 
 
-@router.get("/hash", summary="Fetch a URL and hash it (off unless TAKEBACK_URL_ALLOWLIST names its host)")
+@router.get(
+    "/hash",
+    summary="Fetch a URL and hash it (off unless TAKEBACK_URL_ALLOWLIST names its host)",
+    responses=hma_errors(),
+    response_model=HmaSignals,
+    response_model_exclude_unset=True,
+)
 async def hash_url(
     caller: Lookup,
     state: StateDep,
@@ -31,7 +38,14 @@ async def hash_url(
     return hma_signals(hma_signals_of(fp, kind, types))
 
 
-@router.post("/hash", summary="Hash an uploaded file", openapi_extra=MULTIPART_OPENAPI)
+@router.post(
+    "/hash",
+    summary="Hash an uploaded file",
+    openapi_extra=MULTIPART_OPENAPI,
+    responses=hma_errors(415, body=True),
+    response_model=HmaSignals,
+    response_model_exclude_unset=True,
+)
 async def hash_upload(
     request: Request,
     caller: Lookup,

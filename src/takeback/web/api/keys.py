@@ -27,8 +27,11 @@ from takeback.auth import (
 )
 from takeback.web.deps import Admin, SessionDep, StateDep
 from takeback.web.jsonbody import GuardedRoute
+from takeback.web.responses import JSON, CreatedKey, KeyList, KeyRecord, v1_errors
 
-router = APIRouter(prefix="/v1/keys", tags=["API keys"], route_class=GuardedRoute)
+router = APIRouter(
+    prefix="/v1/keys", tags=["API keys"], route_class=GuardedRoute, default_response_class=JSON
+)
 
 
 class KeyCreate(BaseModel):
@@ -43,7 +46,14 @@ class KeyCreate(BaseModel):
     )
 
 
-@router.post("", status_code=201, summary="Create a key (its secret is shown once, here)")
+@router.post(
+    "",
+    status_code=201,
+    summary="Create a key (its secret is shown once, here)",
+    response_model=CreatedKey,
+    response_model_exclude_unset=True,
+    responses=v1_errors(404),
+)
 def create(body: KeyCreate, caller: Admin, session: SessionDep) -> JSONResponse:
     created = create_key(
         session,
@@ -58,7 +68,13 @@ def create(body: KeyCreate, caller: Admin, session: SessionDep) -> JSONResponse:
     return JSONResponse({"key": created.token, **describe_key(session, created.info)}, status_code=201)
 
 
-@router.get("", summary="List keys (never their secrets)")
+@router.get(
+    "",
+    summary="List keys (never their secrets)",
+    response_model=KeyList,
+    response_model_exclude_unset=True,
+    responses=v1_errors(),
+)
 def index(
     caller: Admin,
     session: SessionDep,
@@ -67,7 +83,13 @@ def index(
     return {"keys": [describe_key(session, k) for k in list_keys(session, include_inactive=include_inactive)]}
 
 
-@router.get("/{key_id}", summary="Show one key")
+@router.get(
+    "/{key_id}",
+    summary="Show one key",
+    response_model=KeyRecord,
+    response_model_exclude_unset=True,
+    responses=v1_errors(404),
+)
 def show(key_id: str, caller: Admin, session: SessionDep) -> dict[str, Any]:
     key = get_key(session, key_id=key_id)
     if key is None:
@@ -75,7 +97,13 @@ def show(key_id: str, caller: Admin, session: SessionDep) -> dict[str, Any]:
     return describe_key(session, ApiKeyInfo.of(key))
 
 
-@router.delete("/{key_id}", summary="Revoke a key (effective at once here, within seconds everywhere)")
+@router.delete(
+    "/{key_id}",
+    summary="Revoke a key (effective at once here, within seconds everywhere)",
+    response_model=KeyRecord,
+    response_model_exclude_unset=True,
+    responses=v1_errors(404),
+)
 def revoke(key_id: str, caller: Admin, session: SessionDep, state: StateDep) -> dict[str, Any]:
     info = revoke_key(session, key_id=key_id, actor=caller.actor)
     session.commit()

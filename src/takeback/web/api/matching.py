@@ -8,14 +8,14 @@ value) is also matched against the banks' videos and answers in a ``vpdq`` block
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import func, select
 
-from takeback.banks.models import Bank, BankContent, ContentSignal
 from takeback.matching import MatchQuery
+from takeback.matching import status as index_report
 from takeback.matching.video import MatchKind, compare_videos
 from takeback.signals import REGISTRY, IndexKind, SignalError, get_signal_type
 from takeback.signals.fingerprint import Fingerprint
@@ -36,11 +36,20 @@ from takeback.web.lookups import (
     parse_banks,
     query_from,
 )
+from takeback.web.responses import (
+    JSON,
+    Compared,
+    IndexStatus,
+    MatchesByBank,
+    MatchesBySignalType,
+    RawLookup,
+    hma_errors,
+)
 from takeback.web.security import Principal
 from takeback.web.uploads import MULTIPART_OPENAPI, fingerprint_upload, hma_signals_of, read_upload
 from takeback.web.urls import fingerprint_url
 
-router = APIRouter(prefix="/m", tags=["Matching"], route_class=GuardedRoute)
+router = APIRouter(prefix="/m", tags=["Matching"], route_class=GuardedRoute, default_response_class=JSON)
 
 #: HMA signal-type names that mean one of ours
 ALIASES = TAKEBACK_NAME
@@ -88,7 +97,13 @@ def hma_signal(signal_type: str, value: str) -> tuple[str, bytes]:
         raise fail(f"invalid signal: {exc.message}") from None
 
 
-@router.get("/raw_lookup", summary="Look a hash up in the index: {matches: [content ids]}")
+@router.get(
+    "/raw_lookup",
+    summary="Look a hash up in the index: {matches: [content ids]}",
+    response_model=RawLookup,
+    response_model_exclude_unset=True,
+    responses=hma_errors(),
+)
 async def raw_lookup(
     caller: Lookup,
     state: StateDep,
@@ -117,7 +132,15 @@ async def raw_lookup(
     return {"matches": [m.content_id for m in hits]}
 
 
-@router.get("/lookup", summary="Look up a hash (signal_type + signal) or a URL: matches by bank")
+@router.get(
+    "/lookup",
+    summary="Look up a hash (signal_type + signal) or a URL: matches by bank",
+    response_model=MatchesByBank | MatchesBySignalType,
+    response_model_exclude_unset=True,
+    responses=hma_errors(),
+    description="A hash (or a URL with `signal_type`): `{bank: [matches]}`; "
+    "a URL: `{signal_type: {bank: [matches]}}`.",
+)
 async def lookup_get(
     caller: Lookup,
     state: StateDep,
@@ -192,6 +215,9 @@ async def hma_lookup(
     "/lookup",
     summary="Hash an uploaded file and look it up: {signal_type: {bank: [matches]}}",
     openapi_extra=MULTIPART_OPENAPI,
+    response_model=MatchesBySignalType,
+    response_model_exclude_unset=True,
+    responses=hma_errors(415, body=True),
 )
 async def lookup_post(
     request: Request,
@@ -230,7 +256,13 @@ async def lookup_post(
     )
 
 
-@router.get("/index/status", summary="Index status per signal type: {type: {built_to, present, size}}")
+@router.get(
+    "/index/status",
+    summary="Index status per signal type: {type: {built_to, present, size}}",
+    response_model=IndexStatus,
+    response_model_exclude_unset=True,
+    responses=hma_errors(),
+)
 async def index_status(
     caller: Lookup,
     state: StateDep,
@@ -240,36 +272,8 @@ async def index_status(
         raise fail(f"No such signal type '{signal_type}'")
     wanted = [takeback_name(signal_type)] if signal_type else [takeback_name(t) for t in HMA_SIGNAL_TYPES]
     matcher = await state.matcher.ready_matcher()
-
-    def counts() -> dict[str, int]:
-        # Catch up first: a worker otherwise follows the change log only when it serves a lookup,
-        # and would report the index as of its last one (size 0 after a fresh start and 16 adds).
-        matcher.refresh(force=True)
-        with state.db.sessionmaker() as s:
-            if "vpdq" in wanted:
-                state.matcher.video.refresh(s)
-            rows = s.execute(
-                select(ContentSignal.signal_type, func.count())
-                .join(BankContent, BankContent.id == ContentSignal.content_id)
-                .join(Bank, Bank.id == BankContent.bank_id)
-                .where(Bank.deleted_at.is_(None), ContentSignal.signal_type.in_(wanted))
-                .group_by(ContentSignal.signal_type)
-            ).all()
-        return {str(t): int(n) for t, n in rows}
-
-    stored = await anyio.to_thread.run_sync(counts)
-    out: dict[str, Any] = {}
-    for name in wanted:
-        key = hma_name(name)
-        if name == "vpdq":  # bank videos, in the worker's video matcher
-            video = state.matcher.video
-            out[key] = {"built_to": video.watermark, "present": True, "size": len(video)}
-        elif REGISTRY[name].index_kind is IndexKind.HAMMING256:
-            # built_to: the change-log sequence number the in-memory index has caught up to
-            out[key] = {"built_to": matcher.watermark, "present": True, "size": len(matcher)}
-        else:  # exact types are answered from the database's own index: always current
-            out[key] = {"built_to": matcher.watermark, "present": True, "size": stored.get(name, 0)}
-    return out
+    found = await anyio.to_thread.run_sync(index_report.index_status, matcher, state.matcher.video, wanted)
+    return {hma_name(name): dataclasses.asdict(found[name]) for name in wanted}
 
 
 @router.post(
@@ -281,6 +285,9 @@ async def index_status(
             "required": True,
         }
     },
+    response_model=Compared,
+    response_model_exclude_unset=True,
+    responses=hma_errors(415),
 )
 async def compare(caller: Lookup, request: Request) -> dict[str, Any]:
     body = await json_body(request)

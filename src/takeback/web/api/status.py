@@ -13,6 +13,7 @@ from fastapi.responses import PlainTextResponse
 
 from takeback.web.deps import StateDep
 from takeback.web.jsonbody import GuardedRoute
+from takeback.web.responses import plain_text
 
 router = APIRouter(tags=["Status"], route_class=GuardedRoute)
 
@@ -21,7 +22,10 @@ router = APIRouter(tags=["Status"], route_class=GuardedRoute)
     "/status",
     response_class=PlainTextResponse,
     summary="Readiness: 200 when every worker's index is loaded and fresh, else 503",
-    responses={503: {"description": "INDEX-NOT-LOADED or INDEX-STALE"}},
+    responses={
+        200: plain_text("I-AM-ALIVE", description="every worker's index is loaded and fresh"),
+        503: plain_text("INDEX-NOT-LOADED", "INDEX-STALE", description="not ready (yet)"),
+    },
 )
 def readiness(state: StateDep) -> PlainTextResponse:
     if not state.matcher.service_ready():
@@ -32,7 +36,10 @@ def readiness(state: StateDep) -> PlainTextResponse:
 
 
 @router.get(
-    "/status/live", response_class=PlainTextResponse, summary="Liveness: 200 while the process answers"
+    "/status/live",
+    response_class=PlainTextResponse,
+    summary="Liveness: 200 while the process answers",
+    responses={200: plain_text("I-AM-ALIVE", description="the process answers")},
 )
 async def liveness() -> PlainTextResponse:
     return PlainTextResponse("I-AM-ALIVE")

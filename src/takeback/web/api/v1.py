@@ -28,10 +28,11 @@ from takeback.web.errors import ApiError
 from takeback.web.jsonbody import GuardedRoute
 from takeback.web.lookups import match_batch_for, match_for, match_video_for, parse_banks, query_from
 from takeback.web.ratelimit import retry_after_header
+from takeback.web.responses import JSON, BatchResult, MatchOne, v1_errors
 from takeback.web.uploads import MULTIPART_OPENAPI, fingerprint_upload, read_upload
 from takeback.web.urls import fingerprint_url
 
-router = APIRouter(prefix="/v1", tags=["takeback v1"], route_class=GuardedRoute)
+router = APIRouter(prefix="/v1", tags=["takeback v1"], route_class=GuardedRoute, default_response_class=JSON)
 
 MAX_BATCH = 10_000
 #: a batch costs one rate-limit token per this many hashes (at least one)
@@ -62,7 +63,13 @@ def match_record(m: Match) -> dict[str, Any]:
     }
 
 
-@router.post("/match/batch", summary=f"Match up to {MAX_BATCH:,} hashes in one request")
+@router.post(
+    "/match/batch",
+    summary=f"Match up to {MAX_BATCH:,} hashes in one request",
+    # the body is assembled from encoded parts (below): described by BatchResult, not checked at run time
+    response_model=BatchResult,
+    responses=v1_errors(404),
+)
 async def match_batch(body: BatchRequest, caller: Lookup, state: StateDep) -> Response:
     n = len(body.hashes)
     if n > MAX_BATCH:
@@ -174,6 +181,9 @@ def _result_record(r: MatchResult) -> dict[str, Any]:
             }
         }
     },
+    response_model=MatchOne,
+    response_model_exclude_unset=True,
+    responses=v1_errors(404, body=True),
 )
 async def match_one(
     request: Request,
