@@ -72,6 +72,8 @@ def test_serve_prints_url_and_a_first_admin_key_that_works(tmp_path: Path) -> No
     try:
         out = srv.log.read_text()
         assert srv.url in out and f"{srv.url}/docs" in out
+        assert f"victim portal {srv.url}/ " in out
+        assert httpx.get(f"{srv.url}/").status_code == 200  # the portal, with no key
         assert srv.admin is not None and "shown once" in out
         headers = {"Authorization": f"Bearer {srv.admin}"}
         r = httpx.post(f"{srv.url}/c/banks", json={"name": "FIRST"}, headers=headers)

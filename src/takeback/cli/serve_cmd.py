@@ -52,8 +52,12 @@ def _check_port(host: str, port: int) -> None:
 def _banner(settings: Settings, host: str, port: int, workers: int, admin_key: str | None) -> None:
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{shown_host}:{port}"
-    out.print(f"[bold]takeback matching service[/] · {url}", highlight=False)
-    out.print(f"  API docs      {url}/docs", highlight=False)
+    out.print(f"[bold]takeback[/] · {url}", highlight=False)
+    out.print(
+        f"  victim portal {url}/   (a person's own browser: fingerprint, case number, guidance)",
+        highlight=False,
+    )
+    out.print(f"  API docs      {url}/docs   (the matching service, HMA-compatible)", highlight=False)
     out.print(f"  readiness     {url}/status   liveness {url}/status/live", highlight=False)
     db_shown = "SQLite in " + str(settings.data_dir) if not settings.database_url else "TAKEBACK_DATABASE_URL"
     out.print(f"  database      {db_shown}", highlight=False)
