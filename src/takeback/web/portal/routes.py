@@ -193,8 +193,30 @@ def _submit_page(request: Request, lang: str, *, status: int = 200, error: str |
         jurisdictions=_jurisdictions(lang),
         code=settings.portal_jurisdiction,
         max_files=settings.portal_max_files,
+        problems=json.dumps(_hash_problems(lang), ensure_ascii=False),
         error=error,
     )
+
+
+#: the codes the browser's hashing engine reports (static/js/messages.js), in the page's words
+HASH_PROBLEMS = (
+    "empty_file",
+    "read_error",
+    "not_an_image",
+    "not_decodable",
+    "image_file_too_large",
+    "too_many_pixels",
+    "no_dimensions",
+    "no_pixels",
+    "corrupt_image",
+    "video_hashes_only",
+    "cancelled",
+    "internal",
+)
+
+
+def _hash_problems(lang: str) -> dict[str, str]:
+    return {code: translate(f"portal.hash.{code}", lang) for code in HASH_PROBLEMS}
 
 
 @router.get("/submit")

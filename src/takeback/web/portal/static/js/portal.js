@@ -47,8 +47,27 @@ function fill(template, values) {
   return template.replace(/\{(\w+)\}/g, (m, k) => (k in values ? String(values[k]) : m));
 }
 
+function problemText(problem, table) {
+  // The page's own words for a hashing problem (the catalogue, in the page's language), filled in
+  // from the problem's params; the engine's English message when the page has no words for it.
+  if (!problem) return "";
+  const words = table[problem.code];
+  if (!words) return problem.message || problem.code;
+  const p = problem.params || {};
+  const values = {
+    format: p.format ?? "",
+    width: p.width ? Number(p.width).toLocaleString() : "",
+    height: p.height ? Number(p.height).toLocaleString() : "",
+    megapixels: p.width && p.height ? Math.round((p.width * p.height) / 1e6).toLocaleString() : "",
+    limit_mb: p.limit ? Math.round(p.limit / 1048576).toLocaleString() : "",
+    limit_mp: p.limit ? Math.round(p.limit / 1e6).toLocaleString() : "",
+  };
+  return fill(words, values);
+}
+
 async function setUpSubmit(form) {
-  const { hashFiles } = await import("./hashing.js");
+  const { hashFiles, warmUp } = await import("./hashing.js");
+  warmUp();
   const pick = document.getElementById("pick");
   const list = document.getElementById("file-list");
   const progress = document.getElementById("progress");
@@ -56,6 +75,7 @@ async function setUpSubmit(form) {
   const out = document.getElementById("files-json");
   const max = Number(form.dataset.maxFiles || "100");
   const msg = progress.dataset;
+  const problems = JSON.parse(form.dataset.problems || "{}");
   let running = 0;
 
   pick.addEventListener("change", async () => {
@@ -63,13 +83,13 @@ async function setUpSubmit(form) {
     list.replaceChildren();
     out.value = "";
     send.disabled = true;
-    if (files.length > max) { progress.textContent = msg.msgTooMany; return; }
+    if (files.length > max) { progress.textContent = fill(msg.msgTooMany, { n: max }); return; }
     if (!files.length) return;
     const run = ++running;
     const rows = files.map((f) => {
       const li = document.createElement("li");
       const name = document.createElement("span");
-      name.textContent = f.name;
+      name.textContent = f.name; // shown here only: file names never leave the page
       const state = document.createElement("span");
       state.className = "state";
       state.textContent = " …";
@@ -77,40 +97,47 @@ async function setUpSubmit(form) {
       list.append(li);
       return state;
     });
-    progress.textContent = fill(msg.msgHashing, { done: 0, n: files.length });
     let done = 0;
-    const results = await hashFiles(files, (i, info) => {
-      if (run !== running) return;
-      if (info && info.done) {
-        done += 1;
-        progress.textContent = fill(msg.msgHashing, { done, n: files.length });
-      } else if (info && typeof info.fraction === "number") {
-        rows[i].textContent = ` ${Math.round(info.fraction * 100)} %`;
-      }
+    progress.textContent = fill(msg.msgHashing, { done, n: files.length });
+    const results = await hashFiles(files, {
+      onProgress: (p) => {
+        if (run !== running) return;
+        if (p.stage === "done") {
+          done += 1;
+          progress.textContent = fill(msg.msgHashing, { done, n: files.length });
+        } else if (typeof p.fraction === "number" && rows[p.index]) {
+          rows[p.index].textContent = ` ${Math.round(p.fraction * 100)} %`;
+        }
+      },
     });
     if (run !== running) return;
     const good = [];
     results.forEach((r, i) => {
-      if (r.error) {
-        rows[i].textContent = ` — ${r.error}`;
+      if (!r || r.error || !r.sha256 || !r.md5) {
+        rows[i].textContent = ` — ${msg.msgFailed}: ${problemText(r && r.error, problems)}`;
         rows[i].className = "state bad";
         return;
       }
-      rows[i].textContent = ` — ${r.pdq ? msg.msgDone : (r.note || msg.msgDone)}`;
-      const item = { kind: r.kind || (r.pdq ? "photo" : "file"), sha256: r.sha256, md5: r.md5, size: r.size };
-      if (r.pdq) { item.pdq = r.pdq; item.pdq_quality = r.quality ?? r.pdq_quality; item.dihedral = r.dihedral || []; }
+      rows[i].textContent = ` — ${msg.msgDone}` + (r.note ? ` (${problemText(r.note, problems)})` : "");
+      const item = { kind: r.kind === "photo" || r.kind === "video" ? r.kind : "file", sha256: r.sha256, md5: r.md5, size: r.size };
+      if (r.pdq) {
+        item.kind = "photo";
+        item.pdq = r.pdq;
+        item.pdq_quality = r.pdq_quality;
+        item.dihedral = r.pdq_dihedral || [];
+      }
       good.push(item);
     });
     if (!good.length) { progress.textContent = msg.msgNone; return; }
     out.value = JSON.stringify(good);
     progress.textContent = fill(msg.msgReady, { n: good.length });
     send.disabled = false;
+    send.focus();
   });
 
   form.addEventListener("submit", (e) => {
     if (!out.value) { e.preventDefault(); return; }
     send.disabled = true; // one submission per click; the server refuses a replay anyway
-    pick.disabled = true; // the file input is not sent (it has no name), but say so twice
   });
 }
 
@@ -140,9 +167,9 @@ if (verifyForm) {
       ok = await crypto.subtle.verify({ name: "Ed25519" }, key, b64(r.signature), new TextEncoder().encode(text));
     } catch (_) { ok = false; }
     if (!ok) { out.textContent = m.msgBadSig; return; }
-    const { sha256File } = await import("./hashing.js");
-    const digest = await sha256File(original);
-    if (digest !== r.sha256) { out.textContent = m.msgBadFile; return; }
+    const { hashFiles } = await import("./hashing.js");
+    const [mine] = await hashFiles([original], { dihedral: false });
+    if (!mine || mine.sha256 !== r.sha256) { out.textContent = m.msgBadFile; return; }
     const sameKey = r.public_key === m.key;
     out.textContent = fill(m.msgOk, { case: r.case, time: r.received_at }) + (sameKey ? "" : " " + m.msgOtherKey);
   });
