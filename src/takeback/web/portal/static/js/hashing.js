@@ -1,0 +1,199 @@
+// The portal's in-browser fingerprinting, for pages to call (an ES module; no globals, no eval).
+//
+//   import { hashFiles } from '/static/js/hashing.js';
+//   const results = await hashFiles(input.files, { onProgress: (p) => ... });
+//
+// Each file is read and hashed in Web Workers (./hash-worker.js), so the page stays responsive and
+// the file's bytes never reach the page's thread or the network. Photos get PDQ (and its 8 dihedral
+// hashes) exactly as `takeback hash` makes it, plus MD5 and SHA-256; videos and anything else get
+// MD5 and SHA-256 streamed in chunks (MD5 in one worker and SHA-256 in another, at the same time).
+// One bad file never stops the rest: its result carries `error` instead.
+
+export { DIHEDRAL_NAMES, LOW_QUALITY } from './pdq.js';
+
+/** Images declaring this many pixels or more are refused before decoding (decompression bombs). */
+export const MAX_PIXELS = 200_000_000;
+/** Photo files larger than this are not read whole for decoding (MD5/SHA-256 are still streamed). */
+export const MAX_IMAGE_BYTES = 512 * 1024 * 1024;
+/** Files not decoded and larger than this are hashed as two parallel streams (MD5 ‖ SHA-256). */
+export const STREAM_ABOVE = 16 * 1024 * 1024;
+
+const WORKER_URL = new URL('./hash-worker.js', import.meta.url);
+
+function defaultWorkers() {
+  const cores = (typeof navigator !== 'undefined' && navigator.hardwareConcurrency) || 2;
+  return Math.max(2, Math.min(4, cores));
+}
+
+function problem(code, message) {
+  return { code, message, params: {} };
+}
+
+const CANCELLED = 'Stopped before this file was finished.';
+const INTERNAL = 'Something went wrong while fingerprinting this file. The other files are not affected; you can try this one again.';
+
+/**
+ * Fingerprint files in the browser.
+ *
+ * @param {Iterable<File>|FileList} files
+ * @param {object} [options]
+ * @param {(p: {index: number, name: string, stage: string, fraction: number, result?: object}) => void} [options.onProgress]
+ *   stage: 'queued', 'reading', 'hashing', 'decoding', 'pdq', 'md5', 'sha256', then 'done' (with
+ *   `result`). `fraction` is 0..1 for that file.
+ * @param {AbortSignal} [options.signal] stops all work; unfinished files get error code 'cancelled'.
+ * @param {number} [options.workers] worker count (default: cores, clamped to 2..4).
+ * @param {boolean} [options.dihedral] the 8 dihedral PDQ hashes (default true).
+ * @returns {Promise<object[]>} one result per file, in input order:
+ *   { index, name, size, type, format, kind: 'photo'|'video'|'other', md5, sha256, pdq, pdq_quality,
+ *     pdq_dihedral (8 hex strings, DIHEDRAL_NAMES order), width, height,
+ *     error: null | {code, message, params}, note: null | {code, message, params}, seconds }
+ */
+export function hashFiles(files, options = {}) {
+  const list = Array.from(files);
+  const onProgress = options.onProgress || (() => {});
+  const settings = {
+    maxPixels: options.maxPixels ?? MAX_PIXELS,
+    maxImageBytes: options.maxImageBytes ?? MAX_IMAGE_BYTES,
+    streamAbove: options.streamAbove ?? STREAM_ABOVE,
+    dihedral: options.dihedral ?? true,
+  };
+  const poolSize = Math.max(1, options.workers ?? defaultWorkers());
+  const results = new Array(list.length).fill(null);
+  if (list.length === 0) return Promise.resolve(results);
+
+  return new Promise((resolve) => {
+    const queue = list.map((file, index) => ({ op: 'file', index }));
+    const streams = new Map(); // index -> { result, md5Done, shaDone, pending }
+    const idle = [];
+    const busy = new Map(); // worker -> task
+    let remaining = list.length;
+    let nextId = 1;
+    let stopped = false;
+
+    const report = (index, stage, fraction, result) => {
+      try {
+        onProgress({ index, name: list[index].name, stage, fraction, ...(result ? { result } : {}) });
+      } catch (err) {
+        // a page's progress handler must not break the hashing
+        setTimeout(() => { throw err; });
+      }
+    };
+    list.forEach((_, i) => report(i, 'queued', 0));
+
+    const complete = (index, result) => {
+      if (results[index]) return;
+      results[index] = { index, ...result };
+      remaining -= 1;
+      report(index, 'done', 1, results[index]);
+      if (remaining === 0) shutdown();
+    };
+
+    const fail = (index, code, message) => {
+      const s = streams.get(index);
+      const base = s ? s.result : { name: list[index].name, size: list[index].size, type: list[index].type || null };
+      complete(index, {
+        format: null, kind: 'other', md5: null, sha256: null, pdq: null, pdq_quality: null,
+        pdq_dihedral: null, width: null, height: null, note: null, seconds: null,
+        ...base, error: problem(code, message),
+      });
+    };
+
+    const shutdown = () => {
+      for (const w of [...idle, ...busy.keys()]) w.terminate();
+      idle.length = 0;
+      busy.clear();
+      if (options.signal) options.signal.removeEventListener('abort', abort);
+      resolve(results);
+    };
+
+    const abort = () => {
+      if (stopped) return;
+      stopped = true;
+      for (const w of [...idle, ...busy.keys()]) w.terminate();
+      idle.length = 0;
+      busy.clear();
+      queue.length = 0;
+      for (let i = 0; i < list.length; i++) if (!results[i]) fail(i, 'cancelled', CANCELLED);
+    };
+
+    const onMessage = (worker, msg) => {
+      const task = busy.get(worker);
+      if (!task || msg.id !== task.id) return;
+      const { index } = task;
+      if (msg.type === 'progress') {
+        if (task.op === 'digest') {
+          const s = streams.get(index);
+          s[task.algo] = msg.done;
+          report(index, 'hashing', (s.md5 + s.sha256) / (2 * Math.max(1, list[index].size)));
+        } else {
+          report(index, msg.stage, msg.stage === 'pdq' ? 0.5 + 0.5 * (msg.done / msg.total) : 0.1);
+        }
+        return;
+      }
+      busy.delete(worker);
+      idle.push(worker);
+      if (msg.type === 'result' && msg.result.stream) {
+        streams.set(index, { result: msg.result.result, md5: 0, sha256: 0, pending: 2 });
+        queue.unshift({ op: 'digest', index, algo: 'md5' }, { op: 'digest', index, algo: 'sha256' });
+      } else if (msg.type === 'result') {
+        complete(index, msg.result);
+      } else if (msg.type === 'digest') {
+        const s = streams.get(index);
+        s.result[msg.algo] = msg.hex;
+        s.pending -= 1;
+        if (s.pending === 0 && !results[index]) {
+          s.result.seconds = Math.round(performance.now() - s.started) / 1000;
+          complete(index, s.result);
+        }
+      } else {
+        fail(index, (msg.error && msg.error.code) || 'internal', (msg.error && msg.error.message) || INTERNAL);
+      }
+      pump();
+    };
+
+    const spawn = () => {
+      const worker = new Worker(WORKER_URL, { type: 'module', name: 'takeback-hash' });
+      worker.onmessage = (e) => onMessage(worker, e.data);
+      // A worker that dies (out of memory, a script error) fails its file; a fresh one takes its place.
+      worker.onerror = (e) => {
+        e.preventDefault();
+        const task = busy.get(worker);
+        busy.delete(worker);
+        worker.terminate();
+        if (stopped) return;
+        if (task) fail(task.index, 'internal', INTERNAL);
+        idle.push(spawn());
+        pump();
+      };
+      return worker;
+    };
+
+    const pump = () => {
+      while (!stopped && idle.length && queue.length) {
+        const task = queue.shift();
+        if (results[task.index]) continue;
+        const worker = idle.pop();
+        task.id = nextId++;
+        busy.set(worker, task);
+        const file = list[task.index];
+        if (task.op === 'file') {
+          worker.postMessage({ id: task.id, op: 'file', file, ...settings });
+        } else {
+          const s = streams.get(task.index);
+          s.started = s.started || performance.now();
+          worker.postMessage({ id: task.id, op: 'digest', file, algo: task.algo });
+        }
+      }
+    };
+
+    if (options.signal) {
+      if (options.signal.aborted) { abort(); return; }
+      options.signal.addEventListener('abort', abort);
+    }
+    for (let i = 0; i < Math.min(poolSize, Math.max(2, list.length)); i++) idle.push(spawn());
+    pump();
+  });
+}
+
+/** Hamming distance between two hex hashes of equal length (for pages comparing PDQs). */
+export { hammingHex } from './pdq.js';

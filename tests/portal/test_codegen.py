@@ -1,0 +1,18 @@
+"""The committed unrolled hash files are exactly what tests/portal/codegen.py writes."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.portal import codegen
+
+
+@pytest.mark.parametrize("name", sorted(codegen.GENERATED))
+def test_generated_js_is_current(name: str) -> None:
+    committed = (codegen.JS_DIR / name).read_text(encoding="utf-8")
+    assert committed == codegen.GENERATED[name](), f"run: python tests/portal/codegen.py ({name} is stale)"
+
+
+def test_constants_come_from_their_definitions() -> None:
+    assert codegen.SHA_K[63] == 0xC67178F2 and codegen.SHA_H0[7] == 0x5BE0CD19
+    assert codegen.MD5_K[63] == 0xEB86D391
