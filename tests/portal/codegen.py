@@ -133,10 +133,68 @@ _STREAM_METHODS = """
 """
 
 
+def _sha256_block(name: str, loads: str, step: str) -> str:
+    return (
+        f"function {name}(hs, x, start, end) {{\n"
+        "  let h0 = hs[0], h1 = hs[1], h2 = hs[2], h3 = hs[3];\n"
+        "  let h4 = hs[4], h5 = hs[5], h6 = hs[6], h7 = hs[7];\n"
+        f"  for (let q = start; q + {step} <= end; q += {step}) {{\n"
+        + loads
+        + "\n    let a = h0, b = h1, c = h2, d = h3, e = h4, f = h5, g = h6, h = h7, t = 0;\n"
+        + sha256_rounds()
+        + """
+    h0 = (h0 + a) | 0; h1 = (h1 + b) | 0; h2 = (h2 + c) | 0; h3 = (h3 + d) | 0;
+    h4 = (h4 + e) | 0; h5 = (h5 + f) | 0; h6 = (h6 + g) | 0; h7 = (h7 + h) | 0;
+  }
+  hs[0] = h0; hs[1] = h1; hs[2] = h2; hs[3] = h3; hs[4] = h4; hs[5] = h5; hs[6] = h6; hs[7] = h7;
+}
+"""
+    )
+
+
+def _md5_block(name: str, loads: str, step: str) -> str:
+    return (
+        f"function {name}(hs, x, start, end) {{\n"
+        "  let a0 = hs[0], b0 = hs[1], c0 = hs[2], d0 = hs[3];\n"
+        f"  for (let q = start; q + {step} <= end; q += {step}) {{\n"
+        + loads
+        + "\n    let a = a0, b = b0, c = c0, d = d0, t = 0;\n"
+        + md5_rounds()
+        + """
+    a0 = (a0 + a) | 0; b0 = (b0 + b) | 0; c0 = (c0 + c) | 0; d0 = (d0 + d) | 0;
+  }
+  hs[0] = a0; hs[1] = b0; hs[2] = c0; hs[3] = d0;
+}
+"""
+    )
+
+
+# Blocks that start 4-byte aligned are read as Int32 words (one load per word instead of four; on
+# little-endian machines, i.e. every browser in use, MD5 takes them as they are and SHA-256 swaps
+# their bytes); anything else, and big-endian machines, take the byte path.
+_DISPATCH = """
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+function blocks(hs, bytes, start, end) {
+  if (LITTLE_ENDIAN && ((bytes.byteOffset + start) & 3) === 0) {
+    const words = (end - start) >> 2;
+    blocksWords(hs, new Int32Array(bytes.buffer, bytes.byteOffset + start, words), 0, words);
+  } else {
+    blocksBytes(hs, bytes, start, end);
+  }
+}
+"""
+
+
 def sha256_js() -> str:
-    loads = "\n".join(
+    byte_loads = "\n".join(
         f"    let w{i} = (x[q + {4 * i}] << 24) | (x[q + {4 * i + 1}] << 16)"
         f" | (x[q + {4 * i + 2}] << 8) | x[q + {4 * i + 3}];"
+        for i in range(16)
+    )
+    word_loads = "\n".join(
+        f"    let w{i} = x[q + {i}];\n"
+        f"    w{i} = (w{i} << 24) | ((w{i} & 0xff00) << 8) | ((w{i} >>> 8) & 0xff00) | (w{i} >>> 24);"
         for i in range(16)
     )
     h0 = ", ".join(str(_i32(v)) for v in SHA_H0)
@@ -148,20 +206,12 @@ def sha256_js() -> str:
 // of state. The 64 rounds are unrolled with the eight working variables renamed instead of shifted
 // and the message schedule kept in 16 locals, so V8 compiles the block to straight register code.
 
-function blocks(hs, x, start, end) {
-  let h0 = hs[0], h1 = hs[1], h2 = hs[2], h3 = hs[3], h4 = hs[4], h5 = hs[5], h6 = hs[6], h7 = hs[7];
-  for (let q = start; q + 64 <= end; q += 64) {
 """
-        + loads
-        + "\n    let a = h0, b = h1, c = h2, d = h3, e = h4, f = h5, g = h6, h = h7, t = 0;\n"
-        + sha256_rounds()
+        + _sha256_block("blocksBytes", byte_loads, "64")
+        + "\n"
+        + _sha256_block("blocksWords", word_loads, "16")
+        + _DISPATCH
         + """
-    h0 = (h0 + a) | 0; h1 = (h1 + b) | 0; h2 = (h2 + c) | 0; h3 = (h3 + d) | 0;
-    h4 = (h4 + e) | 0; h5 = (h5 + f) | 0; h6 = (h6 + g) | 0; h7 = (h7 + h) | 0;
-  }
-  hs[0] = h0; hs[1] = h1; hs[2] = h2; hs[3] = h3; hs[4] = h4; hs[5] = h5; hs[6] = h6; hs[7] = h7;
-}
-
 function bigEndianLength(pad, at, hi, lo) {
   pad[at] = hi >>> 24; pad[at + 1] = hi >>> 16; pad[at + 2] = hi >>> 8; pad[at + 3] = hi;
   pad[at + 4] = lo >>> 24; pad[at + 5] = lo >>> 16; pad[at + 6] = lo >>> 8; pad[at + 7] = lo;
@@ -192,11 +242,12 @@ export class Sha256 {
 
 
 def md5_js() -> str:
-    loads = "\n".join(
+    byte_loads = "\n".join(
         f"    const x{i} = x[q + {4 * i}] | (x[q + {4 * i + 1}] << 8)"
         f" | (x[q + {4 * i + 2}] << 16) | (x[q + {4 * i + 3}] << 24);"
         for i in range(16)
     )
+    word_loads = "\n".join(f"    const x{i} = x[q + {i}];" for i in range(16))
     return (
         _HEADER.format(what="MD5, RFC 1321")
         + """//
@@ -204,19 +255,12 @@ def md5_js() -> str:
 // exchange it, so the portal sends it next to SHA-256. Fed chunk by chunk like ./sha256.js, with the
 // 64 steps unrolled and the 16 message words in locals.
 
-function blocks(hs, x, start, end) {
-  let a0 = hs[0], b0 = hs[1], c0 = hs[2], d0 = hs[3];
-  for (let q = start; q + 64 <= end; q += 64) {
 """
-        + loads
-        + "\n    let a = a0, b = b0, c = c0, d = d0, t = 0;\n"
-        + md5_rounds()
+        + _md5_block("blocksBytes", byte_loads, "64")
+        + "\n"
+        + _md5_block("blocksWords", word_loads, "16")
+        + _DISPATCH
         + """
-    a0 = (a0 + a) | 0; b0 = (b0 + b) | 0; c0 = (c0 + c) | 0; d0 = (d0 + d) | 0;
-  }
-  hs[0] = a0; hs[1] = b0; hs[2] = c0; hs[3] = d0;
-}
-
 function littleEndianLength(pad, at, hi, lo) {
   pad[at] = lo; pad[at + 1] = lo >>> 8; pad[at + 2] = lo >>> 16; pad[at + 3] = lo >>> 24;
   pad[at + 4] = hi; pad[at + 5] = hi >>> 8; pad[at + 6] = hi >>> 16; pad[at + 7] = hi >>> 24;

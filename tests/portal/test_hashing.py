@@ -191,6 +191,19 @@ def test_large_file_streams_md5_and_sha256(harness_page: Page, tmp_path: Path) -
     assert len(fractions) >= 20 and fractions == sorted(fractions)
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_streamed_hashes_with_one_or_two_workers(harness_page: Page, tmp_path: Path, workers: int) -> None:
+    """One worker hashes both itself; two split them (SHA-256 reads, MD5 follows): same digests."""
+    page, _ = harness_page
+    path = tmp_path / "archive.zip"
+    data = b"PK\x03\x04" + os.urandom(40 * 1024 * 1024 + 13)
+    path.write_bytes(data)
+    res = run_files(page, [path], workers=workers)["results"][0]
+    assert res["md5"] == hashlib.md5(data).hexdigest()
+    assert res["sha256"] == hashlib.sha256(data).hexdigest()
+    assert res["error"]["code"] == "not_an_image" and "ZIP" in res["error"]["message"]
+
+
 def test_progress_for_each_file_and_the_page_stays_responsive(harness_page: Page, pdq_data: Path) -> None:
     page, _ = harness_page
     paths = sorted((pdq_data / "reg-test-input" / "exif-rotn").glob("*.jpg"))  # four 12-MP photos

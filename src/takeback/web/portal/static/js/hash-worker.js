@@ -4,10 +4,15 @@
 // and PDQ. The file's bytes never leave this worker; only hashes, sizes and messages are posted back.
 //
 // Messages in:  { id, op: 'file', file, maxPixels, maxImageBytes, streamAbove, dihedral }
-//               { id, op: 'digest', file, algo: 'md5' | 'sha256', chunkBytes }
+//               { id, op: 'stream', file, port? }   read + SHA-256 (+ MD5 when there is no port)
+//               { id, op: 'follow', port }          MD5 of the chunks the 'stream' worker sends
 // Messages out: { id, type: 'progress', stage, done, total }
-//               { id, type: 'result', result }   (op 'file': a result, or { stream: true, ... })
-//               { id, type: 'digest', algo, hex }
+//               { id, type: 'result', result }   (op 'file': a result, or { stream: true, result })
+//               { id, type: 'digest', digests: { sha256?, md5? } }
+//
+// A large file is streamed by two workers joined by a MessageChannel: one reads each chunk once,
+// hashes SHA-256 and hands the chunk over (transferred, not copied) to the other, which hashes MD5
+// while the first reads and hashes the next. At most a few chunks are in flight, so memory is flat.
 
 import { Md5 } from './md5.js';
 import { Sha256 } from './sha256.js';
@@ -23,11 +28,12 @@ self.onmessage = async (event) => {
   const post = (m) => self.postMessage({ id: msg.id, ...m });
   try {
     if (msg.op === 'file') post({ type: 'result', result: await hashFile(msg, post) });
-    else if (msg.op === 'digest') post({ type: 'digest', algo: msg.algo, hex: await digest(msg, post) });
+    else if (msg.op === 'stream') post({ type: 'digest', digests: await stream(msg, post) });
+    else if (msg.op === 'follow') post({ type: 'digest', digests: await follow(msg.port) });
     else throw new Error(`unknown op ${msg.op}`);
   } catch (err) {
     // An unexpected failure (a bug, or the browser out of memory): one file fails, the rest go on.
-    post({ type: 'failure', error: problem('internal', { detail: String(err && err.message || err) }) });
+    post({ type: 'failure', error: err.problem || problem('internal', { detail: String(err && err.message || err) }) });
   }
 };
 
@@ -41,16 +47,54 @@ async function readBytes(blob) {
   }
 }
 
-/** One hash of a file streamed in chunks: memory stays flat whatever the file's size. */
-async function digest({ file, algo, chunkBytes = CHUNK }, post) {
-  const h = algo === 'md5' ? new Md5() : new Sha256();
+const IN_FLIGHT = 3; // chunks handed to the MD5 worker and not yet hashed there
+
+/** SHA-256 (and MD5, alone or in the follower) of a file read once in chunks. */
+async function stream({ file, port }, post) {
+  const sha = new Sha256();
+  const md5 = port ? null : new Md5();
   const total = file.size;
-  for (let at = 0; at < total; at += chunkBytes) {
-    const bytes = await readBytes(file.slice(at, Math.min(total, at + chunkBytes)));
-    h.update(bytes);
-    post({ type: 'progress', stage: algo, done: Math.min(total, at + chunkBytes), total });
+  let outstanding = 0;
+  let wake = null;
+  if (port) {
+    port.onmessage = () => {
+      outstanding -= 1;
+      if (wake) { wake(); wake = null; }
+    };
   }
-  return h.hex();
+  for (let at = 0; at < total; at += CHUNK) {
+    const bytes = await readBytes(file.slice(at, Math.min(total, at + CHUNK)));
+    sha.update(bytes);
+    if (md5) md5.update(bytes);
+    else {
+      while (outstanding >= IN_FLIGHT) await new Promise((resolve) => { wake = resolve; });
+      outstanding += 1;
+      port.postMessage(bytes, [bytes.buffer]);
+    }
+    post({ type: 'progress', stage: 'hashing', done: Math.min(total, at + CHUNK), total });
+  }
+  if (port) {
+    port.postMessage(null); // end of file
+    port.onmessage = null;
+    port.close();
+  }
+  return md5 ? { sha256: sha.hex(), md5: md5.hex() } : { sha256: sha.hex() };
+}
+
+/** MD5 of the chunks another worker's `stream` sends over `port`, acknowledging each. */
+function follow(port) {
+  const md5 = new Md5();
+  return new Promise((resolve) => {
+    port.onmessage = (e) => {
+      if (e.data === null) {
+        port.close();
+        resolve({ md5: md5.hex() });
+        return;
+      }
+      md5.update(e.data);
+      port.postMessage(1);
+    };
+  });
 }
 
 async function hashFile(msg, post) {

@@ -6,7 +6,8 @@
 // Each file is read and hashed in Web Workers (./hash-worker.js), so the page stays responsive and
 // the file's bytes never reach the page's thread or the network. Photos get PDQ (and its 8 dihedral
 // hashes) exactly as `takeback hash` makes it, plus MD5 and SHA-256; videos and anything else get
-// MD5 and SHA-256 streamed in chunks (MD5 in one worker and SHA-256 in another, at the same time).
+// MD5 and SHA-256 streamed in chunks (each chunk read once; SHA-256 in one worker and MD5 in
+// another, at the same time).
 // One bad file never stops the rest: its result carries `error` instead.
 
 export { DIHEDRAL_NAMES, LOW_QUALITY } from './pdq.js';
@@ -63,7 +64,7 @@ export function hashFiles(files, options = {}) {
 
   return new Promise((resolve) => {
     const queue = list.map((file, index) => ({ op: 'file', index }));
-    const streams = new Map(); // index -> { result, md5Done, shaDone, pending }
+    const streams = new Map(); // index -> { result, pending, workers, started }
     const idle = [];
     const busy = new Map(); // worker -> task
     let remaining = list.length;
@@ -121,10 +122,8 @@ export function hashFiles(files, options = {}) {
       if (!task || msg.id !== task.id) return;
       const { index } = task;
       if (msg.type === 'progress') {
-        if (task.op === 'digest') {
-          const s = streams.get(index);
-          s[task.algo] = msg.done;
-          report(index, 'hashing', (s.md5 + s.sha256) / (2 * Math.max(1, list[index].size)));
+        if (task.op === 'pair') {
+          report(index, 'hashing', msg.done / Math.max(1, msg.total));
         } else {
           report(index, msg.stage, msg.stage === 'pdq' ? 0.5 + 0.5 * (msg.done / msg.total) : 0.1);
         }
@@ -133,22 +132,34 @@ export function hashFiles(files, options = {}) {
       busy.delete(worker);
       idle.push(worker);
       if (msg.type === 'result' && msg.result.stream) {
-        streams.set(index, { result: msg.result.result, md5: 0, sha256: 0, pending: 2 });
-        queue.unshift({ op: 'digest', index, algo: 'md5' }, { op: 'digest', index, algo: 'sha256' });
+        streams.set(index, { result: msg.result.result, pending: 0, workers: [] });
+        queue.unshift({ op: 'pair', index });
       } else if (msg.type === 'result') {
         complete(index, msg.result);
       } else if (msg.type === 'digest') {
         const s = streams.get(index);
-        s.result[msg.algo] = msg.hex;
+        Object.assign(s.result, msg.digests);
         s.pending -= 1;
         if (s.pending === 0 && !results[index]) {
           s.result.seconds = Math.round(performance.now() - s.started) / 1000;
           complete(index, s.result);
         }
       } else {
+        if (task.op === 'pair') replacePartners(worker, index);
         fail(index, (msg.error && msg.error.code) || 'internal', (msg.error && msg.error.message) || INTERNAL);
       }
       pump();
+    };
+
+    // A failed stream leaves its partner waiting on their channel: replace the partner.
+    const replacePartners = (failed, index) => {
+      const s = streams.get(index);
+      for (const w of (s && s.workers) || []) {
+        if (w === failed || !busy.has(w)) continue;
+        busy.delete(w);
+        w.terminate();
+        idle.push(spawn());
+      }
     };
 
     const spawn = () => {
@@ -161,6 +172,7 @@ export function hashFiles(files, options = {}) {
         busy.delete(worker);
         worker.terminate();
         if (stopped) return;
+        if (task && task.op === 'pair') replacePartners(worker, task.index);
         if (task) fail(task.index, 'internal', INTERNAL);
         idle.push(spawn());
         pump();
@@ -170,19 +182,37 @@ export function hashFiles(files, options = {}) {
 
     const pump = () => {
       while (!stopped && idle.length && queue.length) {
-        const task = queue.shift();
+        const task = queue[0];
+        // a stream wants two workers at once (reader + SHA-256, and MD5), or one when that is all
+        const pairWanted = task.op === 'pair' && poolSize > 1;
+        if (pairWanted && idle.length < 2) return;
+        queue.shift();
         if (results[task.index]) continue;
-        const worker = idle.pop();
         task.id = nextId++;
-        busy.set(worker, task);
         const file = list[task.index];
         if (task.op === 'file') {
+          const worker = idle.pop();
+          busy.set(worker, task);
           worker.postMessage({ id: task.id, op: 'file', file, ...settings });
-        } else {
-          const s = streams.get(task.index);
-          s.started = s.started || performance.now();
-          worker.postMessage({ id: task.id, op: 'digest', file, algo: task.algo });
+          continue;
         }
+        const s = streams.get(task.index);
+        s.started = performance.now();
+        const lead = idle.pop();
+        busy.set(lead, task);
+        s.workers = [lead];
+        if (!pairWanted) {
+          s.pending = 1;
+          lead.postMessage({ id: task.id, op: 'stream', file });
+          continue;
+        }
+        const follower = idle.pop();
+        busy.set(follower, task);
+        s.workers.push(follower);
+        s.pending = 2;
+        const channel = new MessageChannel();
+        follower.postMessage({ id: task.id, op: 'follow', port: channel.port2 }, [channel.port2]);
+        lead.postMessage({ id: task.id, op: 'stream', file, port: channel.port1 }, [channel.port1]);
       }
     };
 
@@ -190,7 +220,8 @@ export function hashFiles(files, options = {}) {
       if (options.signal.aborted) { abort(); return; }
       options.signal.addEventListener('abort', abort);
     }
-    for (let i = 0; i < Math.min(poolSize, Math.max(2, list.length)); i++) idle.push(spawn());
+    const started = poolSize === 1 ? 1 : Math.min(poolSize, Math.max(2, list.length));
+    for (let i = 0; i < started; i++) idle.push(spawn());
     pump();
   });
 }
