@@ -245,6 +245,11 @@ def test_cancel_stops_work_and_says_so(harness_page: Page) -> None:
     )
     assert out["results"][0]["error"]["code"] == "cancelled"
     assert out["seconds"] < 2
+    # the next selection works (the stopped workers were replaced), and so does a warmed-up pool
+    page.evaluate("window.harness.warmUp(3)")
+    again = page.evaluate("window.harness.runBlob(20, 7)")["results"][0]
+    assert again["error"]["code"] == "not_an_image" and len(again["sha256"]) == 64
+    assert page.evaluate("window.harness.runBlob(20, 7)")["results"][0]["sha256"] == again["sha256"]
 
 
 def test_hashers_on_awkward_lengths(harness_page: Page) -> None:

@@ -1,5 +1,5 @@
 // Test harness for the portal's hashing module: what a page does, driven by Playwright.
-import { hashFiles, DIHEDRAL_NAMES, MAX_PIXELS } from '/static/js/hashing.js';
+import { hashFiles, warmUp, DIHEDRAL_NAMES, MAX_PIXELS } from '/static/js/hashing.js';
 
 const violations = [];
 document.addEventListener('securitypolicyviolation', (e) => violations.push(`${e.violatedDirective} ${e.blockedURI}`));
@@ -40,6 +40,7 @@ function repeatedBlob(megabytes, seed = 1) {
 
 window.harness = {
   run,
+  warmUp,
   dihedralNames: DIHEDRAL_NAMES,
   maxPixels: MAX_PIXELS,
   violations,

@@ -21,6 +21,20 @@ export const STREAM_ABOVE = 16 * 1024 * 1024;
 
 const WORKER_URL = new URL('./hash-worker.js', import.meta.url);
 
+// Workers outlive a call: a fresh one spends its first ~0.3 s compiling the hash and PDQ code, so
+// the idle ones are kept for the next selection (a few MB each) until releaseWorkers().
+const spare = [];
+
+/** Start the workers ahead of use (e.g. when the upload page opens), so the first file is fast. */
+export function warmUp(count = defaultWorkers()) {
+  while (spare.length < count) spare.push(new Worker(WORKER_URL, { type: 'module', name: 'takeback-hash' }));
+}
+
+/** Stop the idle workers (they are started again on the next call). */
+export function releaseWorkers() {
+  for (const w of spare.splice(0)) w.terminate();
+}
+
 function defaultWorkers() {
   const cores = (typeof navigator !== 'undefined' && navigator.hardwareConcurrency) || 2;
   return Math.max(2, Math.min(4, cores));
@@ -100,7 +114,13 @@ export function hashFiles(files, options = {}) {
     };
 
     const shutdown = () => {
-      for (const w of [...idle, ...busy.keys()]) w.terminate();
+      for (const w of idle) {
+        w.onmessage = null;
+        w.onerror = null;
+        if (spare.length < 4) spare.push(w);
+        else w.terminate();
+      }
+      for (const w of busy.keys()) w.terminate();
       idle.length = 0;
       busy.clear();
       if (options.signal) options.signal.removeEventListener('abort', abort);
@@ -110,8 +130,7 @@ export function hashFiles(files, options = {}) {
     const abort = () => {
       if (stopped) return;
       stopped = true;
-      for (const w of [...idle, ...busy.keys()]) w.terminate();
-      idle.length = 0;
+      for (const w of busy.keys()) w.terminate(); // mid-file: stopped at once
       busy.clear();
       queue.length = 0;
       for (let i = 0; i < list.length; i++) if (!results[i]) fail(i, 'cancelled', CANCELLED);
@@ -163,7 +182,7 @@ export function hashFiles(files, options = {}) {
     };
 
     const spawn = () => {
-      const worker = new Worker(WORKER_URL, { type: 'module', name: 'takeback-hash' });
+      const worker = spare.pop() || new Worker(WORKER_URL, { type: 'module', name: 'takeback-hash' });
       worker.onmessage = (e) => onMessage(worker, e.data);
       // A worker that dies (out of memory, a script error) fails its file; a fresh one takes its place.
       worker.onerror = (e) => {
