@@ -114,7 +114,9 @@ class MemorySampler:
         self.pids = {p for p in _children(os.getpid()) if b"chrom" in _cmd(p)}
         self.peak_total = 0
         self.peak_kind: dict[str, int] = {}
+        self.trace: list[int] = []  # the renderer's RSS (KiB), one sample a second
         self.start_total = self.sample()
+        self.start_kind = dict(self.peak_kind)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -130,8 +132,12 @@ class MemorySampler:
         return total
 
     def _loop(self) -> None:
+        n = 0
         while not self._stop.wait(0.05):
-            self.pids |= {p for p in _children(os.getpid()) if b"chrom" in _cmd(p)}
+            n += 1
+            if n % 20 == 0:
+                self.pids |= {p for p in _children(os.getpid()) if b"chrom" in _cmd(p)}
+                self.trace.append(sum(_rss_kib(p)[0] for p in self.pids if _rss_kib(p)[1] == "renderer"))
             self.sample()
 
     def __enter__(self) -> MemorySampler:
@@ -237,7 +243,9 @@ def main() -> None:
                 "python_mb_s": round(size_mb / py_t),
                 "chromium_rss_mb_before": round(mem.start_total / 1024),
                 "chromium_rss_mb_peak": round(mem.peak_total / 1024),
+                "mb_by_process_kind_before": {k: round(v / 1024) for k, v in mem.start_kind.items()},
                 "peak_mb_by_process_kind": {k: round(v / 1024) for k, v in mem.peak_kind.items()},
+                "renderer_mb_each_second": [round(v / 1024) for v in mem.trace],
             }
             assert all(u.startswith(base) for u in requests)
     report["load_after"] = os.getloadavg()

@@ -194,13 +194,13 @@ async function hashFile(msg, post) {
     return finish(result, t0);
   }
   try {
-    const pdq = pdqOfBitmap(bitmap, msg.dihedral, post);
+    const pdq = pdqOfBitmap(bitmap, msg.dihedral, post, timings);
     result.width = bitmap.width;
     result.height = bitmap.height;
     result.pdq = pdq.hash;
     result.pdq_quality = pdq.quality;
     result.pdq_dihedral = pdq.dihedral;
-    timings.pdq_ms = lap();
+    lap();
   } finally {
     bitmap.close();
   }
@@ -233,19 +233,29 @@ function finish(result, t0) {
  * PDQ of the decoded pixels: the bitmap is copied 1:1 (never scaled) into a strip-sized canvas and
  * read back strip by strip, so memory beyond the bitmap itself is a few megabytes.
  */
-function pdqOfBitmap(bitmap, dihedral, post) {
+function pdqOfBitmap(bitmap, dihedral, post, timings) {
   const { width, height } = bitmap;
   const acc = new PdqAccumulator(width, height);
   const rows = Math.max(1, Math.min(height, Math.floor(STRIP_BYTES / (4 * width))));
   const canvas = new OffscreenCanvas(width, rows);
   const ctx = canvas.getContext('2d', { willReadFrequently: true, alpha: true });
   ctx.imageSmoothingEnabled = false;
+  let copy = 0, math = 0;
   for (let y = 0; y < height; y += rows) {
     const n = Math.min(rows, height - y);
+    const t0 = performance.now();
     ctx.clearRect(0, 0, width, rows);
     ctx.drawImage(bitmap, 0, y, width, n, 0, 0, width, n);
-    acc.addRows(ctx.getImageData(0, 0, width, n).data, n);
+    const strip = ctx.getImageData(0, 0, width, n).data;
+    const t1 = performance.now();
+    acc.addRows(strip, n);
+    copy += t1 - t0;
+    math += performance.now() - t1;
     post({ type: 'progress', stage: 'pdq', done: y + n, total: height });
   }
-  return acc.finish({ dihedral });
+  const t2 = performance.now();
+  const out = acc.finish({ dihedral });
+  timings.pixels_ms = Math.round(copy); // canvas copy and read-back of the strips
+  timings.pdq_ms = Math.round(math + performance.now() - t2); // luma, downsample, DCT, bits
+  return out;
 }
