@@ -1,0 +1,261 @@
+// The portal's hashing worker (a module worker; started by ./hashing.js, never by a page directly).
+//
+// Everything slow happens here, off the page's thread: reading the file, MD5 and SHA-256, decoding
+// and PDQ. The file's bytes never leave this worker; only hashes, sizes and messages are posted back.
+//
+// Messages in:  { id, op: 'file', file, maxPixels, maxImageBytes, streamAbove, dihedral }
+//               { id, op: 'stream', file, port? }   read + SHA-256 (+ MD5 when there is no port)
+//               { id, op: 'follow', port }          MD5 of the chunks the 'stream' worker sends
+// Messages out: { id, type: 'progress', stage, done, total }
+//               { id, type: 'result', result }   (op 'file': a result, or { stream: true, result })
+//               { id, type: 'digest', digests: { sha256?, md5? } }
+//
+// A large file is streamed by two workers joined by a MessageChannel: one reads each chunk once,
+// hashes SHA-256 and hands the chunk over (transferred, not copied) to the other, which hashes MD5
+// while the first reads and hashes the next. At most a few chunks are in flight, so memory is flat.
+
+import { Md5 } from './md5.js';
+import { Sha256 } from './sha256.js';
+import { PdqAccumulator, pdqFromRgba } from './pdq.js';
+import { HEAD_BYTES, sniff } from './sniff.js';
+import { problem } from './messages.js';
+
+const CHUNK = 8 * 1024 * 1024;
+const STRIP_BYTES = 8 * 1024 * 1024; // RGBA read back from the canvas per strip
+
+// Compile the hot code now, before the first file arrives: V8 optimises a function only after it
+// has run a while, and the first 12-MP photo would otherwise pay ~0.3 s for that.
+{
+  const warm = new Uint8Array(256 * 1024);
+  new Sha256().update(warm).hex();
+  new Md5().update(warm).hex();
+  pdqFromRgba(warm, 256, 256);
+}
+
+self.onmessage = async (event) => {
+  const msg = event.data;
+  const post = (m) => self.postMessage({ id: msg.id, ...m });
+  try {
+    if (msg.op === 'file') post({ type: 'result', result: await hashFile(msg, post) });
+    else if (msg.op === 'stream') post({ type: 'digest', digests: await stream(msg, post) });
+    else if (msg.op === 'follow') post({ type: 'digest', digests: await follow(msg.port) });
+    else throw new Error(`unknown op ${msg.op}`);
+  } catch (err) {
+    // An unexpected failure (a bug, or the browser out of memory): one file fails, the rest go on.
+    post({ type: 'failure', error: err.problem || problem('internal', { detail: String(err && err.message || err) }) });
+  }
+};
+
+async function readBytes(blob) {
+  try {
+    return new Uint8Array(await blob.arrayBuffer());
+  } catch (err) {
+    const e = new Error('read');
+    e.problem = problem('read_error', { detail: err && err.name || '' });
+    throw e;
+  }
+}
+
+const IN_FLIGHT = 3; // chunks handed to the MD5 worker and not yet hashed there
+
+/** SHA-256 (and MD5, alone or in the follower) of a file read once in chunks. */
+async function stream({ file, port }, post) {
+  const sha = new Sha256();
+  const md5 = port ? null : new Md5();
+  const total = file.size;
+  let outstanding = 0;
+  let wake = null;
+  if (port) {
+    port.onmessage = () => {
+      outstanding -= 1;
+      if (wake) { wake(); wake = null; }
+    };
+  }
+  for (let at = 0; at < total; at += CHUNK) {
+    const bytes = await readBytes(file.slice(at, Math.min(total, at + CHUNK)));
+    sha.update(bytes);
+    if (md5) md5.update(bytes);
+    else {
+      while (outstanding >= IN_FLIGHT) await new Promise((resolve) => { wake = resolve; });
+      outstanding += 1;
+      port.postMessage(bytes, [bytes.buffer]);
+    }
+    post({ type: 'progress', stage: 'hashing', done: Math.min(total, at + CHUNK), total });
+  }
+  if (port) {
+    port.postMessage(null); // end of file
+    port.onmessage = null;
+    port.close();
+  }
+  return md5 ? { sha256: sha.hex(), md5: md5.hex() } : { sha256: sha.hex() };
+}
+
+/** MD5 of the chunks another worker's `stream` sends over `port`, acknowledging each. */
+function follow(port) {
+  const md5 = new Md5();
+  return new Promise((resolve) => {
+    port.onmessage = (e) => {
+      if (e.data === null) {
+        port.close();
+        resolve({ md5: md5.hex() });
+        return;
+      }
+      md5.update(e.data);
+      port.postMessage(1);
+    };
+  });
+}
+
+async function hashFile(msg, post) {
+  const { file } = msg;
+  const t0 = performance.now();
+  const base = { name: file.name, size: file.size, type: file.type || null };
+  const headBlob = file.slice(0, Math.min(file.size, HEAD_BYTES));
+  let head;
+  try {
+    head = await readBytes(headBlob);
+  } catch (err) {
+    return { ...base, kind: 'other', format: null, error: err.problem };
+  }
+  const info = sniff(head);
+  const result = {
+    ...base,
+    format: info.mime,
+    kind: info.kind,
+    md5: null,
+    sha256: null,
+    pdq: null,
+    pdq_quality: null,
+    pdq_dihedral: null,
+    width: info.width ?? null,
+    height: info.height ?? null,
+    error: null,
+    note: null,
+  };
+  if (info.kind === 'empty') {
+    return { ...result, kind: 'other', md5: new Md5().hex(), sha256: new Sha256().hex(), error: problem('empty_file') };
+  }
+
+  const wantsPixels = info.kind === 'photo' && info.decodable;
+  if (!wantsPixels || file.size > msg.maxImageBytes) {
+    if (info.kind === 'photo' && !info.decodable) result.error = problem('not_decodable', { format: info.label });
+    else if (info.kind === 'photo') result.error = problem('image_file_too_large', { limit: msg.maxImageBytes });
+    else if (info.kind === 'video') result.note = problem('video_hashes_only', { format: info.label });
+    else result.error = problem('not_an_image', { format: info.label });
+    if (file.size > msg.streamAbove) return { stream: true, result };
+    // small enough to hash here in one go
+    const bytes = await readOr(file, result);
+    if (!bytes) return result;
+    result.md5 = new Md5().update(bytes).hex();
+    result.sha256 = new Sha256().update(bytes).hex();
+    return finish(result, t0);
+  }
+
+  // A photo: refuse a decompression bomb from its header, before anything is decoded.
+  if (info.width == null && file.size > head.length) {
+    Object.assign(info, sniff(await readBytes(file.slice(0, Math.min(file.size, 16 * HEAD_BYTES)))));
+  }
+  const pixels = info.width * info.height;
+  const refusal = info.width == null || info.height == null
+    ? problem('no_dimensions', { format: info.label })
+    : pixels === 0
+      ? problem('no_pixels', { format: info.label })
+      : pixels >= msg.maxPixels
+        ? problem('too_many_pixels', { width: info.width, height: info.height, limit: msg.maxPixels })
+        : null;
+  // The browser decodes on its own threads: start it now and hash the bytes meanwhile.
+  const timings = {};
+  let t = performance.now();
+  const decoding = refusal ? null : createImageBitmap(file, {
+    imageOrientation: 'from-image', // EXIF orientation applied, as `takeback hash` does
+    premultiplyAlpha: 'none',
+    colorSpaceConversion: 'none', // the stored colours, as Pillow reads them (no ICC transform)
+  }).then((bitmap) => ({ bitmap }), () => ({ bitmap: null }));
+  post({ type: 'progress', stage: 'reading', done: 0, total: file.size });
+  const bytes = await readOr(file, result);
+  timings.read_ms = lap();
+  if (bytes) {
+    post({ type: 'progress', stage: 'hashing', done: 0, total: file.size });
+    result.md5 = new Md5().update(bytes).hex();
+    result.sha256 = new Sha256().update(bytes).hex();
+    timings.digest_ms = lap();
+  }
+  if (refusal || !bytes) {
+    decoding?.then(({ bitmap }) => bitmap?.close());
+    if (refusal) result.error = refusal;
+    return finish(result, t0);
+  }
+
+  post({ type: 'progress', stage: 'decoding', done: 0, total: 1 });
+  const { bitmap } = await decoding;
+  timings.decode_wait_ms = lap();
+  if (!bitmap) {
+    result.error = problem('corrupt_image', { format: info.label });
+    return finish(result, t0);
+  }
+  try {
+    const pdq = pdqOfBitmap(bitmap, msg.dihedral, post, timings);
+    result.width = bitmap.width;
+    result.height = bitmap.height;
+    result.pdq = pdq.hash;
+    result.pdq_quality = pdq.quality;
+    result.pdq_dihedral = pdq.dihedral;
+    lap();
+  } finally {
+    bitmap.close();
+  }
+  result.timings = timings;
+  return finish(result, t0);
+
+  function lap() {
+    const now = performance.now();
+    const ms = Math.round(now - t);
+    t = now;
+    return ms;
+  }
+}
+
+async function readOr(file, result) {
+  try {
+    return await readBytes(file);
+  } catch (err) {
+    result.error = err.problem || problem('read_error', {});
+    return null;
+  }
+}
+
+function finish(result, t0) {
+  result.seconds = Math.round(performance.now() - t0) / 1000;
+  return result;
+}
+
+/**
+ * PDQ of the decoded pixels: the bitmap is copied 1:1 (never scaled) into a strip-sized canvas and
+ * read back strip by strip, so memory beyond the bitmap itself is a few megabytes.
+ */
+function pdqOfBitmap(bitmap, dihedral, post, timings) {
+  const { width, height } = bitmap;
+  const acc = new PdqAccumulator(width, height);
+  const rows = Math.max(1, Math.min(height, Math.floor(STRIP_BYTES / (4 * width))));
+  const canvas = new OffscreenCanvas(width, rows);
+  const ctx = canvas.getContext('2d', { willReadFrequently: true, alpha: true });
+  ctx.imageSmoothingEnabled = false;
+  let copy = 0, math = 0;
+  for (let y = 0; y < height; y += rows) {
+    const n = Math.min(rows, height - y);
+    const t0 = performance.now();
+    ctx.clearRect(0, 0, width, rows);
+    ctx.drawImage(bitmap, 0, y, width, n, 0, 0, width, n);
+    const strip = ctx.getImageData(0, 0, width, n).data;
+    const t1 = performance.now();
+    acc.addRows(strip, n);
+    copy += t1 - t0;
+    math += performance.now() - t1;
+    post({ type: 'progress', stage: 'pdq', done: y + n, total: height });
+  }
+  const t2 = performance.now();
+  const out = acc.finish({ dihedral });
+  timings.pixels_ms = Math.round(copy); // canvas copy and read-back of the strips
+  timings.pdq_ms = Math.round(math + performance.now() - t2); // luma, downsample, DCT, bits
+  return out;
+}

@@ -1,0 +1,36 @@
+"""The committed unrolled hash files are exactly what tests/portal/codegen.py writes."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.portal import codegen
+
+
+@pytest.mark.parametrize("name", sorted(codegen.GENERATED))
+def test_generated_js_is_current(name: str) -> None:
+    committed = (codegen.JS_DIR / name).read_text(encoding="utf-8")
+    assert committed == codegen.GENERATED[name](), f"run: python tests/portal/codegen.py ({name} is stale)"
+
+
+def test_constants_come_from_their_definitions() -> None:
+    assert codegen.SHA_K[63] == 0xC67178F2 and codegen.SHA_H0[7] == 0x5BE0CD19
+    assert codegen.MD5_K[63] == 0xEB86D391
+
+
+def test_the_engine_neither_evals_nor_talks_to_the_network() -> None:
+    """Static guard behind the browser tests' CSP: no eval and no way to send a file's bytes anywhere."""
+    forbidden = (
+        "eval(",
+        "new Function",
+        "fetch(",
+        "XMLHttpRequest",
+        "WebSocket",
+        "sendBeacon",
+        "http://",
+        "https://",
+    )
+    for path in sorted(codegen.JS_DIR.glob("*.js")):
+        text = path.read_text(encoding="utf-8")
+        for word in forbidden:
+            assert word not in text, f"{path.name} contains {word!r}"
