@@ -37,6 +37,7 @@ PAGES = [
 ]
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
+expect = playwright_api.expect
 if not CHROMIUM.exists():
     pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
 
@@ -91,12 +92,14 @@ def test_under_18_never_shows_the_upload(page: Any) -> None:
     assert page.get_by_role("heading", name="Where to get help now").is_visible()
 
 
-def test_quick_exit_by_button_leaves_no_portal_page_behind(page: Any) -> None:
+def test_quick_exit_by_button_leaves_no_portal_page_behind(page: Any, portal: Service) -> None:
     page.goto("/guide")
+    before = page.evaluate("history.length")
     page.get_by_role("link", name="Exit this page").click()
     page.wait_for_url(EXIT)
-    assert page.evaluate("history.length") == 1  # replaced, not pushed
-    assert page.go_back() is None  # nothing to go back to
+    assert page.evaluate("history.length") == before  # the portal page was replaced, not pushed
+    page.go_back()  # to what was open before the portal (here the tab's blank page), not the portal
+    assert not page.url.startswith(portal.url)
 
 
 def test_quick_exit_by_shift_three_times(page: Any) -> None:
@@ -120,24 +123,37 @@ def test_language_switch_persists_across_pages(page: Any) -> None:
     assert page.locator("html").get_attribute("lang") == "en"
 
 
-def _submit_in_page(page: Any, files: list[Path], *, block: bool = True) -> tuple[str, str]:
-    page.goto("/submit")
+def _submit_in_page(page: Any, files: list[Path], *, block: bool = True, lang: str = "en") -> tuple[str, str]:
+    page.goto(f"/submit?lang={lang}")
     page.set_input_files("#pick", [str(f) for f in files])
-    page.wait_for_function("!document.getElementById('send').disabled", timeout=60_000)
+    expect(page.locator("#send")).to_be_enabled(timeout=60_000)
     if block:
-        page.get_by_label("Add these hashes to the hash bank").check()
-    page.get_by_role("button", name="Send the hashes").click()
-    page.wait_for_selector("text=Write these down now")
+        page.locator("#consent-block").check()
+    page.locator("#send").click()
+    page.wait_for_selector(".secret")
     codes = page.locator(".secret code").all_inner_texts()
     return codes[0], codes[1].replace(" ", "")
 
 
-def _sign_in(page: Any, ref: str, pin: str) -> None:
-    page.goto("/case")
-    page.get_by_label("Case number").fill(ref)
-    page.get_by_label("PIN").fill(pin)
-    page.get_by_role("button", name="Sign in").click()
+def _sign_in(page: Any, ref: str, pin: str, lang: str = "en") -> None:
+    page.goto(f"/case?lang={lang}")
+    page.locator("#reference").fill(ref)
+    page.locator("#pin").fill(pin)
+    page.locator("form[action='/case'] button[type=submit]").click()
     page.wait_for_url(re.compile(r"/case/view"))
+
+
+def _signed_in_pages(page: Any, pdq_data: Path, lang: str) -> list[tuple[str, Any]]:
+    """The two pages only a submission reaches: the case number + PIN page, and her case (with a
+    log entry), each as (name, a function that shows it again)."""
+    ref, pin = _submit_in_page(page, _images(pdq_data, 2), lang=lang)
+    done_html = page.content()
+    _sign_in(page, ref, pin, lang)
+    page.locator("#platform").fill("ExampleTube")
+    page.locator("#url").fill("https://example.test/watch/1")
+    page.locator("form[action='/case/log'] button[type=submit]").click()
+    page.wait_for_url(re.compile(r"notice=logged"))
+    return [("submitted", lambda: page.set_content(done_html)), ("case_view", lambda: page.reload())]
 
 
 def test_whole_submission_sends_hashes_only_then_withdraw_stops_matching(
@@ -146,7 +162,7 @@ def test_whole_submission_sends_hashes_only_then_withdraw_stops_matching(
     files = _images(pdq_data, 3)
     contents = [f.read_bytes() for f in files]
     requests: list[Any] = []
-    page.on("request", requests.append)
+    page.on("request", lambda r: requests.append(r))
     ref, pin = _submit_in_page(page, files)
     assert re.fullmatch(r"TB-[0-9A-Z]{4}-[0-9A-Z]{4}", ref) and re.fullmatch(r"\d{8}", pin)
 
@@ -200,8 +216,8 @@ def test_receipt_checked_in_the_browser(page: Any, pdq_data: Path, tmp_path: Pat
         page.set_input_files("#receipt-file", str(receipt))
         page.set_input_files("#original-file", str(original))
         page.get_by_role("button", name="Check").click()
-        page.wait_for_function(
-            "document.getElementById('verify-result').textContent.startsWith(arguments[0])", arg=words
+        expect(page.locator("#verify-result")).to_have_text(
+            re.compile("^" + re.escape(words)), timeout=30_000
         )
         assert ref in page.locator("#verify-result").inner_text() or words.startswith("Not")
 
@@ -239,7 +255,9 @@ def test_encrypted_evidence_is_ciphertext_and_opens_only_with_the_passphrase(
     assert content == plain and json.loads(header)["name"] == "small.jpg"
     with pytest.raises(Exception):  # noqa: B017 (cryptography's InvalidTag)
         decrypt("a long passphrase only I know!")
-    # and in the page: the right passphrase gives the file back, a wrong one says so
+    # and in the page (reloaded after storing, so the passphrase is asked again): the right
+    # passphrase gives the file back, a wrong one says so
+    page.get_by_label("Passphrase").fill("a long passphrase only I know")
     with page.expect_download() as dl:
         page.locator("[data-open-sealed]").first.click()
     assert Path(dl.value.path()).read_bytes() == plain
@@ -257,12 +275,16 @@ def test_bad_files_get_a_message_each_and_the_rest_is_sent(page: Any, tmp_path: 
     text.write_text("just text")
     page.goto("/submit")
     page.set_input_files("#pick", [str(empty), str(corrupt), str(text), str(_images(pdq_data, 1)[0])])
-    page.wait_for_function("!document.getElementById('send').disabled", timeout=60_000)
+    expect(page.locator("#send")).to_be_enabled(timeout=60_000)
     rows = page.locator("#file-list li").all_inner_texts()
     assert "empty" in rows[0] and "could not be read" in rows[0]
+    assert "ready" in rows[1] and "damaged" in rows[1]  # exact hashes only, and said why
+    assert "not a photo or video" in rows[2] and "could not be read" in rows[2]
     assert "ready" in rows[3]
     sent = json.loads(page.locator("#files-json").input_value())
-    assert len(sent) == 3 and all("name" not in x for x in sent)  # the empty file is left out
+    # the corrupt JPEG (MD5/SHA-256, no PDQ) and the good photo; no names, ever
+    assert [("pdq" in x) for x in sent] == [False, True]
+    assert all("name" not in x for x in sent)
 
 
 def _axe(page: Any) -> list[dict[str, Any]]:
@@ -275,7 +297,7 @@ def _axe(page: Any) -> list[dict[str, Any]]:
 
 @pytest.mark.skipif(not AXE or not Path(AXE).is_file(), reason="axe-core not installed (TAKEBACK_TEST_AXE)")
 @pytest.mark.parametrize("lang", ["en", "zh-Hant"])
-def test_axe_finds_no_wcag_aa_violations(browser: Any, portal: Service, lang: str) -> None:
+def test_axe_finds_no_wcag_aa_violations(browser: Any, portal: Service, lang: str, pdq_data: Path) -> None:
     ctx = browser.new_context(base_url=portal.url, bypass_csp=True)  # to inject axe only
     pg = ctx.new_page()
     found = {}
@@ -284,12 +306,17 @@ def test_axe_finds_no_wcag_aa_violations(browser: Any, portal: Service, lang: st
         v = _axe(pg)
         if v:
             found[path] = v
+    for name, show in _signed_in_pages(pg, pdq_data, lang):
+        show()
+        v = _axe(pg)
+        if v:
+            found[name] = v
     ctx.close()
     assert not found, found
 
 
 @pytest.mark.parametrize("lang", ["en", "zh-Hant"])
-def test_screenshots_of_every_page(browser: Any, portal: Service, lang: str) -> None:
+def test_screenshots_of_every_page(browser: Any, portal: Service, lang: str, pdq_data: Path) -> None:
     """Desktop and phone (390 px) of each page, kept under .artefacts/portal for a person to look at;
     no page may scroll sideways on a phone."""
     out = ARTEFACTS
@@ -306,4 +333,11 @@ def test_screenshots_of_every_page(browser: Any, portal: Service, lang: str) -> 
                 "document.documentElement.scrollWidth - document.documentElement.clientWidth"
             )
             assert overflow <= 0, f"{path} scrolls sideways by {overflow} px at {width} px"
+        for name, show in _signed_in_pages(pg, pdq_data, lang):
+            show()
+            pg.screenshot(path=str(out / f"{name}-{lang}-{tag}.png"), full_page=True)
+            overflow = pg.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 0, f"{name} scrolls sideways by {overflow} px at {width} px"
         ctx.close()

@@ -497,7 +497,8 @@ async def _case_page(
             {"id": x.id, "size": x.size, "created_at": x.created_at, "params": json.dumps(x.params)}
             for x in sealed
         ],
-        token=guard.form_token(_secret(request), _bound(case)),
+        # one token per form: a page holds several, and using one must not spend the others
+        token=lambda: guard.form_token(_secret(request), _bound(case)),
         log_kinds=ps.LOG_KINDS,
         notice=translate(f"portal.case.notice.{notice}", lang) if notice in notices else None,
         error=error,
@@ -506,13 +507,21 @@ async def _case_page(
     )
 
 
-async def _case_form(request: Request) -> tuple[Case | None, dict[str, str], str, str | None]:
-    """The signed-in case, the form, its language, and a problem with the token (if any)."""
+async def _case_form(
+    request: Request, *, spend: bool = True
+) -> tuple[Case | None, dict[str, str], str, str | None]:
+    """The signed-in case, the form, its language, and a problem with the token (if any).
+
+    ``spend=False`` for a form that changes nothing (a receipt: asking twice gives the same
+    receipt), whose token is checked but stays good."""
     case = await _signed_in(request)
     form = await _form(request)
     lang = _lang_of(request, form)
     if case is None:
         return None, form, lang, None
+    if not spend:
+        good = guard.check_form_token(_secret(request), form.get("token", ""), _bound(case)) is not None
+        return case, form, lang, None if good else "portal.error.token"
     return case, form, lang, await _spend_token(request, form, _bound(case))
 
 
@@ -546,7 +555,7 @@ async def withdraw(request: Request) -> Response:
 
 @router.post("/case/receipt")
 async def receipt(request: Request) -> Response:
-    case, form, lang, problem = await _case_form(request)
+    case, form, lang, problem = await _case_form(request, spend=False)
     if case is None:
         return _gone(request)
     if problem:

@@ -65,9 +65,10 @@ function problemText(problem, table) {
   return fill(words, values);
 }
 
-async function setUpSubmit(form) {
-  const { hashFiles, warmUp } = await import("./hashing.js");
-  warmUp();
+function setUpSubmit(form) {
+  // The engine loads in the background; the listener is attached at once, so a choice made
+  // before it has loaded is not lost (it waits for the engine).
+  const engine = import("./hashing.js").then((m) => { m.warmUp(); return m; });
   const pick = document.getElementById("pick");
   const list = document.getElementById("file-list");
   const progress = document.getElementById("progress");
@@ -78,7 +79,8 @@ async function setUpSubmit(form) {
   const problems = JSON.parse(form.dataset.problems || "{}");
   let running = 0;
 
-  pick.addEventListener("change", async () => {
+  const onChoose = async () => {
+    const { hashFiles } = await engine;
     const files = Array.from(pick.files || []);
     list.replaceChildren();
     out.value = "";
@@ -113,12 +115,17 @@ async function setUpSubmit(form) {
     if (run !== running) return;
     const good = [];
     results.forEach((r, i) => {
-      if (!r || r.error || !r.sha256 || !r.md5) {
+      // Sent: photos and videos with their exact hashes, even when the browser could not decode
+      // them (then without PDQ, and said so). Not sent: empty files, files that could not be read,
+      // and files that are not photos or videos at all.
+      const usable = r && r.sha256 && r.md5 && (r.kind === "photo" || r.kind === "video");
+      if (!usable) {
         rows[i].textContent = ` — ${msg.msgFailed}: ${problemText(r && r.error, problems)}`;
         rows[i].className = "state bad";
         return;
       }
-      rows[i].textContent = ` — ${msg.msgDone}` + (r.note ? ` (${problemText(r.note, problems)})` : "");
+      const said = r.error || r.note;
+      rows[i].textContent = ` — ${msg.msgDone}` + (said ? ` (${problemText(said, problems)})` : "");
       const item = { kind: r.kind === "photo" || r.kind === "video" ? r.kind : "file", sha256: r.sha256, md5: r.md5, size: r.size };
       if (r.pdq) {
         item.kind = "photo";
@@ -133,7 +140,9 @@ async function setUpSubmit(form) {
     progress.textContent = fill(msg.msgReady, { n: good.length });
     send.disabled = false;
     send.focus();
-  });
+  };
+  pick.addEventListener("change", onChoose);
+  if (pick.files && pick.files.length) onChoose(); // a choice the browser kept (back button)
 
   form.addEventListener("submit", (e) => {
     if (!out.value) { e.preventDefault(); return; }
