@@ -1,6 +1,6 @@
 """portal: PINs, hash submissions, evidence log, browser-encrypted evidence, throttles, form tokens
 
-Revision ID: 0600_portal
+Revision ID: 0700_portal
 Revises: 0001_core
 Depends on: 0200_victim_cases
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0600_portal"
+revision = "0700_portal"
 down_revision = "0001_core"
 branch_labels = ("portal",)
 depends_on = "0200_victim_cases"
