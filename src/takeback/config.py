@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     )
     #: hosts the service may fetch URLs from (comma-separated); empty turns URL hashing off
     url_allowlist: str = ""
+    #: exchange APIs that may be configured (HMA's installed exchange types; comma-separated, from
+    #: ``takeback.exchanges.apis``). Exchanges are configured, not yet fetched (the federation issue).
+    exchange_apis: str = "sample"
     #: who is recorded as acting (custody, audit, bank entries) when a command gets no ``--by``: a role
     #: or a pseudonym. Empty means each surface's role label (see ``acting``), never the OS account.
     actor: str = ""

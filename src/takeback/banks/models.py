@@ -108,6 +108,16 @@ class BankChange(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class SignalTypeSetting(Base):
+    """HMA's per-signal-type ``enabled_ratio`` override (HMA keeps a type enabled while it is >= 0,
+    and takes only 0-1, so the value is recorded and shown; nothing reads it to match)."""
+
+    __tablename__ = "signal_type_setting"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    enabled_ratio: Mapped[float] = mapped_column(Float)
+
+
 class BankStore(Base):
     """The store's identity (one row): persisted index files are named after it."""
 

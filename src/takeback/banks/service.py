@@ -33,6 +33,7 @@ from takeback.banks.models import (
     BankInfo,
     BankStore,
     ContentSignal,
+    SignalTypeSetting,
     is_active,
     iso,
 )
@@ -318,6 +319,32 @@ def set_bank_ratio(session: Session, *, name: str, ratio: float, actor: str) -> 
         details={"ratio": ratio},
     )
     return bank
+
+
+def signal_type_ratios(session: Session) -> dict[str, float]:
+    """HMA's per-signal-type ``enabled_ratio`` overrides (a type without one is 1.0)."""
+    return {r.name: float(r.enabled_ratio) for r in session.scalars(select(SignalTypeSetting)).all()}
+
+
+def set_signal_type_ratio(session: Session, *, name: str, ratio: float, actor: str) -> None:
+    """Record HMA's ``enabled_ratio`` for a signal type (0-1, as HMA's store requires)."""
+    if not (math.isfinite(ratio) and 0.0 <= ratio <= 1.0):
+        raise BankError(
+            f"Invalid enabled ratio {ratio}. Must be in the range 0.0-1.0 inclusive.", code="invalid_ratio"
+        )
+    row = session.get(SignalTypeSetting, name)
+    if row is None:
+        session.add(SignalTypeSetting(name=name, enabled_ratio=ratio))
+    else:
+        row.enabled_ratio = ratio
+    record_audit(
+        session,
+        actor=actor,
+        action="signal_type.ratio",
+        object_type="signal_type",
+        object_id=name,
+        details={"ratio": ratio},
+    )
 
 
 def _future(until: datetime | None) -> datetime | None:
@@ -998,6 +1025,8 @@ __all__ = [
     "set_bank_enabled",
     "set_bank_ratio",
     "set_contents_enabled",
+    "set_signal_type_ratio",
+    "signal_type_ratios",
     "store_id",
     "update_bank",
 ]
