@@ -8,10 +8,10 @@ configured, and read as never fetched until fetching arrives with the federation
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Any
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from sqlalchemy import func, select
@@ -35,7 +35,7 @@ from takeback.exchanges import (
 )
 from takeback.exchanges.models import Exchange
 from takeback.signals import REGISTRY, IndexKind
-from takeback.web.deps import Admin, BankManager, BankReader, Lookup, SessionDep, StateDep, get_state
+from takeback.web.deps import Admin, BankManager, BankReader, Lookup, SessionDep, StateDep
 from takeback.web.hma import HMA_SIGNAL_TYPES, fail, hma_name, json_body, takeback_name
 from takeback.web.jsonbody import GuardedRoute
 from takeback.web.security import Principal
@@ -45,21 +45,6 @@ router = APIRouter(tags=["Configuration"], route_class=GuardedRoute)
 #: HMA's content types, in its order, all enabled
 CONTENT_TYPES = ("photo", "video")
 _EXCHANGE_NAME = re.compile(r"[A-Z0-9_]+")
-
-
-async def _any_key(request: Request) -> Principal:
-    """Any valid key, whatever its role (the site map holds no data)."""
-    state = await get_state(request)
-    auth = request.headers.get("authorization")
-    token = None
-    if auth:
-        scheme, _, value = auth.partition(" ")
-        if scheme.lower() == "bearer" and value:
-            token = value.strip()
-    return await state.keys.authenticate(token or request.headers.get("x-api-key"))
-
-
-AnyKey = Annotated[Principal, Depends(_any_key)]
 
 
 # --- signal and content types -----------------------------------------------------------------------
@@ -336,8 +321,8 @@ def _flask_style(path: str) -> str:
     return re.sub(r"\{([^}:]+)(?::[^}]*)?\}", r"<\1>", path)
 
 
-@router.get("/site-map", summary="Every route's path (HMA's Flask notation: <name>)")
-def site_map(caller: AnyKey, request: Request) -> list[str]:
+@router.get("/site-map", summary="Every route's path (HMA's Flask notation: <name>); curator and admin keys")
+def site_map(caller: BankReader, request: Request) -> list[str]:
     # the documented routes (FastAPI's routers are not a flat list), the app's own, HMA's OpenAPI path
     paths = set(request.app.openapi()["paths"])
     paths.update(r.path for r in request.app.routes if isinstance(r, Route | APIRoute))
