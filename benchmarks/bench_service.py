@@ -306,6 +306,10 @@ def main() -> None:
     ap.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "takeback-bench-service")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=1, help="wrk threads for the single-lookup runs")
+    ap.add_argument(
+        "--lookups-only", action="store_true", help="only the ceiling and single lookups (no batch, uploads)"
+    )
     ap.add_argument("--duration", type=int, default=20, help="seconds per wrk run")
     ap.add_argument("--soak", type=int, default=0, help="seconds of memory soak (0: skip)")
     ap.add_argument("--fresh", action="store_true", help="delete --data-dir first")
@@ -342,6 +346,7 @@ def main() -> None:
         "n_hashes": args.n,
         "workers": args.workers,
         "connections": args.connections,
+        "wrk_threads": args.threads,
         "duration_s": args.duration,
         "store_setup_s": round(store["setup_s"], 1),
         "startup_to_ready_s": round(startup_s, 1),
@@ -356,7 +361,9 @@ def main() -> None:
         )
         assert probe.status_code == 200 and probe.json()["matches"], probe.text
         results["memory_after_start"] = memory(proc.pid)
-        run = dict(connections=args.connections, duration=args.duration, server_pid=proc.pid)
+        run = dict(
+            connections=args.connections, duration=args.duration, server_pid=proc.pid, threads=args.threads
+        )
         print("ceiling: /status/live", file=sys.stderr)
         results["ceiling_status_live"] = run_wrk(f"{url}/status/live", script=None, env=base_env, **run)
         print("single lookups: /m/raw_lookup", file=sys.stderr)
@@ -382,29 +389,30 @@ def main() -> None:
         results["lookup"] = run_wrk(
             url, script=LOOKUP_LUA, env={**base_env, "BENCH_PATH": "/m/lookup?signal_type=pdq&signal="}, **run
         )
-        print("batch: /v1/match/batch (10,000 hashes per request)", file=sys.stderr)
-        batch = run_wrk(
-            f"{url}/v1/match/batch",
-            script=BODY_LUA,
-            env={**base_env, "BENCH_BODY": str(batch_file), "BENCH_CTYPE": "application/json"},
-            connections=2,
-            duration=args.duration,
-            server_pid=proc.pid,
-        )
-        batch["hashes_per_s"] = round(batch["requests_per_s"] * 10_000)
-        if batch["server_cpu_ms_per_request"]:  # robust to a busy machine: room on two idle cores
-            batch["server_cpu_us_per_hash"] = round(batch["server_cpu_ms_per_request"] * 1000 / 10_000, 1)
-            batch["hashes_per_s_on_2_idle_cores"] = round(2e6 / batch["server_cpu_us_per_hash"])
-        results["batch"] = batch
-        print("uploads: POST /m/lookup with a 1-MP JPEG", file=sys.stderr)
-        results["upload_lookup"] = run_wrk(
-            f"{url}/m/lookup",
-            script=BODY_LUA,
-            env={**base_env, "BENCH_BODY": str(upload_file), "BENCH_CTYPE": ctype},
-            connections=4,
-            duration=args.duration,
-            server_pid=proc.pid,
-        )
+        if not args.lookups_only:
+            print("batch: /v1/match/batch (10,000 hashes per request)", file=sys.stderr)
+            batch = run_wrk(
+                f"{url}/v1/match/batch",
+                script=BODY_LUA,
+                env={**base_env, "BENCH_BODY": str(batch_file), "BENCH_CTYPE": "application/json"},
+                connections=2,
+                duration=args.duration,
+                server_pid=proc.pid,
+            )
+            batch["hashes_per_s"] = round(batch["requests_per_s"] * 10_000)
+            if batch["server_cpu_ms_per_request"]:  # robust to a busy machine: room on two idle cores
+                batch["server_cpu_us_per_hash"] = round(batch["server_cpu_ms_per_request"] * 1000 / 10_000, 1)
+                batch["hashes_per_s_on_2_idle_cores"] = round(2e6 / batch["server_cpu_us_per_hash"])
+            results["batch"] = batch
+            print("uploads: POST /m/lookup with a 1-MP JPEG", file=sys.stderr)
+            results["upload_lookup"] = run_wrk(
+                f"{url}/m/lookup",
+                script=BODY_LUA,
+                env={**base_env, "BENCH_BODY": str(upload_file), "BENCH_CTYPE": ctype},
+                connections=4,
+                duration=args.duration,
+                server_pid=proc.pid,
+            )
         results["memory_after_load"] = memory(proc.pid)
         if args.soak:
             results["soak"] = soak(url, proc.pid, base_env, args.soak, args.connections)
@@ -429,7 +437,12 @@ def compare_http(data_dir: Path, args: argparse.Namespace, key: str, hashes_file
             print(f"round {round_ + 1}: {name} ({http})", file=sys.stderr)
             proc, url, _ = start_server(data_dir, args.workers, http=http)
             try:
-                run = dict(connections=args.connections, duration=args.duration, server_pid=proc.pid)
+                run = dict(
+                    connections=args.connections,
+                    duration=args.duration,
+                    server_pid=proc.pid,
+                    threads=args.threads,
+                )
                 ceiling = run_wrk(f"{url}/status/live", script=None, env=env, **run)
                 lookup = run_wrk(
                     url,

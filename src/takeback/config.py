@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     portal_submissions_per_hour: int = Field(default=10, gt=0, description="per client")
     portal_sealed_max_bytes: int = Field(default=16 * 1024 * 1024, gt=0, description="one encrypted file")
     portal_sealed_per_case: int = Field(default=50, gt=0, description="encrypted files one case may keep")
+    #: exchange APIs that may be configured (HMA's installed exchange types; comma-separated, from
+    #: ``takeback.exchanges.apis``). Exchanges are configured, not yet fetched (the federation issue).
+    exchange_apis: str = "sample"
     #: who is recorded as acting (custody, audit, bank entries) when a command gets no ``--by``: a role
     #: or a pseudonym. Empty means each surface's role label (see ``acting``), never the OS account.
     actor: str = ""

@@ -14,7 +14,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from takeback.net.fetch import FetchError, FetchPolicy, blocked_reason, fetch_to_file, fetch_url_bytes
+from takeback.net.fetch import (
+    FetchError,
+    FetchPolicy,
+    blocked_reason,
+    fetch_to_file,
+    fetch_url_bytes,
+    resolve_as_public,
+)
 
 BODY = b"\x89PNG\r\n\x1a\n" + b"evidence bytes " * 1000
 LOOPBACK_OK = FetchPolicy(allow_loopback=True, timeout_s=10)
@@ -287,3 +294,33 @@ def test_service_url_hashing_is_off_without_an_allow_list(monkeypatch: pytest.Mo
             "https://example.com/x.jpg", settings=SimpleNamespace(url_allowlist="cdn.example.org")
         )
     assert err.value.code == "host_not_allowed"
+
+
+def test_a_test_only_stand_in_makes_one_host_public_and_nothing_else(server: str, tmp_path: Path) -> None:
+    """``resolve_as_public`` (the HMA twins' image server): only the named host, only inside the
+    block; redirects to private addresses and the allow-list still apply."""
+    port = server.rsplit(":", 1)[1]
+    allow = SimpleNamespace(url_allowlist="127.0.0.1,localhost,10.0.0.1,169.254.169.254")
+    with pytest.raises(FetchError) as err:  # production: loopback refused, allow-listed or not
+        fetch_url_bytes(f"{server}/img.png", settings=allow)
+    assert err.value.code == "blocked_address"
+    with resolve_as_public("127.0.0.1", "127.0.0.1"):
+        assert fetch_url_bytes(f"{server}/img.png", settings=allow) == BODY
+        for url, code in (
+            (f"http://localhost:{port}/img.png", "blocked_address"),  # another name: checked as ever
+            (f"{server}/to-private", "blocked_address"),  # a redirect leaving the stand-in
+            (f"{server}/to-metadata", "blocked_address"),
+        ):
+            with pytest.raises(FetchError) as err:
+                fetch_url_bytes(url, settings=allow)
+            assert err.value.code == code, url
+        with pytest.raises(FetchError) as err:
+            fetch_url_bytes(f"{server}/img.png", settings=SimpleNamespace(url_allowlist="example.org"))
+        assert err.value.code == "host_not_allowed"
+        with pytest.raises(RuntimeError), resolve_as_public("127.0.0.1", "127.0.0.1"):
+            pass  # one stand-in per host at a time
+        with pytest.raises(ValueError):
+            resolve_as_public("cdn.example.org", "not-an-address").__enter__()
+    with pytest.raises(FetchError) as err:  # gone again after the block
+        fetch_url_bytes(f"{server}/img.png", settings=allow)
+    assert err.value.code == "blocked_address"

@@ -173,7 +173,6 @@ def test_validation_of_bank_fields(service: Service) -> None:
     for body, word in [
         ({"name": "bad name!"}, "UPPER_WITH_UNDERSCORE"),
         ({"name": "OK_NAME", "pdq_threshold": 500}, "threshold"),
-        ({"name": "OK_NAME", "enabled_ratio": 0.3}, "enabled_ratio"),
     ]:
         assert word in hma_error(c.post("/c/banks", json=body), 400), body
     r = c.post("/c/banks", json={})  # HMA's body model: a 422 list

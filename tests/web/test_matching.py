@@ -69,9 +69,12 @@ def test_disabled_bank_does_not_match(service: Service) -> None:
     pdq = "3c" * 32
     cid = c.post(f"/c/bank/{bank}/signal", json={"pdq": pdq}).json()["id"]
     assert c.put(f"/c/bank/{bank}", json={"enabled": False}).json()["matching_enabled_ratio"] == 0.0
-    assert c.get("/m/raw_lookup", params={"signal_type": "pdq", "signal": pdq}).json() == {"matches": []}
+    q = {"signal_type": "pdq", "signal": pdq}
+    assert c.get("/m/lookup", params=q).json() == {}
+    # HMA's raw lookup reads no enabled state (the index's answer): it still names the entry
+    assert c.get("/m/raw_lookup", params=q).json() == {"matches": [cid]}
     c.put(f"/c/bank/{bank}", json={"enabled": True})
-    assert c.get("/m/raw_lookup", params={"signal_type": "pdq", "signal": pdq}).json() == {"matches": [cid]}
+    assert c.get("/m/lookup", params=q).json() == {bank: [{"bank_content_id": cid, "distance": "0"}]}
 
 
 def test_dihedral_matching_of_uploads(service: Service) -> None:

@@ -41,6 +41,21 @@ ROUTES: list[tuple[str, str, dict[str, Any], Permission]] = [
     ("GET", "/c/bank/{bank}/content/{content}", {}, Permission.READ_BANKS),
     ("PUT", "/c/bank/{bank}/content/{content}", {"json": {"disable_until_ts": 1}}, Permission.MANAGE_BANKS),
     ("DELETE", "/c/bank/{bank}/content/{doomed_content}", {}, Permission.MANAGE_BANKS),
+    ("GET", "/c/signal_type", {}, Permission.READ_BANKS),
+    ("PUT", "/c/signal_type/{stype}", {"json": {"enabled_ratio": 1}}, Permission.MANAGE_BANKS),
+    ("GET", "/c/signal_type/index", {}, Permission.LOOKUP),
+    ("GET", "/c/content_type", {}, Permission.READ_BANKS),
+    ("GET", "/c/exchanges/apis", {}, Permission.READ_BANKS),
+    ("GET", "/c/exchanges/api/{api}", {}, Permission.READ_BANKS),
+    ("POST", "/c/exchanges/api/{api}", {"json": {}}, Permission.MANAGE_KEYS),
+    ("GET", "/c/exchanges/api/{api}/schema", {}, Permission.READ_BANKS),
+    ("GET", "/c/exchanges", {}, Permission.READ_BANKS),
+    ("POST", "/c/exchanges", {"json": {"bank": "{new}", "api": "sample"}}, Permission.MANAGE_BANKS),
+    ("GET", "/c/exchange/{exchange}", {}, Permission.READ_BANKS),
+    ("GET", "/c/exchange/{exchange}/status", {}, Permission.READ_BANKS),
+    ("PUT", "/c/exchange/{exchange}", {"json": {"enabled": True}}, Permission.MANAGE_BANKS),
+    ("DELETE", "/c/exchange/{exchange}", {}, Permission.MANAGE_BANKS),
+    ("GET", "/site-map", {}, Permission.READ_BANKS),
     ("GET", "/v1/keys", {}, Permission.MANAGE_KEYS),
     ("POST", "/v1/keys", {"json": {"role": "matcher"}}, Permission.MANAGE_KEYS),
     ("GET", "/v1/keys/{key_id}", {}, Permission.MANAGE_KEYS),
@@ -57,6 +72,9 @@ def test_the_table_covers_every_route(service: Service) -> None:
         "{content}": "{content_id}",
         "{doomed_content}": "{content_id}",
         "{doomed_key}": "{key_id}",
+        "{stype}": "{signal_type_name}",
+        "{api}": "{api_name}",
+        "{exchange}": "{exchange_name}",
     }
     tabled = set()
     for method, path, _, _ in ROUTES:
@@ -84,6 +102,9 @@ def _fill(service: Service, n: int) -> dict[str, str]:
         "key_id": key_id,
         "doomed_key": doomed_key,
         "new": f"NEW_{n}",
+        "stype": "pdq",
+        "api": "sample",
+        "exchange": f"NO_EXCHANGE_{n}",  # a 404 for roles that may ask
         "fresh_pdq": f"{(n * 104729) % 2**32:08x}" * 8,
     }
 

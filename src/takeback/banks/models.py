@@ -11,7 +11,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from takeback.clock import as_utc
@@ -46,6 +57,9 @@ class Bank(Base):
     is_allow_list: Mapped[bool] = mapped_column(Boolean, default=False)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    #: HMA's ``enabled_ratio`` while enabled: the share of HMA lookups (``/m/lookup``) the bank
+    #: matches, by a coin flip per lookup; ``/v1``, the CLI and everything else read only ``enabled``
+    matching_ratio: Mapped[float] = mapped_column(Float, default=1.0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(String(200))
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -94,6 +108,16 @@ class BankChange(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class SignalTypeSetting(Base):
+    """HMA's per-signal-type ``enabled_ratio`` override (HMA keeps a type enabled while it is >= 0,
+    and takes only 0-1, so the value is recorded and shown; nothing reads it to match)."""
+
+    __tablename__ = "signal_type_setting"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    enabled_ratio: Mapped[float] = mapped_column(Float)
+
+
 class BankStore(Base):
     """The store's identity (one row): persisted index files are named after it."""
 
@@ -123,6 +147,8 @@ class BankInfo:
     entries: int
     disabled_entries: int
     signals: dict[str, int]
+    #: HMA's ``enabled_ratio`` while active (see ``Bank.matching_ratio``)
+    matching_ratio: float = 1.0
 
     def to_record(self) -> dict[str, Any]:
         return {

@@ -12,6 +12,7 @@ catches up by applying ``seq > N`` only.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from takeback.banks.models import (
     BankInfo,
     BankStore,
     ContentSignal,
+    SignalTypeSetting,
     is_active,
     iso,
 )
@@ -180,6 +182,7 @@ def create_bank(
         is_allow_list=allow_list,
         enabled=True,
         disabled_until=None,
+        matching_ratio=1.0,
         created_at=utcnow(),
         created_by=actor,
         deleted_at=None,
@@ -281,6 +284,8 @@ def set_bank_enabled(
     _lock_change_log(session)
     bank = get_bank(session, name=name)
     bank.enabled, bank.disabled_until = enabled, None if enabled else until
+    if enabled and not bank.matching_ratio > 0:
+        bank.matching_ratio = 1.0  # enabled means matching (a ratio of 0 would say otherwise)
     _log_bank_change(session, bank.id)
     record_audit(
         session,
@@ -291,6 +296,55 @@ def set_bank_enabled(
         details={"until": iso(until)} if until else {},
     )
     return bank
+
+
+def set_bank_ratio(session: Session, *, name: str, ratio: float, actor: str) -> Bank:
+    """HMA's ``enabled_ratio``: above 0 the bank is enabled and matches that share of HMA lookups
+    (a coin flip per lookup, ``/m/lookup`` only); 0 or below disables it, as ``set_bank_enabled``."""
+    if not math.isfinite(ratio):
+        raise BankError("enabled_ratio: must be a finite number.", code="invalid_ratio")
+    _lock_change_log(session)
+    bank = get_bank(session, name=name)
+    enabled = ratio > 0
+    if (bank.enabled, bank.matching_ratio) == (enabled, ratio) and bank.disabled_until is None:
+        return bank
+    bank.enabled, bank.disabled_until, bank.matching_ratio = enabled, None, ratio
+    _log_bank_change(session, bank.id)
+    record_audit(
+        session,
+        actor=actor,
+        action="bank.ratio",
+        object_type="bank",
+        object_id=bank.id,
+        details={"ratio": ratio},
+    )
+    return bank
+
+
+def signal_type_ratios(session: Session) -> dict[str, float]:
+    """HMA's per-signal-type ``enabled_ratio`` overrides (a type without one is 1.0)."""
+    return {r.name: float(r.enabled_ratio) for r in session.scalars(select(SignalTypeSetting)).all()}
+
+
+def set_signal_type_ratio(session: Session, *, name: str, ratio: float, actor: str) -> None:
+    """Record HMA's ``enabled_ratio`` for a signal type (0-1, as HMA's store requires)."""
+    if not (math.isfinite(ratio) and 0.0 <= ratio <= 1.0):
+        raise BankError(
+            f"Invalid enabled ratio {ratio}. Must be in the range 0.0-1.0 inclusive.", code="invalid_ratio"
+        )
+    row = session.get(SignalTypeSetting, name)
+    if row is None:
+        session.add(SignalTypeSetting(name=name, enabled_ratio=ratio))
+    else:
+        row.enabled_ratio = ratio
+    record_audit(
+        session,
+        actor=actor,
+        action="signal_type.ratio",
+        object_type="signal_type",
+        object_id=name,
+        details={"ratio": ratio},
+    )
 
 
 def _future(until: datetime | None) -> datetime | None:
@@ -350,6 +404,7 @@ def list_banks(session: Session, *, now: datetime | None = None) -> list[BankInf
             entries=entries[b.id][0],
             disabled_entries=entries[b.id][1],
             signals=dict(sorted(signals[b.id].items())),
+            matching_ratio=b.matching_ratio if b.matching_ratio is not None else 1.0,
         )
         for b in banks
     ]
@@ -513,9 +568,9 @@ def _insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> 
 
 
 def _insert_entries(
-    session: Session, *, bank: Bank, entries: Sequence[NewContent], actor: str
+    session: Session, *, bank: Bank, entries: Sequence[NewContent], actor: str, dedup: bool = True
 ) -> list[AddOutcome]:
-    """Insert entries (in chunks), skipping any whose signal value is already in the bank."""
+    """Insert entries (in chunks), skipping (``dedup``) any whose signal value is already in the bank."""
     outcomes: list[AddOutcome] = []
     twins: dict[int, int] = {}  # outcome index -> index of the same-call entry it duplicates
     now = utcnow()
@@ -529,14 +584,14 @@ def _insert_entries(
         for e in chunk:
             for sig in e.signals:
                 wanted.setdefault(sig.signal_type, set()).add(sig.value)
-        known = _existing_values(session, bank.id, wanted)
+        known = _existing_values(session, bank.id, wanted) if dedup else {}
         fresh: list[NewContent] = []
         slots: list[int] = []  # outcome index of each fresh entry
         pending: dict[tuple[str, bytes], int] = {}  # values of this chunk's fresh entries -> outcome index
         for e in chunk:
             keys = [(s.signal_type, s.value) for s in e.signals]
             dup = next((known[k] for k in keys if k in known), None)
-            twin = next((pending[k] for k in keys if k in pending), None)
+            twin = next((pending[k] for k in keys if k in pending), None) if dedup else None
             if dup is not None:
                 outcomes.append(AddOutcome(None, duplicate_of=dup))
             elif twin is not None:
@@ -605,16 +660,22 @@ def _id_ranges(ids: Iterable[int]) -> list[list[int]]:
 
 
 def add_contents(
-    session: Session, *, bank_name: str, entries: Sequence[NewContent], actor: str
+    session: Session,
+    *,
+    bank_name: str,
+    entries: Sequence[NewContent],
+    actor: str,
+    dedup: bool = True,
 ) -> list[AddOutcome]:
     """Add entries to a bank. An entry sharing any signal value with one already in the bank (or
     earlier in ``entries``) is a duplicate: it is skipped and its outcome names the existing entry.
+    ``dedup=False`` adds every entry as a row of its own (HMA's routes: HMA keeps no such rule).
     """
     for e in entries:
         _validated(e)
     _lock_change_log(session)
     bank = get_bank(session, name=bank_name)
-    outcomes = _insert_entries(session, bank=bank, entries=entries, actor=actor)
+    outcomes = _insert_entries(session, bank=bank, entries=entries, actor=actor, dedup=dedup)
     added = [o.content_id for o in outcomes if o.content_id is not None]
     record_audit(
         session,
@@ -977,7 +1038,10 @@ __all__ = [
     "list_banks",
     "remove_contents",
     "set_bank_enabled",
+    "set_bank_ratio",
     "set_contents_enabled",
+    "set_signal_type_ratio",
+    "signal_type_ratios",
     "store_id",
     "update_bank",
 ]

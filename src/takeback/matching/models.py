@@ -28,10 +28,13 @@ class BankPolicy:
     allow_list: bool
     enabled: bool
     disabled_until: datetime | None
+    #: HMA's ``enabled_ratio`` while enabled (the HMA lookup routes flip a coin against it)
+    ratio: float = 1.0
 
     @classmethod
     def from_bank(cls, b: Bank) -> BankPolicy:
-        return cls(b.id, b.name, b.pdq_threshold, b.is_allow_list, b.enabled, as_utc(b.disabled_until))
+        ratio = b.matching_ratio if b.matching_ratio is not None else 1.0
+        return cls(b.id, b.name, b.pdq_threshold, b.is_allow_list, b.enabled, as_utc(b.disabled_until), ratio)
 
     def active(self, now: datetime) -> bool:
         return is_active(self.enabled, self.disabled_until, now)
@@ -143,6 +146,11 @@ class Match:
     #: the query's or the stored PDQ hash has quality < 50: treat the match with care
     low_quality: bool
     suppressed_by: Suppressor | None = None
+    #: the entry and its bank are enabled (always, unless the lookup asked for disabled ones too)
+    entry_active: bool = True
+    bank_active: bool = True
+    #: the bank's HMA ``enabled_ratio`` (see ``BankPolicy.ratio``)
+    bank_ratio: float = 1.0
 
     @property
     def suppressed(self) -> bool:

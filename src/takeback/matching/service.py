@@ -334,8 +334,11 @@ class Matcher:
 
     # --- lookups --------------------------------------------------------------------------------
 
-    def _scope(self, s: Session, names: Sequence[str] | None, now: datetime) -> dict[int, BankPolicy]:
-        """Active banks to report: the named ones (all when none named) plus every allow-list bank."""
+    def _scope(
+        self, s: Session, names: Sequence[str] | None, now: datetime, inactive: bool = False
+    ) -> dict[int, BankPolicy]:
+        """Active banks to report (``inactive``: disabled ones too): the named ones (all when none
+        named) plus every allow-list bank."""
         wanted: set[int] = set()
         if names:
             by_name = {b.name.lower(): b.id for b in self._banks.values()}
@@ -350,7 +353,7 @@ class Matcher:
         return {
             b.id: b
             for b in policies.values()
-            if b.active(now) and (not names or b.id in wanted or b.allow_list)
+            if (inactive or b.active(now)) and (not names or b.id in wanted or b.allow_list)
         }
 
     def match(
@@ -359,13 +362,16 @@ class Matcher:
         *,
         banks: Sequence[str] | None = None,
         now: datetime | None = None,
+        inactive: bool = False,
     ) -> list[MatchResult]:
-        """Every match of every query, in query order (see :class:`MatchResult`)."""
+        """Every match of every query, in query order (see :class:`MatchResult`). ``inactive`` also
+        reports disabled entries and banks (``Match.entry_active`` / ``bank_active`` say which):
+        HMA's raw lookup does not filter them; they never suppress anything."""
         at = now or utcnow()
         results = [MatchResult(q) for q in queries]
         with self.db.session() as s:
             self._refresh_with(s, force=False)
-            scope = self._scope(s, banks, at)
+            scope = self._scope(s, banks, at, inactive)
             if not scope:
                 return results
             radius = max(b.threshold for b in scope.values())
@@ -389,7 +395,7 @@ class Matcher:
                     if value is not None:
                         exact[name].setdefault(value, []).append(qi)
             for row in _fetch(s, candidates, exact):
-                self._judge(row, queries, results, candidates, exact, scope, at)
+                self._judge(row, queries, results, candidates, exact, scope, at, inactive)
         for r in results:
             if r.matches:
                 r.matches = _with_allow_lists(r.matches)
@@ -450,11 +456,16 @@ class Matcher:
         exact: dict[str, dict[bytes, list[int]]],
         scope: dict[int, BankPolicy],
         at: datetime,
+        inactive: bool = False,
     ) -> None:
         sid, content_id, signal_type, value, quality, bank_id, note, meta, source, enabled, until = row
         bank = scope.get(bank_id)
-        if bank is None or not is_active(enabled, until, at):
+        if bank is None:
             return
+        entry_active = is_active(enabled, until, at)
+        if not entry_active and not inactive:
+            return
+        bank_active = bank.active(at)
         value = bytes(value)
         if signal_type == "pdq":
             for qi in sorted(candidates.get(sid, ())):
@@ -478,6 +489,9 @@ class Matcher:
                         source=source,
                         stored_quality=quality,
                         low_quality=q.low_quality or (quality is not None and quality < LOW_QUALITY),
+                        entry_active=entry_active,
+                        bank_active=bank_active,
+                        bank_ratio=bank.ratio,
                     )
                 )
         else:
@@ -497,6 +511,9 @@ class Matcher:
                         source=source,
                         stored_quality=None,
                         low_quality=False,
+                        entry_active=entry_active,
+                        bank_active=bank_active,
+                        bank_ratio=bank.ratio,
                     )
                 )
 
@@ -547,7 +564,7 @@ def _fetch(
 def _with_allow_lists(matches: list[Match]) -> list[Match]:
     """Sorted; an allow-list match marks the query's other matches suppressed, naming the entry."""
     matches.sort(key=lambda m: (m.distance, m.bank, m.content_id, m.signal_type))
-    allow = [m for m in matches if m.allow_list]
+    allow = [m for m in matches if m.allow_list and m.entry_active and m.bank_active]
     if not allow:
         return matches
     best = min(allow, key=lambda m: (m.signal_type == "pdq", m.distance, m.content_id))

@@ -27,8 +27,9 @@ import hashlib
 import ipaddress
 import os
 import socket
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -138,8 +139,39 @@ def blocked_reason(ip: IPAddress, *, allow_loopback: bool = False) -> str | None
     return None
 
 
+#: test-only stand-ins for DNS (see :func:`resolve_as_public`); always empty in production
+_PUBLIC_STAND_INS: dict[str, tuple[str, ...]] = {}
+_STAND_INS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def resolve_as_public(host: str, *addresses: str) -> Iterator[None]:
+    """For tests only: while the block runs, ``host`` resolves to ``addresses`` and they count as
+    public (a local server on 127.0.0.1 stands in for an allow-listed public host).
+
+    Nothing else changes: the allow-list, ports, redirects, sizes and deadlines apply as always, and
+    every other host, including any other name for the same addresses, is checked as in production.
+    No setting or environment variable reaches this; only code that calls it.
+    """
+    key = host.rstrip(".").lower()
+    for a in addresses:
+        ipaddress.ip_address(a)  # addresses, not names
+    with _STAND_INS_LOCK:
+        if key in _PUBLIC_STAND_INS:
+            raise RuntimeError(f"{host} already has stand-in addresses")
+        _PUBLIC_STAND_INS[key] = tuple(addresses)
+    try:
+        yield
+    finally:
+        with _STAND_INS_LOCK:
+            _PUBLIC_STAND_INS.pop(key, None)
+
+
 def resolve_checked(host: str, port: int, policy: FetchPolicy) -> list[str]:
     """Resolve ``host`` and return its addresses, refusing if any of them is blocked."""
+    stand_in = _PUBLIC_STAND_INS.get(host.rstrip(".").lower())
+    if stand_in is not None:
+        return list(stand_in)
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:

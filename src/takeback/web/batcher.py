@@ -15,6 +15,9 @@ import anyio.to_thread
 from takeback.matching import MatchQuery, MatchResult
 from takeback.web.index import MatcherHandle
 
+#: a group of lookups that share one matcher call: (bank names or None for all, with disabled ones)
+_Group = tuple[tuple[str, ...] | None, bool]
+
 
 class MatchBatcher:
     """Coalesces concurrent small lookups into one matcher call (adaptive batching).
@@ -22,42 +25,46 @@ class MatchBatcher:
     A lookup joins a queue; one task per worker drains it, running everything queued as one
     ``Matcher.match`` in a thread while new lookups queue behind it. Idle, a lookup runs alone (one
     thread hop); under load, dozens share one batched index search, which costs a fraction of as
-    many single searches. Requests naming different banks go in separate groups.
+    many single searches. Requests naming different banks (or asking for disabled entries too)
+    go in separate groups.
     """
 
     def __init__(self, matcher: MatcherHandle) -> None:
         self._matcher = matcher
-        self._queue: list[tuple[Sequence[MatchQuery], tuple[str, ...] | None, asyncio.Future[Any]]] = []
+        self._queue: list[tuple[Sequence[MatchQuery], _Group, asyncio.Future[Any]]] = []
         self._draining = False
         self.batches = 0
         self.lookups = 0
 
-    async def match(self, queries: Sequence[MatchQuery], banks: list[str] | None) -> list[MatchResult]:
+    async def match(
+        self, queries: Sequence[MatchQuery], banks: list[str] | None, *, inactive: bool = False
+    ) -> list[MatchResult]:
         fut: asyncio.Future[list[MatchResult]] = asyncio.get_running_loop().create_future()
-        self._queue.append((queries, tuple(banks) if banks else None, fut))
+        self._queue.append((queries, (tuple(banks) if banks else None, inactive), fut))
         if not self._draining:
             self._draining = True
             asyncio.get_running_loop().create_task(self._drain())
         return await fut
 
     def _run(
-        self, groups: dict[tuple[str, ...] | None, list[Sequence[MatchQuery]]]
-    ) -> dict[tuple[str, ...] | None, list[MatchResult] | BaseException]:
+        self, groups: dict[_Group, list[Sequence[MatchQuery]]]
+    ) -> dict[_Group, list[MatchResult] | BaseException]:
         matcher = self._matcher.get()
-        out: dict[tuple[str, ...] | None, list[MatchResult] | BaseException] = {}
-        for banks, parts in groups.items():
+        out: dict[_Group, list[MatchResult] | BaseException] = {}
+        for group, parts in groups.items():
+            banks, inactive = group
             flat = [q for part in parts for q in part]
             try:
-                out[banks] = matcher.match(flat, banks=list(banks) if banks else None)
+                out[group] = matcher.match(flat, banks=list(banks) if banks else None, inactive=inactive)
             except BaseException as exc:  # delivered to the requests of this group only
-                out[banks] = exc
+                out[group] = exc
         return out
 
     async def _drain(self) -> None:
         try:
             while self._queue:
                 jobs, self._queue = self._queue, []
-                groups: dict[tuple[str, ...] | None, list[Sequence[MatchQuery]]] = {}
+                groups: dict[_Group, list[Sequence[MatchQuery]]] = {}
                 for queries, banks, _ in jobs:
                     groups.setdefault(banks, []).append(queries)
                 try:
@@ -69,7 +76,7 @@ class MatchBatcher:
                     raise
                 self.batches += 1
                 self.lookups += len(jobs)
-                offsets: dict[tuple[str, ...] | None, int] = {}
+                offsets: dict[_Group, int] = {}
                 for queries, banks, fut in jobs:
                     got = done[banks]
                     if fut.done():

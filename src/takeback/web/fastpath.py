@@ -42,8 +42,8 @@ def _routes() -> dict[str, tuple[Callable[..., Awaitable[Any]], frozenset[str], 
         ),
         "/m/lookup": (
             lookup_get,
-            frozenset({"signal_type", "signal", "banks", "seed"}),
-            frozenset({"include_metadata", "bypass_coinflip"}),
+            frozenset({"signal_type", "signal", "banks", "seed", "bypass_coinflip"}),
+            frozenset({"include_metadata"}),
         ),
     }
 

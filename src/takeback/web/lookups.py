@@ -9,6 +9,7 @@ key may see, the audit row: :func:`_audit`), so scope and audit cannot be forgot
 
 from __future__ import annotations
 
+import random
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -90,13 +91,17 @@ async def match_for(
     *,
     banks: list[str] | None,
     route: str,
+    inactive: bool = False,
 ) -> list[MatchResult]:
-    """Match ``queries`` as ``principal`` may see them, and audit the lookup if anything matched."""
+    """Match ``queries`` as ``principal`` may see them, and audit the lookup if anything matched.
+    ``inactive``: disabled entries and banks too (``Matcher.match``)."""
     matcher = await _ready_and_in_scope(state, principal, banks)
     if len(queries) <= BATCHER_MAX_QUERIES:
-        results = await state.batcher.match(queries, banks)
+        results = await state.batcher.match(queries, banks, inactive=inactive)
     else:
-        results = await anyio.to_thread.run_sync(lambda: matcher.match(queries, banks=banks))
+        results = await anyio.to_thread.run_sync(
+            lambda: matcher.match(queries, banks=banks, inactive=inactive)
+        )
     await _restrict_and_audit(state, principal, enumerate(results), len(queries), route)
     return results
 
@@ -182,20 +187,59 @@ async def hma_match_for(
     *,
     banks: list[str] | None,
     route: str,
+    inactive: bool = False,
 ) -> list[MatchResult]:
     """:func:`match_for` as HMA filters (:func:`_as_hma`)."""
     return await _as_hma(
         state,
         principal,
         banks,
-        lambda names: match_for(state, principal, queries, banks=names, route=route),
+        lambda names: match_for(state, principal, queries, banks=names, route=route, inactive=inactive),
         lambda: [MatchResult(q) for q in queries],
     )
 
 
-def effective(m: Match) -> bool:
-    """A match that should act: in a blocking bank and not suppressed by an allow-list entry."""
+def blocking(m: Match) -> bool:
+    """In a blocking bank and not suppressed by an allow-list entry (enabled or not)."""
     return not m.allow_list and not m.suppressed
+
+
+def effective(m: Match) -> bool:
+    """A match that should act: enabled, in an enabled blocking bank, not suppressed by an allow-list
+    entry."""
+    return blocking(m) and m.entry_active and m.bank_active
+
+
+def hma_ratio(m: Match) -> float:
+    """The bank's ``matching_enabled_ratio`` as HMA shows it: its ratio while enabled, else 0 (or the
+    negative ratio it was given)."""
+    return m.bank_ratio if m.bank_active else min(0.0, m.bank_ratio)
+
+
+class CoinFlip:
+    """HMA's coin flip for one lookup of one signal type: a bank takes part when its ratio is at least
+    ``random.Random(seed).random()`` (``seed`` as given, so a seed gives the same flip every time;
+    without one, a fresh flip), or at least 0 with ``bypass_coinflip`` (which lets disabled banks
+    match too, as in HMA). The flip is drawn only for a bank with a ratio under 1."""
+
+    __slots__ = ("_seed", "_value")
+
+    def __init__(self, seed: str | None, *, bypass: bool = False) -> None:
+        self._seed = seed
+        self._value: float | None = 0.0 if bypass else None
+
+    @property
+    def value(self) -> float:
+        if self._value is None:
+            # HMA's own draw (a sampling ratio, not a secret: a seed must give HMA's flip)
+            self._value = random.Random(self._seed).random()  # noqa: S311
+        return self._value
+
+    def allows(self, m: Match) -> bool:
+        ratio = hma_ratio(m)
+        if ratio >= 1.0:  # the flip is below 1
+            return True
+        return ratio >= self.value
 
 
 def hma_entry(m: Match, *, include_metadata: bool = False) -> dict[str, Any]:
@@ -208,26 +252,34 @@ def hma_entry(m: Match, *, include_metadata: bool = False) -> dict[str, Any]:
 
 
 def hma_by_bank(
-    matches: Sequence[Match], *, include_metadata: bool = False
+    matches: Sequence[Match], *, include_metadata: bool = False, coin: CoinFlip | None = None
 ) -> dict[str, list[dict[str, Any]]]:
-    """``{bank: [{bank_content_id, distance}]}`` of the effective matches."""
+    """``{bank: [{bank_content_id, distance}]}`` of the effective matches (with ``coin``: of enabled
+    entries in the banks the coin flip lets in)."""
     out: dict[str, list[dict[str, Any]]] = {}
     for m in matches:
-        if effective(m):
+        if blocking(m) and m.entry_active and (m.bank_active if coin is None else coin.allows(m)):
             out.setdefault(m.bank, []).append(hma_entry(m, include_metadata=include_metadata))
     return out
 
 
 def hma_by_signal_type(
-    matches: Sequence[Match], signal_types: Sequence[str], *, include_metadata: bool = False
+    matches: Sequence[Match],
+    signal_types: Sequence[str],
+    *,
+    include_metadata: bool = False,
+    seed: str | None = None,
+    bypass_coinflip: bool = False,
 ) -> dict[str, dict[str, list[dict[str, Any]]]]:
     """``{signal_type: {bank: [...]}}`` with an entry (maybe empty) for every queried type, under
-    HMA's names (``video_md5``)."""
+    HMA's names (``video_md5``); one coin flip per type, as HMA looks each type up on its own."""
     from takeback.web.hma import hma_name
 
     return {
         hma_name(st): hma_by_bank(
-            [m for m in matches if m.signal_type == st], include_metadata=include_metadata
+            [m for m in matches if m.signal_type == st],
+            include_metadata=include_metadata,
+            coin=CoinFlip(seed, bypass=bypass_coinflip),
         )
         for st in signal_types
     }

@@ -1,10 +1,18 @@
 """Fixtures for the HMA twins: a fresh takeback service per test (HMA resets its tables per test, and
 its tests pin content ids from 1), HMA's sample hashes, and HMA's two checkerboard images served over
-local HTTP."""
+local HTTP (HMA's ``image_server``).
+
+takeback refuses to fetch from loopback addresses (SSRF), so ``image_server`` holds the one explicit
+test-only override, ``takeback.net.fetch.resolve_as_public``: while a twin runs, ``127.0.0.1`` counts
+as an allow-listed public host. Without it the same URL is refused (``test_url_guard.py``).
+"""
 
 from __future__ import annotations
 
+import functools
+import http.server
 import io
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +20,12 @@ import httpx
 import pytest
 from PIL import Image
 
+from takeback.net.fetch import resolve_as_public
+from takeback.signals.fingerprint import FingerprintOptions, fingerprint_bytes
 from tests.web.conftest import Service, running_service
+
+#: the host the image server listens on (allow-listed in every twin's service)
+IMAGE_HOST = "127.0.0.1"
 
 #: pytx's PdqSignal.get_examples(), in order (HMA's e2e and match tests add these)
 PDQ_EXAMPLES = [
@@ -54,6 +67,45 @@ def images() -> dict[str, bytes]:
     return {"image1.jpg": checkerboard(8), "image2.jpg": checkerboard(16)}
 
 
+@pytest.fixture(scope="session")
+def _image_files(tmp_path_factory: pytest.TempPathFactory, images: dict[str, bytes]) -> Iterator[str]:
+    """HMA's image server: a plain HTTP server on 127.0.0.1 serving image1.jpg and image2.jpg."""
+    folder = tmp_path_factory.mktemp("images")
+    for name, data in images.items():
+        (folder / name).write_bytes(data)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer((IMAGE_HOST, 0), functools.partial(Quiet, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{IMAGE_HOST}:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def image_server(_image_files: str) -> Iterator[str]:
+    """HMA's ``image_server`` base URL, fetchable by the service for the test's duration."""
+    with resolve_as_public(IMAGE_HOST, IMAGE_HOST):
+        yield _image_files
+
+
+@pytest.fixture(scope="session")
+def image_url_to_pdq(_image_files: str, images: dict[str, bytes]) -> dict[str, str]:
+    """HMA's ``IMAGE_URL_TO_PDQ``: each served image's PDQ, hashed from the file."""
+    out = {}
+    for name, data in images.items():
+        fp = fingerprint_bytes(data, name=name, options=FingerprintOptions())
+        assert fp.pdq
+        out[f"{_image_files}/{name}"] = fp.pdq
+    return out
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def fresh(
     request: pytest.FixtureRequest,
@@ -61,9 +113,18 @@ def fresh(
     _sqlite_template: Path,
     _pg_template: tuple[str, str] | None,
 ) -> Iterator[Service]:
-    """A service on an empty store, for one test (ids start at 1, as after HMA's table reset)."""
+    """A service on an empty store, for one test (ids start at 1, as after HMA's table reset).
+    ``@pytest.mark.service(**settings)`` changes its settings (HMA's tests patch its config)."""
+    marker = request.node.get_closest_marker("service")
+    extra = dict(marker.kwargs) if marker else {}
     with running_service(
-        request.param, tmp_path, _sqlite_template, _pg_template, api_key_cache_seconds=0.5
+        request.param,
+        tmp_path,
+        _sqlite_template,
+        _pg_template,
+        api_key_cache_seconds=0.5,
+        url_allowlist=IMAGE_HOST,
+        **extra,
     ) as svc:
         yield svc
 
@@ -81,7 +142,17 @@ def create_bank(client: httpx.Client, name: str) -> None:
     assert r.json() == {"matching_enabled_ratio": 1.0, "name": name}
 
 
-def add_photo(client: httpx.Client, bank: str, data: bytes, **form: str) -> httpx.Response:
-    """HMA's add by URL, as an upload: takeback refuses loopback URLs (SSRF), the one other
-    deliberate difference, so the image goes in the ``photo`` field instead."""
-    return client.post(f"/c/bank/{bank}/content", files={"photo": ("image.jpg", data)}, data=form or None)
+def add_url(client: httpx.Client, bank: str, url: str, **body: object) -> httpx.Response:
+    """HMA's add: ``POST /c/bank/{bank}/content?url=...&content_type=photo``, a JSON body if given."""
+    return client.post(
+        f"/c/bank/{bank}/content", params={"url": url, "content_type": "photo"}, json=body or None
+    )
+
+
+def add_hash_to_bank(
+    client: httpx.Client, bank: str, url: str, pdq: dict[str, str], content_id: int = 1
+) -> None:
+    """HMA's helper: 200 and exactly ``{id, signals: {pdq}}``."""
+    r = add_url(client, bank, url)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"id": content_id, "signals": {"pdq": pdq[url]}}

@@ -33,6 +33,7 @@ from takeback.banks.service import (
     list_banks,
     remove_contents,
     set_bank_enabled,
+    set_bank_ratio,
     set_content_note,
     set_contents_enabled,
     update_bank,
@@ -78,7 +79,9 @@ FIVE_YEARS = timedelta(days=5 * 365)
 
 
 def ratio(info: BankInfo) -> float:
-    return 1.0 if info.active else 0.0
+    """HMA's ``matching_enabled_ratio``: the bank's ratio while it is enabled, else 0 (or the
+    negative ratio it was given)."""
+    return info.matching_ratio if info.active else min(0.0, info.matching_ratio)
 
 
 def bank_record(info: BankInfo, *, details: bool = False) -> dict[str, Any]:
@@ -152,7 +155,9 @@ def stored_record(view: ContentView, bank: BankInfo) -> dict[str, Any]:
 
 class BankCreate(BaseModel):
     name: str = Field(..., description="HMA's rule: UPPER_WITH_UNDERSCORE ([A-Z_][A-Z0-9_]*)")
-    enabled_ratio: float | None = Field(1.0, description="1.0 on, 0.0 off (takeback: nothing in between)")
+    enabled_ratio: float | None = Field(
+        1.0, description="share of /m/lookup calls the bank matches (a coin flip per lookup); 0 is off"
+    )
     enabled: bool | None = Field(None, description="used only when enabled_ratio is null (as in HMA)")
     pdq_threshold: int | None = Field(None, description="takeback: PDQ distance this bank matches at")
     allow_list: bool = Field(False, description="takeback: known-benign content, suppresses other matches")
@@ -169,13 +174,15 @@ class BankUpdate(BaseModel):
     description: str | None = None
 
 
-def _enabled_from(ratio: float | None, enabled: bool | None) -> bool | None:
-    """HMA's ratio (>= 1 on, <= 0 off); takeback keeps no fraction in between (docs/API.md)."""
+def _ratio_from(ratio: float | None, enabled: bool | None) -> float | None:
+    """HMA's rule: ``enabled_ratio`` wins; else ``enabled`` is 1 or 0; else unchanged (None)."""
     if ratio is not None:
-        if 0.0 < ratio < 1.0:
-            raise fail("enabled_ratio: takeback banks are on (1.0) or off (0.0); a fraction is not supported")
-        return ratio >= 1.0
-    return enabled
+        if not math.isfinite(ratio):
+            raise fail("enabled_ratio must be a finite number")
+        return float(ratio)
+    if enabled is not None:
+        return 1.0 if enabled else 0.0
+    return None
 
 
 # --- scope ----------------------------------------------------------------------------------------
@@ -233,7 +240,7 @@ def bank_create(body: BankCreate, caller: BankManager, session: SessionDep, stat
     _require_unscoped(caller, "create banks")
     if not valid_bank_name(body.name):
         raise fail(BANK_NAME_MESSAGE)
-    enabled = _enabled_from(body.enabled_ratio, body.enabled)
+    new_ratio = _ratio_from(body.enabled_ratio, body.enabled)
     try:
         bank = create_bank(
             session,
@@ -247,8 +254,8 @@ def bank_create(body: BankCreate, caller: BankManager, session: SessionDep, stat
         if exc.code == "bank_exists":
             raise fail("Bank already exists", 403) from None
         raise
-    if enabled is False:
-        set_bank_enabled(session, name=bank.name, enabled=False, actor=caller.actor)
+    if new_ratio is not None and new_ratio != 1.0:
+        set_bank_ratio(session, name=bank.name, ratio=new_ratio, actor=caller.actor)
     info = bank_info(session, name=bank.name)
     session.commit()
     _changed(state)
@@ -285,8 +292,8 @@ def bank_update(
     bank = scoped_bank(session, caller, bank_name, "Bank not found")
     if body.name is not None and not valid_bank_name(body.name):
         raise fail(BANK_NAME_MESSAGE)
-    enabled = _enabled_from(body.enabled_ratio, body.enabled)
-    if body.disabled_until is not None and enabled is not False:
+    new_ratio = _ratio_from(body.enabled_ratio, body.enabled)
+    if body.disabled_until is not None and (new_ratio is None or new_ratio > 0):
         raise fail("disabled_until: applies only with enabled=false")
     try:
         bank = update_bank(
@@ -302,10 +309,12 @@ def bank_update(
         if exc.code == "bank_exists":
             raise fail("Bank name already exists", 403) from None
         raise
-    if enabled is not None:
+    if body.disabled_until is not None:
         set_bank_enabled(
-            session, name=bank.name, enabled=enabled, actor=caller.actor, until=body.disabled_until
+            session, name=bank.name, enabled=False, actor=caller.actor, until=body.disabled_until
         )
+    elif new_ratio is not None:
+        set_bank_ratio(session, name=bank.name, ratio=new_ratio, actor=caller.actor)
     info = bank_info(session, name=bank.name)
     session.commit()
     _changed(state)
@@ -341,15 +350,17 @@ def bank_delete(bank_name: str, caller: BankManager, session: SessionDep, state:
 def _add(
     state: ServiceState, caller: Principal, bank_name: str, entry: NewContent
 ) -> tuple[int, dict[str, str]]:
-    """Add one entry in its own transaction: (content id, signals as HMA names them). An entry the
-    bank holds already answers with its id (takeback keeps one entry per content)."""
+    """Add one entry in its own transaction: (content id, signals as HMA names them). Content the
+    bank holds already is added again under a new id, as HMA does (the CLI skips duplicates)."""
     with state.db.sessionmaker() as session:
         bank = scoped_bank(session, caller, bank_name)
-        (outcome,) = add_contents(session, bank_name=bank.name, entries=[entry], actor=caller.actor)
+        (outcome,) = add_contents(
+            session, bank_name=bank.name, entries=[entry], actor=caller.actor, dedup=False
+        )
         session.commit()
     _changed(state)
     signals = {hma_name(s.signal_type): s.value.hex() for s in entry.signals}
-    content_id = outcome.content_id if outcome.content_id is not None else outcome.duplicate_of
+    content_id = outcome.content_id
     assert content_id is not None
     return content_id, signals
 

@@ -25,7 +25,8 @@ from takeback.web.errors import ApiError
 from takeback.web.hma import HMA_SIGNAL_TYPES, TAKEBACK_NAME, fail, hma_name, json_body, takeback_name
 from takeback.web.jsonbody import GuardedRoute
 from takeback.web.lookups import (
-    effective,
+    CoinFlip,
+    blocking,
     hma_by_bank,
     hma_by_signal_type,
     hma_entry,
@@ -123,10 +124,17 @@ async def raw_lookup(
         if include_distance:
             return {"matches": [hma_video_entry(m) for m in videos]}
         return {"matches": [m.content_id for m in videos]}
+    # HMA's raw lookup is the index's answer: enabled or not (its docstring: "enable/disable status
+    # is NOT checked"); deleted entries are gone at once (takeback's index is always current).
     (result,) = await hma_match_for(
-        state, caller, [query_from({name: value})], banks=parse_banks(banks), route="raw_lookup"
+        state,
+        caller,
+        [query_from({name: value})],
+        banks=parse_banks(banks),
+        route="raw_lookup",
+        inactive=True,
     )
-    hits = [m for m in result.matches if effective(m)]
+    hits = [m for m in result.matches if blocking(m)]
     if include_distance:
         return {"matches": [hma_entry(m) for m in hits]}
     return {"matches": [m.content_id for m in hits]}
@@ -151,8 +159,12 @@ async def lookup_get(
     types: Annotated[str | None, Query(description="with url: comma-separated signal types to match")] = None,
     banks: Annotated[str | None, Query(description="comma-separated bank names (default: all)")] = None,
     include_metadata: Annotated[bool, Query(description="add each entry's note and metadata")] = False,
-    seed: Annotated[str | None, Query(description="accepted for HMA compatibility; unused")] = None,
-    bypass_coinflip: Annotated[bool, Query(description="accepted for HMA compatibility; unused")] = False,
+    seed: Annotated[
+        str | None, Query(description="the coin flip's seed (banks with an enabled_ratio under 1)")
+    ] = None,
+    bypass_coinflip: Annotated[
+        str | None, Query(description="accepted and ignored, as HMA's GET lookup does")
+    ] = None,
 ) -> dict[str, Any]:
     names = parse_banks(banks)
     if url:
@@ -171,6 +183,7 @@ async def lookup_get(
             banks=names,
             route="lookup",
             include_metadata=include_metadata,
+            seed=seed,
         )
         if signal_type:
             return by_type.get(signal_type, {})
@@ -184,7 +197,7 @@ async def lookup_get(
         )
         return hma_video_by_bank(found, include_metadata=include_metadata)
     (result,) = await hma_match_for(state, caller, [query_from({name: value})], banks=names, route="lookup")
-    return hma_by_bank(result.matches, include_metadata=include_metadata)
+    return hma_by_bank(result.matches, include_metadata=include_metadata, coin=CoinFlip(seed))
 
 
 async def hma_lookup(
@@ -197,14 +210,25 @@ async def hma_lookup(
     banks: list[str] | None,
     route: str,
     include_metadata: bool,
+    seed: str | None = None,
+    bypass_coinflip: bool = False,
 ) -> dict[str, dict[str, list[dict[str, Any]]]]:
     """``{signal_type: {bank: [...]}}`` for a file: its hashes through the index, and its video (if it
-    is one and ``vpdq`` is among ``signal_types``) through the video matcher."""
+    is one and ``vpdq`` is among ``signal_types``) through the video matcher. ``seed`` and
+    ``bypass_coinflip`` are HMA's coin flip (``CoinFlip``; bypassing it lets disabled banks in)."""
     hashed = [t for t in signal_types if t != "vpdq"]
     by_type: dict[str, dict[str, list[dict[str, Any]]]] = {}
     if hashed:
-        (result,) = await hma_match_for(state, caller, [query], banks=banks, route=route)
-        by_type = hma_by_signal_type(result.matches, hashed, include_metadata=include_metadata)
+        (result,) = await hma_match_for(
+            state, caller, [query], banks=banks, route=route, inactive=bypass_coinflip
+        )
+        by_type = hma_by_signal_type(
+            result.matches,
+            hashed,
+            include_metadata=include_metadata,
+            seed=seed,
+            bypass_coinflip=bypass_coinflip,
+        )
     if "vpdq" in signal_types and fp.vpdq is not None:
         found = await hma_match_video_for(state, caller, fp.vpdq, banks=banks, route=route)
         by_type["vpdq"] = hma_video_by_bank(found, include_metadata=include_metadata)
@@ -227,8 +251,10 @@ async def lookup_post(
     types: str | None = Query(None, description="comma-separated signal types to match"),
     include_metadata: bool = Query(False, description="add each entry's note and metadata"),
     dihedral: bool = Query(False, description="also match the image rotated and flipped (takeback)"),
-    seed: str | None = Query(None, description="accepted for HMA compatibility; unused"),
-    bypass_coinflip: bool = Query(False, description="accepted for HMA compatibility; unused"),
+    seed: str | None = Query(None, description="the coin flip's seed (banks with an enabled_ratio under 1)"),
+    bypass_coinflip: str | None = Query(
+        None, description="true: every bank takes part, whatever its enabled_ratio, disabled ones too (HMA)"
+    ),
 ) -> dict[str, Any]:
     upload = await read_upload(request, hma=True)
     fp = await fingerprint_upload(state, upload, dihedral=dihedral, hma=True)
@@ -253,6 +279,8 @@ async def lookup_post(
         banks=parse_banks(banks),
         route="lookup_upload",
         include_metadata=include_metadata,
+        seed=seed,
+        bypass_coinflip=bypass_coinflip == "true",  # HMA compares the string exactly
     )
 
 
