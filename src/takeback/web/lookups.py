@@ -15,6 +15,7 @@ import anyio.to_thread
 from takeback.errors import TakebackError
 from takeback.matching import Match, MatchQuery, MatchResult
 from takeback.matching.video import MatchKind
+from takeback.matching.video_banks import SIGNAL as VIDEO_SIGNAL
 from takeback.matching.video_banks import VideoBankMatch
 from takeback.signals import REGISTRY, IndexKind
 from takeback.signals.vpdq import VpdqResult
@@ -33,7 +34,7 @@ def parse_banks(param: str | Sequence[str] | None) -> list[str] | None:
 
 def query_from(values: dict[str, bytes], label: str = "query") -> MatchQuery:
     """A query from ``{signal_type: value bytes}``."""
-    return MatchQuery(label=label, pdq=values.get("pdq"), md5=values.get("md5"), sha256=values.get("sha256"))
+    return MatchQuery.of(label, **values)
 
 
 def _check_scope(state: ServiceState, principal: Principal, banks: list[str] | None) -> None:
@@ -235,7 +236,9 @@ async def match_video_for(
                 "queries": 1,
                 "matched_queries": 1,
                 # as for hashes; a video's distance is 100 minus the smaller share in percent
-                "matches": [[0, m.bank_id, m.content_id, "vpdq", m.distance, m.effective] for m in acted],
+                "matches": [
+                    [0, m.bank_id, m.content_id, VIDEO_SIGNAL, m.distance, m.effective] for m in acted
+                ],
             },
         )
     return found
