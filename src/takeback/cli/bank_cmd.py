@@ -285,8 +285,9 @@ def show_command(
         others = "+".join(t for t in banks.signal_order() if t in v.signals and t != kind)
         extra = f"  (+{others})" if others else ""
         value, quality = v.signals[kind]
-        text = f"{len(unpack(value))} frames" if kind == "vpdq" else value.hex()
-        if kind == "pdq" and quality is not None:
+        st = get_signal_type(kind)
+        text = f"{len(unpack(value))} frames" if st.bag_of_frames else value.hex()
+        if st.has_quality and quality is not None:
             text += f"  {quality_note(quality)}"
         out.print(f"  #{v.id}  {kind} {text}{extra}{state}")
         if v.note:
@@ -484,7 +485,9 @@ def add_hash_command(
     try:
         signals = tuple(
             SignalValue(
-                n, get_signal_type(n).validate(v, field=f"--{n}"), pdq_quality if n == "pdq" else None
+                n,
+                get_signal_type(n).validate(v, field=f"--{n}"),
+                pdq_quality if get_signal_type(n).has_quality else None,
             )
             for n, v in given
         )

@@ -208,4 +208,5 @@ def hma_signals_of(fp: Fingerprint, content_type: str, types: str | None = None)
             if t not in default and t not in REGISTRY:
                 raise fail(f"signal type '{t}' doesn't exist or is disabled")
     found = signals_of(fp)
-    return {t: found.get(t, "") for t in wanted if t in found or t == "pdq"}
+    # HMA answers its photo type (PDQ) even for an image that has none (a flat one): "".
+    return {t: found.get(t, "") for t in wanted if t in found or t in CONTENT_SIGNALS["photo"]}
