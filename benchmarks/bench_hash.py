@@ -97,7 +97,7 @@ def rate(fn, paths: list[Path]) -> tuple[float, list[str]]:  # type: ignore[no-u
 def ours(paths: list[Path], jobs: int) -> list[str]:
     recs = list(fingerprint_paths([str(p) for p in paths], options=FingerprintOptions(), jobs=jobs))
     assert all(r.error is None for r in recs), [r.error for r in recs if r.error]
-    return [str(r.pdq) for r in recs]
+    return [str(r.hex("pdq")) for r in recs]
 
 
 def main() -> None:

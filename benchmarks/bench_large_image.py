@@ -30,7 +30,7 @@ t = time.perf_counter()
 if what == "hash":
     from takeback.signals.fingerprint import fingerprint_file
     fp = fingerprint_file(path)
-    ok = fp.error is None and fp.pdq is not None
+    ok = fp.error is None and fp.hex("pdq") is not None
 else:
     from takeback.analysis.provenance import inspect
     r = inspect(path)

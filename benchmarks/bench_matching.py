@@ -189,7 +189,7 @@ def main() -> None:
                     entries=[banks.NewContent(signals=(SignalValue("pdq", value, 90),))],
                     actor="b",
                 )
-            (r,) = m.match([MatchQuery(label="q", pdq=value)])
+            (r,) = m.match([MatchQuery.of("q", pdq=value)])
             visible.append(time.perf_counter() - started)
             assert len(r.matches) == 1
         out["add_visible_ms"] = {
@@ -212,7 +212,7 @@ def main() -> None:
             for qv in queries:
                 qb = qv.tobytes()
                 started = time.perf_counter()
-                (r,) = m.match([MatchQuery(label="q", pdq=qb)])
+                (r,) = m.match([MatchQuery.of("q", pdq=qb)])
                 t_match.append(time.perf_counter() - started)
                 started = time.perf_counter()
                 index.search(qv, 31)
@@ -227,7 +227,7 @@ def main() -> None:
             }
         batch = np.concatenate([misses, hits])
         started = time.perf_counter()
-        m.match([MatchQuery(label="q", pdq=qv.tobytes()) for qv in batch])
+        m.match([MatchQuery.of("q", pdq=qv.tobytes()) for qv in batch])
         t_batch = time.perf_counter() - started
         started = time.perf_counter()
         index.search_batch(batch, 31)

@@ -75,7 +75,12 @@ def test_capture_fingerprints_encrypts_and_seals_in_custody(
     with db.session() as s:
         c = cs.get_case(s, reference=ref)
         (it,) = ev.list_items(s, case=c)
-        assert (it.sha256, it.md5, it.pdq, it.size) == (fp.sha256, fp.md5, fp.pdq, fp.size)
+        assert (it.sha256, it.md5, it.pdq, it.size) == (
+            fp.hex("sha256"),
+            fp.hex("md5"),
+            fp.hex("pdq"),
+            fp.size,
+        )
         assert it.stored and it.blob_id and it.pdq_quality and it.pdq_quality >= 50
         assert (it.capture_zone, it.captured_by, it.original_name) == (
             "Asia/Hong_Kong",
@@ -89,7 +94,9 @@ def test_capture_fingerprints_encrypts_and_seals_in_custody(
             f"item:{item_id}",
             it.custody_seq,
         )
-        assert entry.details["sha256"] == fp.sha256 and entry.details["record_sha256"] == it.record_sha256
+        assert (
+            entry.details["sha256"] == fp.hex("sha256") and entry.details["record_sha256"] == it.record_sha256
+        )
         assert (
             "@bad" not in entry.to_line() and "channel post" not in entry.to_line()
         )  # no free text in custody
@@ -98,7 +105,9 @@ def test_capture_fingerprints_encrypts_and_seals_in_custody(
         audit = s.scalars(select(AuditEvent).where(AuditEvent.action == "evidence.add")).one()
         assert "@bad" not in str(audit.details)
     out = tmp_path / "back.jpg"
-    Locker.open(locker.root, "correct horse battery").decrypt_to(it.blob_id, out, expected_sha256=fp.sha256)
+    Locker.open(locker.root, "correct horse battery").decrypt_to(
+        it.blob_id, out, expected_sha256=fp.hex("sha256")
+    )
     assert out.read_bytes() == photo.read_bytes()
 
 
@@ -270,7 +279,7 @@ def test_url_capture_fetches_safely_and_records_the_fetch(
         assert (it.kind, it.url, it.sha256, it.stored) == (
             "url",
             server,
-            fingerprint_file(photo).sha256,
+            fingerprint_file(photo).hex("sha256"),
             True,
         )
         assert it.fetch is not None and it.fetch["status"] == 200 and it.fetch["peer"] == "127.0.0.1"

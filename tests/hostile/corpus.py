@@ -89,8 +89,8 @@ def build(folder: Path) -> list[Entry]:
     photo = synthetic_photo(480, 360, seed=7)
     jpeg = encode(photo, "JPEG", quality=92)
     png = encode(photo, "PNG")
-    clean_jpeg = fingerprint_bytes(jpeg).pdq
-    clean_png = fingerprint_bytes(png).pdq
+    clean_jpeg = fingerprint_bytes(jpeg).hex("pdq")
+    clean_png = fingerprint_bytes(png).hex("pdq")
     decode_errors = frozenset({"corrupt_image", "truncated_image", "unsupported_image"})
     files: dict[str, tuple[bytes, Entry]] = {}
 

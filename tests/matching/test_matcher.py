@@ -39,8 +39,8 @@ def make_bank(db: Database, name: str, threshold: int = 31, allow_list: bool = F
         banks.create_bank(s, name=name, actor=ACTOR, pdq_threshold=threshold, allow_list=allow_list)
 
 
-def q(value: bytes, **kw: object) -> MatchQuery:
-    return MatchQuery(label="q", pdq=value, **kw)  # type: ignore[arg-type]
+def q(value: bytes) -> MatchQuery:
+    return MatchQuery.of("q", pdq=value)
 
 
 def hits(m: Matcher, query: MatchQuery, **kw: object) -> set[tuple[str, int, int]]:
@@ -137,10 +137,10 @@ def test_exact_hashes_and_low_quality_flags(db: Database, matcher: Matcher) -> N
     )
     r_md5, r_sha, r_pdq, r_none = matcher.match(
         [
-            MatchQuery(label="a", md5=md5),
-            MatchQuery(label="b", sha256=sha),
-            MatchQuery(label="c", pdq=flip(pdq, 5, rng), pdq_quality=40),
-            MatchQuery(label="d", md5=rand_bytes(rng, 16), sha256=rand_bytes(rng)),
+            MatchQuery.of("a", md5=md5),
+            MatchQuery.of("b", sha256=sha),
+            MatchQuery(label="c", signals={"pdq": SignalValue("pdq", flip(pdq, 5, rng), 40)}),
+            MatchQuery.of("d", md5=rand_bytes(rng, 16), sha256=rand_bytes(rng)),
         ]
     )
     (m,) = r_md5.matches
@@ -190,8 +190,8 @@ def test_rotated_copies_match_only_with_dihedral(db: Database, matcher: Matcher)
     make_bank(db, "b")
     photo = synthetic_photo(320, 240, seed=5)
     original = fingerprint_bytes(encode(photo, "PNG"))
-    assert original.pdq
-    (cid,) = add(db, "b", pdq_entry(bytes.fromhex(original.pdq), quality=original.pdq_quality))
+    assert original.hex("pdq")
+    (cid,) = add(db, "b", pdq_entry(original.signals["pdq"].value, quality=original.quality("pdq")))
     rotated = encode(np.asarray(Image.fromarray(photo).transpose(Image.Transpose.ROTATE_90)), "PNG")
     plain = MatchQuery.from_fingerprint(fingerprint_bytes(rotated))
     turned = MatchQuery.from_fingerprint(
@@ -428,7 +428,7 @@ def test_match_batch_answers_as_match_does_under_every_policy(db: Database, matc
         assert any(r.status == "match" for r in got.values())
     for kind, values in (("md5", md5s), ("sha256", sha)):
         asked = [*values[:20], rand_bytes(rng, len(values[0]))]
-        want = matcher.match([MatchQuery(label="q", **{kind: v}) for v in asked])  # type: ignore[arg-type]
+        want = matcher.match([MatchQuery.of("q", **{kind: v}) for v in asked])
         got = matcher.match_batch(kind, asked)
         assert set(got) == {i for i, r in enumerate(want) if r.matches} and got
         assert all(r.matches == want[i].matches for i, r in got.items())

@@ -36,8 +36,12 @@ def run_files(page: Any, paths: list[Path], **options: Any) -> dict[str, Any]:
 
 
 def python_fingerprints(paths: list[Path]) -> list[Any]:
-    """What ``takeback hash --dihedral`` computes for these files (the same entry point)."""
-    return list(fingerprint_paths([str(p) for p in paths], options=FingerprintOptions(dihedral=True)))
+    """What ``takeback hash --dihedral`` computes for these files (the same entry point), as its
+    records (attribute access: ``want.pdq``, ``want.pdq_dihedral``, ``want.width``)."""
+    from types import SimpleNamespace
+
+    fps = fingerprint_paths([str(p) for p in paths], options=FingerprintOptions(dihedral=True))
+    return [SimpleNamespace(**fp.to_record(dihedral=True), width=fp.width, height=fp.height) for fp in fps]
 
 
 def reference_images(pdq_data: Path) -> list[Path]:

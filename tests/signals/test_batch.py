@@ -28,7 +28,7 @@ def test_parallel_order_matches_serial(tmp_path: Path) -> None:
     serial = list(batch.fingerprint_paths([str(tmp_path)], jobs=1))
     parallel = list(batch.fingerprint_paths([str(tmp_path)], jobs=2))
     assert [f.path for f in serial] == [f.path for f in parallel]
-    assert [f.pdq for f in serial] == [f.pdq for f in parallel]
+    assert [f.hex("pdq") for f in serial] == [f.hex("pdq") for f in parallel]
     assert parallel[-1].error is not None
 
 
@@ -50,7 +50,7 @@ def test_worker_crash_is_isolated_to_one_file(tmp_path: Path, monkeypatch: pytes
         "code": "decoder_crash",
         "message": "The decoder crashed on this file; it was skipped.",
     }
-    assert all(r.error is None and r.pdq for n, r in by_name.items() if n != victim.name)
+    assert all(r.error is None and r.hex("pdq") for n, r in by_name.items() if n != victim.name)
 
 
 def _analyse(path: str) -> dict[str, object]:
@@ -64,7 +64,7 @@ def _analyse(path: str) -> dict[str, object]:
 def test_analysis_runs_beside_the_hashes_and_a_failure_costs_one_file(tmp_path: Path, jobs: int) -> None:
     paths = _make(tmp_path, 12)
     results = list(batch.fingerprint_paths([str(tmp_path)], jobs=jobs, analyse=_analyse))
-    assert len(results) == 12 and all(r.pdq for r in results)
+    assert len(results) == 12 and all(r.hex("pdq") for r in results)
     by_name = {Path(r.path).name: r for r in results}
     assert by_name["img03.png"].analysis == {
         "error": {"code": "analysis_failed", "message": "Analysis failed (ValueError)."}

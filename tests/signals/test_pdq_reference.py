@@ -37,8 +37,8 @@ PUBLISHED = {
 def pdq_of(path: Path) -> tuple[str, int]:
     fp = fingerprint_file(path)
     assert fp.error is None, fp.error
-    assert fp.pdq is not None and fp.pdq_quality is not None
-    return fp.pdq, fp.pdq_quality
+    assert fp.hex("pdq") is not None and fp.quality("pdq") is not None
+    return fp.hex("pdq"), fp.quality("pdq")
 
 
 def test_dihedral_files_match_published(pdq_data: Path) -> None:
@@ -53,15 +53,23 @@ def test_dihedral_files_match_published(pdq_data: Path) -> None:
 def test_eight_orientations_from_one_decode(pdq_data: Path) -> None:
     dih = pdq_data / "reg-test-input" / "dih"
     fp = fingerprint_file(dih / "bridge-1-original.jpg", options=_dih())
-    assert fp.pdq_dihedral is not None and len(fp.pdq_dihedral) == 8
-    assert fp.pdq_dihedral[0] == fp.pdq
+    assert (
+        fp.to_record(dihedral=True)["pdq_dihedral"] is not None
+        and len(fp.to_record(dihedral=True)["pdq_dihedral"]) == 8
+    )
+    assert fp.to_record(dihedral=True)["pdq_dihedral"][0] == fp.hex("pdq")
     files = sorted(PUBLISHED)  # file order is the dihedral order
-    for label, got, name in zip(DIHEDRAL_NAMES, fp.pdq_dihedral, files, strict=True):
+    for label, got, name in zip(
+        DIHEDRAL_NAMES, fp.to_record(dihedral=True)["pdq_dihedral"], files, strict=True
+    ):
         assert hamming_hex(got, PUBLISHED[name]) <= 10, (label, name)
         own, _ = pdq_of(dih / name)
         assert hamming_hex(got, own) <= 10, (label, name)
     # and the eight are genuinely different hashes, not one repeated
-    assert all(hamming_hex(a, b) > 31 for a, b in itertools.combinations(fp.pdq_dihedral, 2))
+    assert all(
+        hamming_hex(a, b) > 31
+        for a, b in itertools.combinations(fp.to_record(dihedral=True)["pdq_dihedral"], 2)
+    )
 
 
 def _dih():  # type: ignore[no-untyped-def]
@@ -255,8 +263,8 @@ def test_high_detail_jpegs_hash_like_the_reference() -> None:
         ref_bits, ref_quality = pdqhash.compute(rgb)
         ref = f"{int(''.join(str(int(b)) for b in ref_bits), 2):064x}"
         fp = fingerprint_bytes(data)
-        assert fp.pdq is not None and fp.pdq_quality == ref_quality == 100
-        bits.append(hamming_hex(fp.pdq, ref))
+        assert fp.hex("pdq") is not None and fp.quality("pdq") == ref_quality == 100
+        bits.append(hamming_hex(fp.hex("pdq"), ref))
     assert max(bits) <= RULE, bits
     assert sum(bits) / len(bits) <= 1.0, bits
 
@@ -282,6 +290,6 @@ def test_border_crop_hashes_like_the_reference_on_the_crop(tmp_path: Path, mosai
     path = tmp_path / "framed.jpg"
     framed.save(path, "JPEG", quality=90)
     fp = fingerprint_file(path)
-    assert fp.border == [300, 3300, 0, 4000] and fp.pdq_cropped is not None
+    assert fp.border == [300, 3300, 0, 4000] and fp.to_record().get("pdq_cropped") is not None
     ref, _, _ = _reference_hash(mosaics[0])
-    assert hamming_hex(fp.pdq_cropped, ref) <= RULE
+    assert hamming_hex(fp.to_record().get("pdq_cropped"), ref) <= RULE

@@ -59,15 +59,15 @@ def test_animated_webp_and_gif_through_fingerprint(tmp_path: Path) -> None:
         pics[0].save(path, fmt, save_all=True, append_images=pics[1:], duration=250, loop=0)
         fp = fingerprint_file(path)
         assert fp.error is None and fp.partial is None, fp.error
-        assert fp.pdq is not None and fp.vpdq_frames is not None
+        assert fp.hex("pdq") is not None and fp.vpdq_frames is not None
         assert fp.frame_count == 4 and fp.duration_s == pytest.approx(1.0, abs=0.05)
         stamps = [float(line.split(",")[3]) for line in fp.vpdq_frames]
         assert stamps == [0.0, 0.25, 0.5, 0.75]  # four different scenes: nothing dropped
         first = fp.vpdq_frames[0].split(",")[2]
         if fmt == "WEBP":  # frames decoded by Pillow: the still's luma, so the still's hash
-            assert first == fp.pdq
+            assert first == fp.hex("pdq")
         else:  # GIF frames come through libavcodec + libswscale's 8-bit grey
-            assert hamming(bytes.fromhex(first), bytes.fromhex(fp.pdq)) <= 10
+            assert hamming(bytes.fromhex(first), fp.signals["pdq"].value) <= 10
 
 
 def test_still_image_has_no_video_fields(tmp_path: Path) -> None:

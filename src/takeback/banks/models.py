@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from takeback.clock import as_utc
+from takeback.signals import REGISTRY
 from takeback.store import Base
 
 #: SQLite only auto-increments an ``INTEGER PRIMARY KEY``; PostgreSQL gets 64-bit ids.
@@ -167,22 +168,21 @@ class BankInfo:
         }
 
 
-#: The exported fields, in order. ``bank export`` writes them and ``bank import`` reads them back.
-EXPORT_FIELDS: tuple[str, ...] = (
-    "content_id",
-    "pdq",
-    "pdq_quality",
-    "md5",
-    "sha256",
-    "vpdq",
-    "note",
-    "metadata",
-    "source",
-    "enabled",
-    "disabled_until",
-    "created_at",
-    "created_by",
-)
+def export_fields() -> tuple[str, ...]:
+    """The exported fields, in order: each registered signal type's value (and ``<type>_quality``
+    where the type has one) between ``content_id`` and the entry's own fields. ``bank export``
+    writes them and ``bank import`` reads them back."""
+    signals: list[str] = []
+    for t in REGISTRY.values():
+        signals.append(t.name)
+        if t.has_quality:
+            signals.append(f"{t.name}_quality")
+    return ("content_id", *signals, *_ENTRY_FIELDS)
+
+
+_ENTRY_FIELDS = ("note", "metadata", "source", "enabled", "disabled_until", "created_at", "created_by")
+#: the exported fields with the built-in signal types (:func:`export_fields` follows the registry)
+EXPORT_FIELDS: tuple[str, ...] = export_fields()
 
 
 def iso(value: datetime | None) -> str | None:

@@ -25,7 +25,6 @@ from sqlalchemy.orm import Session
 
 from takeback.banks.models import (
     DEFAULT_PDQ_THRESHOLD,
-    EXPORT_FIELDS,
     MAX_PDQ_THRESHOLD,
     Bank,
     BankChange,
@@ -46,10 +45,18 @@ if TYPE_CHECKING:
     from takeback.signals.fingerprint import Fingerprint
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
-#: Signal types whose changes go to the change log (those kept in in-memory indexes).
-INDEXED_TYPES = frozenset(t.name for t in REGISTRY.values() if t.index_kind is IndexKind.HAMMING256)
-#: Signal types an entry may carry, in export-column order.
-SIGNAL_ORDER = ("pdq", "md5", "sha256", "vpdq")
+
+
+def indexed_types() -> frozenset[str]:
+    """Signal types whose changes go to the change log (those kept in in-memory indexes)."""
+    return frozenset(t.name for t in REGISTRY.values() if t.index_kind is not IndexKind.EXACT)
+
+
+def signal_order() -> tuple[str, ...]:
+    """Signal types an entry may carry, in export-column order (the registry's)."""
+    return tuple(REGISTRY)
+
+
 MAX_NOTE_CHARS = 10_000
 MAX_METADATA_BYTES = 16_384
 _CHUNK = 500  # values per IN (...) list: well inside SQLite's and PostgreSQL's parameter limits
@@ -259,7 +266,7 @@ def delete_bank(session: Session, *, name: str, actor: str) -> Bank:
                 literal(now, DateTime(timezone=True)),
             )
             .join(BankContent, BankContent.id == ContentSignal.content_id)
-            .where(BankContent.bank_id == bank.id, ContentSignal.signal_type.in_(INDEXED_TYPES)),
+            .where(BankContent.bank_id == bank.id, ContentSignal.signal_type.in_(indexed_types())),
         )
     )
     _log_bank_change(session, bank.id)
@@ -440,24 +447,15 @@ def entry_from_fingerprint(
     source: str | None = None,
     types: Collection[str] | None = None,
 ) -> NewContent:
-    """A file's fingerprint as a bank entry: PDQ (with its quality), MD5, SHA-256 and, for a video,
-    its whole vPDQ (every frame hashed, the frames inside its border and the duration, as one value).
+    """A file's fingerprint as a bank entry: every signal it has (PDQ with its quality, MD5, SHA-256
+    and, for a video, its whole vPDQ: every frame hashed, the frames inside its border and the
+    duration, as one value), its value alone (a query's orientations are not stored).
 
     ``bank add`` and the service's content uploads both come here, so content enters a bank the same
     way by either door (hash it with ``FingerprintOptions.from_settings(..., for_bank=True)``, which
     keeps every distinct video frame). ``types`` keeps only those signal types.
     """
-    from takeback.signals.vpdq import pack_result
-
-    signals = []
-    if fp.pdq:
-        signals.append(SignalValue("pdq", bytes.fromhex(fp.pdq), fp.pdq_quality))
-    if fp.md5:
-        signals.append(SignalValue("md5", bytes.fromhex(fp.md5)))
-    if fp.sha256:
-        signals.append(SignalValue("sha256", bytes.fromhex(fp.sha256)))
-    if fp.vpdq is not None and fp.vpdq.frames:
-        signals.append(SignalValue("vpdq", pack_result(fp.vpdq)))
+    signals = [SignalValue(v.signal_type, v.value, v.quality) for v in fp.values()]
     if types is not None:
         signals = [s for s in signals if s.signal_type in types]
     return NewContent(signals=tuple(signals), note=note, metadata=metadata or {}, source=source)
@@ -635,10 +633,11 @@ def _insert_entries(
         sig_ids = zip(
             _insert_many(conn, _SIGNAL, signal_rows), (r["signal_type"] for r in signal_rows), strict=True
         )
+        indexed = indexed_types()
         changes = [
             {"op": "signal_add", "bank_id": bank.id, "content_signal_id": sid, "at": now}
             for sid, stype in sig_ids
-            if stype in INDEXED_TYPES
+            if stype in indexed
         ]
         if changes:
             conn.execute(insert(_CHANGE), changes)
@@ -727,7 +726,7 @@ def remove_contents(session: Session, *, bank_name: str, content_ids: Sequence[i
         part = ids[i : i + _CHUNK]
         signal_ids = session.scalars(
             select(ContentSignal.id).where(
-                ContentSignal.content_id.in_(part), ContentSignal.signal_type.in_(INDEXED_TYPES)
+                ContentSignal.content_id.in_(part), ContentSignal.signal_type.in_(indexed_types())
             )
         ).all()
         if signal_ids:
@@ -823,20 +822,16 @@ class ContentView:
         return is_active(self.enabled, self.disabled_until, now)
 
     def to_record(self) -> dict[str, Any]:
-        """The export record: exactly :data:`EXPORT_FIELDS`, hashes as lowercase hex. A video's
+        """The export record: exactly :func:`export_fields`, hashes as lowercase hex. A video's
         ``vpdq`` is its packed value in hex (lossless: border-cropped frames and duration included;
         ``VpdqSignal.validate`` reads it back)."""
-        pdq = self.signals.get("pdq")
-        md5 = self.signals.get("md5")
-        sha = self.signals.get("sha256")
-        vpdq = self.signals.get("vpdq")
-        rec = {
-            "content_id": self.id,
-            "pdq": pdq[0].hex() if pdq else None,
-            "pdq_quality": pdq[1] if pdq else None,
-            "md5": md5[0].hex() if md5 else None,
-            "sha256": sha[0].hex() if sha else None,
-            "vpdq": vpdq[0].hex() if vpdq else None,
+        rec: dict[str, Any] = {"content_id": self.id}
+        for t in REGISTRY.values():
+            value, quality = self.signals.get(t.name, (None, None))
+            rec[t.name] = None if value is None else value.hex()
+            if t.has_quality:
+                rec[f"{t.name}_quality"] = quality
+        rec |= {
             "note": self.note,
             "metadata": self.metadata,
             "source": self.source,
@@ -845,7 +840,6 @@ class ContentView:
             "created_at": iso(self.created_at),
             "created_by": self.created_by,
         }
-        assert tuple(rec) == EXPORT_FIELDS
         return rec
 
 

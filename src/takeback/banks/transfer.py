@@ -1,10 +1,11 @@
 """Bank export and import files: JSON Lines or CSV, one entry per record, exact round trip.
 
-Records carry :data:`~takeback.banks.models.EXPORT_FIELDS`: hashes as lowercase hex (a video's
-``vpdq`` as its packed value in hex: every stored frame, the border-cropped frames and the duration,
-so nothing is lost; the reference ``frame,quality,hash,timestamp`` lines are accepted too), the note,
-metadata (a JSON object; in CSV a JSON text cell), provenance (source, created_at, created_by) and
-the enabled / disabled_until state. ``content_id`` is informational: imports assign new ids.
+Records carry :func:`~takeback.banks.models.export_fields`: each registered signal type's value as
+lowercase hex (a video's ``vpdq`` as its packed value in hex: every stored frame, the border-cropped
+frames and the duration, so nothing is lost; the reference ``frame,quality,hash,timestamp`` lines
+are accepted too), the note, metadata (a JSON object; in CSV a JSON text cell), provenance (source,
+created_at, created_by) and the enabled / disabled_until state. ``content_id`` is informational:
+imports assign new ids.
 
 Reading validates every row before anything is written and reports every bad row by line number
 (:class:`~takeback.banks.service.ImportFileError`), so a file imports whole or not at all.
@@ -20,20 +21,19 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, BinaryIO, TextIO
 
-from takeback.banks.models import EXPORT_FIELDS
+from takeback.banks.models import export_fields
 from takeback.banks.service import (
-    SIGNAL_ORDER,
     BankError,
     ContentView,
     ImportFileError,
     NewContent,
     check_metadata,
     check_note,
+    signal_order,
 )
-from takeback.errors import TakebackError
-from takeback.signals import SignalValue, get_signal_type
+from takeback.errors import TakebackError, article
+from takeback.signals import REGISTRY, SignalValue
 
-_KNOWN = frozenset(EXPORT_FIELDS)
 #: CSV cells may be this long. A video's vpdq cell is ~1.6 kB of hex per second of handheld footage
 #: (every distinct frame, twice with a border): far over the csv module's default of 128 kB.
 _CSV_FIELD_LIMIT = 1 << 30
@@ -71,7 +71,7 @@ def write_export(views: Iterable[ContentView], out: TextIO, fmt: TransferFormat)
     n = 0
     if fmt is TransferFormat.CSV:
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(EXPORT_FIELDS)
+        writer.writerow(export_fields())
         for v in views:
             writer.writerow([_csv_cell(x) for x in v.to_record().values()])
             n += 1
@@ -108,7 +108,7 @@ def _time(rec: dict[str, Any], key: str) -> datetime | None:
 
 def _entry(rec: dict[str, Any], *, from_csv: bool, default_source: str) -> NewContent:
     """One record to a validated entry; raises with a message naming the bad field."""
-    unknown = sorted(set(rec) - _KNOWN)
+    unknown = sorted(set(rec) - set(export_fields()))
     if unknown:
         raise BankError(f"unknown field{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}.")
     if from_csv:
@@ -118,7 +118,7 @@ def _entry(rec: dict[str, Any], *, from_csv: bool, default_source: str) -> NewCo
                 rec["metadata"] = json.loads(rec["metadata"])
             except json.JSONDecodeError:
                 raise BankError("metadata: not valid JSON.") from None
-        for key in ("pdq_quality",):
+        for key in (f"{t.name}_quality" for t in REGISTRY.values() if t.has_quality):
             if rec.get(key) is not None:
                 try:
                     rec[key] = int(rec[key])
@@ -130,24 +130,24 @@ def _entry(rec: dict[str, Any], *, from_csv: bool, default_source: str) -> NewCo
                 raise BankError(f"enabled: {rec['enabled']!r} is not true or false.")
             rec["enabled"] = flag == "true"
     signals = []
-    for name in SIGNAL_ORDER:
+    for t in REGISTRY.values():
+        name = t.name
         value = rec.get(name)
         if value is None:
             continue
+        quality = rec.get(f"{name}_quality") if t.has_quality else None
         if not isinstance(value, str):
             raise BankError(f"{name}: must be a hex string.")
-        quality = None
-        if name == "pdq":
-            quality = rec.get("pdq_quality")
-            if quality is not None and (
-                isinstance(quality, bool) or not isinstance(quality, int) or not 0 <= quality <= 100
-            ):
-                raise BankError("pdq_quality: must be a whole number 0-100.")
-        signals.append(SignalValue(name, get_signal_type(name).validate(value, field=name), quality))
+        if quality is not None and (
+            isinstance(quality, bool) or not isinstance(quality, int) or not 0 <= quality <= 100
+        ):
+            raise BankError(f"{name}_quality: must be a whole number 0-100.")
+        signals.append(SignalValue(name, t.validate(value, field=name), quality))
     if not signals:
-        raise BankError("no hash: give at least one of pdq, md5, sha256, vpdq.")
-    if rec.get("pdq_quality") is not None and rec.get("pdq") is None:
-        raise BankError("pdq_quality: given without a pdq hash.")
+        raise BankError(f"no hash: give at least one of {', '.join(signal_order())}.")
+    for t in REGISTRY.values():
+        if t.has_quality and rec.get(f"{t.name}_quality") is not None and rec.get(t.name) is None:
+            raise BankError(f"{t.name}_quality: given without {article(t.name)} {t.name} hash.")
     enabled = rec.get("enabled")
     if enabled is None:
         enabled = True
@@ -195,8 +195,9 @@ def _csv_records(data: BinaryIO) -> Iterator[tuple[int, dict[str, Any] | str]]:
         return
     if header is None:
         return
-    if not set(header) & set(SIGNAL_ORDER):
-        yield 1, "the header names none of pdq, md5, sha256, vpdq (is this a takeback bank export?)."
+    if not set(header) & set(signal_order()):
+        names = ", ".join(signal_order())
+        yield 1, f"the header names none of {names} (is this a takeback bank export?)."
         return
     line = reader.line_num + 1
     try:

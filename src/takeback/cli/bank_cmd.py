@@ -36,7 +36,6 @@ from takeback.errors import TakebackError
 from takeback.signals import SignalValue, get_signal_type
 from takeback.signals.batch import default_jobs, fingerprint_paths
 from takeback.signals.fingerprint import Fingerprint, FingerprintOptions
-from takeback.signals.pdq import LOW_QUALITY
 from takeback.signals.vpdq import unpack
 from takeback.store import Database, database_url, open_database
 
@@ -156,8 +155,9 @@ def _print_banks(infos: list[BankInfo]) -> None:
         out.print("No banks yet. Create one with: takeback bank create NAME")
         return
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for col in ("bank", "kind", "pdq threshold", "state", "entries", *banks.SIGNAL_ORDER):
-        table.add_column(col, justify="right" if col in ("entries", *banks.SIGNAL_ORDER) else "left")
+    types = banks.signal_order()
+    for col in ("bank", "kind", "pdq threshold", "state", "entries", *types):
+        table.add_column(col, justify="right" if col in ("entries", *types) else "left")
     for i in infos:
         state = (
             "enabled"
@@ -175,7 +175,7 @@ def _print_banks(infos: list[BankInfo]) -> None:
             str(i.pdq_threshold),
             state,
             entries,
-            *(f"{i.signals.get(t, 0):,}" for t in banks.SIGNAL_ORDER),
+            *(f"{i.signals.get(t, 0):,}" for t in types),
         )
     out.print(table)
 
@@ -282,11 +282,12 @@ def show_command(
             + (f" until {readable_utc(v.disabled_until)}" if v.disabled_until else "")
         )
         kind = next(t for t in ("pdq", "sha256", "md5", "vpdq") if t in v.signals)
-        others = "+".join(t for t in banks.SIGNAL_ORDER if t in v.signals and t != kind)
+        others = "+".join(t for t in banks.signal_order() if t in v.signals and t != kind)
         extra = f"  (+{others})" if others else ""
         value, quality = v.signals[kind]
-        text = f"{len(unpack(value))} frames" if kind == "vpdq" else value.hex()
-        if kind == "pdq" and quality is not None:
+        st = get_signal_type(kind)
+        text = f"{len(unpack(value))} frames" if st.bag_of_frames else value.hex()
+        if st.has_quality and quality is not None:
             text += f"  {quality_note(quality)}"
         out.print(f"  #{v.id}  {kind} {text}{extra}{state}")
         if v.note:
@@ -435,9 +436,9 @@ def _report_add(writer: JsonlWriter | None, fp: Fingerprint, status: str, conten
                 "status": status,
                 "content_id": content_id if status == "added" else None,
                 "duplicate_of": content_id if status == "duplicate" else None,
-                "pdq": fp.pdq,
-                "pdq_quality": fp.pdq_quality,
-                "sha256": fp.sha256,
+                "pdq": fp.hex("pdq"),
+                "pdq_quality": fp.quality("pdq"),
+                "sha256": fp.hex("sha256"),
                 "error": fp.error,
             }
         )
@@ -451,7 +452,7 @@ def _report_add(writer: JsonlWriter | None, fp: Fingerprint, status: str, conten
     else:
         low = (
             "  [yellow]low-quality PDQ (matches will be flagged)[/]"
-            if fp.pdq_quality is not None and fp.pdq_quality < LOW_QUALITY
+            if any(get_signal_type(v.signal_type).is_low_quality(v.quality) for v in fp.values())
             else ""
         )
         out.print(f"[green]added[/]      {path} as #{content_id}{low}")
@@ -484,7 +485,9 @@ def add_hash_command(
     try:
         signals = tuple(
             SignalValue(
-                n, get_signal_type(n).validate(v, field=f"--{n}"), pdq_quality if n == "pdq" else None
+                n,
+                get_signal_type(n).validate(v, field=f"--{n}"),
+                pdq_quality if get_signal_type(n).has_quality else None,
             )
             for n, v in given
         )

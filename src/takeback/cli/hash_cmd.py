@@ -50,25 +50,27 @@ _SHOW_FRAMES = 5
 
 def _print_block(fp: Fingerprint, dihedral: bool) -> None:
     """Human output: one block per file, hashes in full (64 hex characters fit any terminal)."""
+    rec = fp.to_record(dihedral=True)
     if fp.error:
         status = f"[red]{fp.error['code']}[/] {fp.error['message']}"
     elif fp.partial:
         status = f"[yellow]partly hashed[/] ({fp.partial['code']}) {fp.partial['message']}"
-    elif fp.pdq_quality is not None and fp.pdq_quality < LOW_QUALITY:
+    elif rec["pdq_quality"] is not None and rec["pdq_quality"] < LOW_QUALITY:
         status = "[yellow]hashed, low quality[/] (PDQ is unreliable below 50)"
     else:
         status = "[green]hashed[/]"
     out.print(f"[bold]{shown(fp.path)}[/]", highlight=False, soft_wrap=True)
     size = "" if fp.size is None else f"{fp.size:,} bytes"
     out.print(f"  {fp.media_type or 'unknown type'}  {size}  {status}", highlight=False, soft_wrap=True)
-    if fp.pdq:
-        out.print(f"  pdq     {fp.pdq}  {quality_note(fp.pdq_quality)}", highlight=False)
-    if dihedral and fp.pdq_dihedral:
-        for name, h in zip(DIHEDRAL_NAMES[1:], fp.pdq_dihedral[1:], strict=True):
+    if rec["pdq"]:
+        out.print(f"  pdq     {rec['pdq']}  {quality_note(rec['pdq_quality'])}", highlight=False)
+    if dihedral and rec["pdq_dihedral"]:
+        for name, h in zip(DIHEDRAL_NAMES[1:], rec["pdq_dihedral"][1:], strict=True):
             out.print(f"    {name:<11} {h}", highlight=False)
-    if fp.pdq_cropped:
+    if rec.get("pdq_cropped"):
         out.print(
-            f"  inside border {fp.border}: pdq {fp.pdq_cropped}  {quality_note(fp.pdq_cropped_quality)}",
+            f"  inside border {fp.border}: pdq {rec['pdq_cropped']}  "
+            f"{quality_note(rec['pdq_cropped_quality'])}",
             highlight=False,
         )
     if fp.vpdq_frames is not None:
@@ -83,9 +85,9 @@ def _print_block(fp: Fingerprint, dihedral: bool) -> None:
             out.print(f"    ... {len(fp.vpdq_frames) - _SHOW_FRAMES} more (--format jsonl lists all)")
         if fp.vpdq_cropped_frames:
             out.print(f"    and {len(fp.vpdq_cropped_frames)} hashed inside the border {fp.border}")
-    if fp.sha256:
-        out.print(f"  sha256  {fp.sha256}", highlight=False)
-        out.print(f"  md5     {fp.md5}", highlight=False)
+    if rec["sha256"]:
+        out.print(f"  sha256  {rec['sha256']}", highlight=False)
+        out.print(f"  md5     {rec['md5']}", highlight=False)
 
 
 def _inspect_record(path: str, limits: Limits) -> dict[str, Any]:

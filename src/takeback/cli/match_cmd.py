@@ -23,6 +23,7 @@ from takeback.matching.video_banks import VideoBankMatch, VideoMatcher, combined
 from takeback.matching.video_banks import status_of as video_status
 from takeback.media import Limits
 from takeback.media.video import VideoLimits
+from takeback.signals import REGISTRY, IndexKind, get_signal_type
 from takeback.signals.batch import default_jobs, fingerprint_paths
 from takeback.signals.fingerprint import FingerprintOptions
 from takeback.signals.vpdq import VpdqOptions, VpdqResult
@@ -40,13 +41,24 @@ _STATUS = {
 }
 
 
+def _strongest_first(m: Match) -> tuple[bool, int]:
+    """Identical bytes before near matches; among exact types the later registered (SHA-256 before
+    MD5)."""
+    names = list(REGISTRY)
+    exact = get_signal_type(m.signal_type).index_kind is IndexKind.EXACT
+    return (not exact, -names.index(m.signal_type) if m.signal_type in names else 0)
+
+
 def _print_result(r: MatchResult, status: str | None = None) -> None:
     q = r.query
     out.print(f"[bold]{shown(q.label)}[/]  {_STATUS[status or r.status]}")
-    if q.pdq is not None:
-        quality = "" if q.pdq_quality is None else f"  quality {q.pdq_quality}"
-        warn = "  [yellow]low quality: matches may be unreliable[/]" if q.low_quality else ""
-        out.print(f"  pdq {q.pdq.hex()}{quality}{warn}")
+    for name, sv in q.signals.items():  # the perceptual value(s), with their quality
+        st = get_signal_type(name)
+        if st.has_quality:
+            quality = "" if sv.quality is None else f"  quality {sv.quality}"
+            low = st.is_low_quality(sv.quality)
+            warn = "  [yellow]low quality: matches may be unreliable[/]" if low else ""
+            out.print(f"  {name} {sv.value.hex()}{quality}{warn}")
     if q.error:
         out.print(f"  [red]{shown(q.error['code'])}[/]: {shown(q.error['message'])}")
     # One line per bank entry, naming every signal of it that matched (jsonl has one record each).
@@ -56,9 +68,9 @@ def _print_result(r: MatchResult, status: str | None = None) -> None:
     for ms in sorted(groups.values(), key=lambda g: (not g[0].allow_list, min(m.distance for m in g))):
         first = ms[0]
         hows = []
-        for m in sorted(ms, key=lambda m: ("sha256", "md5", "pdq").index(m.signal_type)):
-            if m.signal_type == "pdq":
-                how = f"pdq distance {m.distance} <= {m.threshold}"
+        for m in sorted(ms, key=_strongest_first):
+            if get_signal_type(m.signal_type).index_kind is not IndexKind.EXACT:
+                how = f"{m.signal_type} distance {m.distance} <= {m.threshold}"
                 if m.orientation and m.orientation != "original":
                     how += f" (query {m.orientation})"
             else:

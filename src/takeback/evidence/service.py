@@ -160,12 +160,13 @@ def add_file(
     _guard_case(session, case, storing=locker is not None, actor=actor)
     captured = as_utc(now) if now else utcnow()
     fp = fingerprint_file(path)
-    if fp.error and (fp.error["code"] not in _SOFT_ERRORS or fp.sha256 is None):
+    rec = fp.to_record()  # the evidence item keeps the record's hex
+    if fp.error and (fp.error["code"] not in _SOFT_ERRORS or rec["sha256"] is None):
         raise EvidenceError(f"Could not capture {path}: {fp.error['message']}", code=fp.error["code"])
     blob_id: str | None = None
     if locker is not None:
         stored = locker.store_file(path)
-        if stored.sha256 != fp.sha256:
+        if stored.sha256 != rec["sha256"]:
             locker.remove(stored.blob_id)
             raise EvidenceError(
                 f"{path} changed while it was being captured (its SHA-256 differs between two reads); "
@@ -185,10 +186,10 @@ def add_file(
         captured_at=captured,
         capture_zone=capture_zone,
         captured_by=actor,
-        sha256=fp.sha256,
-        md5=fp.md5,
-        pdq=fp.pdq,
-        pdq_quality=fp.pdq_quality,
+        sha256=rec["sha256"],
+        md5=rec["md5"],
+        pdq=rec["pdq"],
+        pdq_quality=rec["pdq_quality"],
         size=fp.size,
         media_type=fp.media_type,
         stored=blob_id is not None,

@@ -7,15 +7,15 @@ same query, which one suppressed it.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from takeback.banks.models import Bank, is_active
 from takeback.clock import as_utc
-from takeback.signals import SignalError, get_signal_type
+from takeback.signals import IndexKind, SignalError, SignalValue, get_signal_type, single_value_types
 from takeback.signals.fingerprint import Fingerprint
-from takeback.signals.pdq import DIHEDRAL_NAMES, LOW_QUALITY
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,28 +42,27 @@ class BankPolicy:
 
 @dataclass(frozen=True, slots=True)
 class MatchQuery:
-    """The signals of one input (a file's fingerprint or hashes given directly), as raw bytes."""
+    """The signals of one input (a file's fingerprint or hashes given directly): ``{type: value(s)}``.
+
+    Each ``SignalValue`` is raw bytes; its ``variants`` (PDQ's orientations, when dihedral matching
+    was asked for) are searched too. The matcher picks each type's index from the type, so a query
+    may carry any registered type; bags of frames (a video's vPDQ) are matched by the video matcher.
+    """
 
     label: str
-    pdq: bytes | None = None
-    pdq_quality: int | None = None
-    #: the 8 orientation hashes in ``DIHEDRAL_NAMES`` order (``[0]`` is ``pdq``), when asked for
-    pdq_dihedral: tuple[bytes, ...] | None = None
-    md5: bytes | None = None
-    sha256: bytes | None = None
+    signals: Mapping[str, SignalValue] = field(default_factory=dict)
     error: dict[str, str] | None = None
 
     @classmethod
-    def from_fingerprint(cls, fp: Fingerprint) -> MatchQuery:
-        return cls(
-            label=fp.path,
-            pdq=bytes.fromhex(fp.pdq) if fp.pdq else None,
-            pdq_quality=fp.pdq_quality,
-            pdq_dihedral=tuple(bytes.fromhex(h) for h in fp.pdq_dihedral) if fp.pdq_dihedral else None,
-            md5=bytes.fromhex(fp.md5) if fp.md5 else None,
-            sha256=bytes.fromhex(fp.sha256) if fp.sha256 else None,
-            error=fp.error,
-        )
+    def from_fingerprint(cls, fp: Fingerprint, *, types: Collection[str] | None = None) -> MatchQuery:
+        """THE query of a file: its signals (only ``types``, when given) and its error."""
+        signals = fp.signals if types is None else {k: v for k, v in fp.signals.items() if k in types}
+        return cls(label=fp.path, signals=dict(signals), error=fp.error)
+
+    @classmethod
+    def of(cls, label: str = "query", /, **values: bytes | None) -> MatchQuery:
+        """A query from value bytes by type name (``MatchQuery.of("q", pdq=h, md5=m)``)."""
+        return cls(label=label, signals={k: SignalValue(k, v) for k, v in values.items() if v is not None})
 
     @classmethod
     def from_hex(
@@ -74,33 +73,34 @@ class MatchQuery:
         sha256: str | None = None,
         pdq_quality: int | None = None,
         label: str | None = None,
+        **others: str | None,
     ) -> MatchQuery:
-        """A query from hashes typed or sent by a person; malformed values raise ``SignalError``."""
-        values = {
-            name: get_signal_type(name).validate(v, field=name) if v is not None else None
-            for name, v in (("pdq", pdq), ("md5", md5), ("sha256", sha256))
+        """A query from hashes typed or sent by a person (``{type: text}``; each type's ``validate``
+        reads its text); malformed values raise ``SignalError``."""
+        texts = {"pdq": pdq, "md5": md5, "sha256": sha256, **others}
+        signals = {
+            name: SignalValue(
+                name,
+                get_signal_type(name).validate(v, field=name),
+                pdq_quality if get_signal_type(name).has_quality else None,
+            )
+            for name, v in texts.items()
+            if v is not None
         }
-        given = [f"{k}:{v.hex()}" for k, v in values.items() if v is not None]
-        if not given:
+        if not signals:
             raise SignalError("Give at least one of pdq, md5, sha256 to match.")
-        shown = label or given[0]
-        return cls(
-            label=shown,
-            pdq=values["pdq"],
-            pdq_quality=pdq_quality,
-            md5=values["md5"],
-            sha256=values["sha256"],
-        )
+        shown = label or next(f"{k}:{v.value.hex()}" for k, v in signals.items())
+        return cls(label=shown, signals=signals)
 
-    @property
-    def pdq_orientations(self) -> tuple[bytes, ...]:
-        if self.pdq_dihedral:
-            return self.pdq_dihedral
-        return (self.pdq,) if self.pdq is not None else ()
+    def values(self, signal_type: str) -> tuple[bytes, ...]:
+        """Every value of ``signal_type`` to search (its variants, or the value), or ``()``."""
+        sv = self.signals.get(signal_type)
+        return () if sv is None else sv.searched
 
     @property
     def low_quality(self) -> bool:
-        return self.pdq_quality is not None and self.pdq_quality < LOW_QUALITY
+        """A signal of the query has a quality its type calls too low to trust."""
+        return any(get_signal_type(k).is_low_quality(v.quality) for k, v in self.signals.items())
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,12 +158,13 @@ class Match:
 
     def explain(self) -> str:
         """One sentence a person can read aloud."""
+        st = get_signal_type(self.signal_type)
         how = (
-            f"{self.signal_type} distance {self.distance} <= threshold {self.threshold}"
-            if self.signal_type == "pdq"
-            else f"identical {self.signal_type}"
+            f"identical {self.signal_type}"
+            if st.index_kind is IndexKind.EXACT
+            else f"{self.signal_type} distance {self.distance} <= threshold {self.threshold}"
         )
-        if self.orientation and self.orientation != DIHEDRAL_NAMES[0]:
+        if self.orientation and st.variant_names and self.orientation != st.variant_names[0]:
             how += f" (query {self.orientation})"
         what = "allow-list entry" if self.allow_list else "entry"
         text = f"{how}: {what} {self.content_id} of bank {self.bank}"
@@ -219,15 +220,20 @@ class MatchResult:
 
     def to_record(self) -> dict[str, Any]:
         q = self.query
-        return {
-            "input": q.label,
-            "status": self.status,
-            "pdq": q.pdq.hex() if q.pdq is not None else None,
-            "pdq_quality": q.pdq_quality,
-            "low_quality": q.low_quality,
-            "md5": q.md5.hex() if q.md5 is not None else None,
-            "sha256": q.sha256.hex() if q.sha256 is not None else None,
-            "dihedral": q.pdq_dihedral is not None,
-            "matches": [m.to_record() for m in self.matches],
-            "error": q.error,
-        }
+        rec: dict[str, Any] = {"input": q.label, "status": self.status}
+        for t in single_value_types():  # each type's value in hex (+ its quality), None if absent
+            sv = q.signals.get(t.name)
+            if sv is None and t.name not in _ALWAYS:
+                continue
+            rec[t.name] = None if sv is None else sv.value.hex()
+            if t.has_quality:
+                rec[f"{t.name}_quality"] = None if sv is None else sv.quality
+                rec["low_quality"] = q.low_quality
+        rec["dihedral"] = any(len(v.variants) > 1 for v in q.signals.values())
+        rec["matches"] = [m.to_record() for m in self.matches]
+        rec["error"] = q.error
+        return rec
+
+
+#: the types every match record names, matched or not (the documented record)
+_ALWAYS = frozenset({"pdq", "md5", "sha256"})

@@ -15,8 +15,12 @@ keeps it in step with the store through the ``bank_change`` log:
   bank state, so disabling an entry needs no index change and an expired disable lapses by itself.
   Each PDQ candidate's distance is recomputed from the stored value, so a stale index can never
   produce a false match.
-* **Exact signals** (MD5, SHA-256) are looked up in the store's ``(signal_type, value)`` index: one
-  B-tree probe per value, always current, and no second copy of every hash in memory.
+* **Exact signals** (MD5, SHA-256: any type whose ``index_kind`` is ``EXACT``) are looked up in the
+  store's ``(signal_type, value)`` index: one B-tree probe per value, always current, and no second
+  copy of every hash in memory.
+* **The index comes from the type.** The in-memory index holds the one registered single-value
+  ``HAMMING256`` type (PDQ); a query's other types go to the index their ``index_kind`` names, and
+  bags of frames (vPDQ) to the video matcher. Nothing here names a type.
 * **Thread-safe.** Lookups share a read lock; applying changes takes the write lock briefly.
 """
 
@@ -49,7 +53,7 @@ from takeback.banks.service import (
 from takeback.clock import utcnow
 from takeback.index import PdqIndex, PdqIndexError, kernels
 from takeback.matching.models import BankPolicy, Match, MatchQuery, MatchResult, Suppressor
-from takeback.signals.pdq import DIHEDRAL_NAMES, LOW_QUALITY, hamming
+from takeback.signals import IndexKind, SignalType, SignalValue, get_signal_type, single_value_types
 from takeback.store import Database
 
 log = logging.getLogger("takeback.matching")
@@ -62,6 +66,11 @@ REBUILD_AFTER_CHANGES = 100_000
 
 class MatchingError(BankError):
     code = "matching_error"
+
+
+def hamming_type() -> SignalType:
+    """The single-value type the matcher's Hamming index holds (PDQ)."""
+    return next(t for t in single_value_types() if t.index_kind is IndexKind.HAMMING256)
 
 
 class _RWLock:
@@ -130,6 +139,8 @@ class Matcher:
         self._refreshing = threading.Lock()
         self._saving = threading.Lock()
         self._index = PdqIndex()
+        #: the type held in ``_index``
+        self._near = hamming_type()
         self._banks: dict[int, BankPolicy] = {}
         self._last_check = -1e18
         self._saved_watermark = -1
@@ -208,7 +219,9 @@ class Matcher:
                 s.connection()
                 .execution_options(stream_results=True, yield_per=_REBUILD_BATCH)
                 .execute(
-                    select(ContentSignal.id, ContentSignal.value).where(ContentSignal.signal_type == "pdq")
+                    select(ContentSignal.id, ContentSignal.value).where(
+                        ContentSignal.signal_type == self._near.name
+                    )
                 )
             )
             for part in rows.partitions():
@@ -221,7 +234,7 @@ class Matcher:
                 s.scalars(
                     select(ContentSignal.id)
                     .join(BankContent, BankContent.id == ContentSignal.content_id)
-                    .where(BankContent.bank_id.in_(deleted), ContentSignal.signal_type == "pdq")
+                    .where(BankContent.bank_id.in_(deleted), ContentSignal.signal_type == self._near.name)
                 ).all()
                 if deleted
                 else []
@@ -308,7 +321,7 @@ class Matcher:
                 self.rebuild()
                 return len(self._index)
             changed, bank_changed = changes_after(s, after=after, upto=head)
-            current = live_signals(s, signal_type="pdq", ids=sorted(changed)) if changed else []
+            current = live_signals(s, signal_type=self._near.name, ids=sorted(changed)) if changed else []
             if bank_changed:
                 self._reload_banks(s)
             present = {sid for sid, _ in current}
@@ -375,13 +388,19 @@ class Matcher:
             if not scope:
                 return results
             radius = max(b.threshold for b in scope.values())
-            # PDQ: one batched search over every orientation of every query.
+            # The Hamming type: one batched search over every variant (orientation) of every query.
+            near = self._near.name
             owners: list[tuple[int, int]] = []  # (query index, orientation index) per searched hash
             hashes: list[bytes] = []
+            exact: dict[str, dict[bytes, list[int]]] = {}
             for qi, q in enumerate(queries):
-                for oi, h in enumerate(q.pdq_orientations):
-                    owners.append((qi, oi))
-                    hashes.append(h)
+                for name, sv in q.signals.items():
+                    if name == near:
+                        for oi, h in enumerate(sv.searched):
+                            owners.append((qi, oi))
+                            hashes.append(h)
+                    elif get_signal_type(name).index_kind is IndexKind.EXACT:
+                        exact.setdefault(name, {}).setdefault(sv.value, []).append(qi)
             candidates: dict[int, set[int]] = {}  # content_signal id -> query indexes
             if hashes:
                 arr = np.frombuffer(b"".join(hashes), dtype=np.uint8).reshape(-1, 32)
@@ -389,11 +408,6 @@ class Matcher:
                     searched, ids, _ = self._index.search_many(arr, radius)
                 for h, sid in zip(searched.tolist(), ids.tolist(), strict=True):
                     candidates.setdefault(sid, set()).add(owners[h][0])
-            exact: dict[str, dict[bytes, list[int]]] = {"md5": {}, "sha256": {}}
-            for qi, q in enumerate(queries):
-                for name, value in (("md5", q.md5), ("sha256", q.sha256)):
-                    if value is not None:
-                        exact[name].setdefault(value, []).append(qi)
             for row in _fetch(s, candidates, exact):
                 self._judge(row, queries, results, candidates, exact, scope, at, inactive)
         for r in results:
@@ -426,17 +440,19 @@ class Matcher:
             if not scope:
                 return {}
             candidates: dict[int, set[int]] = {}
-            exact: dict[str, dict[bytes, list[int]]] = {"md5": {}, "sha256": {}}
-            if signal_type == "pdq":
+            exact: dict[str, dict[bytes, list[int]]] = {}
+            st = get_signal_type(signal_type)
+            if st is self._near:
                 radius = max(b.threshold for b in scope.values())
                 arr = np.frombuffer(b"".join(values), dtype=np.uint8).reshape(-1, 32)
                 with self._rw.read():
                     qi, ids, _ = self._index.search_many(arr, radius)
                 for q, sid in zip(qi.tolist(), ids.tolist(), strict=True):
                     candidates.setdefault(sid, set()).add(q)
-            elif signal_type in exact:
+            elif st.index_kind is IndexKind.EXACT and not st.bag_of_frames:
+                by_value = exact.setdefault(signal_type, {})
                 for i, v in enumerate(values):
-                    exact[signal_type].setdefault(v, []).append(i)
+                    by_value.setdefault(v, []).append(i)
             else:
                 raise MatchingError(
                     f"Cannot match {signal_type!r} hashes in a batch.", code="invalid_request"
@@ -467,10 +483,12 @@ class Matcher:
             return
         bank_active = bank.active(at)
         value = bytes(value)
-        if signal_type == "pdq":
+        near = self._near
+        if signal_type == near.name:
             for qi in sorted(candidates.get(sid, ())):
                 q = queries[qi]
-                dists = [hamming(h, value) for h in q.pdq_orientations]
+                searched = q.values(signal_type)
+                dists = [near.distance(h, value) for h in searched]
                 best = min(range(len(dists)), key=dists.__getitem__)
                 if dists[best] > bank.threshold:
                     continue
@@ -480,15 +498,15 @@ class Matcher:
                         bank_id=bank.id,
                         allow_list=bank.allow_list,
                         content_id=content_id,
-                        signal_type="pdq",
+                        signal_type=signal_type,
                         distance=dists[best],
                         threshold=bank.threshold,
-                        orientation=DIHEDRAL_NAMES[best] if q.pdq_dihedral else None,
+                        orientation=near.variant_names[best] if len(searched) > 1 else None,
                         note=note,
                         metadata=dict(meta or {}),
                         source=source,
                         stored_quality=quality,
-                        low_quality=q.low_quality or (quality is not None and quality < LOW_QUALITY),
+                        low_quality=q.low_quality or near.is_low_quality(quality),
                         entry_active=entry_active,
                         bank_active=bank_active,
                         bank_ratio=bank.ratio,
@@ -567,7 +585,11 @@ def _with_allow_lists(matches: list[Match]) -> list[Match]:
     allow = [m for m in matches if m.allow_list and m.entry_active and m.bank_active]
     if not allow:
         return matches
-    best = min(allow, key=lambda m: (m.signal_type == "pdq", m.distance, m.content_id))
+
+    def strength(m: Match) -> tuple[bool, int, int]:  # identical bytes first, then the closest
+        return (get_signal_type(m.signal_type).index_kind is not IndexKind.EXACT, m.distance, m.content_id)
+
+    best = min(allow, key=strength)
     by = Suppressor(best.bank, best.content_id, best.signal_type, best.distance, best.bank_id)
     return [m if m.allow_list else replace(m, suppressed_by=by) for m in matches]
 
@@ -581,14 +603,7 @@ class _LazyQueries(dict[int, MatchQuery]):
         self._type = signal_type
 
     def __missing__(self, i: int) -> MatchQuery:
-        v = self._values[i]
-        t = self._type
-        q = MatchQuery(
-            label=str(i),
-            pdq=v if t == "pdq" else None,
-            md5=v if t == "md5" else None,
-            sha256=v if t == "sha256" else None,
-        )
+        q = MatchQuery(label=str(i), signals={self._type: SignalValue(self._type, self._values[i])})
         self[i] = q
         return q
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from takeback.banks.service import live_signal_counts
 from takeback.matching.service import Matcher
-from takeback.matching.video_banks import SIGNAL as VIDEO_SIGNAL
 from takeback.matching.video_banks import VideoMatcher
 from takeback.signals import REGISTRY, IndexKind
 
@@ -32,14 +31,15 @@ def index_status(
     change log: videos in the video matcher, Hamming types in the in-memory index, exact types
     answered by the database's own index (always current: their size is what live banks hold)."""
     matcher.refresh(force=True)
-    exact = [t for t in signal_types if t != VIDEO_SIGNAL and REGISTRY[t].index_kind is IndexKind.EXACT]
+    frames = {t for t in signal_types if REGISTRY[t].bag_of_frames}  # vPDQ: the video matcher
+    exact = [t for t in signal_types if t not in frames and REGISTRY[t].index_kind is IndexKind.EXACT]
     with matcher.db.sessionmaker() as s:
-        if VIDEO_SIGNAL in signal_types:
+        if frames:
             video.refresh(s)
         stored = live_signal_counts(s, signal_types=exact)
     out: dict[str, IndexStatus] = {}
     for name in signal_types:
-        if name == VIDEO_SIGNAL:  # bank videos, in the video matcher
+        if name in frames:  # bank videos, in the video matcher
             out[name] = IndexStatus(built_to=video.watermark, present=True, size=len(video))
         elif name in exact:
             out[name] = IndexStatus(built_to=matcher.watermark, present=True, size=stored.get(name, 0))

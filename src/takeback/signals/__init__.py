@@ -1,11 +1,16 @@
 """Signal types (fingerprints) and the registry that names them.
 
-``REGISTRY`` maps a signal type's name to its one instance; look types up with :func:`get_signal_type`
-so an unknown name gives a clear error rather than a ``KeyError``.
+``REGISTRY`` maps a signal type's name to its one instance, in the order records and exports list
+them; look types up with :func:`get_signal_type` so an unknown name gives a clear error rather than
+a ``KeyError``. Adding a type is one module with its ``SignalType`` and one :func:`register` call:
+hashing, banks, matching, the HTTP routes and exports read the registry when they run.
 """
+
+from collections.abc import Iterator
 
 from takeback.signals.base import (
     ContentType,
+    Hasher,
     IndexKind,
     SignalError,
     SignalType,
@@ -30,9 +35,36 @@ def get_signal_type(name: str) -> SignalType:
         raise SignalError(f"Unknown signal type {name!r}; known types: {known}.") from None
 
 
+def register(signal_type: SignalType) -> SignalType:
+    """Add a signal type to the registry (after the built-in ones); its name must be new."""
+    if signal_type.name in REGISTRY:
+        raise ValueError(f"signal type {signal_type.name!r} is already registered")
+    REGISTRY[signal_type.name] = signal_type
+    return signal_type
+
+
+def unregister(name: str) -> None:
+    """Take a registered type out again (tests that register a type of their own)."""
+    REGISTRY.pop(name, None)
+
+
+def by_wire_name(name: str) -> SignalType | None:
+    """The type HMA calls ``name`` (``video_md5`` is md5; every other type's name is its own)."""
+    for t in REGISTRY.values():
+        if t.wire_name == name:
+            return t
+    return None
+
+
+def single_value_types() -> Iterator[SignalType]:
+    """Types matched one value at a time by the matcher's indexes (every type but bags of frames)."""
+    return (t for t in REGISTRY.values() if not t.bag_of_frames)
+
+
 __all__ = [
     "REGISTRY",
     "ContentType",
+    "Hasher",
     "IndexKind",
     "Md5Signal",
     "PdqResult",
@@ -42,6 +74,10 @@ __all__ = [
     "SignalType",
     "SignalValue",
     "VpdqSignal",
+    "by_wire_name",
     "get_signal_type",
     "pdq_from_luma",
+    "register",
+    "single_value_types",
+    "unregister",
 ]

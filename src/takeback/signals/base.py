@@ -1,8 +1,11 @@
 """What every signal type declares about itself (the python-threatexchange ``SignalType`` idea).
 
 A signal is a fingerprint of content. Each type is one small object saying its name, which content
-it applies to, how values are validated and compared, and the default match threshold, so the bank,
-index and API layers never special-case a type by name.
+it applies to, how it is computed, how values are validated, formatted and compared, the default
+match threshold and the index that searches it, so the bank, matching, triage and API layers never
+special-case a type by name: they ask the type. Values are bytes everywhere inside; hex (or a type's
+own text form) appears only at the edges (records, HTTP, files), through :meth:`SignalType.validate`
+and :meth:`SignalType.format`.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from takeback.errors import TakebackError, article
 
@@ -29,21 +32,42 @@ class ContentType(StrEnum):
 
 
 class IndexKind(StrEnum):
-    EXACT = "exact"  # equality lookup (cryptographic hashes)
-    HAMMING256 = "hamming256"  # range search in 256-bit Hamming space (PDQ)
+    """Which index searches a type's values; the matcher picks the index from this, never the name."""
+
+    EXACT = "exact"  # equality lookup (cryptographic hashes): the store's (signal_type, value) B-tree
+    HAMMING256 = "hamming256"  # range search in 256-bit Hamming space (PDQ; vPDQ's frames)
 
 
 @dataclass(frozen=True, slots=True)
 class SignalValue:
-    """One computed signal: the type's name, the raw value bytes, and a quality where the type has one."""
+    """One computed signal: the type's name, the raw value bytes, and a quality where the type has one.
+
+    ``variants`` are other forms of the same content that a query also searches, ``[0]`` being
+    ``value`` itself (PDQ's eight orientations, named by the type's ``variant_names``); empty when
+    there are none. Banks store ``value`` alone.
+    """
 
     signal_type: str
     value: bytes
     quality: int | None = None
+    variants: tuple[bytes, ...] = ()
 
     @property
     def hex(self) -> str:
         return self.value.hex()
+
+    @property
+    def searched(self) -> tuple[bytes, ...]:
+        """Every value a query searches: the variants when there are some, else the value."""
+        return self.variants or (self.value,)
+
+
+class Hasher(Protocol):
+    """An incremental digest over a file's bytes (the ``hashlib`` interface)."""
+
+    def update(self, data: bytes, /) -> None: ...
+
+    def digest(self) -> bytes: ...
 
 
 class SignalType(ABC):
@@ -58,8 +82,35 @@ class SignalType(ABC):
     size: ClassVar[int]
     #: valid example values, for docs, API schemas and tests
     examples: ClassVar[tuple[str, ...]]
+    #: values carry a quality (0-100); below ``low_quality_below`` a match needs checking by eye
+    has_quality: ClassVar[bool] = False
+    low_quality_below: ClassVar[int | None] = None
+    #: names of a value's variants, in order (``SignalValue.variants``), e.g. PDQ's orientations,
+    #: and the record field listing them (``pdq_dihedral``)
+    variant_names: ClassVar[tuple[str, ...]] = ()
+    variants_field: ClassVar[str | None] = None
+    #: a value is a bag of frame hashes (a video), judged as a whole by ``matching.video_banks``
+    #: rather than one value at a time by the matcher's indexes
+    bag_of_frames: ClassVar[bool] = False
+    #: the name HMA (OpenMediaMatch) gives this type on its wire, where it differs (``video_md5``)
+    hma_name: ClassVar[str | None] = None
 
     _HEX = re.compile(r"^[0-9a-f]*$")
+
+    def hasher(self) -> Hasher | None:
+        """A fresh incremental digest when the type is computed from a file's bytes as they stream
+        past (cryptographic hashes); ``None`` for types computed from decoded content."""
+        return None
+
+    def is_low_quality(self, quality: int | None) -> bool:
+        """Whether a value of this quality is too weak to trust without a look."""
+        limit = self.low_quality_below
+        return limit is not None and quality is not None and quality < limit
+
+    @property
+    def wire_name(self) -> str:
+        """The type's name on HMA's routes."""
+        return self.hma_name or self.name
 
     def validate(self, value: str, *, field: str | None = None) -> bytes:
         """Parse a hex string (any case, surrounding space ignored) into the value's bytes."""

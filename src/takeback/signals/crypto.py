@@ -6,9 +6,10 @@ are what courts, NSRL and the coreutils ``*sum`` tools speak.
 
 from __future__ import annotations
 
+import hashlib
 from typing import ClassVar
 
-from takeback.signals.base import ContentType, IndexKind, SignalType
+from takeback.signals.base import ContentType, Hasher, IndexKind, SignalType
 
 
 class _ExactHash(SignalType):
@@ -21,6 +22,9 @@ class _ExactHash(SignalType):
     def distance(self, a: bytes, b: bytes) -> int:
         """0 when equal, 1 otherwise: exact hashes have no notion of "close"."""
         return 0 if a == b else 1
+
+    def hasher(self) -> Hasher:
+        return hashlib.new(self.name, usedforsecurity=False)
 
 
 class Sha256Signal(_ExactHash):
@@ -35,5 +39,6 @@ class Md5Signal(_ExactHash):
     """MD5 of the file's bytes: broken for security, still the lingua franca of hash lists (NSRL, VICS)."""
 
     name = "md5"
+    hma_name = "video_md5"  # HMA hashes videos to MD5 and names the type for that
     size = 16
     examples = ("d41d8cd98f00b204e9800998ecf8427e",)

@@ -9,9 +9,10 @@ become an ``error`` on the record instead of an exception, so one bad file never
 from __future__ import annotations
 
 import errno
-import hashlib
+import itertools
 import os
 import stat
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -21,13 +22,15 @@ from takeback.media.borders import find_border
 from takeback.media.types import Kind
 from takeback.media.video import VideoLimits
 from takeback.media.walk import display_path, open_regular
-from takeback.signals.pdq import pdq_from_luma
-from takeback.signals.vpdq import DEFAULT_INTERVAL, VpdqOptions, VpdqResult, vpdq_from_video
+from takeback.signals import REGISTRY, PdqSignal, SignalValue, VpdqSignal
+from takeback.signals.vpdq import DEFAULT_INTERVAL, VpdqOptions, VpdqResult, pack_result, vpdq_from_video
 
 if TYPE_CHECKING:
     from takeback.config import Settings
 
 _CHUNK = 1 << 20
+#: the types computed from decoded pixels and frames (streaming types come from the registry)
+_PDQ, _VPDQ = PdqSignal(), VpdqSignal()
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,21 +59,21 @@ class FingerprintOptions:
 
 @dataclass(slots=True)
 class Fingerprint:
-    """Everything computed for one file. ``error`` is ``{code, message}`` when something failed."""
+    """Everything computed for one file. ``error`` is ``{code, message}`` when something failed.
+
+    ``signals`` holds ``{signal type: SignalValue}``, values as bytes (PDQ's orientations as its
+    variants when asked for), in the order they were computed; ``inside_border`` the same for the
+    content inside a uniform border, when one was found. Hex appears only in :meth:`to_record`.
+    """
 
     path: str
     size: int | None = None
     media_type: str | None = None
-    sha256: str | None = None
-    md5: str | None = None
-    pdq: str | None = None
-    pdq_quality: int | None = None
-    pdq_dihedral: list[str] | None = None
+    signals: dict[str, SignalValue] = field(default_factory=dict)
+    inside_border: dict[str, SignalValue] = field(default_factory=dict)
     width: int | None = None
     height: int | None = None
-    #: PDQ of the content inside a uniform border, when one was found ([top, bottom, left, right])
-    pdq_cropped: str | None = None
-    pdq_cropped_quality: int | None = None
+    #: [top, bottom, left, right] of the content inside a uniform border, when one was found
     border: list[int] | None = None
     #: videos and animations: the vPDQ frame lines (``frame,quality,hash,timestamp``), and the same
     #: frames hashed inside the border when the video has one
@@ -95,21 +98,41 @@ class Fingerprint:
         self.error = exc.to_dict()
         return self
 
+    def hex(self, signal_type: str) -> str | None:
+        """A signal's value as lowercase hex (an edge: records, files), or ``None`` if not computed."""
+        sv = self.signals.get(signal_type)
+        return None if sv is None else sv.value.hex()
+
+    def quality(self, signal_type: str) -> int | None:
+        sv = self.signals.get(signal_type)
+        return None if sv is None else sv.quality
+
+    def values(self) -> list[SignalValue]:
+        """Every computed signal, in the registry's order (the order records and exports use)."""
+        return [self.signals[n] for n in REGISTRY if n in self.signals]
+
     def to_record(self, *, dihedral: bool = False) -> dict[str, Any]:
-        """The public record: exactly the documented fields, in order."""
+        """The public record: exactly the documented fields, in order (a registered type beyond the
+        built-in ones adds its value, in its own text form, after ``pdq_quality``)."""
+        pdq = self.signals.get("pdq")
         rec: dict[str, Any] = {
             "path": self.path,
             "size": self.size,
             "media_type": self.media_type,
-            "sha256": self.sha256,
-            "md5": self.md5,
-            "pdq": self.pdq,
-            "pdq_quality": self.pdq_quality,
+            "sha256": self.hex("sha256"),
+            "md5": self.hex("md5"),
+            "pdq": None if pdq is None else pdq.value.hex(),
+            "pdq_quality": None if pdq is None else pdq.quality,
         }
+        for name, sv in self.signals.items():
+            if name not in _RECORDED:
+                rec[name] = REGISTRY[name].format(sv.value) if name in REGISTRY else sv.value.hex()
         if dihedral:
-            rec["pdq_dihedral"] = self.pdq_dihedral
-        if self.pdq_cropped is not None:
-            rec.update(pdq_cropped=self.pdq_cropped, pdq_cropped_quality=self.pdq_cropped_quality)
+            variants = pdq.variants if pdq is not None else ()
+            rec["pdq_dihedral"] = [v.hex() for v in variants] if variants else None
+        inner = self.inside_border.get("pdq")
+        if inner is not None:
+            rec.update(pdq_cropped=inner.value.hex(), pdq_cropped_quality=inner.quality)
         if self.vpdq_frames is not None:
             rec.update(vpdq_frames=self.vpdq_frames, duration_s=self.duration_s, frame_count=self.frame_count)
             if self.vpdq_cropped_frames:
@@ -120,6 +143,31 @@ class Fingerprint:
             rec["partial"] = self.partial
         rec["error"] = self.error
         return rec
+
+    @classmethod
+    def from_record(cls, rec: Mapping[str, Any]) -> Fingerprint:
+        """A fingerprint back from its record (or a stored row with the same fields): the hashes,
+        PDQ's quality and orientations (a list, or one space-separated text), and every other
+        registered type's value. Values are read with each type's ``validate``."""
+        fp = cls(path=str(rec.get("path") or ""), size=rec.get("size"), media_type=rec.get("media_type"))
+        for t in REGISTRY.values():
+            text = rec.get(t.name)
+            if not text or t.bag_of_frames:
+                continue
+            quality = rec.get(f"{t.name}_quality") if t.has_quality else None
+            variants: tuple[bytes, ...] = ()
+            if t.variants_field:
+                listed = rec.get(t.variants_field)
+                parts = listed.split() if isinstance(listed, str) else listed
+                if parts:
+                    variants = tuple(t.validate(v) for v in parts)
+            fp.signals[t.name] = SignalValue(t.name, t.validate(text), quality, variants)
+        fp.error = rec.get("error")
+        return fp
+
+
+#: the types whose fields :meth:`Fingerprint.to_record` writes by their documented names
+_RECORDED = frozenset({"sha256", "md5", "pdq", "vpdq"})
 
 
 def _os_error(exc: OSError, what: str) -> MediaError:
@@ -134,19 +182,29 @@ def _os_error(exc: OSError, what: str) -> MediaError:
     return MediaError(f"Could not read {what}: {exc.strerror or exc}.", code=codes.READ_ERROR)
 
 
+def _digests(fp: Fingerprint, chunks: Iterable[bytes]) -> int:
+    """Every streaming type's value (``SignalType.hasher``: SHA-256, MD5, ...) in one pass over
+    ``chunks``; returns the byte count."""
+    hashers = [(t.name, h) for t in REGISTRY.values() if (h := t.hasher()) is not None]
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        for _, h in hashers:
+            h.update(chunk)
+    for name, h in hashers:
+        fp.signals[name] = SignalValue(name, h.digest())
+    return size
+
+
 def _apply_image(fp: Fingerprint, data: bytes, mt: MediaType, options: FingerprintOptions) -> None:
     decoded = decode_image(data, limits=options.limits, want="luma", media_type=mt)
-    result = pdq_from_luma(decoded.pixels, dihedral=options.dihedral)
-    fp.pdq = result.hex
-    fp.pdq_quality = result.quality
+    fp.signals[_PDQ.name] = _PDQ.from_luma(decoded.pixels, variants=options.dihedral)
     fp.width, fp.height = decoded.width, decoded.height
-    if result.dihedral is not None:
-        fp.pdq_dihedral = [h.hex() for h in result.dihedral]
     if options.borders:
         box = find_border(decoded.pixels)
         if box is not None:
-            inner = pdq_from_luma(box.crop(decoded.pixels))
-            fp.pdq_cropped, fp.pdq_cropped_quality, fp.border = inner.hex, inner.quality, box.to_list()
+            fp.inside_border[_PDQ.name] = _PDQ.from_luma(box.crop(decoded.pixels))
+            fp.border = box.to_list()
     if decoded.frame_count > 1 and mt.mime in ("image/gif", "image/webp"):
         # An animation: its frames are a video (every frame: animations are short and deliberate).
         video_opts = replace(options.video, interval=0.0)
@@ -162,6 +220,8 @@ def _apply_video(
     opts = options.video if options.borders else replace(options.video, borders=False)
     result = vpdq_from_video(source, media_type=mt, options=opts)
     fp.vpdq = result
+    if result.frames:
+        fp.signals[_VPDQ.name] = SignalValue(_VPDQ.name, pack_result(result))
     fp.vpdq_frames = [f.to_text() for f in result.frames]
     fp.vpdq_cropped_frames = [f.to_text() for f in result.cropped] if result.cropped else None
     if result.border is not None and fp.border is None:
@@ -195,8 +255,7 @@ def fingerprint_bytes(
     fp = Fingerprint(path=name, size=len(data))
     mt = sniff(data[:HEAD_BYTES])
     fp.media_type = mt.mime
-    fp.sha256 = hashlib.sha256(data).hexdigest()
-    fp.md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+    _digests(fp, (data,))
     if not data:
         return fp.fail(MediaError("The file is empty (0 bytes).", code=codes.EMPTY_FILE))
     problem = _non_image_error(mt)
@@ -237,18 +296,10 @@ def fingerprint_file(
             fp.media_type = mt.mime
             if mt.is_image and st.st_size <= opts.limits.max_file_bytes:
                 data = head + fh.read()
-                fp.size = len(data)
-                fp.sha256 = hashlib.sha256(data).hexdigest()
-                fp.md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+                fp.size = _digests(fp, (data,))
             else:
                 data = b""
-                sha, md5 = hashlib.sha256(head), hashlib.md5(head, usedforsecurity=False)
-                size = len(head)
-                while chunk := fh.read(_CHUNK):
-                    sha.update(chunk)
-                    md5.update(chunk)
-                    size += len(chunk)
-                fp.size, fp.sha256, fp.md5 = size, sha.hexdigest(), md5.hexdigest()
+                fp.size = _digests(fp, itertools.chain((head,), iter(lambda: fh.read(_CHUNK), b"")))
     except OSError as exc:
         return fp.fail(_os_error(exc, shown))
     if fp.size == 0:

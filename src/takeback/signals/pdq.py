@@ -23,7 +23,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from takeback.signals.base import ContentType, IndexKind, SignalType
+from takeback.signals.base import ContentType, IndexKind, SignalType, SignalValue
 
 #: Matches at distance <= 31 of 256 bits (the PDQ paper's operating point).
 MATCH_THRESHOLD = 31
@@ -191,8 +191,16 @@ class PdqSignal(SignalType):
     index_kind = IndexKind.HAMMING256
     default_threshold = MATCH_THRESHOLD
     size = 32
+    has_quality = True
     low_quality_below = LOW_QUALITY
+    variant_names = DIHEDRAL_NAMES
+    variants_field = "pdq_dihedral"
     examples = ("f8f8f0cce0f4e84d0e370a22028f67f0b36e2ed596623e1d33e6339c4e9c9b22",)
 
     def distance(self, a: bytes, b: bytes) -> int:
         return hamming(a, b)
+
+    def from_luma(self, luma: np.ndarray, *, variants: bool = False) -> SignalValue:
+        """The PDQ value of an upright luma image; ``variants``: its eight orientations too."""
+        r = pdq_from_luma(luma, dihedral=variants)
+        return SignalValue(self.name, r.hash, r.quality, r.dihedral or ())

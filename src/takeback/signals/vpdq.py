@@ -335,6 +335,7 @@ class VpdqSignal(SignalType):
     name = "vpdq"
     content_types: ClassVar[frozenset[ContentType]] = frozenset({ContentType.VIDEO})
     index_kind = IndexKind.HAMMING256
+    bag_of_frames = True
     default_threshold = 20
     size = _PACK.size  # per frame
     frame_threshold = MATCH_THRESHOLD

@@ -23,7 +23,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from takeback.evidence.custody import SqlCustodyStore, write_jsonl
-from takeback.signals import SignalValue
+from takeback.signals import SignalValue, get_signal_type
+from takeback.signals.fingerprint import Fingerprint
 from takeback.triage.casedb import CaseDB
 from takeback.triage.models import KNOWN, bank_match, grp, grp_member, item, link
 
@@ -389,7 +390,6 @@ def bank_entries(
     (excluded) files are never included. A video's vPDQ is the scan's (about one frame a second, no
     border-cropped frames): copies and re-encodes match it; ``takeback bank add`` keeps every frame."""
     from takeback.banks.service import NewContent
-    from takeback.signals.pdq import LOW_QUALITY
     from takeback.triage.video import bank_value
 
     with case.session() as s:
@@ -438,15 +438,11 @@ def bank_entries(
                 selection.left_out[reason] = selection.left_out.get(reason, 0) + 1
                 continue
         signals = []
-        if r.pdq:
-            if include_low_quality or r.pdq_quality is None or r.pdq_quality >= LOW_QUALITY:
-                signals.append(SignalValue("pdq", bytes.fromhex(r.pdq), r.pdq_quality))
+        for v in Fingerprint.from_record(dict(r._mapping)).values():  # the row's hex read back as bytes
+            if include_low_quality or not get_signal_type(v.signal_type).is_low_quality(v.quality):
+                signals.append(SignalValue(v.signal_type, v.value, v.quality))
             else:
                 selection.pdq_left_out += 1
-        if r.md5:
-            signals.append(SignalValue("md5", bytes.fromhex(r.md5)))
-        if r.sha256:
-            signals.append(SignalValue("sha256", bytes.fromhex(r.sha256)))
         vpdq = bank_value(bytes(r.vpdq), r.duration_ms) if r.vpdq else None
         if vpdq is not None:
             signals.append(SignalValue("vpdq", vpdq))

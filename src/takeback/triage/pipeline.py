@@ -590,22 +590,13 @@ class Scanner:
         if matcher is None or not self.settings.match_banks:
             return []
         from takeback.matching import MatchQuery
+        from takeback.signals.fingerprint import Fingerprint
 
         queries, owners = [], []
         for r in results:
             if r.get("state") == KNOWN or not (r.get("sha256") or r.get("pdq")):
                 continue
-            dihedral = r.get("pdq_dihedral")
-            queries.append(
-                MatchQuery(
-                    label=str(r["id"]),
-                    pdq=bytes.fromhex(r["pdq"]) if r.get("pdq") else None,
-                    pdq_quality=r.get("pdq_quality"),
-                    pdq_dihedral=tuple(bytes.fromhex(h) for h in dihedral.split()) if dihedral else None,
-                    md5=bytes.fromhex(r["md5"]) if r.get("md5") else None,
-                    sha256=bytes.fromhex(r["sha256"]) if r.get("sha256") else None,
-                )
-            )
+            queries.append(MatchQuery.from_fingerprint(Fingerprint.from_record({**r, "path": str(r["id"])})))
             owners.append(r["id"])
         if not queries:
             return []

@@ -321,15 +321,16 @@ def analyse_bytes(item_id: int, data: bytes, name: str) -> dict[str, Any]:
     opts = _options
     r = _base(item_id)
     fp = fingerprint_bytes(data, name=name, options=FingerprintOptions(dihedral=True, limits=opts.limits))
+    rec = fp.to_record(dihedral=True)  # case.db keeps the record's hex
     r.update(
         size=fp.size,
         media_type=fp.media_type,
-        sha256=fp.sha256,
-        md5=fp.md5,
+        sha256=rec["sha256"],
+        md5=rec["md5"],
         sha1=hashlib.sha1(data, usedforsecurity=False).hexdigest(),
-        pdq=fp.pdq,
-        pdq_quality=fp.pdq_quality,
-        pdq_dihedral=" ".join(fp.pdq_dihedral) if fp.pdq_dihedral else None,
+        pdq=rec["pdq"],
+        pdq_quality=rec["pdq_quality"],
+        pdq_dihedral=" ".join(rec["pdq_dihedral"]) if rec["pdq_dihedral"] else None,
         width=fp.width,
         height=fp.height,
     )
@@ -341,7 +342,7 @@ def analyse_bytes(item_id: int, data: bytes, name: str) -> dict[str, Any]:
         else:
             r["error"] = fp.error
     if opts.known:
-        hits = known_names(fp.md5, r["sha1"], fp.sha256, opts.known)
+        hits = known_names(r["md5"], r["sha1"], r["sha256"], opts.known)
         if hits:
             r["state"], r["known"] = KNOWN, hits
             return r
@@ -354,7 +355,7 @@ def analyse_bytes(item_id: int, data: bytes, name: str) -> dict[str, Any]:
         prov = _provenance(data, name, mt, opts.limits, _wants_watermarks(data, mt, opts.watermarks))
         _apply_provenance(r, prov)
         r["exif"], r["traces"] = _metadata(data)
-        if opts.nudity and fp.pdq is not None:
+        if opts.nudity and r["pdq"] is not None:
             nud = _nudity(data, opts.limits)
             if "error" in nud:
                 r["warnings"].append(nud["error"])

@@ -14,11 +14,12 @@ from typing import Any
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from takeback.signals import REGISTRY
 from takeback.web.errors import ApiError
 from takeback.web.jsonbody import JsonBodyError, loads_bounded
 
-#: takeback signal-type name -> HMA's (only the ones that differ)
-HMA_NAME = {"md5": "video_md5"}
+#: takeback signal-type name -> HMA's (only the ones that differ: each type's ``hma_name``)
+HMA_NAME = {t.name: t.hma_name for t in REGISTRY.values() if t.hma_name}
 #: HMA's name -> takeback's
 TAKEBACK_NAME = {v: k for k, v in HMA_NAME.items()}
 #: HMA's signal types, in HMA's order (takeback's other types answer only where asked for by name)

@@ -40,7 +40,7 @@ def parse_banks(param: str | Sequence[str] | None) -> list[str] | None:
 
 def query_from(values: dict[str, bytes], label: str = "query") -> MatchQuery:
     """A query from ``{signal_type: value bytes}``."""
-    return MatchQuery(label=label, pdq=values.get("pdq"), md5=values.get("md5"), sha256=values.get("sha256"))
+    return MatchQuery.of(label, **values)
 
 
 def _check_scope(state: ServiceState, principal: Principal, banks: list[str]) -> None:

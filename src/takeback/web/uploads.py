@@ -16,16 +16,14 @@ from starlette.datastructures import UploadFile
 
 from takeback.errors import article
 from takeback.media import HEAD_BYTES, Kind, MediaError, sniff
+from takeback.signals import REGISTRY
 from takeback.signals.fingerprint import Fingerprint, FingerprintOptions, fingerprint_bytes
-from takeback.signals.vpdq import pack_result
 from takeback.web.deps import ServiceState
 from takeback.web.errors import ApiError
 from takeback.web.jsonbody import JsonBodyError, loads_bounded
 
 #: HMA content types and the kinds of bytes each accepts
 CONTENT_FIELDS: dict[str, Kind] = {"photo": Kind.IMAGE, "video": Kind.VIDEO}
-#: signal types a file yields (``vpdq`` for videos and animations)
-SIGNAL_TYPES = ("pdq", "md5", "sha256", "vpdq")
 
 #: request body of a multipart upload, for the OpenAPI document
 MULTIPART_OPENAPI: dict[str, Any] = {
@@ -164,9 +162,9 @@ def parse_types(types: str | None) -> list[str] | None:
     if not types:
         return None
     wanted = [t.strip().lower() for t in types.split(",") if t.strip()]
-    unknown = [t for t in wanted if t not in SIGNAL_TYPES]
+    unknown = [t for t in wanted if t not in REGISTRY]
     if unknown:
-        raise _bad(f"signal type {unknown[0]!r} doesn't exist; use {', '.join(SIGNAL_TYPES)}.", "types")
+        raise _bad(f"signal type {unknown[0]!r} doesn't exist; use {', '.join(REGISTRY)}.", "types")
     return wanted
 
 
@@ -175,9 +173,7 @@ def signals_of(fp: Fingerprint, types: str | None = None) -> dict[str, str]:
 
     A video's ``vpdq`` is its packed value in hex (frames, the frames inside its border, the
     duration), the form bank exports carry and every route taking a ``vpdq`` value accepts."""
-    found = {k: v for k, v in (("pdq", fp.pdq), ("md5", fp.md5), ("sha256", fp.sha256)) if v}
-    if fp.vpdq is not None and fp.vpdq.frames:
-        found["vpdq"] = pack_result(fp.vpdq).hex()
+    found = {v.signal_type: v.value.hex() for v in fp.values()}
     wanted = parse_types(types)
     if wanted is None:
         return found
@@ -209,7 +205,8 @@ def hma_signals_of(fp: Fingerprint, content_type: str, types: str | None = None)
         if not wanted:
             raise fail("empty signal type selection")
         for t in wanted:
-            if t not in default and t not in SIGNAL_TYPES:
+            if t not in default and t not in REGISTRY:
                 raise fail(f"signal type '{t}' doesn't exist or is disabled")
     found = signals_of(fp)
-    return {t: found.get(t, "") for t in wanted if t in found or t == "pdq"}
+    # HMA answers its photo type (PDQ) even for an image that has none (a flat one): "".
+    return {t: found.get(t, "") for t in wanted if t in found or t in CONTENT_SIGNALS["photo"]}

@@ -101,8 +101,9 @@ def image_url_to_pdq(_image_files: str, images: dict[str, bytes]) -> dict[str, s
     out = {}
     for name, data in images.items():
         fp = fingerprint_bytes(data, name=name, options=FingerprintOptions())
-        assert fp.pdq
-        out[f"{_image_files}/{name}"] = fp.pdq
+        pdq = fp.hex("pdq")
+        assert pdq
+        out[f"{_image_files}/{name}"] = pdq
     return out
 
 

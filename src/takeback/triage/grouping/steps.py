@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from takeback.index import PdqIndex
+from takeback.signals.fingerprint import Fingerprint
 from takeback.signals.pdq import DIHEDRAL_NAMES, LOW_QUALITY
 from takeback.triage import features as feat
 from takeback.triage import video
@@ -43,10 +44,10 @@ def _images(ctx: GroupingContext) -> tuple[np.ndarray, np.ndarray, list[tuple[by
         item.c.id, item.c.pdq, item.c.pdq_dihedral, item.c.pdq_quality, where=item.c.pdq.is_not(None)
     ):
         ids.append(r.id)
-        h = bytes.fromhex(r.pdq)
-        hashes.append(h)
-        dihedral.append(tuple(bytes.fromhex(x) for x in r.pdq_dihedral.split()) if r.pdq_dihedral else (h,))
-        quality.append(r.pdq_quality or 0)
+        pdq = Fingerprint.from_record(dict(r._mapping)).signals["pdq"]  # case.db's hex, read back
+        hashes.append(pdq.value)
+        dihedral.append(pdq.searched)
+        quality.append(pdq.quality or 0)
     arr = (
         np.frombuffer(b"".join(hashes), dtype=np.uint8).reshape(-1, 32)
         if hashes

@@ -9,6 +9,7 @@ value) is also matched against the banks' videos and answers in a ``vpdq`` block
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import replace
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -116,7 +117,7 @@ async def raw_lookup(
     ] = False,
 ) -> dict[str, Any]:
     name, value = hma_signal(signal_type, signal)
-    if name == "vpdq":
+    if REGISTRY[name].bag_of_frames:
         found = await hma_match_video_for(
             state, caller, result_from_value(value), banks=parse_banks(banks), route="raw_lookup"
         )
@@ -173,7 +174,7 @@ async def lookup_get(
         signals = hma_signals_of(fp, kind, types)
         if signals.get("pdq") == "":
             raise fail("invalid signal: invalid PDQ hash")
-        query = query_from({k: bytes.fromhex(v) for k, v in signals.items() if k != "vpdq"}, "url")
+        query = replace(MatchQuery.from_fingerprint(fp, types=signals), label="url")
         by_type = await hma_lookup(
             state,
             caller,
@@ -191,7 +192,7 @@ async def lookup_get(
     if not signal or not signal_type:
         raise fail("Either url or both signal and signal_type are required")
     name, value = hma_signal(signal_type, signal)
-    if name == "vpdq":
+    if REGISTRY[name].bag_of_frames:
         found = await hma_match_video_for(
             state, caller, result_from_value(value), banks=names, route="lookup"
         )
@@ -214,9 +215,10 @@ async def hma_lookup(
     bypass_coinflip: bool = False,
 ) -> dict[str, dict[str, list[dict[str, Any]]]]:
     """``{signal_type: {bank: [...]}}`` for a file: its hashes through the index, and its video (if it
-    is one and ``vpdq`` is among ``signal_types``) through the video matcher. ``seed`` and
-    ``bypass_coinflip`` are HMA's coin flip (``CoinFlip``; bypassing it lets disabled banks in)."""
-    hashed = [t for t in signal_types if t != "vpdq"]
+    is one and its bag-of-frames type, vPDQ, is among ``signal_types``) through the video matcher.
+    ``seed`` and ``bypass_coinflip`` are HMA's coin flip (``CoinFlip``; bypassing it lets disabled
+    banks in)."""
+    hashed = [t for t in signal_types if not REGISTRY[t].bag_of_frames]
     by_type: dict[str, dict[str, list[dict[str, Any]]]] = {}
     if hashed:
         (result,) = await hma_match_for(
@@ -229,9 +231,10 @@ async def hma_lookup(
             seed=seed,
             bypass_coinflip=bypass_coinflip,
         )
-    if "vpdq" in signal_types and fp.vpdq is not None:
-        found = await hma_match_video_for(state, caller, fp.vpdq, banks=banks, route=route)
-        by_type["vpdq"] = hma_video_by_bank(found, include_metadata=include_metadata)
+    for t in signal_types:
+        if REGISTRY[t].bag_of_frames and fp.vpdq is not None:
+            found = await hma_match_video_for(state, caller, fp.vpdq, banks=banks, route=route)
+            by_type[t] = hma_video_by_bank(found, include_metadata=include_metadata)
     return by_type
 
 
@@ -261,15 +264,7 @@ async def lookup_post(
     signals = hma_signals_of(fp, upload.content_type, types)
     if signals.get("pdq") == "":
         raise fail("invalid signal: invalid PDQ hash")  # HMA: a flat image has no PDQ to look up
-    full = MatchQuery.from_fingerprint(fp)
-    query = MatchQuery(  # match only the chosen types
-        label=full.label,
-        pdq=full.pdq if "pdq" in signals else None,
-        pdq_quality=full.pdq_quality,
-        pdq_dihedral=full.pdq_dihedral if "pdq" in signals else None,
-        md5=full.md5 if "md5" in signals else None,
-        sha256=full.sha256 if "sha256" in signals else None,
-    )
+    query = MatchQuery.from_fingerprint(fp, types=signals)  # match only the chosen types
     return await hma_lookup(
         state,
         caller,
@@ -338,7 +333,7 @@ async def compare(caller: Lookup, request: Request) -> dict[str, Any]:
             except SignalError as exc:
                 raise fail(f"Invalid {name} hash: {exc.message}") from None
         a, b = values
-        if stype == "vpdq":  # videos: a is the query, b the compared video (as a banked one is)
+        if REGISTRY[stype].bag_of_frames:  # videos: a is the query, b the compared video (as banked)
             out[name] = _compare_videos(a, b)
             continue
         st = REGISTRY[stype]

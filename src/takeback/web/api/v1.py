@@ -89,7 +89,7 @@ async def match_batch(body: BatchRequest, caller: Lookup, state: StateDep) -> Re
             headers={"Retry-After": retry_after_header(wait)},
         )
     stype = signal_type_name(body.signal_type)
-    if stype == "vpdq":
+    if REGISTRY[stype].bag_of_frames:
         raise ApiError(
             "signal_type: a batch takes pdq, md5 or sha256 hashes; match a video (or its vpdq value) "
             "with POST /v1/match.",
@@ -238,10 +238,10 @@ async def match_one(
                     field="dihedral",
                 )
             values = {k: parse_signal(k, v, field=k)[1] for k, v in given.items()}
-            if "vpdq" in values:
-                video = result_from_value(values.pop("vpdq"))
+            for k in [k for k in values if REGISTRY[k].bag_of_frames]:
+                video = result_from_value(values.pop(k))
             query = query_from(values, "hashes")
-    if query.pdq is None and query.md5 is None and query.sha256 is None and video is not None:
+    if video is not None and all(REGISTRY[k].bag_of_frames for k in query.signals):
         result = MatchResult(query)  # a vpdq value alone: nothing for the hash index
     else:
         (result,) = await match_for(state, caller, [query], banks=names, route="match")
