@@ -74,3 +74,26 @@ def test_without_video_hashing_the_item_says_so(
     scan(case, [src])
     rec = items(case)[str(src / "clip.mp4")]
     assert rec["error_code"] == codes.VIDEO_UNAVAILABLE and rec["sha256"] and rec["kind"] == "video"
+
+
+def test_an_in_memory_video_is_decoded_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The worker's fingerprint step already hashes a video's vPDQ; the video step must reuse it,
+    not decode the video a second time."""
+    from takeback.media.video import VideoReader
+    from takeback.triage import tasks
+
+    clip = tmp_path / "a.mp4"
+    _clip(clip, seed=3, frames=20)
+    decodes = 0
+    real_frames = VideoReader.frames
+
+    def counted(self: VideoReader, **kwargs: object) -> object:
+        nonlocal decodes
+        decodes += 1
+        return real_frames(self, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(VideoReader, "frames", counted)
+    tasks.init_worker(tasks.WorkerOptions())
+    r = tasks.run_task(tasks.BytesTask(1, clip.read_bytes(), "a.mp4"))
+    assert decodes == 1
+    assert r["vpdq"] and r["vpdq_frames"] == len(video.unpack(r["vpdq"])) and r["duration_ms"] > 0

@@ -25,7 +25,7 @@ import sqlite3
 import stat
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from takeback.media import HEAD_BYTES, Limits, MediaError, decode_image, sniff
 from takeback.media import errors as media_codes
@@ -37,6 +37,9 @@ from takeback.triage import video
 from takeback.triage.archives import detect as detect_archive
 from takeback.triage.digests import Digests
 from takeback.triage.models import DONE, KNOWN
+
+if TYPE_CHECKING:
+    from takeback.signals.vpdq import VpdqResult
 
 _CHUNK = 1 << 20
 _STREAM_CHUNK = 8 << 20
@@ -361,10 +364,12 @@ def analyse_bytes(item_id: int, data: bytes, name: str) -> dict[str, Any]:
             else:
                 r["nudity"], r["explicit"] = nud["score"], nud["explicit"]
     elif mt.is_video:
-        r.pop("error", None)  # fingerprint_bytes does not hash videos; vPDQ below does
+        # fingerprint_bytes hashed the video's vPDQ (its error is that hashing's): recorded below, only
+        # when videos are asked for, from that one decode
+        vpdq_error = r.pop("error", None)
         _apply_provenance(r, _provenance(data, name, mt, opts.limits, False))
         if opts.video:
-            _apply_video(r, video.fingerprint_video(data, media_type=mt))
+            _apply_video(r, _video_print(fp.vpdq, vpdq_error))
     return r
 
 
@@ -389,6 +394,12 @@ def _apply_video(r: dict[str, Any], vp: video.VideoPrint) -> None:
     r["width"], r["height"] = vp.width, vp.height
     if vp.partial:
         r["warnings"].append(vp.partial)
+
+
+def _video_print(result: VpdqResult | None, error: dict[str, str] | None) -> video.VideoPrint:
+    if error is not None or result is None:
+        return video.VideoPrint(None, 0, None, None, None, error=error)
+    return video.print_of(result)
 
 
 def analyse_streamed(item_id: int, s: Any, *, path: bytes | None = None) -> dict[str, Any]:

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from takeback.media import MediaError, MediaType
 from takeback.triage import errors as codes
+
+if TYPE_CHECKING:
+    from takeback.signals.vpdq import VpdqResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +71,17 @@ def fingerprint_video(source: bytes | str | os.PathLike[str], *, media_type: Med
             None,
             error={"code": codes.ANALYSIS_FAILED, "message": f"Video hashing failed: {type(exc).__name__}."},
         )
+    return print_of(result)
+
+
+def print_of(result: VpdqResult) -> VideoPrint:
+    """A vPDQ result already computed (``fingerprint_bytes`` hashes a video held in memory) as the
+    scan stores it."""
+    from takeback.signals.vpdq import pack
+
     partial = result.partial.to_dict() if result.partial is not None else None
     return VideoPrint(
-        packed=vpdq.pack(result.frames),
+        packed=pack(result.frames),
         frames=len(result.frames),
         duration_ms=round(result.duration_s * 1000),
         width=result.width or None,
