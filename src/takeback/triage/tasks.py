@@ -398,7 +398,7 @@ def _apply_video(r: dict[str, Any], vp: video.VideoPrint) -> None:
 
 def _video_print(result: VpdqResult | None, error: dict[str, str] | None) -> video.VideoPrint:
     if error is not None or result is None:
-        return video.VideoPrint(None, 0, None, None, None, error=error)
+        return video.failed(error or {"code": codes.ANALYSIS_FAILED, "message": "No video fingerprint."})
     return video.print_of(result)
 
 
