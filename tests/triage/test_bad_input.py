@@ -196,6 +196,7 @@ def test_unreadable_files(tmp_path: Path, scan: ScanFn) -> None:
 def test_unreadable_file_is_recorded_not_fatal(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Permission errors from the read itself (the test above cannot run as root)."""
     from takeback.triage import tasks
+    from takeback.triage.tasks import read
 
     f = tmp_path / "x.jpg"
     f.write_bytes(JPEG)
@@ -203,11 +204,11 @@ def test_unreadable_file_is_recorded_not_fatal(monkeypatch: pytest.MonkeyPatch, 
     def denied(path: bytes) -> int:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(tasks, "_open_readonly", denied)
+    monkeypatch.setattr(read, "open_readonly", denied)
     tasks.init_worker(tasks.WorkerOptions())
     st = f.stat()
     r = tasks.run_file(tasks.FileTask(1, os.fsencode(f), st.st_size, st.st_mtime_ns))
-    assert r["error"]["code"] == "permission_denied" and "sha256" not in r
+    assert r.error is not None and r.error["code"] == "permission_denied" and r.sha256 is None
 
 
 def test_files_that_vanish_or_change_during_the_scan(tmp_path: Path, scan: ScanFn) -> None:

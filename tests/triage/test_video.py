@@ -80,4 +80,4 @@ def test_an_in_memory_video_is_decoded_once(monkeypatch: pytest.MonkeyPatch, tmp
     tasks.init_worker(tasks.WorkerOptions())
     r = tasks.run_task(tasks.BytesTask(1, clip.read_bytes(), "a.mp4"))
     assert decodes == 1
-    assert r["vpdq"] and r["vpdq_frames"] == len(video.unpack(r["vpdq"])) and r["duration_ms"] > 0
+    assert r.vpdq and r.vpdq_frames == len(video.unpack(r.vpdq)) and r.duration_ms and r.duration_ms > 0

@@ -26,7 +26,6 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, insert, select, update
@@ -47,16 +46,20 @@ from takeback.triage.models import (
     DONE,
     KNOWN,
     PENDING,
+    RESULT_COLUMNS,
     UNSEALED,
+    ItemResult,
     ScanSettings,
     bank_match,
     item,
     known_list,
+    now_iso,
     record_of,
     source,
 )
 from takeback.triage.pool import WorkerPool
 from takeback.triage.tasks import BytesTask, FileTask, KnownSource, Task, WorkerOptions
+from takeback.triage.tasks.read import open_readonly
 
 #: Files per worker chunk, and the bytes after which a chunk is sent anyway.
 CHUNK_FILES = 8
@@ -66,43 +69,6 @@ WINDOW_PER_JOB = 3
 COMMIT_EVERY_S = 0.5
 COMMIT_EVERY_N = 64
 SEAL_BATCH = 2000
-
-#: Item columns a worker result may set.
-RESULT_COLUMNS = (
-    "state",
-    "size",
-    "media_type",
-    "kind",
-    "sha256",
-    "md5",
-    "sha1",
-    "pdq",
-    "pdq_quality",
-    "pdq_dihedral",
-    "width",
-    "height",
-    "duration_ms",
-    "vpdq",
-    "vpdq_frames",
-    "provenance",
-    "tier",
-    "headline",
-    "ai",
-    "generator",
-    "nudity",
-    "explicit",
-    "exif",
-    "traces",
-    "known",
-    "error_code",
-    "error_message",
-    "warnings",
-    "processed_at",
-)
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 @dataclass
@@ -147,17 +113,12 @@ class ScanSummary:
     repeated: int  # items processed again because a previous run died with them in flight
 
 
-def _crash_result(task: Task) -> dict[str, Any]:
-    return {
-        "id": task.item_id,
-        "state": DONE,
-        "processed_at": now_iso(),
-        "warnings": [],
-        "error": {
-            "code": codes.DECODER_CRASH,
-            "message": "A decoder crashed the worker on this item; it was skipped (its other records stand).",
-        },
-    }
+def _crash_result(task: Task) -> ItemResult:
+    return ItemResult.failed(
+        task.item_id,
+        codes.DECODER_CRASH,
+        "A decoder crashed the worker on this item; it was skipped (its other records stand).",
+    )
 
 
 class Scanner:
@@ -411,7 +372,7 @@ class Scanner:
         item.c.path,
     )
 
-    def _tasks(self) -> Iterator[Task | dict[str, Any]]:
+    def _tasks(self) -> Iterator[Task | ItemResult]:
         """Pending items in id order as tasks for workers, or as finished results for archive members
         the main process had to refuse or stream itself (it owns the archives and reads each one in a
         single pass, in archive order). New archive members join at the end of the id order."""
@@ -457,14 +418,14 @@ class Scanner:
         tasks.init_worker(self._worker_options())  # the main process streams large archive members
         jobs = self.run_opts.jobs
         window = max(2, WINDOW_PER_JOB * max(1, jobs))
-        pool: WorkerPool[Task, dict[str, Any]] = WorkerPool(
+        pool: WorkerPool[Task, ItemResult] = WorkerPool(
             tasks.run_chunk,
             jobs=jobs,
             on_crash=_crash_result,
             initializer=tasks.init_worker,
             initargs=(self._worker_options(),),
         )
-        buffer: list[dict[str, Any]] = []
+        buffer: list[ItemResult] = []
         last_commit = time.monotonic()
         self._last_yielded = 0
         producer = self._tasks()
@@ -481,7 +442,7 @@ class Scanner:
                 while not exhausted and pool.in_flight < window:
                     chunk, inline = self._next_chunk(producer)
                     if inline:
-                        self._claim([r["id"] for r in inline])
+                        self._claim([r.id for r in inline])
                         buffer.extend(inline)
                     if chunk:
                         self._claim([t.item_id for t in chunk])
@@ -516,14 +477,12 @@ class Scanner:
             pool.close(wait=not interrupted)
         self._seal_all()
 
-    def _next_chunk(
-        self, producer: Iterator[Task | dict[str, Any]]
-    ) -> tuple[list[Task], list[dict[str, Any]]]:
+    def _next_chunk(self, producer: Iterator[Task | ItemResult]) -> tuple[list[Task], list[ItemResult]]:
         chunk: list[Task] = []
-        inline: list[dict[str, Any]] = []
+        inline: list[ItemResult] = []
         size = 0
         for t in producer:
-            if isinstance(t, dict):
+            if isinstance(t, ItemResult):
                 inline.append(t)
                 if len(inline) >= CHUNK_FILES:
                     break
@@ -538,11 +497,11 @@ class Scanner:
         with self.case.session() as s:
             s.execute(update(item).where(item.c.id.in_(ids)).values(attempts=item.c.attempts + 1))
 
-    def _commit(self, results: list[dict[str, Any]]) -> bool:
+    def _commit(self, results: list[ItemResult]) -> bool:
         """Write results, their bank matches and custody events in one transaction; expand archives."""
-        rows = [_result_row(r) for r in results]
+        rows = [{"id": r.id, **r.columns()} for r in results]
         matches = self._match(results)
-        archives = [r["id"] for r in results if r.get("archive") and r.get("state") != KNOWN]
+        archives = [r.id for r in results if r.archive and r.state != KNOWN]
         with self.case.session() as s:
             # Warnings found while listing (an unsafe archive path) stay beside the worker's own.
             listed = dict(
@@ -563,29 +522,25 @@ class Scanner:
             if matches:
                 s.execute(insert(bank_match), matches)
             for r in results:
-                if r.get("changed"):
+                if r.changed:
                     self._log(
-                        s,
-                        "item.changed",
-                        subject=f"item:{r['id']}",
-                        **_int_only(r["changed"]),
-                        sha256=r.get("sha256"),
+                        s, "item.changed", subject=f"item:{r.id}", **_int_only(r.changed), sha256=r.sha256
                     )
             self._seal(s)
         self._commits += 1
         p = self.progress
         for r in results:
             p.files_done += 1
-            p.bytes_done += int(r.get("size") or 0)
-            p.errors += 1 if r.get("error") else 0
-            p.known += 1 if r.get("state") == KNOWN else 0
+            p.bytes_done += int(r.size or 0)
+            p.errors += 1 if r.error else 0
+            p.known += 1 if r.state == KNOWN else 0
         self._notify()
         added = False
         for aid in archives:
             added = self._expand(aid) or added
         return added
 
-    def _match(self, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _match(self, results: list[ItemResult]) -> list[dict[str, Any]]:
         matcher = self.run_opts.matcher
         if matcher is None or not self.settings.match_banks:
             return []
@@ -593,20 +548,20 @@ class Scanner:
 
         queries, owners = [], []
         for r in results:
-            if r.get("state") == KNOWN or not (r.get("sha256") or r.get("pdq")):
+            if r.state == KNOWN or not (r.sha256 or r.pdq):
                 continue
-            dihedral = r.get("pdq_dihedral")
+            dihedral = r.pdq_dihedral
             queries.append(
                 MatchQuery(
-                    label=str(r["id"]),
-                    pdq=bytes.fromhex(r["pdq"]) if r.get("pdq") else None,
-                    pdq_quality=r.get("pdq_quality"),
+                    label=str(r.id),
+                    pdq=bytes.fromhex(r.pdq) if r.pdq else None,
+                    pdq_quality=r.pdq_quality,
                     pdq_dihedral=tuple(bytes.fromhex(h) for h in dihedral.split()) if dihedral else None,
-                    md5=bytes.fromhex(r["md5"]) if r.get("md5") else None,
-                    sha256=bytes.fromhex(r["sha256"]) if r.get("sha256") else None,
+                    md5=bytes.fromhex(r.md5) if r.md5 else None,
+                    sha256=bytes.fromhex(r.sha256) if r.sha256 else None,
                 )
             )
-            owners.append(r["id"])
+            owners.append(r.id)
         if not queries:
             return []
         out = []
@@ -868,7 +823,7 @@ class _OpenArchive:
         except _ArchiveUnavailableError as exc:
             self.problem = exc
 
-    def tasks(self, rows: list[Any]) -> Iterator[Task | dict[str, Any]]:
+    def tasks(self, rows: list[Any]) -> Iterator[Task | ItemResult]:
         if self.reader is None:
             assert self.problem is not None
             for r in rows:
@@ -896,7 +851,7 @@ class _OpenArchive:
             if isinstance(data, bytes):
                 yield BytesTask(r.id, data, r.path)
             elif isinstance(data, Streamed):
-                yield tasks.analyse_streamed(r.id, data)
+                yield tasks.analyse_streamed(r.id, data, name=r.path)
             else:
                 yield _error_result(r.id, data.code, data.message)
         for r in rows:
@@ -913,27 +868,7 @@ class _OpenArchive:
 # --- small helpers ---------------------------------------------------------------------------------------
 
 
-def _error_result(item_id: int, code: str, message: str) -> dict[str, Any]:
-    return {
-        "id": item_id,
-        "state": DONE,
-        "processed_at": now_iso(),
-        "warnings": [],
-        "error": {"code": code, "message": message},
-    }
-
-
-def _result_row(r: dict[str, Any]) -> dict[str, Any]:
-    row: dict[str, Any] = {"id": r["id"]}
-    for col in RESULT_COLUMNS:
-        if col in r and col not in ("error_code", "error_message"):
-            row[col] = r[col]
-    err = r.get("error")
-    row["error_code"] = err["code"] if err else None
-    row["error_message"] = err["message"] if err else None
-    row["warnings"] = r.get("warnings") or None
-    row["state"] = r.get("state", DONE)
-    return row
+_error_result = ItemResult.failed
 
 
 _RESULT_UPDATE = (
@@ -989,7 +924,7 @@ def items_digest(s: Session) -> str:
 def _hash_file(raw: bytes) -> tuple[str, int]:
     h = hashlib.sha256()
     size = 0
-    fd = tasks._open_readonly(raw)
+    fd = open_readonly(raw)
     try:
         while chunk := os.read(fd, 1 << 20):
             h.update(chunk)
