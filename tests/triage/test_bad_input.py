@@ -259,25 +259,25 @@ def test_full_disk_stops_cleanly_and_resumes(
     """ENOSPC injected at the storage layer (the commit) after a few batches."""
     from sqlalchemy.exc import OperationalError
 
-    from takeback.triage import pipeline
     from takeback.triage.errors import TriageError
+    from takeback.triage.stages import process
 
     src = tmp_path / "src"
     src.mkdir()
     for i in range(40):
         (src / f"{i:03d}.png").write_bytes(encode(synthetic_photo(64, 48, seed=i), "PNG"))
-    real_commit = pipeline.Scanner._commit
+    real_commit = process.commit
     calls = 0
 
-    def full(self: pipeline.Scanner, results: list[dict[str, object]]) -> bool:
+    def full(ctx: process.ScanContext, results: list[process.ItemResult]) -> bool:
         nonlocal calls
         calls += 1
         if calls == 3:
             raise OperationalError("COMMIT", {}, Exception("database or disk is full"))
-        return real_commit(self, results)
+        return real_commit(ctx, results)
 
-    monkeypatch.setattr(pipeline.Scanner, "_commit", full)
-    monkeypatch.setattr(pipeline, "COMMIT_EVERY_N", 5)
+    monkeypatch.setattr(process, "commit", full)
+    monkeypatch.setattr(process, "COMMIT_EVERY_N", 5)
     case = tmp_path / "case"
     with pytest.raises(TriageError) as err:
         scan(case, [src])
@@ -285,7 +285,7 @@ def test_full_disk_stops_cleanly_and_resumes(
     assert "scan.stopped" in custody_actions(case)
     pending = rows(case, "SELECT count(*) AS n FROM item WHERE state = 'pending'")[0]["n"]
     assert pending > 0
-    monkeypatch.setattr(pipeline.Scanner, "_commit", real_commit)
+    monkeypatch.setattr(process, "commit", real_commit)
     summary = scan(case, None)
     assert summary.items == 40 and summary.resumed
     assert rows(case, "SELECT count(*) AS n FROM item WHERE state = 'pending'")[0]["n"] == 0

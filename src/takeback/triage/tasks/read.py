@@ -10,6 +10,7 @@ digests in parallel), never held.
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import stat
 from dataclasses import dataclass
@@ -141,3 +142,17 @@ def read_file(task: FileTask, limit: int) -> Read | ItemResult:
     if isinstance(data, bytes):
         return Read(Content.of_bytes(data, shown), len(data), opened, after)
     return Read(Content.of_stream(data, name=shown, path=task.raw_path), data.size, opened, after)
+
+
+def hash_file(raw: bytes) -> tuple[str, int]:
+    """SHA-256 and size of a whole file, read read-only (a source archive, before and after)."""
+    h = hashlib.sha256()
+    size = 0
+    fd = open_readonly(raw)
+    try:
+        while chunk := os.read(fd, _CHUNK):
+            h.update(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    return h.hexdigest(), size
