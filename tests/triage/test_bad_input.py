@@ -196,6 +196,7 @@ def test_unreadable_files(tmp_path: Path, scan: ScanFn) -> None:
 def test_unreadable_file_is_recorded_not_fatal(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Permission errors from the read itself (the test above cannot run as root)."""
     from takeback.triage import tasks
+    from takeback.triage.tasks import read
 
     f = tmp_path / "x.jpg"
     f.write_bytes(JPEG)
@@ -203,11 +204,11 @@ def test_unreadable_file_is_recorded_not_fatal(monkeypatch: pytest.MonkeyPatch, 
     def denied(path: bytes) -> int:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(tasks, "_open_readonly", denied)
+    monkeypatch.setattr(read, "open_readonly", denied)
     tasks.init_worker(tasks.WorkerOptions())
     st = f.stat()
     r = tasks.run_file(tasks.FileTask(1, os.fsencode(f), st.st_size, st.st_mtime_ns))
-    assert r["error"]["code"] == "permission_denied" and "sha256" not in r
+    assert r.error is not None and r.error["code"] == "permission_denied" and r.sha256 is None
 
 
 def test_files_that_vanish_or_change_during_the_scan(tmp_path: Path, scan: ScanFn) -> None:
@@ -258,25 +259,25 @@ def test_full_disk_stops_cleanly_and_resumes(
     """ENOSPC injected at the storage layer (the commit) after a few batches."""
     from sqlalchemy.exc import OperationalError
 
-    from takeback.triage import pipeline
     from takeback.triage.errors import TriageError
+    from takeback.triage.stages import process
 
     src = tmp_path / "src"
     src.mkdir()
     for i in range(40):
         (src / f"{i:03d}.png").write_bytes(encode(synthetic_photo(64, 48, seed=i), "PNG"))
-    real_commit = pipeline.Scanner._commit
+    real_commit = process.commit
     calls = 0
 
-    def full(self: pipeline.Scanner, results: list[dict[str, object]]) -> bool:
+    def full(ctx: process.ScanContext, results: list[process.ItemResult]) -> bool:
         nonlocal calls
         calls += 1
         if calls == 3:
             raise OperationalError("COMMIT", {}, Exception("database or disk is full"))
-        return real_commit(self, results)
+        return real_commit(ctx, results)
 
-    monkeypatch.setattr(pipeline.Scanner, "_commit", full)
-    monkeypatch.setattr(pipeline, "COMMIT_EVERY_N", 5)
+    monkeypatch.setattr(process, "commit", full)
+    monkeypatch.setattr(process, "COMMIT_EVERY_N", 5)
     case = tmp_path / "case"
     with pytest.raises(TriageError) as err:
         scan(case, [src])
@@ -284,7 +285,7 @@ def test_full_disk_stops_cleanly_and_resumes(
     assert "scan.stopped" in custody_actions(case)
     pending = rows(case, "SELECT count(*) AS n FROM item WHERE state = 'pending'")[0]["n"]
     assert pending > 0
-    monkeypatch.setattr(pipeline.Scanner, "_commit", real_commit)
+    monkeypatch.setattr(process, "commit", real_commit)
     summary = scan(case, None)
     assert summary.items == 40 and summary.resumed
     assert rows(case, "SELECT count(*) AS n FROM item WHERE state = 'pending'")[0]["n"] == 0

@@ -1,5 +1,5 @@
-"""Videos in a scan: vPDQ through the adapter, near-duplicate stacks of re-encoded copies, and a
-clear per-item error when video hashing is not installed."""
+"""Videos in a scan: vPDQ through the adapter, near-duplicate stacks of re-encoded copies, one decode
+per video."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from takeback.triage import errors as codes
 from takeback.triage import video
 from tests.triage.conftest import ScanFn, items, rows
 
@@ -34,8 +33,6 @@ def _clip(
 
 
 def test_videos_get_vpdq_and_copies_stack(tmp_path: Path, scan: ScanFn) -> None:
-    if not video.available():
-        pytest.skip("video fingerprints (takeback.signals.vpdq) are not installed in this build")
     src = tmp_path / "src"
     src.mkdir()
     _clip(src / "a.mp4", seed=1)
@@ -63,14 +60,24 @@ def test_videos_get_vpdq_and_copies_stack(tmp_path: Path, scan: ScanFn) -> None:
     assert '"vpdq": ["' in jsonl
 
 
-def test_without_video_hashing_the_item_says_so(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, scan: ScanFn
-) -> None:
-    monkeypatch.setattr(video, "_module", lambda: None)
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "clip.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + bytes(200))
-    case = tmp_path / "case"
-    scan(case, [src])
-    rec = items(case)[str(src / "clip.mp4")]
-    assert rec["error_code"] == codes.VIDEO_UNAVAILABLE and rec["sha256"] and rec["kind"] == "video"
+def test_an_in_memory_video_is_decoded_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The worker's fingerprint step already hashes a video's vPDQ; the video step must reuse it,
+    not decode the video a second time."""
+    from takeback.media.video import VideoReader
+    from takeback.triage import tasks
+
+    clip = tmp_path / "a.mp4"
+    _clip(clip, seed=3, frames=20)
+    decodes = 0
+    real_frames = VideoReader.frames
+
+    def counted(self: VideoReader, **kwargs: object) -> object:
+        nonlocal decodes
+        decodes += 1
+        return real_frames(self, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(VideoReader, "frames", counted)
+    tasks.init_worker(tasks.WorkerOptions())
+    r = tasks.run_task(tasks.BytesTask(1, clip.read_bytes(), "a.mp4"))
+    assert decodes == 1
+    assert r.vpdq and r.vpdq_frames == len(video.unpack(r.vpdq)) and r.duration_ms and r.duration_ms > 0

@@ -2,8 +2,9 @@
 
 Layout: :mod:`.models` (the case database), :mod:`.casedb` (open/lock a case folder),
 :mod:`.sources` and :mod:`.archives` (what to read, safely), :mod:`.tasks` and :mod:`.pool` (per-item
-work in worker processes), :mod:`.pipeline` (the resumable scan), :mod:`.grouping` (pluggable steps),
-:mod:`.report` and :mod:`.exports` (outputs), :mod:`.service` (what the CLI calls).
+work in worker processes: small tasks filling one typed result), :mod:`.stages` and :mod:`.pipeline`
+(the resumable scan, one module a stage), :mod:`.grouping` (pluggable steps), :mod:`.report` and
+:mod:`.exports` (outputs), :mod:`.service` (what the CLI calls).
 """
 
 from takeback.triage.errors import TriageError

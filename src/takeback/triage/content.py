@@ -34,7 +34,7 @@ class _ClosingReader(ArchiveReader):
 
 
 def _open_readonly(path: bytes) -> int:
-    from takeback.triage.tasks import _open_readonly as open_ro
+    from takeback.triage.tasks.read import open_readonly as open_ro
 
     return open_ro(path)
 

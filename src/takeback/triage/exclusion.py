@@ -25,7 +25,7 @@ from takeback.media.walk import display_path
 from takeback.triage import errors as codes
 from takeback.triage.errors import TriageError
 from takeback.triage.models import known_hash, known_list
-from takeback.triage.tasks import KnownSource
+from takeback.triage.tasks.base import KnownSource
 
 _HEX = re.compile(r"^\\?([0-9A-Fa-f]{32}|[0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})(?:\s+\*?.*)?$")
 _ALG = {32: "md5", 40: "sha1", 64: "sha256"}

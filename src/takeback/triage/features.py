@@ -168,9 +168,9 @@ def match_pairs(
 
 def run_chunk(chunk: list[tuple[int, bytes]]) -> list[tuple[int, dict[str, Any] | None]]:
     """Worker entry point: features for (item id, bytes) pairs."""
-    from takeback.triage import tasks
+    from takeback.triage.tasks import worker_options
 
-    limits = tasks._options.limits
+    limits = worker_options().limits
     out = []
     for item_id, data in chunk:
         try:

@@ -14,6 +14,7 @@ which outlives versions; a case folder is closed when its scan ends.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -194,8 +195,84 @@ known_hash = Table(
     sqlite_with_rowid=False,
 )
 
-#: Columns that make up an item's sealed record (what custody covers and ``case verify`` rechecks).
-RECORD_COLUMNS: tuple[str, ...] = (
+
+def now_iso() -> str:
+    """A UTC timestamp as records store it (microseconds, ``Z``)."""
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+_NOT_STORED = {"stored": False}
+
+
+@dataclass(slots=True)
+class ItemResult:
+    """One item's results: what the worker's tasks fill and what its ``item`` row then stores.
+
+    Every field is the ``item`` column of the same name, except ``error`` (stored as ``error_code``
+    and ``error_message``) and those marked not stored (the id is the row's key; ``archive`` and
+    ``changed`` tell the main process what to do next). The stored columns are derived from these
+    fields (:data:`RESULT_COLUMNS`), so a new result is one new field and one new column. A result
+    crosses the process boundary from a worker (pickled in transit by multiprocessing; never stored
+    so).
+    """
+
+    id: int = field(metadata=_NOT_STORED)
+    state: str = DONE
+    processed_at: str = field(default_factory=now_iso)
+    size: int | None = None
+    media_type: str | None = None
+    kind: str | None = None
+    sha256: str | None = None
+    md5: str | None = None
+    sha1: str | None = None
+    pdq: str | None = None
+    pdq_quality: int | None = None
+    pdq_dihedral: str | None = None
+    width: int | None = None
+    height: int | None = None
+    duration_ms: int | None = None
+    vpdq: bytes | None = None
+    vpdq_frames: int | None = None
+    provenance: dict[str, Any] | None = None
+    tier: int | None = None
+    headline: str | None = None
+    ai: bool | None = None
+    generator: str | None = None
+    nudity: float | None = None
+    explicit: bool | None = None
+    exif: dict[str, Any] | None = None
+    traces: dict[str, Any] | None = None
+    known: list[str] | None = None
+    error: dict[str, str] | None = None
+    warnings: list[dict[str, str]] = field(default_factory=list)
+    #: the archive format when the item is one: the main process lists its members into the queue
+    archive: str | None = field(default=None, metadata=_NOT_STORED)
+    #: the stat views when the file changed while listed or read (a custody event)
+    changed: dict[str, Any] | None = field(default=None, metadata=_NOT_STORED)
+
+    @classmethod
+    def failed(cls, item_id: int, code: str, message: str) -> ItemResult:
+        """A result that is only an error (nothing could be read or computed)."""
+        return cls(item_id, error={"code": code, "message": message})
+
+    def columns(self) -> dict[str, Any]:
+        """The item columns this result sets (no warnings is NULL)."""
+        row = {name: getattr(self, name) for name in _STORED_FIELDS}
+        row["error_code"] = self.error["code"] if self.error else None
+        row["error_message"] = self.error["message"] if self.error else None
+        row["warnings"] = self.warnings or None
+        return row
+
+
+_STORED_FIELDS = tuple(
+    f.name
+    for f in fields(ItemResult)
+    if f.metadata.get("stored", True) and f.name not in ("error", "warnings")
+)
+#: Item columns a worker's result sets: derived from :class:`ItemResult`.
+RESULT_COLUMNS: tuple[str, ...] = (*_STORED_FIELDS, "error_code", "error_message", "warnings")
+#: Columns set when an item is listed (what it is and where it was found).
+LISTING_COLUMNS: tuple[str, ...] = (
     "id",
     "source_id",
     "parent_id",
@@ -205,35 +282,10 @@ RECORD_COLUMNS: tuple[str, ...] = (
     "mtime",
     "ctime",
     "atime",
-    "state",
-    "media_type",
-    "kind",
-    "sha256",
-    "md5",
-    "sha1",
-    "pdq",
-    "pdq_quality",
-    "pdq_dihedral",
-    "width",
-    "height",
-    "duration_ms",
-    "vpdq",
-    "vpdq_frames",
-    "provenance",
-    "tier",
-    "headline",
-    "ai",
-    "generator",
-    "nudity",
-    "explicit",
-    "exif",
-    "traces",
-    "known",
-    "error_code",
-    "error_message",
-    "warnings",
-    "processed_at",
 )
+#: Columns that make up an item's sealed record (what custody covers and ``case verify`` rechecks):
+#: where it was found and everything its analysis stored.
+RECORD_COLUMNS: tuple[str, ...] = (*LISTING_COLUMNS, *(c for c in RESULT_COLUMNS if c not in LISTING_COLUMNS))
 
 
 def record_of(row: Any) -> dict[str, Any]:
