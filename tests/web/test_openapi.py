@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import http.server
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,10 @@ class OpenApiChecker:
             f"{method.upper()} {template} answered {r.status_code} ({r.text[:200]}), which it does not "
             f"declare (declared: {sorted(op['responses'])})"
         )
+        if r.status_code == 204:  # no body, and none declared
+            assert r.content == b"" and not declared.get("content"), f"{method.upper()} {template} 204"
+            self.seen.add((method, template))
+            return r
         media = r.headers["content-type"].split(";")[0].strip()
         content = declared.get("content", {})
         assert media in content, (
@@ -87,13 +92,16 @@ def test_every_route_declares_its_response_schemas() -> None:
     for r in documented:
         if r.response_class is not PlainTextResponse:
             assert r.response_class is JSONResponse, (r.path, r.response_class)
-            assert r.response_model is not None, f"{r.path} has no response_model"
+            assert r.response_model is not None or r.status_code == 204, f"{r.path} has no response_model"
     assert routes == _operations(doc)
     for method, path in sorted(routes):
         responses = doc["paths"][path][method]["responses"]
         ok = [s for s in responses if s.startswith("2")]
         assert ok, f"{method} {path} declares no success response"
         for status in ok:
+            if status == "204":
+                assert "content" not in responses[status], f"{method} {path} 204 declares a body"
+                continue
             content = responses[status].get("content", {})
             assert content, f"{method} {path} {status} has no content"
             for media, body in content.items():
@@ -232,6 +240,7 @@ def exercise(
         {"url": f"{origin}/photo.jpg", "include_metadata": "true"},
         {"url": f"{origin}/photo.jpg", "signal_type": "pdq"},
         {"url": f"{origin}/video.mp4", "content_type": "video", "types": "md5,vpdq"},
+        {"signal_type": "pdq", "signal": pdq, "seed": "s", "bypass_coinflip": "true"},
     ):
         check(matcher.get("/m/lookup", params=params), "/m/lookup")
     for files, params in (
@@ -269,6 +278,37 @@ def exercise(
     check(admin.get(f"/v1/keys/{created['key_id']}"), "/v1/keys/{key_id}")
     check(admin.delete(f"/v1/keys/{created['key_id']}"), "/v1/keys/{key_id}")
 
+    # --- configuration (HMA) ---
+    check(admin.get("/c/signal_type"), "/c/signal_type")
+    signal_type = "/c/signal_type/{signal_type_name}"
+    check(admin.put("/c/signal_type/pdq", json={"enabled_ratio": 1.0}), signal_type)  # as it was
+    check(admin.get("/c/signal_type/index"), "/c/signal_type/index")
+    check(admin.get("/c/signal_type/index", params={"signal_type": "video_md5"}), "/c/signal_type/index")
+    check(admin.get("/c/content_type"), "/c/content_type")
+    check(admin.get("/site-map"), "/site-map")
+    check(admin.get("/c/exchanges/apis"), "/c/exchanges/apis")
+    exchange_api = "/c/exchanges/api/{api_name}"
+    check(admin.get("/c/exchanges/api/sample"), exchange_api)
+    tx = "/c/exchanges/api/fb_threatexchange"
+    check(admin.post(tx, json={"credential_json": {"api_token": "t"}}), exchange_api)
+    check(admin.post(tx, json={}), exchange_api)
+    check(admin.post(tx, json={"credential_json": {}}), exchange_api)  # cleared
+    for api in ("sample", "fb_threatexchange"):  # without and with credentials and settings
+        check(admin.get(f"/c/exchanges/api/{api}/schema"), "/c/exchanges/api/{api_name}/schema")
+    ex, ex_tx = (f"EX_{uuid.uuid4().hex[:8].upper()}" for _ in range(2))
+    check(admin.post("/c/exchanges", json={"bank": ex, "api": "sample"}), "/c/exchanges")
+    body = {"bank": ex_tx, "api": "fb_threatexchange", "api_json": {"privacy_group": 12, "enabled": False}}
+    check(admin.post("/c/exchanges", json=body), "/c/exchanges")
+    check(admin.get("/c/exchanges"), "/c/exchanges")
+    exchange = "/c/exchange/{exchange_name}"
+    check(admin.get(f"/c/exchange/{ex}"), exchange)
+    check(admin.get(f"/c/exchange/{ex_tx}"), exchange)
+    check(admin.get(f"/c/exchange/{ex}/status"), "/c/exchange/{exchange_name}/status")
+    check(admin.put(f"/c/exchange/{ex_tx}", json={"enabled": True}), exchange)
+    check(admin.put(f"/c/exchange/{ex}", json={}), exchange)
+    check(admin.delete(f"/c/exchange/{ex}"), exchange)
+    check(admin.delete(f"/c/exchange/{ex}"), exchange)  # HMA: also when there is none
+
     # --- errors: each family of error body ---
     anonymous = service.client()
     check(anonymous.get("/m/raw_lookup", params={"signal_type": "pdq", "signal": PDQ}), "/m/raw_lookup")
@@ -284,11 +324,34 @@ def exercise(
     check(matcher.post("/v1/match/batch", json={"hashes": "x"}), "/v1/match/batch")
     check(admin.get("/v1/keys/nope"), "/v1/keys/{key_id}")
     check(admin.post("/v1/keys", json={"role": "nobody"}), "/v1/keys")
+    # configuration
+    check(matcher.get("/c/signal_type"), "/c/signal_type")
+    check(admin.put("/c/signal_type/pdq", json={}), signal_type)
+    check(admin.put("/c/signal_type/pdq", content=b"1"), signal_type)  # HMA's 415: not JSON
+    check(admin.get("/c/signal_type/index", params={"signal_type": "tmk"}), "/c/signal_type/index")
+    check(anonymous.get("/c/content_type"), "/c/content_type")
+    check(matcher.get("/site-map"), "/site-map")
+    check(matcher.get("/c/exchanges/apis"), "/c/exchanges/apis")
+    check(admin.get("/c/exchanges/api/nope"), exchange_api)
+    check(admin.post(tx, json=[1]), exchange_api)
+    check(service.client(service.key(Role.CURATOR)).post(tx, json={}), exchange_api)  # admin only
+    check(admin.get("/c/exchanges/api/nope/schema"), "/c/exchanges/api/{api_name}/schema")
+    check(admin.post("/c/exchanges", json={"bank": ex_tx, "api": "sample"}), "/c/exchanges")  # taken
+    scoped = service.client(service.key(Role.CURATOR, banks=[bank]))
+    check(scoped.post("/c/exchanges", json={"bank": ex, "api": "sample"}), "/c/exchanges")  # 403
+    check(anonymous.get("/c/exchanges"), "/c/exchanges")
+    check(admin.get(f"/c/exchange/{ex}"), exchange)
+    check(admin.get(f"/c/exchange/{ex}/status"), "/c/exchange/{exchange_name}/status")
+    check(admin.put(f"/c/exchange/{ex_tx}", json={"enabled": 3}), exchange)
+    check(admin.put(f"/c/exchange/{ex}", json={"enabled": True}), exchange)  # 404
+    check(matcher.delete(f"/c/exchange/{ex_tx}"), exchange)
 
 
 def test_every_response_matches_the_openapi_document(
-    service: Service, origin: str, video: bytes, loopback_fetch: None
+    service: Service, origin: str, video: bytes, loopback_fetch: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # an exchange API with settings and credentials besides HMA's default (TAKEBACK_EXCHANGE_APIS)
+    monkeypatch.setattr(service.settings, "exchange_apis", "sample,fb_threatexchange")
     doc = httpx.get(f"{service.url}/openapi.json").json()
     check = OpenApiChecker(doc)
     exercise(service, check, origin, video)

@@ -14,9 +14,11 @@ Three rules keep the wire exactly as it was before the models, byte for byte:
   not by pydantic's JSON writer (which writes ``1e-05`` as ``0.00001``).
 
 Every model forbids extra keys, so a key a route adds without its model fails too, and the
-documented schemas are closed (``additionalProperties: false``). Routes that return a ``Response``
-themselves (``POST /v1/match/batch``, the fast path's lookups) are described by the same models;
-their bodies are checked by the test, never at run time.
+documented schemas are closed (``additionalProperties: false``); the one exception is an exchange's
+record, whose further keys are its API's own settings (typed, and described by the API's schema).
+Routes that return a ``Response`` themselves (``POST /v1/match/batch``, the fast path's lookups) are
+described by the same models; their bodies are checked by the test, never at run time. A ``204``
+(``PUT /c/signal_type/{name}``) has no body and so no model.
 """
 
 from __future__ import annotations
@@ -272,6 +274,101 @@ class StoredContent(Shape):
 
 class Deleted(Shape):
     deleted: int
+
+
+# --- configuration (HMA) ----------------------------------------------------------------------------
+
+
+class Message(Shape):
+    """HMA's confirmations: ``{message}`` (``Created successfully``, ``Exchange deleted``)."""
+
+    message: str
+
+
+class Names(RootModel[list[str]]):
+    """A list of names (exchange APIs, exchanges) or paths (the site map)."""
+
+
+class SignalTypeRecord(Shape):
+    name: str = Field(description="HMA's name (pdq, video_md5)")
+    enabled_ratio: Number = Field(description="share of lookups the type is matched in (1.0: always)")
+
+
+class SignalTypeList(RootModel[list[SignalTypeRecord]]):
+    pass
+
+
+class SignalTypeIndexRecord(Shape):
+    """Sizes and freshness; the two positions are change-log sequence numbers (HMA: timestamps)."""
+
+    db_size: int
+    index_size: int
+    index_out_of_date: bool
+    newest_db_item: int
+    index_built_to: int
+
+
+class SignalTypeIndex(RootModel[dict[str, SignalTypeIndexRecord]]):
+    """``{signal type: record}`` for every type, or the one asked for."""
+
+
+class ContentTypeRecord(Shape):
+    name: str
+    enabled: bool
+
+
+class ContentTypeList(RootModel[list[ContentTypeRecord]]):
+    pass
+
+
+class ExchangeApiStatus(Shape):
+    supports_authentification: bool = Field(description="HMA's spelling: the API signs in")
+    has_set_authentification: bool = Field(description="credentials are stored for it")
+
+
+class ExchangeFieldRecord(Shape):
+    name: str
+    type: str = Field(description="string, number or boolean")
+    required: bool
+    default: Any
+    help: str
+    choices: list[Any] | None
+
+
+class ExchangeFields(Shape):
+    fields: list[ExchangeFieldRecord]
+
+
+class ExchangeApiSchema(Shape):
+    config_schema: ExchangeFields
+    credentials_schema: ExchangeFields | None = Field(description="null: the API takes no credentials")
+
+
+#: an exchange API's own setting, of one of the kinds ``ExchangeFieldRecord.type`` names
+ExchangeSetting = bool | Number | str | None
+
+
+class ExchangeRecord(Shape):
+    """HMA's collaboration config: name, API and enabled, then the API's own settings (their names
+    are the API's, see its ``/schema``, so this one model admits further keys)."""
+
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, ExchangeSetting] = Field(init=False)
+
+    name: str
+    api: str
+    enabled: bool
+
+
+class FetchStatusRecord(Shape):
+    """An exchange's fetch status (Unix seconds); every exchange reads as never fetched for now."""
+
+    checkpoint_ts: int | None
+    running_fetch_start_ts: int | None
+    last_fetch_complete_ts: int | None
+    last_fetch_succeeded: bool | None
+    up_to_date: bool
+    fetched_items: int
 
 
 # --- /v1 --------------------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ from typing import Any
 
 import anyio.to_thread
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from sqlalchemy import func, select
 from starlette.routing import Route
@@ -38,9 +37,22 @@ from takeback.signals import REGISTRY, IndexKind
 from takeback.web.deps import Admin, BankManager, BankReader, Lookup, SessionDep, StateDep
 from takeback.web.hma import HMA_SIGNAL_TYPES, fail, hma_name, json_body, takeback_name
 from takeback.web.jsonbody import GuardedRoute
+from takeback.web.responses import (
+    JSON,
+    ContentTypeList,
+    ExchangeApiSchema,
+    ExchangeApiStatus,
+    ExchangeRecord,
+    FetchStatusRecord,
+    Message,
+    Names,
+    SignalTypeIndex,
+    SignalTypeList,
+    hma_errors,
+)
 from takeback.web.security import Principal
 
-router = APIRouter(tags=["Configuration"], route_class=GuardedRoute)
+router = APIRouter(tags=["Configuration"], route_class=GuardedRoute, default_response_class=JSON)
 
 #: HMA's content types, in its order, all enabled
 CONTENT_TYPES = ("photo", "video")
@@ -50,13 +62,24 @@ _EXCHANGE_NAME = re.compile(r"[A-Z0-9_]+")
 # --- signal and content types -----------------------------------------------------------------------
 
 
-@router.get("/c/signal_type", summary="Signal types and their enabled_ratio")
+@router.get(
+    "/c/signal_type",
+    summary="Signal types and their enabled_ratio",
+    response_model=SignalTypeList,
+    response_model_exclude_unset=True,
+    responses=hma_errors(),
+)
 def signal_types(caller: BankReader, session: SessionDep) -> list[dict[str, Any]]:
     ratios = signal_type_ratios(session)
     return [{"name": t, "enabled_ratio": ratios.get(t, 1.0)} for t in HMA_SIGNAL_TYPES]
 
 
-@router.put("/c/signal_type/{signal_type_name}", status_code=204, summary="Set a signal type's enabled_ratio")
+@router.put(
+    "/c/signal_type/{signal_type_name}",
+    status_code=204,
+    summary="Set a signal type's enabled_ratio",
+    responses=hma_errors(415),
+)
 async def signal_type_update(
     signal_type_name: str, request: Request, caller: BankManager, state: StateDep
 ) -> Response:
@@ -83,7 +106,13 @@ async def signal_type_update(
     return Response(status_code=204)  # HMA's code (the body it sets is dropped with a 204)
 
 
-@router.get("/c/signal_type/index", summary="Index status per signal type (db and index sizes)")
+@router.get(
+    "/c/signal_type/index",
+    summary="Index status per signal type (db and index sizes)",
+    response_model=SignalTypeIndex,
+    response_model_exclude_unset=True,
+    responses=hma_errors(),
+)
 async def signal_type_index(
     caller: Lookup, state: StateDep, signal_type: str | None = None
 ) -> dict[str, dict[str, Any]]:
@@ -125,7 +154,13 @@ async def signal_type_index(
     return out
 
 
-@router.get("/c/content_type", summary="Content types (photo, video)")
+@router.get(
+    "/c/content_type",
+    summary="Content types (photo, video)",
+    response_model=ContentTypeList,
+    response_model_exclude_unset=True,
+    responses=hma_errors(),
+)
 def content_types(caller: BankReader) -> list[dict[str, Any]]:
     return [{"name": c, "enabled": True} for c in CONTENT_TYPES]
 
@@ -158,7 +193,13 @@ def _require_unscoped(caller: Principal) -> None:
         raise AuthError("Keys limited to some banks may not create exchanges.", code="forbidden")
 
 
-@router.get("/c/exchanges/apis", summary="Exchange API types that can be configured")
+@router.get(
+    "/c/exchanges/apis",
+    summary="Exchange API types that can be configured",
+    response_model=Names,
+    response_model_exclude_unset=True,
+    responses=hma_errors(),
+)
 def exchange_apis(caller: BankReader, state: StateDep) -> list[str]:
     return list(_apis(state))
 
@@ -170,7 +211,13 @@ def _api_status(session: Any, api: ExchangeApi) -> dict[str, bool]:
     }
 
 
-@router.get("/c/exchanges/api/{api_name}", summary="Whether an exchange API signs in, and is set to")
+@router.get(
+    "/c/exchanges/api/{api_name}",
+    summary="Whether an exchange API signs in, and is set to",
+    response_model=ExchangeApiStatus,
+    response_model_exclude_unset=True,
+    responses=hma_errors(),
+)
 def exchange_api_get(
     api_name: str, caller: BankReader, state: StateDep, session: SessionDep
 ) -> dict[str, bool]:
@@ -180,7 +227,13 @@ def exchange_api_get(
     return _api_status(session, api)
 
 
-@router.post("/c/exchanges/api/{api_name}", summary="Set or clear an exchange API's credentials (admin)")
+@router.post(
+    "/c/exchanges/api/{api_name}",
+    summary="Set or clear an exchange API's credentials (admin)",
+    response_model=ExchangeApiStatus,
+    response_model_exclude_unset=True,
+    responses=hma_errors(415),
+)
 async def exchange_api_update(
     api_name: str, request: Request, caller: Admin, state: StateDep
 ) -> dict[str, bool]:
@@ -208,7 +261,11 @@ async def exchange_api_update(
 
 
 @router.get(
-    "/c/exchanges/api/{api_name}/schema", summary="Fields of an exchange API's settings and credentials"
+    "/c/exchanges/api/{api_name}/schema",
+    summary="Fields of an exchange API's settings and credentials",
+    response_model=ExchangeApiSchema,
+    response_model_exclude_unset=True,
+    responses=hma_errors(404),
 )
 def exchange_api_schema(api_name: str, caller: BankReader, state: StateDep) -> dict[str, Any]:
     api = _apis(state).get(api_name)
@@ -217,8 +274,15 @@ def exchange_api_schema(api_name: str, caller: BankReader, state: StateDep) -> d
     return api.schema()
 
 
-@router.post("/c/exchanges", status_code=201, summary="Configure an exchange (and its bank)")
-async def exchange_create(request: Request, caller: BankManager, state: StateDep) -> JSONResponse:
+@router.post(
+    "/c/exchanges",
+    status_code=201,
+    summary="Configure an exchange (and its bank)",
+    response_model=Message,
+    response_model_exclude_unset=True,
+    responses=hma_errors(415),
+)
+async def exchange_create(request: Request, caller: BankManager, state: StateDep) -> dict[str, str]:
     body = await json_body(request)
     body = body if isinstance(body, dict) else {}
     bank = body.get("bank")
@@ -257,26 +321,50 @@ async def exchange_create(request: Request, caller: BankManager, state: StateDep
     await anyio.to_thread.run_sync(write)
     if state.matcher.ready:
         state.matcher.get().mark_stale()
-    return JSONResponse({"message": "Created successfully"}, status_code=201)
+    return {"message": "Created successfully"}
 
 
-@router.get("/c/exchanges", summary="Names of the configured exchanges")
+@router.get(
+    "/c/exchanges",
+    summary="Names of the configured exchanges",
+    response_model=Names,
+    response_model_exclude_unset=True,
+    responses=hma_errors(),
+)
 def exchanges(caller: BankReader, session: SessionDep) -> list[str]:
     return [ex.name for ex in list_exchanges(session) if _visible(caller, ex)]
 
 
-@router.get("/c/exchange/{exchange_name}", summary="One exchange's configuration")
+@router.get(
+    "/c/exchange/{exchange_name}",
+    summary="One exchange's configuration",
+    response_model=ExchangeRecord,
+    response_model_exclude_unset=True,
+    responses=hma_errors(404),
+)
 def exchange_show(exchange_name: str, caller: BankReader, session: SessionDep) -> dict[str, Any]:
     return _exchange_record(_exchange_or_404(session, caller, exchange_name))
 
 
-@router.get("/c/exchange/{exchange_name}/status", summary="An exchange's fetch status")
+@router.get(
+    "/c/exchange/{exchange_name}/status",
+    summary="An exchange's fetch status",
+    response_model=FetchStatusRecord,
+    response_model_exclude_unset=True,
+    responses=hma_errors(404),
+)
 def exchange_status(exchange_name: str, caller: BankReader, session: SessionDep) -> dict[str, Any]:
     ex = _exchange_or_404(session, caller, exchange_name)
     return fetch_status(session, exchange=ex).to_record()
 
 
-@router.put("/c/exchange/{exchange_name}", summary="Enable or disable an exchange")
+@router.put(
+    "/c/exchange/{exchange_name}",
+    summary="Enable or disable an exchange",
+    response_model=ExchangeRecord,
+    response_model_exclude_unset=True,
+    responses=hma_errors(404, 415),
+)
 async def exchange_update(
     exchange_name: str, request: Request, caller: BankManager, state: StateDep
 ) -> dict[str, Any]:
@@ -301,7 +389,13 @@ async def exchange_update(
     return await anyio.to_thread.run_sync(write)
 
 
-@router.delete("/c/exchange/{exchange_name}", summary="Remove an exchange (and its bank)")
+@router.delete(
+    "/c/exchange/{exchange_name}",
+    summary="Remove an exchange (and its bank)",
+    response_model=Message,
+    response_model_exclude_unset=True,
+    responses=hma_errors(),
+)
 def exchange_delete(
     exchange_name: str, caller: BankManager, session: SessionDep, state: StateDep
 ) -> dict[str, str]:
@@ -321,7 +415,13 @@ def _flask_style(path: str) -> str:
     return re.sub(r"\{([^}:]+)(?::[^}]*)?\}", r"<\1>", path)
 
 
-@router.get("/site-map", summary="Every route's path (HMA's Flask notation: <name>); curator and admin keys")
+@router.get(
+    "/site-map",
+    summary="Every route's path (HMA's Flask notation: <name>); curator and admin keys",
+    response_model=Names,
+    response_model_exclude_unset=True,
+    responses=hma_errors(),
+)
 def site_map(caller: BankReader, request: Request) -> list[str]:
     # the documented routes (FastAPI's routers are not a flat list), the app's own, HMA's OpenAPI path
     paths = set(request.app.openapi()["paths"])
@@ -335,6 +435,7 @@ def site_map(caller: BankReader, request: Request) -> list[str]:
 HMA_OPENAPI_TITLE = "Open Media Match API"
 
 
+# not in the document it serves: it is that document (under HMA's title), public, with no errors of its own
 @router.get("/openapi/openapi.json", include_in_schema=False)
 def hma_openapi(request: Request) -> dict[str, Any]:
     schema = dict(request.app.openapi())
