@@ -195,7 +195,10 @@ def test_http_lookup_and_bank_uploads(service: Service) -> None:
         r = c.post("/m/lookup", params={"banks": bank}, files={"photo": ("x", hostile)})
         assert r.status_code == 200, (name, r.text)
         hits = r.json()["pdq"][bank]
-        assert [(h["bank_content_id"], h["distance"]) for h in hits] == [(ids[name.split("/")[0]], "0")], name
+        # the clean copy of its own format is found, exactly (the clean copies are one picture, and
+        # HMA's routes keep each added copy as its own entry, so the other formats' copies match too)
+        pairs = [(h["bank_content_id"], h["distance"]) for h in hits]
+        assert (ids[name.split("/")[0]], "0") in pairs and {d for _, d in pairs} == {"0"}, name
 
     # A hostile upload to a bank is hashed from its pixels: the clean copy finds it.
     other = service.bank("hostile-upload")

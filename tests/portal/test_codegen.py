@@ -31,6 +31,20 @@ def test_the_engine_neither_evals_nor_talks_to_the_network() -> None:
         "https://",
     )
     for path in sorted(codegen.JS_DIR.glob("*.js")):
+        if path.name == "portal.js":  # the page's own script, checked below
+            continue
         text = path.read_text(encoding="utf-8")
         for word in forbidden:
             assert word not in text, f"{path.name} contains {word!r}"
+
+
+def test_the_page_script_talks_only_to_its_own_origin() -> None:
+    """portal.js may fetch (sealed evidence: ciphertext up, ciphertext down) but only same-origin
+    paths, and evaluates no strings; quick exit's neutral URL comes from the page, not the script."""
+    import re
+
+    text = (codegen.JS_DIR / "portal.js").read_text(encoding="utf-8")
+    for word in ("eval(", "new Function", "XMLHttpRequest", "WebSocket", "sendBeacon", "http://", "https://"):
+        assert word not in text, word
+    targets = re.findall(r"fetch\(\s*([^,)]+)", text)
+    assert targets and all(t.strip()[0] in '"`' and t.strip()[1] == "/" for t in targets), targets
