@@ -111,6 +111,31 @@ def test_quick_exit_by_shift_three_times(page: Any) -> None:
     page.wait_for_url(EXIT)
 
 
+def test_keyboard_alone_reaches_the_upload(page: Any) -> None:
+    """Tab, Space and Enter only: from the home page through the age question to the file picker."""
+    page.goto("/")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip"  # the skip link comes first
+    for _ in range(20):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent.trim()") == "Start":
+            break
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/start"))
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "age-adult":
+            break
+    page.keyboard.press("Space")
+    page.keyboard.press("Enter")  # submits the form from the radio button
+    page.wait_for_url(re.compile(r"/submit"))
+    for _ in range(20):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "pick":
+            break
+    assert page.evaluate("document.activeElement.id") == "pick"
+
+
 def test_language_switch_persists_across_pages(page: Any) -> None:
     page.goto("/")
     page.get_by_role("link", name="繁體中文").click()
@@ -185,6 +210,10 @@ def test_whole_submission_sends_hashes_only_then_withdraw_stops_matching(
     # status, a receipt checked by the CLI's verifier, then withdrawal
     _sign_in(page, ref, pin)
     assert page.locator("tbody tr").count() == 3
+    # her file names: shown from this tab's own storage, never from the server
+    assert files[0].name in page.locator("tbody").inner_text()
+    assert files[0].name not in page.content().split("<tbody>")[0]
+    assert all(files[0].name not in (r.post_data or "") for r in requests)
     with page.expect_download() as dl:
         page.locator("tbody tr").first.get_by_role("button", name="Get receipt").click()
     receipt = tmp_path / "receipt.json"

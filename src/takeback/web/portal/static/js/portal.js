@@ -78,6 +78,7 @@ function setUpSubmit(form) {
   const msg = progress.dataset;
   const problems = JSON.parse(form.dataset.problems || "{}");
   let running = 0;
+  let lastNames = [];
 
   const onChoose = async () => {
     const { hashFiles } = await engine;
@@ -135,6 +136,7 @@ function setUpSubmit(form) {
       }
       good.push(item);
     });
+    lastNames = results.filter((r) => r && r.sha256).map((r) => [r.sha256, r.name]);
     if (!good.length) { progress.textContent = msg.msgNone; return; }
     out.value = JSON.stringify(good);
     progress.textContent = fill(msg.msgReady, { n: good.length });
@@ -147,8 +149,26 @@ function setUpSubmit(form) {
   form.addEventListener("submit", (e) => {
     if (!out.value) { e.preventDefault(); return; }
     send.disabled = true; // one submission per click; the server refuses a replay anyway
+    // Her own file names stay in this tab only (sessionStorage: gone when the tab closes or quick
+    // exit is used), so her case page can show them beside the hashes; the server never has them.
+    try {
+      const names = JSON.parse(sessionStorage.getItem("takeback-names") || "{}");
+      for (const [sha, name] of lastNames) names[sha] = name;
+      sessionStorage.setItem("takeback-names", JSON.stringify(names));
+    } catch (_) { /* storage off: the names are simply not shown later */ }
   });
 }
+
+// --- her case page: her own file names, if this tab still has them ------------------------------
+
+try {
+  const names = JSON.parse(sessionStorage.getItem("takeback-names") || "{}");
+  for (const row of document.querySelectorAll("tr[data-sha256]")) {
+    const name = names[row.dataset.sha256];
+    const slot = row.querySelector("[data-local-name]");
+    if (name && slot) slot.textContent = ` · ${name}`;
+  }
+} catch (_) { /* no storage: nothing to show */ }
 
 // --- verifying a receipt in the browser (verify page) --------------------------------------------
 
