@@ -341,6 +341,18 @@ def case_by_id(session: Session, case_id: int) -> Case | None:
     return case
 
 
+def _audit(session: Session, case: Case, action: str, details: dict[str, Any]) -> None:
+    """An audit row of something she did, signed in (acting as ``portal:<case>``; ids and counts only)."""
+    record_audit(
+        session,
+        actor=f"{ACTOR}:{case.reference}",
+        action=action,
+        object_type="case",
+        object_id=case.reference,
+        details=details,
+    )
+
+
 # --- status and withdrawal ------------------------------------------------------------------------
 
 
@@ -492,14 +504,7 @@ def receipt(session: Session, *, case: Case, signer: Signer, submission_id: int)
         md5=s.md5,
         pdq=s.pdq,
     )
-    record_audit(
-        session,
-        actor=f"{ACTOR}:{case.reference}",
-        action="portal.receipt",
-        object_type="case",
-        object_id=case.reference,
-        details={"submission": s.id, "key_id": signer.key_id},
-    )
+    _audit(session, case, "portal.receipt", {"submission": s.id, "key_id": signer.key_id})
     return r
 
 
@@ -543,14 +548,7 @@ def add_log_entry(
     )
     session.add(row)
     session.flush()
-    record_audit(
-        session,
-        actor=f"{ACTOR}:{case.reference}",
-        action="portal.log.add",
-        object_type="case",
-        object_id=case.reference,
-        details={"entry": row.id, "kind": entry.kind},
-    )
+    _audit(session, case, "portal.log.add", {"entry": row.id, "kind": entry.kind})
     return row
 
 
@@ -564,14 +562,7 @@ def delete_log_entry(session: Session, *, case: Case, entry_id: int) -> None:
     if row is None or row.case_id != case.id:
         raise PortalError("There is no such entry in your log.", code="unknown_entry")
     session.delete(row)
-    record_audit(
-        session,
-        actor=f"{ACTOR}:{case.reference}",
-        action="portal.log.delete",
-        object_type="case",
-        object_id=case.reference,
-        details={"entry": entry_id},
-    )
+    _audit(session, case, "portal.log.delete", {"entry": entry_id})
 
 
 # --- encrypted evidence ---------------------------------------------------------------------------
@@ -612,14 +603,7 @@ def seal(
     )
     session.add(row)
     session.flush()
-    record_audit(
-        session,
-        actor=f"{ACTOR}:{case.reference}",
-        action="portal.sealed.add",
-        object_type="case",
-        object_id=case.reference,
-        details={"sealed": row.id, "size": row.size},
-    )
+    _audit(session, case, "portal.sealed.add", {"sealed": row.id, "size": row.size})
     return row
 
 
@@ -639,14 +623,7 @@ def sealed_item(session: Session, *, case: Case, sealed_id: int) -> PortalSealed
 def delete_sealed(session: Session, *, case: Case, sealed_id: int) -> None:
     row = sealed_item(session, case=case, sealed_id=sealed_id)
     session.delete(row)
-    record_audit(
-        session,
-        actor=f"{ACTOR}:{case.reference}",
-        action="portal.sealed.delete",
-        object_type="case",
-        object_id=case.reference,
-        details={"sealed": sealed_id},
-    )
+    _audit(session, case, "portal.sealed.delete", {"sealed": sealed_id})
 
 
 # --- form tokens ----------------------------------------------------------------------------------

@@ -457,6 +457,12 @@ class VideoBlock(Shape):
 
 
 class MatchOne(Shape):
+    """A file's fingerprint and its matches. A signal type registered beyond the built-in ones adds
+    its value (its own text form) under its name, so this one model admits further text keys."""
+
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, str | None] = Field(init=False)
+
     status: str = Field(description="match, allow_listed, no_match or error")
     pdq: str | None
     pdq_quality: int | None

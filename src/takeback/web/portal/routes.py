@@ -27,10 +27,11 @@ from takeback.guidance.situation import VictimAge
 from takeback.i18n import translate
 from takeback.portal import service as ps
 from takeback.web.deps import ServiceState
+from takeback.web.jsonbody import GuardedRoute, loads_bounded
 from takeback.web.portal import guard
 from takeback.web.portal.pages import page_lang, render, url_for_lang
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 T = TypeVar("T")
 
 #: the largest form the portal takes (a submission of ``portal_max_files`` hashes is ~0.5 kB each)
@@ -238,7 +239,7 @@ async def submit(request: Request) -> Response:
     if form.get("adult") != "yes":  # the age question came first; a direct post must say so too
         return RedirectResponse(url_for_lang("/start", lang), status_code=303)
     try:
-        raw = json.loads(form.get("files") or "null")
+        raw = loads_bounded(form.get("files") or "null")  # bounded: depth, size, numbers
         files = ps.parse_files(raw, max_files=settings.portal_max_files)
     except ValueError:
         return _submit_page(request, lang, status=400, error=translate("portal.error.files", lang))
@@ -529,28 +530,49 @@ def _back(lang: str, notice: str) -> Response:
     return RedirectResponse(url_for_lang("/case/view", lang, notice=notice), status_code=303)
 
 
-@router.post("/case/withdraw")
-async def withdraw(request: Request) -> Response:
+CaseAct = Callable[[Session, Case, dict[str, str], str], None]
+
+
+async def _case_action(request: Request, act: CaseAct, notice: str) -> Response:
+    """A form on her case page that changes something: sign-in and a one-time token first, then
+    ``act(session, case, form, lang)``; a ``PortalError`` is shown on the page, success goes back
+    to the page with ``notice`` (a redirect, so a reload does not send the form again)."""
     case, form, lang, problem = await _case_form(request)
     if case is None:
         return _gone(request)
     if problem:
         return await _case_page(request, case, lang, status=400, error=translate(problem, lang))
-    which = form.get("submission")
-    sub_id = int(which) if which and which.isdigit() else None
-    bank = _state(request).settings.portal_bank
 
     def work(s: Session) -> str | None:
         try:
-            ps.withdraw(s, case=_reload(s, case), bank_name=bank, submission_id=sub_id)
+            act(s, _reload(s, case), form, lang)
         except ps.PortalError as exc:
+            if exc.code == "empty_entry":
+                return translate("portal.case.log_empty", lang)
+            if exc.code == "bad_date":
+                return translate("portal.guide.bad_date", lang)
             return exc.message
         return None
 
     err = await _db(request, work)
     if err:
         return await _case_page(request, case, lang, status=400, error=err)
-    return _back(lang, "withdrawn")
+    return _back(lang, notice)
+
+
+def _number(form: dict[str, str], name: str) -> int | None:
+    value = form.get(name, "")
+    return int(value) if value.isdigit() and len(value) < 12 else None
+
+
+@router.post("/case/withdraw")
+async def withdraw(request: Request) -> Response:
+    bank = _state(request).settings.portal_bank
+
+    def act(s: Session, case: Case, form: dict[str, str], lang: str) -> None:
+        ps.withdraw(s, case=case, bank_name=bank, submission_id=_number(form, "submission"))
+
+    return await _case_action(request, act, "withdrawn")
 
 
 @router.post("/case/receipt")
@@ -560,13 +582,12 @@ async def receipt(request: Request) -> Response:
         return _gone(request)
     if problem:
         return await _case_page(request, case, lang, status=400, error=translate(problem, lang))
-    which = form.get("submission", "")
     signer = Signer.load_or_create(_state(request).settings.ensure_data_dir())
 
     def work(s: Session) -> dict[str, Any] | str:
         try:
             r = ps.receipt(
-                s, case=_reload(s, case), signer=signer, submission_id=int(which) if which.isdigit() else -1
+                s, case=_reload(s, case), signer=signer, submission_id=_number(form, "submission") or -1
             )
         except ps.PortalError as exc:
             return exc.message
@@ -585,62 +606,33 @@ async def receipt(request: Request) -> Response:
 
 @router.post("/case/log")
 async def add_log(request: Request) -> Response:
-    case, form, lang, problem = await _case_form(request)
-    if case is None:
-        return _gone(request)
-    if problem:
-        return await _case_page(request, case, lang, status=400, error=translate(problem, lang))
-    happened: date | None = None
-    if form.get("happened_on"):
-        try:
-            happened = date.fromisoformat(form["happened_on"])
-        except ValueError:
-            return await _case_page(
-                request, case, lang, status=400, error=translate("portal.guide.bad_date", lang)
-            )
-    entry = ps.LogInput(
-        kind=form.get("kind", "other"),
-        happened_on=happened,
-        url=form.get("url"),
-        platform=form.get("platform"),
-        account=form.get("account"),
-        reference=form.get("reference"),
-        details=form.get("details"),
-    )
+    def act(s: Session, case: Case, form: dict[str, str], lang: str) -> None:
+        happened: date | None = None
+        if form.get("happened_on"):
+            try:
+                happened = date.fromisoformat(form["happened_on"])
+            except ValueError:
+                raise ps.PortalError("The date could not be read.", code="bad_date") from None
+        entry = ps.LogInput(
+            kind=form.get("kind", "other"),
+            happened_on=happened,
+            url=form.get("url"),
+            platform=form.get("platform"),
+            account=form.get("account"),
+            reference=form.get("reference"),
+            details=form.get("details"),
+        )
+        ps.add_log_entry(s, case=case, entry=entry)
 
-    def work(s: Session) -> str | None:
-        try:
-            ps.add_log_entry(s, case=_reload(s, case), entry=entry)
-        except ps.PortalError as exc:
-            return translate("portal.case.log_empty", lang) if exc.code == "empty_entry" else exc.message
-        return None
-
-    err = await _db(request, work)
-    if err:
-        return await _case_page(request, case, lang, status=400, error=err)
-    return _back(lang, "logged")
+    return await _case_action(request, act, "logged")
 
 
 @router.post("/case/log/delete")
 async def delete_log(request: Request) -> Response:
-    case, form, lang, problem = await _case_form(request)
-    if case is None:
-        return _gone(request)
-    if problem:
-        return await _case_page(request, case, lang, status=400, error=translate(problem, lang))
-    which = form.get("entry", "")
+    def act(s: Session, case: Case, form: dict[str, str], lang: str) -> None:
+        ps.delete_log_entry(s, case=case, entry_id=_number(form, "entry") or -1)
 
-    def work(s: Session) -> str | None:
-        try:
-            ps.delete_log_entry(s, case=_reload(s, case), entry_id=int(which) if which.isdigit() else -1)
-        except ps.PortalError as exc:
-            return exc.message
-        return None
-
-    err = await _db(request, work)
-    if err:
-        return await _case_page(request, case, lang, status=400, error=err)
-    return _back(lang, "deleted")
+    return await _case_action(request, act, "deleted")
 
 
 @router.get("/case/timeline.{fmt}")
@@ -677,18 +669,21 @@ async def add_sealed(request: Request) -> Response:
 
     case = await _signed_in(request)
     if case is None:
-        return JSONResponse({"message": "Signed out: sign in again."}, status_code=401)
+        return JSONResponse({"code": "signed_out", "message": "Signed out: sign in again."}, status_code=401)
     settings = _state(request).settings
     nonce = guard.check_form_token(_secret(request), request.headers.get("x-form-token", ""), _bound(case))
     if nonce is None or not await _db(request, lambda s: ps.use_form_token(s, nonce)):
-        return JSONResponse({"message": translate("portal.error.token", page_lang(request))}, status_code=400)
+        return JSONResponse(
+            {"code": "invalid_token", "message": translate("portal.error.token", page_lang(request))},
+            status_code=400,
+        )
     body = await request.body()
     try:
-        params = json.loads(request.headers.get("x-sealed-params", "null"))
+        params = loads_bounded(request.headers.get("x-sealed-params", "null"))
     except ValueError:
         params = None
 
-    def work(s: Session) -> int | str:
+    def work(s: Session) -> int | ps.PortalError:
         try:
             row = ps.seal(
                 s,
@@ -699,13 +694,13 @@ async def add_sealed(request: Request) -> Response:
                 max_items=settings.portal_sealed_per_case,
             )
         except ps.PortalError as exc:
-            return exc.message
+            return exc
         return row.id
 
     got = await _db(request, work)
     fresh = guard.form_token(_secret(request), _bound(case))
-    if isinstance(got, str):
-        return JSONResponse({"message": got, "token": fresh}, status_code=400)
+    if isinstance(got, ps.PortalError):
+        return JSONResponse({"code": got.code, "message": got.message, "token": fresh}, status_code=400)
     return JSONResponse({"id": got, "token": fresh})
 
 
