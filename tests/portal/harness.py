@@ -23,6 +23,7 @@ CHROMIUM = os.environ.get("TAKEBACK_CHROMIUM", "/usr/bin/chromium")
 
 CSP = (
     "default-src 'none'; script-src 'self'; worker-src 'self'; connect-src 'self'; img-src 'self' blob:; "
+    "media-src blob:; "
     "style-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 _TYPES = {".js": "text/javascript; charset=utf-8", ".html": "text/html; charset=utf-8"}

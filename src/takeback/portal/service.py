@@ -40,7 +40,8 @@ from takeback.portal.models import (
     PortalSubmission,
     PortalThrottle,
 )
-from takeback.signals import SignalValue
+from takeback.signals import SignalError, SignalValue
+from takeback.signals.vpdq import pack, parse_text
 from takeback.store import record_audit
 
 ACTOR = "portal"
@@ -55,6 +56,9 @@ LOG_KINDS = ("sighting", "threat", "report", "other")
 SEALED_PARAM_KEYS = frozenset({"alg", "kdf", "hash", "iterations", "salt", "iv"})
 MIN_PBKDF2_ITERATIONS = 600_000  # OWASP's 2023 figure for PBKDF2-HMAC-SHA256
 _HEX = re.compile(r"^[0-9a-f]*$")
+#: frames in one video's vPDQ from the browser (about one a second: 5.5 hours of distinct frames)
+MAX_VPDQ_FRAMES = 20_000
+_VPDQ_LINE_CHARS = 100  # a frame,quality,hash,timestamp line is ~80 characters
 
 # Argon2id at RFC 9106's second recommended option, scaled to a server answering many sign-ins:
 # 64 MiB, 3 passes. A PIN is short, so the lockout does most of the work; the hash protects the
@@ -84,6 +88,32 @@ class SubmittedFile:
     pdq_quality: int | None = None
     dihedral: tuple[str, ...] = ()
     size: int | None = None
+    #: a video's vPDQ as the bank stores it (packed frames), from the reference text form
+    vpdq: bytes | None = None
+
+
+def _vpdq(value: Any, kind: str, where: str) -> bytes | None:
+    """A video's vPDQ from its reference text form, checked by takeback's own parser and bounded."""
+    if value is None:
+        return None
+    what = f"{where} vpdq"
+    if kind != "video":
+        raise PortalError(f"{what}: only a video has a vPDQ.", code="invalid_signal")
+    if not isinstance(value, str) or len(value) > MAX_VPDQ_FRAMES * _VPDQ_LINE_CHARS:
+        raise PortalError(
+            f"{what}: must be frame,quality,hash,timestamp lines, at most {MAX_VPDQ_FRAMES:,} of them.",
+            code="invalid_signal",
+        )
+    try:
+        frames = parse_text(value)
+    except SignalError as exc:
+        raise PortalError(f"{what}: {exc.message}", code="invalid_signal") from None
+    if not frames or len(frames) > MAX_VPDQ_FRAMES:
+        raise PortalError(
+            f"{what}: needs 1 to {MAX_VPDQ_FRAMES:,} frame lines; this had {len(frames):,}.",
+            code="invalid_signal",
+        )
+    return pack(frames)
 
 
 def _hex(value: Any, n: int, what: str) -> str:
@@ -134,6 +164,7 @@ def parse_files(items: Any, *, max_files: int) -> list[SubmittedFile]:
                 pdq_quality=quality,
                 dihedral=tuple(_hex(d, 64, f"{where} dihedral") for d in dihedral),
                 size=size,
+                vpdq=_vpdq(it.get("vpdq"), kind, where),
             )
         )
     return out
@@ -180,6 +211,8 @@ def _entry(f: SubmittedFile) -> NewContent:
     sigs = [SignalValue("md5", bytes.fromhex(f.md5)), SignalValue("sha256", bytes.fromhex(f.sha256))]
     if f.pdq is not None:
         sigs.insert(0, SignalValue("pdq", bytes.fromhex(f.pdq), f.pdq_quality))
+    if f.vpdq is not None:
+        sigs.insert(0, SignalValue("vpdq", f.vpdq))
     return NewContent(signals=tuple(sigs), source=ACTOR)
 
 

@@ -31,7 +31,7 @@ TOKEN_SECONDS = 2 * 3600
 
 CSP = (
     "default-src 'none'; script-src 'self'; worker-src 'self'; style-src 'self'; "
-    "img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; form-action 'self'; "
+    "img-src 'self' data: blob:; media-src blob:; connect-src 'self'; font-src 'self'; form-action 'self'; "
     "base-uri 'none'; frame-ancestors 'none'; manifest-src 'self'"
 )
 HEADERS = [

@@ -6,9 +6,11 @@
 // Messages in:  { id, op: 'file', file, maxPixels, maxImageBytes, streamAbove, dihedral }
 //               { id, op: 'stream', file, port? }   read + SHA-256 (+ MD5 when there is no port)
 //               { id, op: 'follow', port }          MD5 of the chunks the 'stream' worker sends
+//               { id, op: 'vpdq-frame', frame }     PDQ of one video frame (a transferred VideoFrame)
 // Messages out: { id, type: 'progress', stage, done, total }
 //               { id, type: 'result', result }   (op 'file': a result, or { stream: true, result })
 //               { id, type: 'digest', digests: { sha256?, md5? } }
+//               { id, type: 'frame', hash, quality }
 //
 // A large file is streamed by two workers joined by a MessageChannel: one reads each chunk once,
 // hashes SHA-256 and hands the chunk over (transferred, not copied) to the other, which hashes MD5
@@ -39,6 +41,7 @@ self.onmessage = async (event) => {
     if (msg.op === 'file') post({ type: 'result', result: await hashFile(msg, post) });
     else if (msg.op === 'stream') post({ type: 'digest', digests: await stream(msg, post) });
     else if (msg.op === 'follow') post({ type: 'digest', digests: await follow(msg.port) });
+    else if (msg.op === 'vpdq-frame') post({ type: 'frame', ...(await pdqOfVideoFrame(msg.frame)) });
     else throw new Error(`unknown op ${msg.op}`);
   } catch (err) {
     // An unexpected failure (a bug, or the browser out of memory): one file fails, the rest go on.
@@ -127,6 +130,8 @@ async function hashFile(msg, post) {
     pdq: null,
     pdq_quality: null,
     pdq_dihedral: null,
+    vpdq: null,
+    vpdq_frames: null,
     width: info.width ?? null,
     height: info.height ?? null,
     error: null,
@@ -258,4 +263,37 @@ function pdqOfBitmap(bitmap, dihedral, post, timings) {
   timings.pixels_ms = Math.round(copy); // canvas copy and read-back of the strips
   timings.pdq_ms = Math.round(math + performance.now() - t2); // luma, downsample, DCT, bits
   return out;
+}
+
+// Stored luma -> the full-range luma takeback hashes (libswscale's gray output, JPEG range).
+const FULL_RANGE = Float32Array.from({ length: 256 }, (_, y) => y);
+const LIMITED_TO_FULL = Float32Array.from({ length: 256 }, (_, y) => Math.min(255, Math.max(0, Math.round(((y - 16) * 255) / 219))));
+const PLANAR = /^(I420|I420A|I422|I422A|I444|I444A|NV12)$/;
+
+/**
+ * PDQ of one decoded video frame at its own size, as takeback's vPDQ hashes it: from the frame's
+ * luma plane (Y, made full range) when the browser hands over YUV, otherwise from its RGB drawn 1:1.
+ */
+async function pdqOfVideoFrame(frame) {
+  try {
+    const { width, height } = frame.visibleRect;
+    if (frame.format && PLANAR.test(frame.format)) {
+      const buf = new Uint8Array(frame.allocationSize());
+      const layout = await frame.copyTo(buf);
+      const acc = new PdqAccumulator(width, height);
+      const lut = frame.colorSpace && frame.colorSpace.fullRange ? FULL_RANGE : LIMITED_TO_FULL;
+      acc.addLumaRows(buf, height, layout[0].offset, layout[0].stride, lut);
+      const { hash, quality } = acc.finish({ dihedral: false });
+      return { hash, quality, width, height };
+    }
+    const bitmap = await createImageBitmap(frame);
+    try {
+      const { hash, quality } = pdqOfBitmap(bitmap, false, () => {}, {});
+      return { hash, quality, width: bitmap.width, height: bitmap.height };
+    } finally {
+      bitmap.close();
+    }
+  } finally {
+    frame.close();
+  }
 }

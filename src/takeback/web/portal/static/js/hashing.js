@@ -7,10 +7,15 @@
 // the file's bytes never reach the page's thread or the network. Photos get PDQ (and its 8 dihedral
 // hashes) exactly as `takeback hash` makes it, plus MD5 and SHA-256; videos and anything else get
 // MD5 and SHA-256 streamed in chunks (each chunk read once; SHA-256 in one worker and MD5 in
-// another, at the same time).
+// another, at the same time). A video the browser can play also gets a vPDQ (./video.js): the page
+// seeks it about once a second and a worker hashes each frame's full-resolution luma.
 // One bad file never stops the rest: its result carries `error` instead.
 
+import { canDecodeVideo, videoFingerprint, VIDEO_LIMITS } from './video.js';
+import { problem as say } from './messages.js';
+
 export { DIHEDRAL_NAMES, LOW_QUALITY } from './pdq.js';
+export { VIDEO_LIMITS } from './video.js';
 
 /** Images declaring this many pixels or more are refused before decoding (decompression bombs). */
 export const MAX_PIXELS = 200_000_000;
@@ -53,14 +58,17 @@ const INTERNAL = 'Something went wrong while fingerprinting this file. The other
  * @param {Iterable<File>|FileList} files
  * @param {object} [options]
  * @param {(p: {index: number, name: string, stage: string, fraction: number, result?: object}) => void} [options.onProgress]
- *   stage: 'queued', 'reading', 'hashing', 'decoding', 'pdq', 'md5', 'sha256', then 'done' (with
+ *   stage: 'queued', 'reading', 'hashing', 'decoding', 'pdq', 'md5', 'sha256', 'vpdq', then 'done' (with
  *   `result`). `fraction` is 0..1 for that file.
  * @param {AbortSignal} [options.signal] stops all work; unfinished files get error code 'cancelled'.
  * @param {number} [options.workers] worker count (default: cores, clamped to 2..4).
  * @param {boolean} [options.dihedral] the 8 dihedral PDQ hashes (default true).
+ * @param {boolean} [options.vpdq] vPDQ for videos the browser can play (default true).
+ * @param {object} [options.videoLimits] VIDEO_LIMITS overrides (the installation's max_video_*).
  * @returns {Promise<object[]>} one result per file, in input order:
  *   { index, name, size, type, format, kind: 'photo'|'video'|'other', md5, sha256, pdq, pdq_quality,
  *     pdq_dihedral (8 hex strings, DIHEDRAL_NAMES order), width, height,
+ *     vpdq ('frame,quality,hash,timestamp' lines joined by '\n', takeback's text form), vpdq_frames,
  *     error: null | {code, message, params}, note: null | {code, message, params}, seconds }
  */
 export function hashFiles(files, options = {}) {
@@ -97,6 +105,12 @@ export function hashFiles(files, options = {}) {
 
     const complete = (index, result) => {
       if (results[index]) return;
+      if (result.kind === 'video' && !result.error && wantVpdq && !videos.seen.has(index)) {
+        videos.seen.add(index);
+        videos.queue.push([index, result]);
+        runVideos();
+        return;
+      }
       results[index] = { index, ...result };
       remaining -= 1;
       report(index, 'done', 1, results[index]);
@@ -108,9 +122,49 @@ export function hashFiles(files, options = {}) {
       const base = s ? s.result : { name: list[index].name, size: list[index].size, type: list[index].type || null };
       complete(index, {
         format: null, kind: 'other', md5: null, sha256: null, pdq: null, pdq_quality: null,
-        pdq_dihedral: null, width: null, height: null, note: null, seconds: null,
+        pdq_dihedral: null, vpdq: null, vpdq_frames: null, width: null, height: null, note: null, seconds: null,
         ...base, error: problem(code, message),
       });
+    };
+
+    // Videos are fingerprinted one at a time, after their MD5/SHA-256, in a worker of their own.
+    const wantVpdq = (options.vpdq ?? true) && canDecodeVideo();
+    const videos = { queue: [], seen: new Set(), running: false };
+    const runVideos = async () => {
+      if (videos.running) return;
+      videos.running = true;
+      while (videos.queue.length && !stopped) {
+        const [index, result] = videos.queue.shift();
+        const worker = new Worker(WORKER_URL, { type: 'module', name: 'takeback-vpdq' });
+        const t0 = performance.now();
+        let out;
+        try {
+          report(index, 'vpdq', 0);
+          out = await videoFingerprint(list[index], {
+            worker,
+            limits: options.videoLimits,
+            onProgress: (f) => report(index, 'vpdq', f),
+            stopped: () => stopped,
+          });
+        } catch (err) {
+          out = { undecodable: true };
+        } finally {
+          worker.terminate();
+        }
+        if (out.vpdq) {
+          result.vpdq = out.vpdq;
+          result.vpdq_frames = out.frames;
+          result.width = out.width;
+          result.height = out.height;
+          result.duration = Math.round(out.duration * 1000) / 1000;
+          result.vpdq_seconds = Math.round(performance.now() - t0) / 1000;
+          result.note = null;
+        } else if (out.refused) {
+          result.note = say(out.refused.code, { format: result.note?.params?.format, ...out.refused.params });
+        }
+        if (!out.cancelled) complete(index, result);
+      }
+      videos.running = false;
     };
 
     const shutdown = () => {

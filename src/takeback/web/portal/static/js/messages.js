@@ -5,6 +5,7 @@
 // what was still done, and nothing technical she has to decode.
 
 const fmtInt = (n) => Number(n).toLocaleString('en');
+const fmtDuration = (s) => (s >= 120 ? `${fmtInt(Math.round(s / 60))} minutes` : `${fmtInt(Math.round(s))} seconds`);
 
 const TEXT = {
   empty_file: () => 'This file is empty (0 bytes), so there is nothing to fingerprint.',
@@ -16,7 +17,9 @@ const TEXT = {
   no_dimensions: (p) => `This ${p.format} file is damaged: its size could not be read, so it was not opened. Its exact fingerprints (MD5 and SHA-256) were made.`,
   no_pixels: (p) => `This ${p.format} file declares no pixels, so there is no picture to fingerprint. Its exact fingerprints (MD5 and SHA-256) were made.`,
   corrupt_image: (p) => `This ${p.format} file is damaged or incomplete and could not be opened, so no photo fingerprint (PDQ) was made. Its exact fingerprints (MD5 and SHA-256) were made.`,
-  video_hashes_only: (p) => `This is a video (${p.format}). Its exact fingerprints (MD5 and SHA-256) were made; video fingerprints (vPDQ) are not made in the browser.`,
+  video_hashes_only: (p) => `This is a video (${p.format}). Its exact fingerprints (MD5 and SHA-256) were made; this browser could not play it, so no video fingerprint (vPDQ) was made here.`,
+  video_too_long: (p) => `This video is ${fmtDuration(p.seconds)} long, longer than the ${fmtDuration(p.limit)} this service fingerprints, so no video fingerprint (vPDQ) was made. Its exact fingerprints (MD5 and SHA-256) were made.`,
+  video_too_large: (p) => `This video's frames are ${fmtInt(p.width)} x ${fmtInt(p.height)} pixels, larger than this service fingerprints, so no video fingerprint (vPDQ) was made. Its exact fingerprints (MD5 and SHA-256) were made.`,
   cancelled: () => 'Stopped before this file was finished.',
   internal: () => 'Something went wrong while fingerprinting this file. The other files are not affected; you can try this one again.',
 };

@@ -86,6 +86,25 @@ export class PdqAccumulator {
     }
   }
 
+  /**
+   * Add `rows` rows of 8-bit luma (a video frame's Y plane): row r starts at `offset + r * stride`
+   * in `plane`; `lut` maps each stored value to the luma PDQ sees (e.g. limited to full range).
+   */
+  addLumaRows(plane, rows, offset, stride, lut) {
+    if (this.tiny) return;
+    const w = this.width, luma = this.luma, acc = this.acc;
+    for (let r = 0; r < rows; r++, this.nextRow++) {
+      const targets = this.rowTargets[this.nextRow];
+      if (targets.length === 0) continue;
+      const p = offset + r * stride;
+      for (let x = 0; x < w; x++) luma[x] = lut[plane[p + x]];
+      for (let t = 0; t < targets.length; t += 2) {
+        const base = targets[t] * w, wt = targets[t + 1];
+        for (let x = 0; x < w; x++) acc[base + x] += wt * luma[x];
+      }
+    }
+  }
+
   /** { hash, quality, dihedral } with hex strings; dihedral in DIHEDRAL_NAMES order. */
   finish({ dihedral = true } = {}) {
     if (this.tiny) {

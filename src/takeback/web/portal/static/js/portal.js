@@ -134,6 +134,7 @@ function setUpSubmit(form) {
         item.pdq_quality = r.pdq_quality;
         item.dihedral = r.pdq_dihedral || [];
       }
+      if (r.vpdq) item.vpdq = r.vpdq; // a video's frame hashes, takeback's text form
       good.push(item);
     });
     lastNames = results.filter((r) => r && r.sha256).map((r) => [r.sha256, r.name]);
