@@ -344,6 +344,39 @@ def test_axe_finds_no_wcag_aa_violations(browser: Any, portal: Service, lang: st
     assert not found, found
 
 
+def test_chinese_is_drawn_with_a_chinese_font_even_in_bold(browser: Any, portal: Service) -> None:
+    """On a machine without Chinese system fonts (this one), every heading, label and button of a
+    zh-Hant page is drawn with a font that has the characters (takeback's own), not a Latin font's
+    empty boxes (Chromium did that for bold text when the web font came after a Latin family)."""
+    ctx = browser.new_context(base_url=portal.url)
+    pg = ctx.new_page()
+    cdp = ctx.new_cdp_session(pg)
+    for path in ("/submit", "/", "/guide"):
+        pg.goto(f"{path}?lang=zh-Hant")
+        pg.evaluate("document.fonts.ready.then(() => true)")
+        cdp.send("DOM.enable")
+        cdp.send("CSS.enable")
+        root = cdp.send("DOM.getDocument")["root"]["nodeId"]
+        for sel in ("h1", "a.exit", "legend", ".field label", "footer a", "p"):
+            node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": sel})["nodeId"]
+            if not node:
+                continue
+            fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+            latin = [f["familyName"] for f in fonts if f["familyName"] in ("DejaVu Sans", "Liberation Sans")]
+            text = pg.locator(sel).first.inner_text()
+            if any("\u4e00" <= ch <= "\u9fff" for ch in text):
+                assert any(f["familyName"] == "Noto Sans TC" for f in fonts), (path, sel, fonts)
+                assert (
+                    not latin
+                    or all(ord(ch) < 0x2E80 for ch in text if not ch.isspace())
+                    or (
+                        sum(f["glyphCount"] for f in fonts if f["familyName"] in latin)
+                        <= sum(ch.isascii() for ch in text)
+                    )
+                ), (path, sel, fonts)
+    ctx.close()
+
+
 @pytest.mark.parametrize("lang", ["en", "zh-Hant"])
 def test_screenshots_of_every_page(browser: Any, portal: Service, lang: str, pdq_data: Path) -> None:
     """Desktop and phone (390 px) of each page, kept under .artefacts/portal for a person to look at;

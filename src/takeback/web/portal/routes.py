@@ -195,6 +195,7 @@ def _submit_page(request: Request, lang: str, *, status: int = 200, error: str |
         code=settings.portal_jurisdiction,
         max_files=settings.portal_max_files,
         problems=json.dumps(_hash_problems(lang), ensure_ascii=False),
+        video_limits=json.dumps(_video_limits(settings)),
         error=error,
     )
 
@@ -211,13 +212,30 @@ HASH_PROBLEMS = (
     "no_pixels",
     "corrupt_image",
     "video_hashes_only",
+    "video_too_long",
+    "video_too_large",
     "cancelled",
     "internal",
 )
 
 
 def _hash_problems(lang: str) -> dict[str, str]:
-    return {code: translate(f"portal.hash.{code}", lang) for code in HASH_PROBLEMS}
+    words = {code: translate(f"portal.hash.{code}", lang) for code in HASH_PROBLEMS}
+    words["@minutes"] = translate("portal.duration.minutes", lang)
+    words["@seconds"] = translate("portal.duration.seconds", lang)
+    return words
+
+
+def _video_limits(settings: Any) -> dict[str, float]:
+    """The installation's video limits, for the browser to refuse what the server would (hashing.js's
+    ``videoLimits``)."""
+    return {
+        "maxSeconds": settings.max_video_seconds,
+        "maxFrames": settings.max_video_frames,
+        "maxWidth": settings.max_video_width,
+        "maxHeight": settings.max_video_height,
+        "maxPixels": settings.max_video_pixels,
+    }
 
 
 @router.get("/submit")

@@ -62,6 +62,13 @@ function problemText(problem, table) {
     limit_mb: p.limit ? Math.round(p.limit / 1048576).toLocaleString() : "",
     limit_mp: p.limit ? Math.round(p.limit / 1e6).toLocaleString() : "",
   };
+  if (problem.code === "video_too_long") { // durations in the page's words
+    const dur = (s) => (s >= 120
+      ? fill(table["@minutes"] || "{n} minutes", { n: Math.round(s / 60).toLocaleString() })
+      : fill(table["@seconds"] || "{n} seconds", { n: Math.round(s).toLocaleString() }));
+    values.seconds = dur(p.seconds || 0);
+    values.limit = dur(p.limit || 0);
+  }
   return fill(words, values);
 }
 
@@ -77,6 +84,7 @@ function setUpSubmit(form) {
   const max = Number(form.dataset.maxFiles || "100");
   const msg = progress.dataset;
   const problems = JSON.parse(form.dataset.problems || "{}");
+  const videoLimits = JSON.parse(form.dataset.videoLimits || "null") || undefined;
   let running = 0;
   let lastNames = [];
 
@@ -103,6 +111,7 @@ function setUpSubmit(form) {
     let done = 0;
     progress.textContent = fill(msg.msgHashing, { done, n: files.length });
     const results = await hashFiles(files, {
+      videoLimits,
       onProgress: (p) => {
         if (run !== running) return;
         if (p.stage === "done") {
