@@ -209,7 +209,7 @@ def main() -> None:
                 for path, fp in zip(files, py_fps, strict=True):
                     runs = [browser_run(page, [path]) for _ in range(args.repeat)]
                     times.append(statistics.median(r["seconds"] for r in runs))
-                    bits.append(hamming(runs[0]["results"][0]["pdq"], fp.pdq))
+                    bits.append(hamming(runs[0]["results"][0]["pdq"], fp.hex("pdq")))
                     stages.extend(r["results"][0]["timings"] for r in runs)
                 report[name] = {
                     "files": len(files),
@@ -228,7 +228,7 @@ def main() -> None:
                 "browser_s": round(out["seconds"], 2),
                 "python_s": round(py_t, 2),
                 "max_bits_from_python": max(
-                    hamming(r["pdq"], fp.pdq) for r, fp in zip(out["results"], py_fps, strict=True)
+                    hamming(r["pdq"], fp.hex("pdq")) for r, fp in zip(out["results"], py_fps, strict=True)
                 ),
                 "page_longest_gap_ms": round(out["longestGapMs"]),
             }
@@ -247,7 +247,7 @@ def main() -> None:
                 "peak_mb_by_process_kind": {k: round(v / 1024) for k, v in mem.peak_kind.items()},
                 "renderer_mb_each_second": [round(v / 1024) for v in mem.trace],
             }
-            assert all(u.startswith(base) for u in requests)
+            assert all(u.startswith((base, f"blob:{base}")) for u in requests)  # her own file, read locally
     report["load_after"] = os.getloadavg()
     print(json.dumps(report, indent=2))
 

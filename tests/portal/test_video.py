@@ -109,6 +109,40 @@ def test_undecodable_video_keeps_exact_hashes_and_says_so(
     assert res["note"]["code"] == "video_hashes_only" and "MD5 and SHA-256" in res["note"]["message"]
 
 
+def test_a_forged_mp4_never_reaches_the_browsers_demuxer(harness_page: Page, tmp_path: Path) -> None:
+    """An MP4 head and random bytes after it (what crashed Chromium's renderer at 2 GB): the container
+    check refuses it from its box headers, so it keeps its exact hashes and the page lives on."""
+    import os
+
+    forged = tmp_path / "forged.mp4"
+    block = bytearray(os.urandom(1 << 20))
+    block[4:8] = b"ftyp"
+    forged.write_bytes(bytes(block) * 24)
+    page, _ = harness_page
+    res = run_files(page, [forged])["results"][0]
+    assert res["sha256"] == hashlib.sha256(forged.read_bytes()).hexdigest()
+    assert res["vpdq"] is None and res["note"]["code"] == "video_hashes_only"
+    checked = page.evaluate(
+        """async () => {
+          const { plausibleContainer } = await import('/static/js/video.js');
+          const box = (size, type) => {
+            const b = new Uint8Array(size);
+            new DataView(b.buffer).setUint32(0, size);
+            b.set([...type].map((c) => c.charCodeAt(0)), 4);
+            return b;
+          };
+          const file = (...parts) => new File(parts, 'v.mp4');
+          return [
+            await plausibleContainer(file(box(24, 'ftyp'), box(100, 'moov'), box(1000, 'mdat'))),
+            await plausibleContainer(file(box(24, 'ftyp'), box(1000, 'mdat'))), // no moov
+            await plausibleContainer(file(box(24, 'ftyp'), box(100, 'moov'), box(999, 'zzzz'))), // unknown
+            await plausibleContainer(file(box(24, 'ftyp'), box(100, 'moov'), new Uint8Array(7))), // tail
+          ];
+        }"""
+    )
+    assert checked == [True, False, False, False]
+
+
 def test_video_over_the_limit_is_refused_plainly(harness_page: Page, videos: list[Path]) -> None:
     page, _ = harness_page
     path = videos[0]

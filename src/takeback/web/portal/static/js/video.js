@@ -71,8 +71,50 @@ async function frameAt(video, t) {
  * @returns {Promise<{vpdq: string, frames: number, duration: number, width: number, height: number}
  *   | {refused: {code: string, params: object}} | {undecodable: true} | {cancelled: true}>}
  */
+const MP4_TOP = new Set(['ftyp', 'moov', 'mdat', 'free', 'skip', 'wide', 'uuid', 'moof', 'mfra', 'meta',
+  'pdin', 'styp', 'sidx', 'ssix', 'prft', 'emsg', 'junk', 'pnot', 'PICT']);
+const MP4_MAX_BOXES = 10_000;
+
+/**
+ * Whether a file's container holds together before the browser's demuxer is given it: an MP4/MOV
+ * must be a chain of known top-level boxes that ends exactly at the file's end and includes `moov`;
+ * a WebM/Matroska must start with an EBML header. Why: a damaged or forged file with an MP4 head
+ * and random bytes after it made Chromium's renderer crash at 2 GB (the whole tab, her other files
+ * with it). Reads only box headers (a few bytes each), never the file.
+ */
+export async function plausibleContainer(file) {
+  const head = new Uint8Array(await file.slice(0, 16).arrayBuffer());
+  if (head.length >= 4 && head[0] === 0x1a && head[1] === 0x45 && head[2] === 0xdf && head[3] === 0xa3) {
+    return true; // EBML: Matroska / WebM (its own demuxer checks element sizes against the file)
+  }
+  const type = (b, o) => String.fromCharCode(b[o], b[o + 1], b[o + 2], b[o + 3]);
+  if (head.length < 8 || type(head, 4) !== 'ftyp') return false;
+  let offset = 0;
+  let moov = false;
+  for (let n = 0; n < MP4_MAX_BOXES && offset < file.size; n++) {
+    const h = new Uint8Array(await file.slice(offset, offset + 16).arrayBuffer());
+    if (h.length < 8) return false;
+    const kind = type(h, 4);
+    if (!MP4_TOP.has(kind)) return false;
+    let size = ((h[0] << 24) >>> 0) + (h[1] << 16) + (h[2] << 8) + h[3];
+    if (size === 1) { // 64-bit size
+      if (h.length < 16) return false;
+      const hi = ((h[8] << 24) >>> 0) + (h[9] << 16) + (h[10] << 8) + h[11];
+      const lo = ((h[12] << 24) >>> 0) + (h[13] << 16) + (h[14] << 8) + h[15];
+      size = hi * 2 ** 32 + lo;
+    } else if (size === 0) {
+      size = file.size - offset; // to the end of the file
+    }
+    if (size < 8 || offset + size > file.size) return false;
+    if (kind === 'moov') moov = true;
+    offset += size;
+  }
+  return moov && offset === file.size;
+}
+
 export async function videoFingerprint(file, { worker, limits = {}, onProgress = () => {}, stopped = () => false }) {
   const lim = { ...VIDEO_LIMITS, ...limits };
+  if (!(await plausibleContainer(file))) return { undecodable: true };
   const video = document.createElement('video');
   video.muted = true;
   video.playsInline = true;
