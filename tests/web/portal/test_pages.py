@@ -95,6 +95,10 @@ def test_under_18_routes_to_child_protection_and_stores_nothing(service: Service
         assert page.status_code == 200
         assert 'type="file"' not in page.text and 'action="/submit"' not in page.text
         assert "child" in page.text.lower() or "police" in page.text.lower()
+        # nothing on it may say something is kept: here nothing is (the guide's child notice did)
+        assert "keeps fingerprints" not in page.text and "Do not save, copy, forward" in page.text
+    zh = c.get("/under-18", params={"lang": "zh-Hant"}).text
+    assert "只會保留影像的「指紋」" not in zh and "切勿儲存" in zh and "web</dt>" not in zh
     adult = c.post("/start", data={"token": _token(c.get("/start").text), "lang": "en", "age": "adult"})
     assert adult.headers["location"].startswith("/submit")
     assert _cases(service) == before

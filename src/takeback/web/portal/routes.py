@@ -177,6 +177,7 @@ async def under_18(request: Request) -> Response:
         title_key="portal.minor.title",
         pathway=p,
         child_routes=[r for r in p.routes if r.child_route],
+        contact_keys=("web", "phone", "note"),
         jurisdictions=_jurisdictions(lang),
         code=p.jurisdiction,
     )
