@@ -40,7 +40,7 @@ from takeback.portal.models import (
     PortalSubmission,
     PortalThrottle,
 )
-from takeback.signals import SignalError, SignalValue
+from takeback.signals import REGISTRY, SignalError, SignalValue
 from takeback.signals.vpdq import pack, parse_text
 from takeback.store import record_audit
 
@@ -116,10 +116,13 @@ def _vpdq(value: Any, kind: str, where: str) -> bytes | None:
     return pack(frames)
 
 
-def _hex(value: Any, n: int, what: str) -> str:
-    if not isinstance(value, str) or len(value) != n or not _HEX.match(value.lower()):
-        raise PortalError(f"{what}: must be {n} hexadecimal digits.", code="invalid_signal")
-    return value.lower()
+def _hex(value: Any, signal_type: str, what: str) -> str:
+    """A submitted hash checked by its signal type's own parser (signals.base), as lowercase hex."""
+    st = REGISTRY[signal_type]
+    try:
+        return st.format(st.validate(value if isinstance(value, str) else "", field=what))
+    except SignalError as exc:
+        raise PortalError(exc.message, code="invalid_signal") from None
 
 
 def parse_files(items: Any, *, max_files: int) -> list[SubmittedFile]:
@@ -143,7 +146,7 @@ def parse_files(items: Any, *, max_files: int) -> list[SubmittedFile]:
         quality = it.get("pdq_quality")
         dihedral = it.get("dihedral") or []
         if pdq is not None:
-            pdq = _hex(pdq, 64, f"{where} pdq")
+            pdq = _hex(pdq, "pdq", f"{where} pdq")
             if not isinstance(quality, int) or isinstance(quality, bool) or not 0 <= quality <= 100:
                 raise PortalError(
                     f"{where} pdq_quality: must be a whole number 0-100.", code="invalid_quality"
@@ -158,11 +161,11 @@ def parse_files(items: Any, *, max_files: int) -> list[SubmittedFile]:
         out.append(
             SubmittedFile(
                 kind=kind,
-                sha256=_hex(it.get("sha256"), 64, f"{where} sha256"),
-                md5=_hex(it.get("md5"), 32, f"{where} md5"),
+                sha256=_hex(it.get("sha256"), "sha256", f"{where} sha256"),
+                md5=_hex(it.get("md5"), "md5", f"{where} md5"),
                 pdq=pdq,
                 pdq_quality=quality,
-                dihedral=tuple(_hex(d, 64, f"{where} dihedral") for d in dihedral),
+                dihedral=tuple(_hex(d, "pdq", f"{where} dihedral") for d in dihedral),
                 size=size,
                 vpdq=_vpdq(it.get("vpdq"), kind, where),
             )
