@@ -59,6 +59,10 @@ def frozen(at: datetime) -> Iterator[None]:
         _FROZEN.pop()
 
 
+def is_frozen() -> bool:
+    return bool(_FROZEN)
+
+
 def advance(seconds: float) -> datetime:
     """Move a frozen clock on by ``seconds``; refused outside ``frozen()``."""
     if not _FROZEN:

@@ -551,3 +551,28 @@ def list_scans(session: Session, *, ids: set[int] | None = None) -> list[ScanFol
 
 def get_scan(session: Session, *, scan_id: int) -> ScanFolder | None:
     return session.get(ScanFolder, scan_id)
+
+
+@dataclass(frozen=True)
+class AssignmentRow:
+    handle: str
+    case_reference: str | None
+    scan_id: int | None
+    scan_label: str | None
+    assigned_at: datetime
+
+
+def list_assignments(session: Session) -> list[AssignmentRow]:
+    """Every live assignment, for the supervisor's page (one query)."""
+    q = (
+        select(StaffUser.handle, Case.reference, ScanFolder.id, ScanFolder.label, Assignment.assigned_at)
+        .join(StaffUser, StaffUser.id == Assignment.user_id)
+        .outerjoin(Case, Case.id == Assignment.case_id)
+        .outerjoin(ScanFolder, ScanFolder.id == Assignment.scan_id)
+        .where(Assignment.removed_at.is_(None))
+        .order_by(StaffUser.handle, Assignment.assigned_at)
+    )
+    return [
+        AssignmentRow(handle=h, case_reference=ref, scan_id=sid, scan_label=lbl, assigned_at=at)
+        for h, ref, sid, lbl, at in session.execute(q)
+    ]

@@ -104,7 +104,7 @@ class PortalHeaders:
         if scope["type"] != "http" or scope["path"].startswith(API_PREFIXES):
             await self.app(scope, receive, send)
             return
-        is_asset = scope["path"].startswith("/assets/")
+        is_asset = scope["path"].startswith(("/assets/", "/staff-assets/"))
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
