@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
@@ -242,7 +243,10 @@ async def enrol(request: Request, token: str) -> Response:
     try:
         form = await read_form(request, max_bytes=MAX_FORM_BYTES)
     except FormError as exc:
-        return _enrol_page(request, token, page_lang(request), error=exc.message, status=400)
+        problem = exc.message
+        return await anyio.to_thread.run_sync(
+            lambda: _enrol_page(request, token, page_lang(request), error=problem, status=400)
+        )
     lang = _lang(request, form.get("lang"))
     key = staff_key(request)
     try:
@@ -253,9 +257,12 @@ async def enrol(request: Request, token: str) -> Response:
             ),
         )
     except staff_service.StaffError as exc:
-        if exc.code not in _ENROL_ERRORS:
-            return _enrol_page(request, token, lang)  # the link is no longer valid: that page says so
-        return _enrol_page(request, token, lang, error=translate(_ENROL_ERRORS[exc.code], lang), status=400)
+        if exc.code not in _ENROL_ERRORS:  # the link is no longer valid: that page says so
+            return await anyio.to_thread.run_sync(lambda: _enrol_page(request, token, lang))
+        problem = translate(_ENROL_ERRORS[exc.code], lang)
+        return await anyio.to_thread.run_sync(
+            lambda: _enrol_page(request, token, lang, error=problem, status=400)
+        )
     return _see_other("/console/login?enrolled=1", lang)
 
 
