@@ -723,6 +723,7 @@ def case_rows(
     session: Session,
     *,
     case_ids: Collection[int] | None = None,
+    exclude: Collection[int] = (),
     status: CaseStatus | None = CaseStatus.OPEN,
     overdue_only: bool = False,
     jurisdiction: str | None = None,
@@ -731,7 +732,8 @@ def case_rows(
 ) -> list[CaseRow]:
     """Cases with their next deadline, overdue first, then by the next due time, then newest.
 
-    ``case_ids`` restricts the list to the cases someone may open (None: every case); ``status``
+    ``case_ids`` restricts the list to the cases someone may open (None: every case) and ``exclude``
+    takes some out again (portal cases she does not share: ``portal.casework``); ``status``
     None lists open and closed cases; ``text`` matches the case number or alias (any case, any part).
     Two queries whatever the number of cases: the cases, then their running clocks.
     """
@@ -754,7 +756,8 @@ def case_rows(
                 func.lower(Case.alias).contains(needle.lower(), autoescape=True),
             )
         )
-    found = list(session.scalars(stmt))
+    skip = set(exclude)
+    found = [c for c in session.scalars(stmt) if c.id not in skip]
     if not found:
         return []
     clocks: dict[int, list[Clock]] = {}

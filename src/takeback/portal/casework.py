@@ -46,6 +46,14 @@ def is_portal_case(session: Session, *, case: Case) -> bool:
     return session.get(PortalAccess, case.id) is not None
 
 
+def portal_case_ids(session: Session, case_ids: Collection[int]) -> set[int]:
+    """Which of ``case_ids`` were opened on the portal (one query, for a list of cases)."""
+    ids = sorted(set(case_ids))
+    if not ids:
+        return set()
+    return set(session.scalars(select(PortalAccess.case_id).where(PortalAccess.case_id.in_(ids))))
+
+
 def is_shared(session: Session, *, case: Case) -> bool:
     return cases.active_consent(session, case=case, purpose=SHARING) is not None
 
