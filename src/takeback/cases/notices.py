@@ -351,7 +351,7 @@ def cover_note(
     else:
         before.append(_("cover.draft", blank=BLANK))
         if not f.name or not f.contact:
-            before.append(_("cover.add_name"))
+            before.append(_("cover.add_name_console" if console else "cover.add_name"))
         before.append(_("cover.bundle_console") if console else _("cover.bundle", ref=ref))
     if kind is NoticeKind.HK_EOC:
         end = eoc_window_end(f)

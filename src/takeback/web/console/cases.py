@@ -23,6 +23,7 @@ from typing import Annotated, Any, TypeVar
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
+from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from takeback.cases import service as cs
@@ -45,9 +46,8 @@ from takeback.guidance.pathway import Fact
 from takeback.guidance.situation import Setting, VictimAge
 from takeback.i18n import has, text_for, translate
 from takeback.portal import casework
-from takeback.reports.html import render_html
+from takeback.reports.html import render_fragment
 from takeback.reports.pdf import pdf_bytes
-from takeback.reports.text import render_text
 from takeback.staff import service as staff_service
 from takeback.staff.models import StaffRole
 from takeback.store import record_audit
@@ -139,7 +139,9 @@ def _refused(request: Request, who: Staff, lang: str, refused: Refused) -> Respo
         "message.html",
         staff=who,
         lang=lang,
-        title_key="console.error.title_denied" if refused.status == 403 else "console.error.title_missing",
+        title_key={403: "console.error.title_denied", 410: "console.case.deleted_title"}.get(
+            refused.status, "console.error.title_missing"
+        ),
         status=refused.status,
         message=translate(refused.key, lang),
         link=f"/console/cases?lang={lang}",
@@ -770,10 +772,10 @@ async def draft_notice(request: Request, reference: str, posted: CaseForm) -> Re
         draft={
             "kind": kind.value,
             "lang": doc_lang,
-            "notice": render_text(got.notice) if got.notice is not None else None,
-            "cover": render_text(got.cover),
+            # the reports' own HTML renderer escapes every text: safe to place in the page as it is
+            "notice": Markup(render_fragment(got.notice, top=4)) if got.notice is not None else None,  # noqa: S704
+            "cover": Markup(render_fragment(got.cover, top=4)),  # noqa: S704
             "missing": missing,
-            "html_len": len(render_html(got.cover)),
         },
     )
 
