@@ -36,9 +36,13 @@ class IntakeError(CaseError):
 
     code = "bad_intake"
 
-    def __init__(self, message: str, *, field: str, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, field: str, code: str | None = None, cause: TakebackError | None = None
+    ) -> None:
         super().__init__(message, code=code)
         self.field = field
+        #: the service's own error behind it (a ``TextTooLongError`` with its numbers), if any
+        self.cause = cause
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,7 @@ def parse_intake(
     try:
         clean_alias = clean_text(alias, "alias")
     except CaseError as exc:
-        raise IntakeError(exc.message, field="alias", code=exc.code) from None
+        raise IntakeError(exc.message, field="alias", code=exc.code, cause=exc) from None
     age = _choice(victim_age, VictimAge, "victim_age")
     where = _choice(setting, Setting, "setting")
     return Intake(

@@ -157,6 +157,8 @@ def problem_text(exc: TakebackError, lang: str) -> str:
     """A domain error in the page's words: its code's message from the catalogue, with its numbers
     (a text too long says which field, how long and the limit); the service's own message only for
     a code the catalogue does not know yet."""
+    if isinstance(exc, IntakeError) and exc.cause is not None:
+        exc = exc.cause
     if isinstance(exc, cs.TextTooLongError):
         what = _FIELD_KEYS.get(exc.what)
         return translate(
