@@ -26,6 +26,17 @@ class Purpose(StrEnum):
     POLICE_SHARING = "police-sharing"
     FACE_ENROLMENT = "face-enrolment"
     CONTACT = "contact"  # a caseworker may contact the person (the portal's second question)
+    #: a caseworker of this installation may open the case she made on the portal (her case number
+    #: typed into the console links it); withdrawing closes it to every caseworker at once
+    CASEWORKER_SHARING = "caseworker-sharing"
+
+
+class CaseStatus(StrEnum):
+    """Where a case stands for the people working on it; ``deleted`` is only ever set by deletion."""
+
+    OPEN = "open"
+    CLOSED = "closed"  # the work is done; it stays listed under "closed" and can be reopened
+    DELETED = "deleted"
 
 
 class ReferralStatus(StrEnum):

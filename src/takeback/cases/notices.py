@@ -43,6 +43,11 @@ BLANK = "________"
 class NoticeError(TakebackError):
     code = "notice_incomplete"
 
+    def __init__(self, message: str, *, code: str | None = None, missing: Sequence[str] = ()) -> None:
+        super().__init__(message, code=code)
+        #: the elements a TAKE IT DOWN request lacks, as ``TID_ELEMENTS`` keys (a form names each)
+        self.missing = list(missing)
+
 
 class NoticeKind(StrEnum):
     TAKE_IT_DOWN = "take-it-down"
@@ -174,6 +179,7 @@ def take_it_down_notice(f: NoticeFacts, lang: str = "en") -> Document:
         raise NoticeError(
             "A valid TAKE IT DOWN request needs: " + "; ".join(TID_ELEMENTS[m] for m in missing) + ".",
             code="notice_incomplete",
+            missing=missing,
         )
     _ = Translator(lang)
     to = f.platform or _("notice.tid.to_default")
@@ -307,19 +313,30 @@ def complaint_draft(kind: NoticeKind, f: NoticeFacts, lang: str = "en") -> Docum
     return doc
 
 
-def compose(kind: NoticeKind, f: NoticeFacts, lang: str = "en") -> tuple[Document, Document]:
+def compose(
+    kind: NoticeKind, f: NoticeFacts, lang: str = "en", *, surface: str = "cli"
+) -> tuple[Document, Document]:
     """The notice to send and the cover note for the sender, as two separate documents."""
     notice = (
         take_it_down_notice(f, lang) if kind is NoticeKind.TAKE_IT_DOWN else complaint_draft(kind, f, lang)
     )
-    return notice, cover_note(kind, f, lang)
+    return notice, cover_note(kind, f, lang, surface=surface)
 
 
 def cover_note(
-    kind: NoticeKind, f: NoticeFacts, lang: str = "en", *, notice_name: str | None = None
+    kind: NoticeKind,
+    f: NoticeFacts,
+    lang: str = "en",
+    *,
+    notice_name: str | None = None,
+    surface: str = "cli",
 ) -> Document:
     """What the sender needs and the receiver must not see: checks, blanks, links covered and left out,
-    deadlines as they really stand, how to record the sending, and the legal-information notice."""
+    deadlines as they really stand, how to record the sending, and the legal-information notice.
+
+    ``surface`` says where the sender records the sending: ``cli`` names the command, ``console``
+    the case page's form."""
+    console = surface == "console"
     _ = Translator(lang)
     ref = f.case_reference
     kb = load_kb()
@@ -334,8 +351,8 @@ def cover_note(
     else:
         before.append(_("cover.draft", blank=BLANK))
         if not f.name or not f.contact:
-            before.append(_("cover.add_name"))
-        before.append(_("cover.bundle", ref=ref))
+            before.append(_("cover.add_name_console" if console else "cover.add_name"))
+        before.append(_("cover.bundle_console") if console else _("cover.bundle", ref=ref))
     if kind is NoticeKind.HK_EOC:
         end = eoc_window_end(f)
         if end is None:
@@ -378,10 +395,20 @@ def cover_note(
                     _("cover.clock_running", url=loc.url, clock=label, due=format_local(due, f.timezone))
                 )
             elif loc.takedown_id is not None:
-                after.append(_("cover.recorded_no_clock", url=loc.url, id=loc.takedown_id, record=record))
+                after.append(
+                    _("cover.recorded_no_clock_console", url=loc.url, id=loc.takedown_id)
+                    if console
+                    else _("cover.recorded_no_clock", url=loc.url, id=loc.takedown_id, record=record)
+                )
             else:
-                after.append(_("cover.record_tid", record=record))
+                after.append(
+                    _("cover.record_tid_console", url=loc.url)
+                    if console
+                    else _("cover.record_tid", record=record)
+                )
         after.append(_("cover.tid_48h"))
+    elif console:
+        after.append(_("cover.record_refer_console"))
     else:
         record = (
             f"takeback case refer --case {ref} --id {f.draft_referral_id} --status sent"

@@ -8,15 +8,17 @@ names, handles, URLs or notes in the audit log.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from takeback.cases.models import (
     Case,
+    CaseStatus,
     Clock,
     ClockStatus,
     Consent,
@@ -38,6 +40,7 @@ from takeback.clock import (
 )
 from takeback.errors import TakebackError
 from takeback.guidance.kb import ClockRule, ClockStart, KnowledgeBase, load_kb, name_key
+from takeback.guidance.pathway import Situation, build_pathway, parse_facts
 from takeback.guidance.situation import Setting, VictimAge
 from takeback.store import record_audit
 
@@ -46,6 +49,50 @@ _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, 
 
 class CaseError(TakebackError):
     code = "case_error"
+
+
+class TextTooLongError(CaseError):
+    """A free-text field over its limit: refused whole, never cut (a cut note can change its meaning)."""
+
+    code = "too_long"
+
+    def __init__(self, what: str, length: int, limit: int) -> None:
+        super().__init__(
+            f"The {what} is {length:,} characters long; at most {limit:,} are kept. Shorten it and try again."
+        )
+        self.what, self.length, self.limit = what, length, limit
+
+
+#: the longest free text each field keeps (the columns' own sizes, and a page's worth for notes)
+TEXT_LIMITS = {
+    "alias": 100,
+    "channel": 100,
+    "reference number": 100,
+    "platform": 100,
+    "note": 4000,
+    "URL": 2000,
+    # given for one notice and never stored
+    "name": 200,
+    "contact": 500,
+    "signature": 200,
+    "relevant information": 4000,
+}
+
+
+def clean_text(value: str | None, what: str) -> str | None:
+    """Free text as stored: stripped, ``None`` when empty, refused (``TextTooLongError``) over its limit
+    and refused with a NUL (which PostgreSQL text cannot hold)."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    limit = TEXT_LIMITS[what]
+    if len(text) > limit:
+        raise TextTooLongError(what, len(text), limit)
+    if "\x00" in text:
+        raise CaseError(f"The {what} contains a NUL character; remove it.", code="bad_text")
+    return text
 
 
 def new_reference() -> str:
@@ -82,6 +129,7 @@ def create_case(
         raise CaseError(
             f"The incident date {incident_date.isoformat()} is in the future.", code="future_time"
         )
+    alias = clean_text(alias, "alias")
     reference = new_reference()
     while session.scalar(select(Case.id).where(Case.reference == reference)) is not None:
         reference = new_reference()
@@ -93,7 +141,7 @@ def create_case(
         setting=setting.value if setting else None,
         timezone=zone,
         incident_date=incident_date,
-        status="open",
+        status=CaseStatus.OPEN.value,
         created_at=current,
         created_by=actor,
     )
@@ -257,6 +305,9 @@ def add_referral(
     (``pcpd``, ``PCPD``, ``hk-pcpd``: the same channel, stored by its id); other text is kept as given.
     Needs consent to refer, and consent to share with police for police channels."""
     base = kb or load_kb()
+    channel = clean_text(channel, "channel") or ""
+    reference_number = clean_text(reference_number, "reference number")
+    note = clean_text(note, "note")
     require_consent(session, case=case, purpose=Purpose.REFERRAL)
     known = base.resolve_channel(case.jurisdiction, channel)
     channel_id = known.id if known is not None else " ".join(channel.split())
@@ -310,6 +361,7 @@ def update_referral(
     r = session.get(Referral, referral_id)
     if r is None or r.case_id != case.id:
         raise CaseError(f"Case {case.reference} has no referral {referral_id}.", code="referral_not_found")
+    new_reference_number = clean_text(reference_number, "reference number")
     current = _now(now)
     if status is None and sent_at is not None and ReferralStatus(r.status) in _NOT_SENT:
         status = ReferralStatus.SENT
@@ -324,7 +376,7 @@ def update_referral(
     if sent_at is not None:
         r.sent_at = as_utc(sent_at)
     if reference_number is not None:
-        r.reference_number = reference_number
+        r.reference_number = new_reference_number
     r.updated_at = current
     record_audit(
         session,
@@ -552,6 +604,12 @@ def add_takedown(
     """Record a removal request and start the clocks that apply to it (:func:`removal_clock_plan`)."""
     if via not in ("platform", "regulator", "ngo"):
         raise CaseError("--via must be platform, regulator or ngo.", code="bad_via")
+    url = clean_text(url, "URL") or ""
+    if not url:
+        raise CaseError("Give the link the removal request is about.", code="no_url")
+    platform = clean_text(platform, "platform")
+    reference_number = clean_text(reference_number, "reference number")
+    note = clean_text(note, "note")
     base = kb or load_kb()
     current = _now(now)
     sent = as_utc(sent_at) if sent_at else current
@@ -599,6 +657,7 @@ def update_takedown(
     t = session.get(Takedown, takedown_id)
     if t is None or t.case_id != case.id:
         raise CaseError(f"Case {case.reference} has no takedown {takedown_id}.", code="takedown_not_found")
+    new_reference_number = clean_text(reference_number, "reference number")
     when = as_utc(at) if at else utcnow()
     if when < as_utc(t.sent_at):
         raise CaseError("A response cannot come before the request was sent.", code="bad_time")
@@ -608,7 +667,7 @@ def update_takedown(
     if status.is_final:
         t.resolved_at = when
     if reference_number is not None:
-        t.reference_number = reference_number
+        t.reference_number = new_reference_number
     t.updated_at = utcnow()
     clocks = session.scalars(
         select(Clock).where(Clock.subject == f"takedown:{t.id}", Clock.case_id == case.id)
@@ -643,6 +702,230 @@ def response_times(t: Takedown) -> dict[str, Any]:
     return {"first_response_hours": hours(t.first_response_at), "resolution_hours": hours(t.resolved_at)}
 
 
+# --- the case list -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    """One line of a case list: the case, its running clock due first, and how many are overdue."""
+
+    case: Case
+    next_clock: Clock | None
+    running: int
+    overdue: int
+
+    @property
+    def next_overdue(self) -> bool:
+        return self.overdue > 0
+
+
+def case_rows(
+    session: Session,
+    *,
+    case_ids: Collection[int] | None = None,
+    exclude: Collection[int] = (),
+    status: CaseStatus | None = CaseStatus.OPEN,
+    overdue_only: bool = False,
+    jurisdiction: str | None = None,
+    text: str | None = None,
+    now: datetime | None = None,
+) -> list[CaseRow]:
+    """Cases with their next deadline, overdue first, then by the next due time, then newest.
+
+    ``case_ids`` restricts the list to the cases someone may open (None: every case) and ``exclude``
+    takes some out again (portal cases she does not share: ``portal.casework``); ``status``
+    None lists open and closed cases; ``text`` matches the case number or alias (any case, any part).
+    Two queries whatever the number of cases: the cases, then their running clocks.
+    """
+    current = _now(now)
+    stmt = select(Case).where(Case.deleted_at.is_(None))
+    if case_ids is not None:
+        ids = sorted(set(case_ids))
+        if not ids:
+            return []
+        stmt = stmt.where(Case.id.in_(ids))
+    if status is not None:
+        stmt = stmt.where(Case.status == status.value)
+    if jurisdiction:
+        stmt = stmt.where(Case.jurisdiction == jurisdiction.strip().upper())
+    needle = " ".join((text or "").split())
+    if needle:
+        stmt = stmt.where(
+            or_(
+                Case.reference.contains(needle.upper(), autoescape=True),
+                func.lower(Case.alias).contains(needle.lower(), autoescape=True),
+            )
+        )
+    skip = set(exclude)
+    found = [c for c in session.scalars(stmt) if c.id not in skip]
+    if not found:
+        return []
+    clocks: dict[int, list[Clock]] = {}
+    by_id = {c.id: c for c in found}
+    # a few hundred ids in one IN list; beyond that, read every running clock (still one query)
+    clock_stmt = select(Clock).where(Clock.status == ClockStatus.RUNNING.value)
+    if len(by_id) <= 500:
+        clock_stmt = clock_stmt.where(Clock.case_id.in_(sorted(by_id)))
+    for clock in session.scalars(clock_stmt.order_by(Clock.due_at, Clock.id)):
+        if clock.case_id in by_id:
+            clocks.setdefault(clock.case_id, []).append(clock)
+    rows = []
+    for c in found:
+        mine = clocks.get(c.id, [])
+        overdue = sum(1 for k in mine if as_utc(k.due_at) <= current)
+        if overdue_only and not overdue:
+            continue
+        rows.append(CaseRow(case=c, next_clock=mine[0] if mine else None, running=len(mine), overdue=overdue))
+    far = datetime.max.replace(tzinfo=UTC)
+
+    def order(r: CaseRow) -> tuple[int, datetime, float]:
+        due = as_utc(r.next_clock.due_at) if r.next_clock else far
+        return (0 if r.overdue else 1, due, -as_utc(r.case.created_at).timestamp())
+
+    rows.sort(key=order)
+    return rows
+
+
+def set_case_status(session: Session, *, case: Case, status: CaseStatus, actor: str) -> Case:
+    """Close a case whose work is done, or reopen it (deletion is ``evidence.service.delete_case``)."""
+    if status is CaseStatus.DELETED:
+        raise CaseError(
+            "A case is deleted with `takeback case delete`, not by its status.", code="bad_status"
+        )
+    if case.deleted_at is not None:
+        raise CaseError(f"Case {case.reference} was deleted.", code="case_deleted")
+    if case.status != status.value:
+        case.status = status.value
+        record_audit(
+            session,
+            actor=actor,
+            action="case.status",
+            object_type="case",
+            object_id=case.reference,
+            details={"status": status.value},
+        )
+    return case
+
+
+# --- takedowns with their clocks ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClockState:
+    """A clock as a page shows it: overdue only while running past its due time."""
+
+    clock: Clock
+    overdue: bool
+    remaining: timedelta  # negative when overdue; meaningless once stopped
+
+
+@dataclass(frozen=True)
+class TakedownRow:
+    takedown: Takedown
+    first_response_hours: float | None
+    resolution_hours: float | None
+    clocks: list[ClockState]
+
+
+def clock_state(clock: Clock, now: datetime) -> ClockState:
+    due = as_utc(clock.due_at)
+    running = clock.status == ClockStatus.RUNNING.value
+    return ClockState(clock=clock, overdue=running and due <= now, remaining=due - now)
+
+
+def takedown_rows(session: Session, *, case: Case, now: datetime | None = None) -> list[TakedownRow]:
+    """Every removal request of a case with its response times and the clocks it started."""
+    current = _now(now)
+    by_subject: dict[str, list[Clock]] = {}
+    for clock in session.scalars(
+        select(Clock).where(Clock.case_id == case.id, Clock.subject.like("takedown:%")).order_by(Clock.id)
+    ):
+        by_subject.setdefault(clock.subject or "", []).append(clock)
+    rows = []
+    for t in takedowns(session, case=case):
+        times = response_times(t)
+        rows.append(
+            TakedownRow(
+                takedown=t,
+                first_response_hours=times["first_response_hours"],
+                resolution_hours=times["resolution_hours"],
+                clocks=[clock_state(k, current) for k in by_subject.get(f"takedown:{t.id}", [])],
+            )
+        )
+    return rows
+
+
+def case_clocks(session: Session, *, case: Case, now: datetime | None = None) -> list[ClockState]:
+    """Every clock of a case, running ones first by due time, then stopped ones."""
+    current = _now(now)
+    clocks = session.scalars(select(Clock).where(Clock.case_id == case.id).order_by(Clock.due_at, Clock.id))
+    states = [clock_state(k, current) for k in clocks]
+    states.sort(key=lambda st: st.clock.status != ClockStatus.RUNNING.value)
+    return states
+
+
+# --- referrals the guidance suggests ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SuggestedReferral:
+    """A route the pathway engine suggests for the case, with the referrals already made to it."""
+
+    channel: str  # the knowledge-base channel id
+    name: str
+    kind: str
+    why: str
+    needs: list[str]
+    confidence: str
+    #: the consents a referral there needs and which of them are missing
+    missing_consent: list[Purpose]
+    referrals: list[Referral]
+
+
+def suggested_referrals(
+    session: Session,
+    *,
+    case: Case,
+    facts: Collection[str],
+    lang: str = "en",
+    kb: KnowledgeBase | None = None,
+    now: datetime | None = None,
+) -> list[SuggestedReferral]:
+    """The pathway's routes for this case's facts (``created``, ``shared``, ...), each with what was
+    already referred there (reference numbers and status) and the consent a referral still needs."""
+    base = kb or load_kb()
+    situation = Situation(
+        jurisdiction=case.jurisdiction,
+        facts=parse_facts(list(facts)),
+        victim_age=case.age,
+        setting=Setting(case.setting) if case.setting else None,
+        act_date=case.incident_date,
+    )
+    pathway = build_pathway(situation, lang=lang, kb=base, now=_now(now))
+    made: dict[str, list[Referral]] = {}
+    for r in referrals(session, case=case):
+        made.setdefault(r.channel, []).append(r)
+    granted = {Purpose(c.purpose) for c in consents(session, case=case) if c.withdrawn_at is None}
+    out = []
+    for route in pathway.routes:
+        need = [Purpose.REFERRAL]
+        if route.kind in _POLICE_KINDS:
+            need.append(Purpose.POLICE_SHARING)
+        out.append(
+            SuggestedReferral(
+                channel=route.id,
+                name=route.name,
+                kind=route.kind,
+                why=route.why,
+                needs=list(route.needs),
+                confidence=route.confidence.value,
+                missing_consent=[p for p in need if p not in granted],
+                referrals=made.get(route.id, []),
+            )
+        )
+    return out
+
+
 # --- deletion ------------------------------------------------------------------------------------------
 
 
@@ -656,7 +939,7 @@ def delete_case_rows(session: Session, *, case: Case, actor: str, now: datetime 
         for row in session.scalars(select(model).where(model.case_id == case.id)):
             session.delete(row)
     case.deleted_at = _now(now)
-    case.status = "deleted"
+    case.status = CaseStatus.DELETED.value
     case.alias = None
     case.incident_date = None
     case.setting = None

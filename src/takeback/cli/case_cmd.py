@@ -21,8 +21,16 @@ from rich.console import Console
 from sqlalchemy.orm import Session
 
 from takeback.cases import service as cs
-from takeback.cases.models import Case, Purpose, Referral, ReferralStatus, Takedown, TakedownStatus
-from takeback.cases.notices import NoticeFacts, NoticeKind, compose, notice_facts
+from takeback.cases.models import (
+    Case,
+    CaseStatus,
+    Purpose,
+    Referral,
+    ReferralStatus,
+    Takedown,
+    TakedownStatus,
+)
+from takeback.cases.notices import NoticeKind
 from takeback.cli import paths
 from takeback.cli.app import app, fail, usage_error
 from takeback.cli.output import shown, terminal_text
@@ -31,7 +39,6 @@ from takeback.clock import (
     format_local,
     iso_utc,
     local_zone_name,
-    parse_date,
     parse_duration,
     parse_when,
 )
@@ -232,32 +239,27 @@ def case_new(
     by: ByOpt = None,
 ) -> None:
     """Open a pseudonymous case (no name or contact details are stored)."""
+    from takeback.cases.intake import open_case, parse_intake
+
+    kb = load_kb()
     try:
-        kb = load_kb()
-        j = kb.get(jurisdiction)
-        zone = tz or j.timezone
-        day = parse_date(incident_date, zone=zone, what="incident date") if incident_date else None
-        purposes = tuple(Purpose(p.strip()) for p in (consent or "").split(",") if p.strip())
-    except ValueError as exc:
-        usage_error(
-            f"Unknown consent purpose ({exc}); use hashing, referral, police-sharing, face-enrolment."
+        form = parse_intake(
+            jurisdiction=jurisdiction,
+            victim_age=victim_age.value,
+            setting=setting.value if setting else None,
+            incident_date=incident_date,
+            timezone=tz,
+            alias=alias,
+            consents=[consent or ""],
+            kb=kb,
         )
     except TakebackError as exc:
         usage_error(exc.message)
+    j = kb.get(form.jurisdiction)
+    zone = form.timezone
 
     def work(s: Session) -> tuple[str, list[str]]:
-        c = cs.create_case(
-            s,
-            actor=actor(by),
-            jurisdiction=j.code,
-            victim_age=victim_age,
-            setting=setting,
-            timezone=zone,
-            incident_date=day,
-            alias=alias,
-            consents=purposes,
-            kb=kb,
-        )
+        c = open_case(s, intake=form, actor=actor(by), kb=kb)
         clocks = [f"{r.clock.kind}: due {local(r.clock.due_at, zone)}" for r in cs.deadlines(s, case=c)]
         return c.reference, clocks
 
@@ -274,21 +276,47 @@ def case_new(
 
 
 @case_app.command("list")
-def case_list() -> None:
-    """All open cases (times in each case's own time zone)."""
-    rows = run_db(
-        lambda s: [
-            (
-                c.reference,
-                c.jurisdiction,
-                c.victim_age,
-                c.alias or "",
-                "opened " + local(c.created_at, c.timezone),
+def case_list(
+    overdue: Annotated[
+        bool, typer.Option("--overdue", help="Only cases with a clock past its due time.")
+    ] = False,
+    jurisdiction: Annotated[
+        str | None,
+        typer.Option("--jurisdiction", "-j", help="Only this jurisdiction's cases.", show_default=False),
+    ] = None,
+    closed: Annotated[bool, typer.Option("--closed", help="Closed cases instead of open ones.")] = False,
+    search: Annotated[
+        str | None, typer.Option("--search", help="Part of a case number or alias.", show_default=False)
+    ] = None,
+) -> None:
+    """Cases with their next deadline, overdue first (times in each case's own time zone)."""
+    status = CaseStatus.CLOSED if closed else CaseStatus.OPEN
+
+    def work(s: Session) -> list[tuple[str, ...]]:
+        rows: list[tuple[str, ...]] = []
+        for r in cs.case_rows(s, status=status, overdue_only=overdue, jurisdiction=jurisdiction, text=search):
+            c = r.case
+            nxt = ""
+            if r.next_clock is not None:
+                state = "OVERDUE" if r.next_overdue else "due"
+                nxt = f"{r.next_clock.kind} {state} {local(r.next_clock.due_at, c.timezone)}"
+            rows.append(
+                (
+                    c.reference,
+                    c.jurisdiction,
+                    c.victim_age,
+                    c.alias or "",
+                    "opened " + local(c.created_at, c.timezone),
+                    nxt,
+                )
             )
-            for c in cs.list_cases(s)
-        ]
-    )
+        return rows
+
+    rows = run_db(work)
     if not rows:
+        if overdue or jurisdiction or closed or search:
+            out.print("No cases match.")
+            return
         out.print(
             "No cases yet. Open one with: takeback case new -j HK "
             "[--victim-age adult|minor|was-minor] [--setting university] [--consent hashing,referral]"
@@ -777,15 +805,19 @@ def case_notice(
     for you (what to check and fill in, links covered and left out, deadlines, how to record the
     sending), printed to stderr or written beside the notice. Never send the cover note."""
 
-    from takeback.evidence.service import notice_evidence
+    from takeback.evidence.service import NoticeDraft, draft_notice
 
-    def facts_of(s: Session) -> NoticeFacts:
+    if fmt is NoticeFormat.PDF and out_path is None:
+        usage_error("--format pdf needs --out FILE.pdf")
+
+    def draft(s: Session) -> NoticeDraft:
         c = cs.get_case(s, reference=case)
-        return notice_facts(
+        return draft_notice(
             s,
             case=c,
             kind=kind,
-            evidence=notice_evidence(s, case=c),
+            actor=actor(None),
+            lang=lang.value,
             urls=url,
             name=name,
             contact=contact,
@@ -795,13 +827,10 @@ def case_notice(
             on_behalf_of=on_behalf_of,
         )
 
-    facts = run_db(facts_of)
-    try:
-        notice, cover = compose(kind, facts, lang.value)
-    except TakebackError as exc:
-        usage_error(exc.message)
-    if fmt is NoticeFormat.PDF and out_path is None:
-        usage_error("--format pdf needs --out FILE.pdf")
+    got = run_db(draft)
+    if got.notice is None:
+        usage_error(got.problem or "The notice is incomplete.")
+    notice, cover = got.notice, got.cover
     if out_path is not None:
         cover_file = cover_path or out_path.with_name(f"{out_path.stem}.cover-note{out_path.suffix}")
         if cover_file.resolve() == out_path.resolve():

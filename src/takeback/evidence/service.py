@@ -17,14 +17,23 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from takeback.cases.models import Case, Purpose, ReferralStatus
-from takeback.cases.notices import EvidenceRef
+from takeback.cases.models import Case, Clock, Purpose, Referral, ReferralStatus, Takedown
+from takeback.cases.notices import (
+    EvidenceRef,
+    NoticeError,
+    NoticeFacts,
+    NoticeKind,
+    compose,
+    cover_note,
+    notice_facts,
+)
 from takeback.cases.service import (
     CaseError,
     active_consent,
+    clean_text,
     delete_case_rows,
     referrals,
     response_times,
@@ -46,8 +55,9 @@ from takeback.evidence.signing import Signer
 from takeback.guidance.kb import load_kb
 from takeback.media import errors as media_codes
 from takeback.net.fetch import FetchPolicy, check_url, fetch_to_file
+from takeback.reports.document import Document
 from takeback.signals.fingerprint import fingerprint_file
-from takeback.store import record_audit
+from takeback.store import AuditEvent, record_audit
 
 #: fingerprint errors after which the item is still kept (SHA-256 was computed; only PDQ is missing)
 _SOFT_ERRORS = {
@@ -418,3 +428,116 @@ def blob_remover(locker_root: Path) -> Callable[[str], bool]:
         return True
 
     return remove
+
+
+# --- notices ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NoticeDraft:
+    """A drafted notice: the document to send (None while a TAKE IT DOWN request lacks an element,
+    then ``missing`` names each and ``problem`` says it in words), and the cover note for the sender."""
+
+    kind: NoticeKind
+    lang: str
+    facts: NoticeFacts
+    notice: Document | None
+    cover: Document
+    missing: list[str]
+    problem: str | None = None
+
+
+def draft_notice(
+    session: Session,
+    *,
+    case: Case,
+    kind: NoticeKind,
+    actor: str,
+    lang: str = "en",
+    surface: str = "cli",
+    urls: list[str] | None = None,
+    name: str | None = None,
+    contact: str | None = None,
+    signature: str | None = None,
+    platform: str | None = None,
+    relevant_info: str | None = None,
+    on_behalf_of: str | None = None,
+    now: datetime | None = None,
+) -> NoticeDraft:
+    """Draft a TAKE IT DOWN request or an HK police / PCPD / EOC complaint from the case's records and
+    the details given for this notice only (names and contact details are used, never stored).
+
+    Audited (who drafted which kind, in which language; never the details), since a notice repeats
+    the case's evidence. ``surface`` words the cover note for the CLI or the console."""
+    clean = {
+        "name": clean_text(name, "name"),
+        "contact": clean_text(contact, "contact"),
+        "signature": clean_text(signature, "signature"),
+        "platform": clean_text(platform, "platform"),
+        "relevant_info": clean_text(relevant_info, "relevant information"),
+        "on_behalf_of": clean_text(on_behalf_of, "name"),
+    }
+    links = [u for u in (clean_text(x, "URL") for x in urls or []) if u] or None
+    facts = notice_facts(
+        session,
+        case=case,
+        kind=kind,
+        evidence=notice_evidence(session, case=case),
+        urls=links,
+        now=now,
+        **clean,
+    )
+    record_audit(
+        session,
+        actor=actor,
+        action="notice.draft",
+        object_type="case",
+        object_id=case.reference,
+        details={"kind": kind.value, "lang": lang, "links": len(facts.urls)},
+    )
+    try:
+        notice, cover = compose(kind, facts, lang, surface=surface)
+    except NoticeError as exc:
+        return NoticeDraft(
+            kind, lang, facts, None, cover_note(kind, facts, lang, surface=surface), exc.missing, exc.message
+        )
+    return NoticeDraft(kind, lang, facts, notice, cover, [])
+
+
+# --- who saw what, when -------------------------------------------------------------------------------
+
+
+def record_view(
+    session: Session, *, case: Case, actor: str, what: str, details: dict[str, Any] | None = None
+) -> None:
+    """An audit row for reading a case (``what``: the page or item read, e.g. ``timeline``), so the
+    case's audit view answers who saw what, when."""
+    record_audit(
+        session,
+        actor=actor,
+        action=f"case.view.{what}",
+        object_type="case",
+        object_id=case.reference,
+        details=details or {},
+    )
+
+
+def case_audit(session: Session, *, case: Case, limit: int = 1000) -> list[AuditEvent]:
+    """The audit events about one case, newest first: the case itself (consent, views, portal use,
+    notices, bundle exports) and its evidence items, referrals, takedowns and clocks.
+
+    Found by indexed object ids (the case's reference, the ids of its own rows), never by reading
+    every row's details, so it stays quick in a log full of lookups."""
+    ids: dict[str, list[str]] = {}
+    for object_type, model in (
+        ("evidence_item", EvidenceItem),
+        ("referral", Referral),
+        ("takedown", Takedown),
+        ("clock", Clock),
+    ):
+        rows = session.scalars(select(model.id).where(model.case_id == case.id))
+        ids[object_type] = [str(i) for i in rows]
+    wanted = [and_(AuditEvent.object_type == "case", AuditEvent.object_id == case.reference)]
+    wanted += [and_(AuditEvent.object_type == t, AuditEvent.object_id.in_(v)) for t, v in ids.items() if v]
+    stmt = select(AuditEvent).where(or_(*wanted)).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    return list(session.scalars(stmt.limit(limit)))

@@ -228,12 +228,15 @@ def submit(
     contact_detail: str | None = None,
     jurisdiction: str,
     bank_name: str,
+    share: bool = False,
     now: datetime | None = None,
 ) -> Opened:
     """Open a case for hashes she sent. With ``block`` (her consent to block on partner platforms)
-    they go into the portal bank at once; without it they are kept only for her receipts."""
+    they go into the portal bank at once; without it they are kept only for her receipts. With
+    ``share`` a caseworker she gives the case number to may open it (``portal.casework``)."""
     at = as_utc(now) if now is not None else utcnow()
-    consents = tuple(p for p, yes in ((Purpose.HASHING, block), (Purpose.CONTACT, contact)) if yes)
+    choices = ((Purpose.HASHING, block), (Purpose.CONTACT, contact), (Purpose.CASEWORKER_SHARING, share))
+    consents = tuple(p for p, yes in choices if yes)
     case = cases.create_case(
         session, actor=ACTOR, jurisdiction=jurisdiction, victim_age=VictimAge.ADULT, consents=consents, now=at
     )
@@ -277,7 +280,7 @@ def submit(
         action="portal.submit",
         object_type="case",
         object_id=case.reference,
-        details={"files": len(files), "banked": banked, "block": block, "contact": contact},
+        details={"files": len(files), "banked": banked, "block": block, "contact": contact, "share": share},
     )
     return Opened(case.reference, pin, len(files), banked)
 
@@ -383,6 +386,8 @@ class Status:
     blocking: bool
     contact: bool
     submissions: list[SubmissionView]
+    #: she shares the case with caseworkers (``portal.casework``)
+    sharing: bool = False
     #: (day, matched lookups that day) over all her entries, oldest first
     hit_days: list[tuple[date, int]] = field(default_factory=list)
 
@@ -432,6 +437,7 @@ def status(session: Session, *, case: Case) -> Status:
         contact=access is not None
         and cases.active_consent(session, case=case, purpose=Purpose.CONTACT) is not None,
         submissions=views,
+        sharing=cases.active_consent(session, case=case, purpose=Purpose.CASEWORKER_SHARING) is not None,
         hit_days=sorted(days.items()),
     )
 

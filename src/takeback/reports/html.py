@@ -34,9 +34,9 @@ footer{margin-top:2rem;border-top:1px solid #ddd;padding-top:.6rem;color:#555;fo
 """
 
 
-def _block(b: Block) -> str:
+def _block(b: Block, shift: int = 0) -> str:
     if isinstance(b, Heading):
-        level = min(max(b.level, 2), 4)
+        level = min(min(max(b.level, 2), 4) + shift, 6)
         return f"<h{level}>{escape(b.text)}</h{level}>"
     if isinstance(b, Paragraph):
         cls = "" if b.style == "normal" else f' class="{b.style}"'
@@ -84,3 +84,16 @@ def render_html(doc: Document) -> str:
         parts.append(f"<footer>{escape(doc.footer)}</footer>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def render_fragment(doc: Document, *, top: int = 2) -> str:
+    """The document's body for showing inside another page (a preview): no page, styles or script,
+    the title as a heading of level ``top`` and the others below it; every text escaped."""
+    shift = max(top - 1, 0)
+    parts = [f"<h{top}>{escape(doc.title)}</h{top}>"]
+    if doc.subtitle:
+        parts.append(f'<p class="subtitle">{escape(doc.subtitle)}</p>')
+    parts.extend(_block(b, shift) for b in doc.blocks)
+    if doc.footer:
+        parts.append(f'<p class="footer">{escape(doc.footer)}</p>')
+    return "\n".join(parts)

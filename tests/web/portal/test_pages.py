@@ -298,3 +298,33 @@ def test_guide_shows_help_first_and_the_notice_once(service: Service) -> None:
     assert text.count("not legal advice") == 1
     bad = c.get("/guide", params={"j": "HK", "lang": "en"})
     assert bad.status_code == 400
+
+
+def test_sharing_with_a_caseworker_is_her_choice_at_submission_and_after(service: Service) -> None:
+    from takeback.cases import service as cases
+    from takeback.portal import casework
+
+    def shared(ref: str) -> bool:
+        with service.db.session() as s:
+            return casework.open_to_staff(s, case=cases.get_case(s, reference=ref))
+
+    ref, _ = _opened(_submit(service.client(), [_photo(11)], consent_share="yes"))
+    assert shared(ref)
+    c, ref = _signed_in(service)  # submitted without sharing
+    assert not shared(ref)
+    view = c.get("/case/view")
+    assert "No caseworker can open it" in view.text and 'name="share" value="yes"' in view.text
+    r = c.post("/case/sharing", data={"token": _token(view.text), "share": "yes"})
+    assert r.status_code == 303 and "notice=shared" in r.headers["location"]
+    assert shared(ref)
+    view = c.get(r.headers["location"])
+    assert "Tell the caseworker your case number" in view.text and 'name="share" value="no"' in view.text
+    # stopping closes it to every caseworker at once
+    r = c.post("/case/sharing", data={"token": _token(view.text), "share": "no"})
+    assert r.status_code == 303 and "notice=unshared" in r.headers["location"]
+    assert not shared(ref)
+    zh = c.get("/case/view", params={"lang": "zh-Hant"}).text
+    assert "與社工分享" in zh
+    # the form's token is spent: the same post again changes nothing
+    again = c.post("/case/sharing", data={"token": _token(view.text), "share": "yes"})
+    assert again.status_code == 400 and not shared(ref)

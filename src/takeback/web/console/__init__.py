@@ -46,10 +46,11 @@ def error_page(request: Request, status: int, key: str) -> Response:
 
 def install(app: FastAPI) -> None:
     """Routes, assets and error pages of the staff surfaces."""
-    from takeback.web.console import routes
+    from takeback.web.console import cases, routes
 
     app.mount("/staff-assets", StaticFiles(directory=Path(__file__).parent / "static"), name="staff-assets")
     app.include_router(routes.router)
+    app.include_router(cases.router)  # the case pages (cases.py)
 
     async def login_required(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, LoginRequired)

@@ -277,6 +277,7 @@ async def submit(request: Request) -> Response:
             contact_detail=form.get("contact_detail"),
             jurisdiction=code,
             bank_name=settings.portal_bank,
+            share=form.get("consent_share") == "yes",
         )
 
     opened = await _db(request, work)
@@ -495,7 +496,7 @@ async def _case_page(
         return st, log_rows, sealed
 
     st, log_rows, sealed = await _db(request, read)
-    notices = {"withdrawn", "logged", "deleted"}
+    notices = {"withdrawn", "logged", "deleted", "shared", "unshared"}
     return render(
         request,
         "case.html",
@@ -583,6 +584,19 @@ async def withdraw(request: Request) -> Response:
         ps.withdraw(s, case=case, bank_name=bank, submission_id=_number(form, "submission"))
 
     return await _case_action(request, act, "withdrawn")
+
+
+@router.post("/case/sharing")
+async def sharing(request: Request) -> Response:
+    """Her choice to share the case with caseworkers, or to stop (caseworkers lose it at once)."""
+    from takeback.portal import casework
+
+    share = (await _form(request)).get("share") == "yes"  # the body is read once and kept
+
+    def act(s: Session, case: Case, form: dict[str, str], lang: str) -> None:
+        casework.set_sharing(s, case=case, share=share)
+
+    return await _case_action(request, act, "shared" if share else "unshared")
 
 
 @router.post("/case/receipt")
