@@ -77,13 +77,16 @@ class BankError(TakebackError):
 class ImportFileError(BankError):
     """An import file has bad rows; ``problems`` lists every one (line number, message)."""
 
-    def __init__(self, problems: list[tuple[int, str]], *, source: str) -> None:
-        n = len(problems)
+    def __init__(self, problems: list[tuple[int, str]], *, source: str, total: int | None = None) -> None:
+        n = len(problems) if total is None else total
+        shown = "" if n == len(problems) else f" (the first {len(problems):,} are listed)"
         super().__init__(
-            f"{source}: {n} invalid row{'s' if n != 1 else ''}; nothing was imported.",
+            f"{source}: {n:,} invalid row{'s' if n != 1 else ''}{shown}; nothing was imported.",
             code="import_invalid",
         )
         self.problems = problems
+        #: how many rows were bad (``problems`` may hold only the first of them, for huge files)
+        self.total = n
 
 
 # --- banks ----------------------------------------------------------------------------------------
@@ -919,12 +922,30 @@ def import_contents(
     Each entry keeps the provenance it was exported with (source, created_at, created_by), so an
     export re-imported elsewhere reads the same; the audit log records who imported it and when.
     """
-    for e in entries:
-        _validated(e)
+    return import_batches(session, bank_name=bank_name, batches=[entries], actor=actor, source=source)
+
+
+def import_batches(
+    session: Session,
+    *,
+    bank_name: str,
+    batches: Iterable[Sequence[NewContent]],
+    actor: str,
+    source: str,
+) -> ImportReport:
+    """:func:`import_contents` for a file read in batches (an NSRL database is far too large to hold
+    in memory): every batch goes into the caller's one transaction, audited once. The caller has
+    validated the whole file first, so a bad row cannot turn up half-way through."""
     _lock_change_log(session)
     bank = get_bank(session, name=bank_name)
-    outcomes = _insert_entries(session, bank=bank, entries=entries, actor=actor)
-    added = [o.content_id for o in outcomes if o.content_id is not None]
+    rows = 0
+    added: list[int] = []
+    for batch in batches:
+        for e in batch:
+            _validated(e)
+        outcomes = _insert_entries(session, bank=bank, entries=batch, actor=actor)
+        rows += len(batch)
+        added.extend(o.content_id for o in outcomes if o.content_id is not None)
     record_audit(
         session,
         actor=actor,
@@ -933,13 +954,13 @@ def import_contents(
         object_id=bank.id,
         details={
             "file": source,
-            "rows": len(entries),
+            "rows": rows,
             "added": len(added),
-            "duplicates": len(entries) - len(added),
+            "duplicates": rows - len(added),
             "content_ids": _id_ranges(added),
         },
     )
-    return ImportReport(rows=len(entries), added=len(added), duplicates=len(entries) - len(added))
+    return ImportReport(rows=rows, added=len(added), duplicates=rows - len(added))
 
 
 # --- what indexes read ----------------------------------------------------------------------------
@@ -1027,6 +1048,7 @@ __all__ = [
     "entry_from_fingerprint",
     "get_bank",
     "get_content",
+    "import_batches",
     "import_contents",
     "iter_contents",
     "list_banks",
