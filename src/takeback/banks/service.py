@@ -29,6 +29,7 @@ from takeback.banks.models import (
     Bank,
     BankChange,
     BankContent,
+    BankFeedChange,
     BankInfo,
     BankStore,
     ContentSignal,
@@ -68,6 +69,43 @@ _MAX_ID = 2**63 - 1  # the largest id a 64-bit INTEGER column holds
 _CONTENT = cast(Table, BankContent.__table__)
 _SIGNAL = cast(Table, ContentSignal.__table__)
 _CHANGE = cast(Table, BankChange.__table__)
+_FEED = cast(Table, BankFeedChange.__table__)
+
+
+def entry_key(signals: Iterable[SignalValue] | dict[str, bytes]) -> str:
+    """An entry's fingerprint key, the same on every instance: ``type:hex`` of its first signal in
+    registry order (a long value, such as a video's vPDQ, by its SHA-256: ``type#sha256:hex``).
+    Duplicates never share a bank, so within a bank the key names one entry."""
+    import hashlib
+
+    values = signals if isinstance(signals, dict) else {s.signal_type: s.value for s in signals}
+    for name in REGISTRY:
+        value = values.get(name)
+        if value is not None:
+            if len(value) <= 64:
+                return f"{name}:{value.hex()}"
+            return f"{name}#sha256:{hashlib.sha256(value).hexdigest()}"
+    raise BankError("An entry needs at least one signal.", code="no_signals")  # pragma: no cover
+
+
+def _log_feed(session: Session, bank_id: int, op: str, keyed: Iterable[tuple[int, str]]) -> None:
+    now = utcnow()
+    rows = [{"bank_id": bank_id, "op": op, "key": k, "content_id": cid, "at": now} for cid, k in keyed]
+    if rows:
+        session.execute(insert(_FEED), rows)
+
+
+def _keys_of(session: Session, content_ids: Sequence[int]) -> list[tuple[int, str]]:
+    """(content id, entry key) of entries, in id order."""
+    values: dict[int, dict[str, bytes]] = {i: {} for i in content_ids}
+    for i in range(0, len(content_ids), _CHUNK):
+        for cid, stype, value in session.execute(
+            select(ContentSignal.content_id, ContentSignal.signal_type, ContentSignal.value).where(
+                ContentSignal.content_id.in_(content_ids[i : i + _CHUNK])
+            )
+        ):
+            values[int(cid)][stype] = bytes(value)
+    return [(cid, entry_key(v)) for cid, v in sorted(values.items()) if v]
 
 
 class BankError(TakebackError):
@@ -644,6 +682,13 @@ def _insert_entries(
         ]
         if changes:
             conn.execute(insert(_CHANGE), changes)
+        conn.execute(
+            insert(_FEED),
+            [
+                {"bank_id": bank.id, "op": "add", "key": entry_key(e.signals), "content_id": cid, "at": now}
+                for cid, e in zip(ids, fresh, strict=True)
+            ],
+        )
     # Duplicates of an entry added earlier in the same call point at its new id.
     for i, j in twins.items():
         outcomes[i] = AddOutcome(None, duplicate_of=outcomes[j].content_id)
@@ -725,6 +770,7 @@ def remove_contents(session: Session, *, bank_name: str, content_ids: Sequence[i
     rows = _contents_in_bank(session, bank, content_ids)
     ids = [r.id for r in rows]
     now = utcnow()
+    _log_feed(session, bank.id, "remove", _keys_of(session, ids))
     for i in range(0, len(ids), _CHUNK):
         part = ids[i : i + _CHUNK]
         signal_ids = session.scalars(
@@ -767,6 +813,7 @@ def set_contents_enabled(
     if enabled and until is not None:
         raise BankError("An expiry (--until) applies only when disabling.", code="invalid_until")
     until = _future(until)
+    _lock_change_log(session)  # feed rows commit in sequence order
     bank = get_bank(session, name=bank_name)
     rows = _contents_in_bank(session, bank, content_ids)
     ids = [r.id for r in rows]
@@ -776,6 +823,7 @@ def set_contents_enabled(
             .where(BankContent.id.in_(ids[i : i + _CHUNK]))
             .values(enabled=enabled, disabled_until=None if enabled else until)
         )
+    _log_feed(session, bank.id, "enable" if enabled else "disable", _keys_of(session, ids))
     record_audit(
         session,
         actor=actor,
@@ -793,9 +841,11 @@ def set_content_note(
     """Set (or, with ``None`` or ``""``, clear) one entry's note. Notes are not matched on, so no
     index change is needed."""
     clean = check_note(note)
+    _lock_change_log(session)  # feed rows commit in sequence order
     bank = get_bank(session, name=bank_name)
     (row,) = _contents_in_bank(session, bank, [content_id])
     row.note = clean
+    _log_feed(session, bank.id, "update", _keys_of(session, [row.id]))
     record_audit(
         session,
         actor=actor,
@@ -874,6 +924,72 @@ def _views(session: Session, bank: Bank, rows: Sequence[BankContent]) -> list[Co
         )
         for r in rows
     ]
+
+
+def views_by_id(session: Session, *, bank: Bank, content_ids: Sequence[int]) -> dict[int, ContentView]:
+    """The entries of ``bank`` among ``content_ids`` (those that still exist), by id."""
+    wanted = sorted(set(content_ids))
+    rows: list[BankContent] = []
+    for i in range(0, len(wanted), _CHUNK):
+        rows.extend(
+            session.scalars(
+                select(BankContent).where(
+                    BankContent.bank_id == bank.id, BankContent.id.in_(wanted[i : i + _CHUNK])
+                )
+            ).all()
+        )
+    return {v.id: v for v in _views(session, bank, rows)}
+
+
+def feed_changes(session: Session, *, bank_id: int, after: int, limit: int) -> list[BankFeedChange]:
+    """The feed log of one bank after ``after``, oldest first, at most ``limit`` rows."""
+    return list(
+        session.scalars(
+            select(BankFeedChange)
+            .where(BankFeedChange.bank_id == bank_id, BankFeedChange.seq > after)
+            .order_by(BankFeedChange.seq)
+            .limit(limit)
+        ).all()
+    )
+
+
+def update_contents_state(
+    session: Session,
+    *,
+    bank_name: str,
+    updates: Sequence[tuple[int, NewContent]],
+    actor: str,
+    source: str,
+) -> int:
+    """Set entries' note, metadata and enabled state to those of ``NewContent`` (a mirror applying
+    its publisher's changes); audited once, logged in the feed as updates so mirrors of mirrors follow."""
+    if not updates:
+        return 0
+    _lock_change_log(session)
+    bank = get_bank(session, name=bank_name)
+    for cid, e in updates:
+        _validated(e)
+        session.execute(
+            update(BankContent)
+            .where(BankContent.id == cid, BankContent.bank_id == bank.id)
+            .values(
+                note=check_note(e.note),
+                meta=e.metadata or {},
+                enabled=e.enabled,
+                disabled_until=None if e.enabled else as_utc(e.disabled_until),
+            )
+        )
+    ids = [cid for cid, _ in updates]
+    _log_feed(session, bank.id, "update", _keys_of(session, ids))
+    record_audit(
+        session,
+        actor=actor,
+        action="bank.content.sync",
+        object_type="bank",
+        object_id=bank.id,
+        details={"source": source, "updated": len(ids), "content_ids": _id_ranges(ids)},
+    )
+    return len(ids)
 
 
 def iter_contents(
@@ -1046,6 +1162,7 @@ __all__ = [
     "create_bank",
     "delete_bank",
     "entry_from_fingerprint",
+    "entry_key",
     "get_bank",
     "get_content",
     "import_batches",
@@ -1060,4 +1177,6 @@ __all__ = [
     "signal_type_ratios",
     "store_id",
     "update_bank",
+    "update_contents_state",
+    "views_by_id",
 ]

@@ -165,6 +165,11 @@ def _entry(rec: dict[str, Any], *, from_csv: bool, default_source: str) -> NewCo
     )
 
 
+def entry_from_record(rec: dict[str, Any], *, default_source: str) -> NewContent:
+    """One export record (JSON shape) as a validated entry (a feed page carries these)."""
+    return _entry(rec, from_csv=False, default_source=default_source)
+
+
 def _jsonl_records(data: BinaryIO) -> Iterator[tuple[int, dict[str, Any] | str]]:
     """(line, record) or (line, problem) per non-blank line (a key twice in a record is a problem)."""
     from takeback.banks.formats.common import json_problem, loads
