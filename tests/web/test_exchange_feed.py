@@ -122,6 +122,9 @@ def test_a_mirror_follows_adds_updates_disables_and_removals(pair: tuple[Service
     with mir.db.session() as s:
         (st,) = mirror.statuses(s)
     assert not st.stale and st.quarantined == 0 and st.bank == "from-ngo" and not st.pulling
+    status = mir.client(mir.admin).get("/c/exchange/from-ngo/status").json()  # HMA's shape
+    assert status["last_fetch_succeeded"] is True and status["fetched_items"] == st.applied > 0
+    assert status["up_to_date"] and status["running_fetch_start_ts"] is None
     # a mirror bank matches like any other
     with mir.db.session() as s:
         assert banks.bank_info(s, name="from-ngo").entries == 31
