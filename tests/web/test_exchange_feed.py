@@ -318,3 +318,61 @@ def test_feed_errors_name_their_cause() -> None:
     with pytest.raises(FeedError) as err:
         PinnedKey.from_b64("not a key")
     assert err.value.code == "invalid_publisher_key"
+
+
+def signed(payload: dict[str, Any], private: Any) -> bytes:
+    import base64
+
+    text = json.dumps(payload)
+    sig = base64.b64encode(private.sign(text.encode())).decode()
+    key_raw = private.public_key().public_bytes_raw()
+    from takeback.exchanges.feed import PinnedKey
+
+    return json.dumps({"payload": text, "key_id": PinnedKey(key_raw).key_id, "signature": sig}).encode()
+
+
+def test_signed_pages_that_rewind_or_disorder_are_refused() -> None:
+    """A correctly signed page is still refused when it rewinds, skips, reorders or names an op that
+    does not exist: the signature says who wrote it, not that it is sane."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from takeback.exchanges.feed import FORMAT, PinnedKey, verify_page
+
+    private = Ed25519PrivateKey.generate()
+    key = PinnedKey(private.public_key().public_bytes_raw())
+    base = {"format": FORMAT, "store": "s", "bank": "b", "bank_id": 1, "publisher": key.key_id,
+            "after": 10, "checkpoint": 12, "more": False, "issued_at": "2030-01-01T00:00:00+00:00",
+            "changes": [{"seq": 11, "op": "add", "key": "md5:00", "entry": None},
+                        {"seq": 12, "op": "remove", "key": "md5:00", "entry": None}]}  # fmt: skip
+    page = verify_page(signed(base, private), key=key, after=10)  # issued in the future: clocks differ, fine
+    assert page.checkpoint == 12 and len(page.changes) == 2
+    cases = {
+        "feed_rewound": {**base, "checkpoint": 9, "changes": []},
+        "feed_out_of_order": {**base, "changes": list(reversed(base["changes"]))},
+        "feed_unparsable": {**base, "changes": [{"seq": 11, "op": "explode", "key": "k", "entry": None}]},
+    }
+    for code, payload in cases.items():
+        with pytest.raises(FeedError) as err:
+            verify_page(signed(payload, private), key=key, after=10)
+        assert err.value.code == code, (code, err.value.message)
+    with pytest.raises(FeedError) as err:  # skips changes: continues from a later checkpoint
+        verify_page(signed({**base, "after": 11}, private), key=key, after=10)
+    assert err.value.code == "feed_out_of_order" and "skips" in err.value.message
+
+
+def test_a_deleted_mirror_bank_stops_the_pull_and_says_so(pair: tuple[Service, Service]) -> None:
+    pub, mir = pair
+    token, key = publish(pub, n=3)
+    add(mir, pub, token, key)
+    with mir.db.session() as s:
+        banks.update_bank(s, name="from-ngo", new_name="renamed", actor=ACTOR)  # renaming is fine
+    assert mirror.pull(mir.db, name="from-ngo", actor=ACTOR, page_size=2, max_pages=1).ok
+    with mir.db.session() as s:
+        assert banks.bank_info(s, name="renamed").entries == 2
+        banks.delete_bank(s, name="renamed", actor=ACTOR)
+    with pytest.raises(mirror.ExchangeError) as err:
+        mirror.pull(mir.db, name="from-ngo", actor=ACTOR)
+    assert err.value.code == "mirror_bank_gone"
+    with mir.db.session() as s:
+        (st,) = mirror.statuses(s)
+        assert st.bank is None and "deleted" in (st.last_error or "") and not st.pulling
