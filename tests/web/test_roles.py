@@ -60,6 +60,8 @@ ROUTES: list[tuple[str, str, dict[str, Any], Permission]] = [
     ("POST", "/v1/keys", {"json": {"role": "matcher"}}, Permission.MANAGE_KEYS),
     ("GET", "/v1/keys/{key_id}", {}, Permission.MANAGE_KEYS),
     ("DELETE", "/v1/keys/{doomed_key}", {}, Permission.MANAGE_KEYS),
+    ("GET", "/v1/feed/key", {}, Permission.READ_FEED),
+    ("GET", "/v1/feed/{bank}", {}, Permission.READ_FEED),
 ]
 
 
@@ -121,7 +123,8 @@ def _render(value: Any, names: dict[str, str]) -> Any:
 
 @pytest.mark.parametrize("role", list(Role))
 def test_each_role_gets_exactly_its_routes(service: Service, role: Role) -> None:
-    client = service.client(service.key(role, rate_limit=0))
+    offered = [service.bank("offered")] if role is Role.EXCHANGE else None  # exchange keys name banks
+    client = service.client(service.key(role, rate_limit=0, banks=offered))
     allowed = ROLE_PERMISSIONS[role]
     for n, (method, path, kwargs, permission) in enumerate(ROUTES):
         names = _fill(service, n * 10 + list(Role).index(role))

@@ -21,6 +21,7 @@ class Role(StrEnum):
     MATCHER = "matcher"  # look content and hashes up; nothing else
     SUBMITTER = "submitter"  # add content to its banks; nothing else
     CURATOR = "curator"  # manage banks and their content (and look up, to check its work)
+    EXCHANGE = "exchange"  # pull the signed feed of its banks (another instance mirroring them)
     ADMIN = "admin"  # everything, including keys
 
 
@@ -30,6 +31,7 @@ class Permission(StrEnum):
     READ_BANKS = "read_banks"  # list banks, read bank content
     MANAGE_BANKS = "manage_banks"  # create/update/delete banks, update/delete content
     MANAGE_KEYS = "manage_keys"  # /v1/keys
+    READ_FEED = "read_feed"  # /v1/feed/*: the signed change feed of a bank
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -38,6 +40,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.CURATOR: frozenset(
         {Permission.LOOKUP, Permission.SUBMIT, Permission.READ_BANKS, Permission.MANAGE_BANKS}
     ),
+    Role.EXCHANGE: frozenset({Permission.READ_FEED}),
     Role.ADMIN: frozenset(Permission),
 }
 

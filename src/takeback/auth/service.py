@@ -93,6 +93,11 @@ def create_key(
             code="invalid_rate_limit",
         )
     scoped = sorted(set(bank_ids)) if bank_ids is not None else None
+    if parsed is Role.EXCHANGE and not scoped:
+        raise AuthError(
+            "An exchange key offers named banks only: give the banks its feed may read (--bank NAME).",
+            code="invalid_scope",
+        )
     key_id = "".join(secrets.choice(_KEY_ID_ALPHABET) for _ in range(_KEY_ID_LEN))
     secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii").rstrip("=")
     salt = secrets.token_hex(16)

@@ -109,6 +109,23 @@ class BankChange(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class BankFeedChange(Base):
+    """One row per change to an entry, in commit order: what a published feed pages through
+    (:mod:`takeback.exchanges.feed`). ``key`` is the entry's fingerprint (``type:hex`` of its first
+    signal), the same on every instance, so a removal here reaches every mirror."""
+
+    __tablename__ = "bank_feed_change"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 (SQLAlchemy's declarative API)
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    bank_id: Mapped[int] = mapped_column(Integer)
+    #: ``add``, ``update`` (note), ``disable``, ``enable`` or ``remove``
+    op: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(200))
+    content_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class SignalTypeSetting(Base):
     """HMA's per-signal-type ``enabled_ratio`` override (HMA keeps a type enabled while it is >= 0,
     and takes only 0-1, so the value is recorded and shown; nothing reads it to match)."""

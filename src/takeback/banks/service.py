@@ -29,6 +29,7 @@ from takeback.banks.models import (
     Bank,
     BankChange,
     BankContent,
+    BankFeedChange,
     BankInfo,
     BankStore,
     ContentSignal,
@@ -68,6 +69,43 @@ _MAX_ID = 2**63 - 1  # the largest id a 64-bit INTEGER column holds
 _CONTENT = cast(Table, BankContent.__table__)
 _SIGNAL = cast(Table, ContentSignal.__table__)
 _CHANGE = cast(Table, BankChange.__table__)
+_FEED = cast(Table, BankFeedChange.__table__)
+
+
+def entry_key(signals: Iterable[SignalValue] | dict[str, bytes]) -> str:
+    """An entry's fingerprint key, the same on every instance: ``type:hex`` of its first signal in
+    registry order (a long value, such as a video's vPDQ, by its SHA-256: ``type#sha256:hex``).
+    Duplicates never share a bank, so within a bank the key names one entry."""
+    import hashlib
+
+    values = signals if isinstance(signals, dict) else {s.signal_type: s.value for s in signals}
+    for name in REGISTRY:
+        value = values.get(name)
+        if value is not None:
+            if len(value) <= 64:
+                return f"{name}:{value.hex()}"
+            return f"{name}#sha256:{hashlib.sha256(value).hexdigest()}"
+    raise BankError("An entry needs at least one signal.", code="no_signals")  # pragma: no cover
+
+
+def _log_feed(session: Session, bank_id: int, op: str, keyed: Iterable[tuple[int, str]]) -> None:
+    now = utcnow()
+    rows = [{"bank_id": bank_id, "op": op, "key": k, "content_id": cid, "at": now} for cid, k in keyed]
+    if rows:
+        session.execute(insert(_FEED), rows)
+
+
+def _keys_of(session: Session, content_ids: Sequence[int]) -> list[tuple[int, str]]:
+    """(content id, entry key) of entries, in id order."""
+    values: dict[int, dict[str, bytes]] = {i: {} for i in content_ids}
+    for i in range(0, len(content_ids), _CHUNK):
+        for cid, stype, value in session.execute(
+            select(ContentSignal.content_id, ContentSignal.signal_type, ContentSignal.value).where(
+                ContentSignal.content_id.in_(content_ids[i : i + _CHUNK])
+            )
+        ):
+            values[int(cid)][stype] = bytes(value)
+    return [(cid, entry_key(v)) for cid, v in sorted(values.items()) if v]
 
 
 class BankError(TakebackError):
@@ -77,13 +115,16 @@ class BankError(TakebackError):
 class ImportFileError(BankError):
     """An import file has bad rows; ``problems`` lists every one (line number, message)."""
 
-    def __init__(self, problems: list[tuple[int, str]], *, source: str) -> None:
-        n = len(problems)
+    def __init__(self, problems: list[tuple[int, str]], *, source: str, total: int | None = None) -> None:
+        n = len(problems) if total is None else total
+        shown = "" if n == len(problems) else f" (the first {len(problems):,} are listed)"
         super().__init__(
-            f"{source}: {n} invalid row{'s' if n != 1 else ''}; nothing was imported.",
+            f"{source}: {n:,} invalid row{'s' if n != 1 else ''}{shown}; nothing was imported.",
             code="import_invalid",
         )
         self.problems = problems
+        #: how many rows were bad (``problems`` may hold only the first of them, for huge files)
+        self.total = n
 
 
 # --- banks ----------------------------------------------------------------------------------------
@@ -488,6 +529,8 @@ def check_metadata(meta: Any) -> dict[str, Any]:
 
     if meta is None:
         return {}
+    if type(meta) is dict and not meta:  # the common case, without a JSON round to measure it
+        return meta
     if not isinstance(meta, dict) or not all(isinstance(k, str) and k for k in meta):
         raise BankError("metadata: must be an object with non-empty text keys.", code="invalid_metadata")
     size = len(json.dumps(meta, ensure_ascii=False).encode())
@@ -641,6 +684,13 @@ def _insert_entries(
         ]
         if changes:
             conn.execute(insert(_CHANGE), changes)
+        conn.execute(
+            insert(_FEED),
+            [
+                {"bank_id": bank.id, "op": "add", "key": entry_key(e.signals), "content_id": cid, "at": now}
+                for cid, e in zip(ids, fresh, strict=True)
+            ],
+        )
     # Duplicates of an entry added earlier in the same call point at its new id.
     for i, j in twins.items():
         outcomes[i] = AddOutcome(None, duplicate_of=outcomes[j].content_id)
@@ -722,6 +772,7 @@ def remove_contents(session: Session, *, bank_name: str, content_ids: Sequence[i
     rows = _contents_in_bank(session, bank, content_ids)
     ids = [r.id for r in rows]
     now = utcnow()
+    _log_feed(session, bank.id, "remove", _keys_of(session, ids))
     for i in range(0, len(ids), _CHUNK):
         part = ids[i : i + _CHUNK]
         signal_ids = session.scalars(
@@ -764,6 +815,7 @@ def set_contents_enabled(
     if enabled and until is not None:
         raise BankError("An expiry (--until) applies only when disabling.", code="invalid_until")
     until = _future(until)
+    _lock_change_log(session)  # feed rows commit in sequence order
     bank = get_bank(session, name=bank_name)
     rows = _contents_in_bank(session, bank, content_ids)
     ids = [r.id for r in rows]
@@ -773,6 +825,7 @@ def set_contents_enabled(
             .where(BankContent.id.in_(ids[i : i + _CHUNK]))
             .values(enabled=enabled, disabled_until=None if enabled else until)
         )
+    _log_feed(session, bank.id, "enable" if enabled else "disable", _keys_of(session, ids))
     record_audit(
         session,
         actor=actor,
@@ -790,9 +843,11 @@ def set_content_note(
     """Set (or, with ``None`` or ``""``, clear) one entry's note. Notes are not matched on, so no
     index change is needed."""
     clean = check_note(note)
+    _lock_change_log(session)  # feed rows commit in sequence order
     bank = get_bank(session, name=bank_name)
     (row,) = _contents_in_bank(session, bank, [content_id])
     row.note = clean
+    _log_feed(session, bank.id, "update", _keys_of(session, [row.id]))
     record_audit(
         session,
         actor=actor,
@@ -873,6 +928,104 @@ def _views(session: Session, bank: Bank, rows: Sequence[BankContent]) -> list[Co
     ]
 
 
+def views_by_id(session: Session, *, bank: Bank, content_ids: Sequence[int]) -> dict[int, ContentView]:
+    """The entries of ``bank`` among ``content_ids`` (those that still exist), by id. Plain rows,
+    not ORM objects: a feed page reads tens of thousands at a time."""
+    wanted = sorted(set(content_ids))
+    out: dict[int, ContentView] = {}
+    step = _CHUNK * 4
+    for i in range(0, len(wanted), step):
+        part = wanted[i : i + step]
+        sigs: dict[int, dict[str, tuple[bytes, int | None]]] = {}
+        for cid, stype, value, quality in session.execute(
+            select(_SIGNAL.c.content_id, _SIGNAL.c.signal_type, _SIGNAL.c.value, _SIGNAL.c.quality).where(
+                _SIGNAL.c.content_id.in_(part)
+            )
+        ):
+            sigs.setdefault(int(cid), {})[stype] = (bytes(value), quality)
+        c = _CONTENT.c
+        for row in session.execute(
+            select(
+                c.id, c.note, c.metadata, c.source, c.enabled, c.disabled_until, c.created_at, c.created_by
+            ).where(c.bank_id == bank.id, c.id.in_(part))
+        ):
+            cid = int(row[0])
+            out[cid] = ContentView(
+                id=cid,
+                bank=bank.name,
+                signals=sigs.get(cid, {}),
+                note=row[1],
+                metadata=dict(row[2] or {}),
+                source=row[3],
+                enabled=bool(row[4]),
+                disabled_until=as_utc(row[5]),
+                created_at=as_utc(row[6]) or utcnow(),
+                created_by=row[7],
+            )
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRow:
+    seq: int
+    op: str
+    key: str
+    content_id: int | None
+
+
+def feed_changes(session: Session, *, bank_id: int, after: int, limit: int) -> list[FeedRow]:
+    """The feed log of one bank after ``after``, oldest first, at most ``limit`` rows."""
+    f = _FEED.c
+    return [
+        FeedRow(int(seq), op, key, None if cid is None else int(cid))
+        for seq, op, key, cid in session.execute(
+            select(f.seq, f.op, f.key, f.content_id)
+            .where(f.bank_id == bank_id, f.seq > after)
+            .order_by(f.seq)
+            .limit(limit)
+        )
+    ]
+
+
+def update_contents_state(
+    session: Session,
+    *,
+    bank_name: str,
+    updates: Sequence[tuple[int, NewContent]],
+    actor: str,
+    source: str,
+) -> int:
+    """Set entries' note, metadata and enabled state to those of ``NewContent`` (a mirror applying
+    its publisher's changes); audited once, logged in the feed as updates so mirrors of mirrors follow."""
+    if not updates:
+        return 0
+    _lock_change_log(session)
+    bank = get_bank(session, name=bank_name)
+    for cid, e in updates:
+        _validated(e)
+        session.execute(
+            update(BankContent)
+            .where(BankContent.id == cid, BankContent.bank_id == bank.id)
+            .values(
+                note=check_note(e.note),
+                meta=e.metadata or {},
+                enabled=e.enabled,
+                disabled_until=None if e.enabled else as_utc(e.disabled_until),
+            )
+        )
+    ids = [cid for cid, _ in updates]
+    _log_feed(session, bank.id, "update", _keys_of(session, ids))
+    record_audit(
+        session,
+        actor=actor,
+        action="bank.content.sync",
+        object_type="bank",
+        object_id=bank.id,
+        details={"source": source, "updated": len(ids), "content_ids": _id_ranges(ids)},
+    )
+    return len(ids)
+
+
 def iter_contents(
     session: Session, *, bank_name: str, newest_first: bool = False, limit: int | None = None
 ) -> Iterator[ContentView]:
@@ -919,12 +1072,30 @@ def import_contents(
     Each entry keeps the provenance it was exported with (source, created_at, created_by), so an
     export re-imported elsewhere reads the same; the audit log records who imported it and when.
     """
-    for e in entries:
-        _validated(e)
+    return import_batches(session, bank_name=bank_name, batches=[entries], actor=actor, source=source)
+
+
+def import_batches(
+    session: Session,
+    *,
+    bank_name: str,
+    batches: Iterable[Sequence[NewContent]],
+    actor: str,
+    source: str,
+) -> ImportReport:
+    """:func:`import_contents` for a file read in batches (an NSRL database is far too large to hold
+    in memory): every batch goes into the caller's one transaction, audited once. The caller has
+    validated the whole file first, so a bad row cannot turn up half-way through."""
     _lock_change_log(session)
     bank = get_bank(session, name=bank_name)
-    outcomes = _insert_entries(session, bank=bank, entries=entries, actor=actor)
-    added = [o.content_id for o in outcomes if o.content_id is not None]
+    rows = 0
+    added: list[int] = []
+    for batch in batches:
+        for e in batch:
+            _validated(e)
+        outcomes = _insert_entries(session, bank=bank, entries=batch, actor=actor)
+        rows += len(batch)
+        added.extend(o.content_id for o in outcomes if o.content_id is not None)
     record_audit(
         session,
         actor=actor,
@@ -933,13 +1104,13 @@ def import_contents(
         object_id=bank.id,
         details={
             "file": source,
-            "rows": len(entries),
+            "rows": rows,
             "added": len(added),
-            "duplicates": len(entries) - len(added),
+            "duplicates": rows - len(added),
             "content_ids": _id_ranges(added),
         },
     )
-    return ImportReport(rows=len(entries), added=len(added), duplicates=len(entries) - len(added))
+    return ImportReport(rows=rows, added=len(added), duplicates=rows - len(added))
 
 
 # --- what indexes read ----------------------------------------------------------------------------
@@ -1025,8 +1196,10 @@ __all__ = [
     "create_bank",
     "delete_bank",
     "entry_from_fingerprint",
+    "entry_key",
     "get_bank",
     "get_content",
+    "import_batches",
     "import_contents",
     "iter_contents",
     "list_banks",
@@ -1038,4 +1211,6 @@ __all__ = [
     "signal_type_ratios",
     "store_id",
     "update_bank",
+    "update_contents_state",
+    "views_by_id",
 ]

@@ -165,8 +165,15 @@ def _entry(rec: dict[str, Any], *, from_csv: bool, default_source: str) -> NewCo
     )
 
 
+def entry_from_record(rec: dict[str, Any], *, default_source: str) -> NewContent:
+    """One export record (JSON shape) as a validated entry (a feed page carries these)."""
+    return _entry(rec, from_csv=False, default_source=default_source)
+
+
 def _jsonl_records(data: BinaryIO) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    """(line, record) or (line, problem) per non-blank line."""
+    """(line, record) or (line, problem) per non-blank line (a key twice in a record is a problem)."""
+    from takeback.banks.formats.common import json_problem, loads
+
     for line_no, raw in enumerate(data, start=1):
         try:
             line = raw.decode("utf-8-sig" if line_no == 1 else "utf-8").strip()
@@ -176,9 +183,9 @@ def _jsonl_records(data: BinaryIO) -> Iterator[tuple[int, dict[str, Any] | str]]
         if not line:
             continue
         try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield line_no, f"not valid JSON ({exc.msg})."
+            rec = loads(line)
+        except ValueError as exc:
+            yield line_no, json_problem(exc)
             continue
         yield line_no, rec if isinstance(rec, dict) else "not a JSON object."
 
@@ -194,6 +201,10 @@ def _csv_records(data: BinaryIO) -> Iterator[tuple[int, dict[str, Any] | str]]:
         yield 1, "not UTF-8 text."
         return
     if header is None:
+        return
+    twice = sorted({h for h in header if header.count(h) > 1})
+    if twice:
+        yield 1, f"the header names {', '.join(twice)} twice."
         return
     if not set(header) & set(signal_order()):
         names = ", ".join(signal_order())
@@ -215,20 +226,30 @@ def _csv_records(data: BinaryIO) -> Iterator[tuple[int, dict[str, Any] | str]]:
         yield line, f"not valid CSV ({exc})."
 
 
+def read_records(
+    data: BinaryIO, *, fmt: TransferFormat, default_source: str
+) -> Iterator[tuple[int, NewContent | str]]:
+    """(line, entry) or (line, problem) for each record of a takeback export, in file order."""
+    records = _csv_records(data) if fmt is TransferFormat.CSV else _jsonl_records(data)
+    for line, rec in records:
+        if isinstance(rec, str):
+            yield line, rec
+            continue
+        try:
+            yield line, _entry(rec, from_csv=fmt is TransferFormat.CSV, default_source=default_source)
+        except TakebackError as exc:
+            yield line, exc.message
+
+
 def read_import(data: BinaryIO, *, fmt: TransferFormat, source: str) -> list[NewContent]:
     """Every entry of an import file, or :class:`ImportFileError` listing every bad row."""
     entries: list[NewContent] = []
     problems: list[tuple[int, str]] = []
-    records = _csv_records(data) if fmt is TransferFormat.CSV else _jsonl_records(data)
-    default_source = f"import:{source}"
-    for line, rec in records:
+    for line, rec in read_records(data, fmt=fmt, default_source=f"import:{source}"):
         if isinstance(rec, str):
             problems.append((line, rec))
-            continue
-        try:
-            entries.append(_entry(rec, from_csv=fmt is TransferFormat.CSV, default_source=default_source))
-        except TakebackError as exc:
-            problems.append((line, exc.message))
+        else:
+            entries.append(rec)
     if problems:
         raise ImportFileError(problems, source=source)
     return entries

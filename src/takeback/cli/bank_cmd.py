@@ -18,8 +18,8 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from takeback.banks import service as banks
+from takeback.banks.formats import BankFormat, check_file, guess_format, read_file, stream_file, write_file
 from takeback.banks.models import DEFAULT_PDQ_THRESHOLD, MAX_PDQ_THRESHOLD, BankInfo
-from takeback.banks.transfer import TransferFormat, guess_format, read_import, write_export
 from takeback.cli import paths
 from takeback.cli.app import (
     EXIT_OK,
@@ -583,8 +583,16 @@ def enable_command(
 def export_command(
     name: BankName,
     fmt: Annotated[
-        TransferFormat, typer.Option("--format", "-f", case_sensitive=False)
-    ] = TransferFormat.JSONL,
+        BankFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            case_sensitive=False,
+            help="jsonl or csv (everything, re-importable exactly); te-csv (python-threatexchange), "
+            "hma-json (HMA bank content), vics-1.3 / vics-2.0 (Project VIC), md5sum, sha256sum, "
+            "nsrl (RDS v3 SQLite; needs -o).",
+        ),
+    ] = BankFormat.JSONL,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -593,21 +601,32 @@ def export_command(
     ] = None,
 ) -> None:
     """Export every entry: hashes, note, metadata, provenance and state (re-importable exactly)."""
+    if fmt.needs_file and output is None:
+        usage_error(f"--format {fmt.value} writes a database: give the file with --output.")
     with handled():
         db = open_store()
         try:
             with db.session() as s:
                 banks.get_bank(s, name=name)
+                views = banks.iter_contents(s, bank_name=name)
                 if output is None:
-                    n = write_export(banks.iter_contents(s, bank_name=name), sys.stdout, fmt)
+                    n, skipped = write_file(views, sys.stdout, fmt=fmt, bank=name)
                 else:
                     tmp = output.with_name(output.name + ".part")
-                    with open(tmp, "w", encoding="utf-8", newline="") as fh:
-                        n = write_export(banks.iter_contents(s, bank_name=name), fh, fmt)
+                    if fmt.needs_file:
+                        n, skipped = write_file(views, tmp, fmt=fmt, bank=name)
+                    else:
+                        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+                            n, skipped = write_file(views, fh, fmt=fmt, bank=name)
                     tmp.replace(output)
         finally:
             db.dispose()
     err_console.print(f"Exported {n} entr{'y' if n == 1 else 'ies'}.", highlight=False)
+    if skipped:
+        err_console.print(
+            f"Left out {skipped} entr{'y' if skipped == 1 else 'ies'} without a hash {fmt.value} carries.",
+            highlight=False,
+        )
 
 
 @bank_app.command("import")
@@ -616,14 +635,20 @@ def import_command(
     file: Annotated[
         Path | None,
         typer.Argument(
-            help="A bank export (.jsonl or .csv); - reads standard input.",
+            help="A bank file (see --format); - reads standard input.",
             show_default=False,
             parser=paths.input_file_or_stdin,
         ),
     ] = None,
     fmt: Annotated[
-        TransferFormat | None,
-        typer.Option("--format", "-f", case_sensitive=False, help="Default: from the file name's extension."),
+        BankFormat | None,
+        typer.Option(
+            "--format",
+            "-f",
+            case_sensitive=False,
+            help="jsonl, csv, te-csv, hma-json, vics-1.3, vics-2.0, md5sum, sha256sum or nsrl. "
+            "Default: from the file name's extension.",
+        ),
     ] = None,
     from_case: Annotated[
         Path | None,
@@ -679,29 +704,45 @@ def import_command(
     label = "stdin" if str(file) == "-" else file.name
     kind = fmt or guess_format(str(file))
     if kind is None:
-        usage_error(f"{file}: cannot tell the format from the name; give --format jsonl or --format csv.")
+        usage_error(f"{file}: cannot tell the format from the name; give --format (e.g. jsonl or csv).")
+    if kind.needs_file and str(file) == "-":
+        usage_error(f"--format {kind.value} reads a database file, not standard input.")
     with handled():
         db = open_store()
         try:
             db.run(lambda s: banks.get_bank(s, name=name))
             try:
-                if str(file) == "-":
-                    entries = read_import(sys.stdin.buffer, fmt=kind, source=label)
+                if kind.needs_file:
+                    count = check_file(file, fmt=kind, source=label)
+                    err_console.print(f"Importing {count:,} entries in one transaction...", highlight=False)
+                    report = db.run(
+                        lambda s: banks.import_batches(
+                            s,
+                            bank_name=name,
+                            batches=stream_file(file, fmt=kind, source=label),
+                            actor=actor(),
+                            source=label,
+                        )
+                    )
                 else:
-                    with open(file, "rb") as fh:
-                        entries = read_import(fh, fmt=kind, source=label)
+                    if str(file) == "-":
+                        entries = read_file(sys.stdin.buffer, fmt=kind, source=label)
+                    else:
+                        entries = read_file(file, fmt=kind, source=label)
+                    err_console.print(
+                        f"Importing {len(entries):,} entries in one transaction...", highlight=False
+                    )
+                    report = db.run(
+                        lambda s: banks.import_contents(
+                            s, bank_name=name, entries=entries, actor=actor(), source=label
+                        )
+                    )
             except OSError as exc:
                 fail(f"Could not read {file}: {exc.strerror or exc}.")
             except banks.ImportFileError as exc:
                 for line, problem in exc.problems:
                     err_console.print(f"{shown(label)}: line {line}: {shown(problem)}", highlight=False)
                 fail(exc)
-            err_console.print(f"Importing {len(entries):,} entries in one transaction...", highlight=False)
-            report = db.run(
-                lambda s: banks.import_contents(
-                    s, bank_name=name, entries=entries, actor=actor(), source=label
-                )
-            )
             update_match_index(db, report.added)
         finally:
             db.dispose()

@@ -54,7 +54,9 @@ def _open() -> Database:
 
 @keys_app.command("create")
 def create_command(
-    role: Annotated[Role, typer.Option("--role", "-r", help="matcher, submitter, curator or admin.")],
+    role: Annotated[
+        Role, typer.Option("--role", "-r", help="matcher, submitter, curator, exchange or admin.")
+    ],
     bank: Annotated[
         list[str] | None,
         typer.Option("--bank", "-b", help="Limit the key to this bank (repeat for several). Default: all."),

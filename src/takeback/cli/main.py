@@ -25,6 +25,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "bank": ("bank_cmd",),
     "case": ("case_cmd", "scan_cmd"),
     "evidence": ("evidence_cmd",),
+    "exchange": ("exchange_cmd",),
     "guide": ("guide_cmd",),
     "hash": ("hash_cmd",),
     "inspect": ("inspect_cmd",),

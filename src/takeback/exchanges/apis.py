@@ -93,6 +93,17 @@ API_TYPES: dict[str, ExchangeApi] = {
     for api in (
         # HMA's default: the signal types' own example hashes
         ExchangeApi("sample"),
+        # another takeback instance's signed bank feed (takeback exchange add)
+        ExchangeApi(
+            "takeback_feed",
+            config=(
+                ExchangeField("url", "string", help="The publishing instance's base URL"),
+                ExchangeField("bank", "string", help="The bank it publishes"),
+                ExchangeField("local", "boolean", required=False, default=False, help="Allow loopback"),
+                ExchangeField("on_bad_page", "string", required=False, default="stop", help="stop or retry"),
+                ExchangeField("stale_after_s", "number", required=False, default=86400, help="Stale after"),
+            ),
+        ),
         ExchangeApi(
             "fb_threatexchange",
             config=(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from takeback.store import Base
@@ -36,3 +36,50 @@ class ExchangeApiCredentials(Base):
     credentials: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class ExchangeFeed(Base):
+    """A mirror's pull state for a ``takeback_feed`` exchange: the pinned publisher key, the
+    checkpoint reached, the fetcher's lock and how the last pull went. The API key it presents is
+    kept here and never shown back."""
+
+    __tablename__ = "exchange_feed"
+
+    exchange_id: Mapped[int] = mapped_column(ForeignKey("exchange.id", ondelete="CASCADE"), primary_key=True)
+    token: Mapped[str] = mapped_column(String(200))
+    #: base64 of the publisher's Ed25519 public key
+    publisher_key: Mapped[str] = mapped_column(String(100))
+    #: the publisher's store id and bank id, pinned on the first page (a different feed is refused)
+    store_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    remote_bank_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    checkpoint: Mapped[int] = mapped_column(BigInteger, default=0)
+    lock_owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lock_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_pull_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_ok_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    applied: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ExchangeEntry(Base):
+    """Which local entry of the mirror bank holds the publisher's entry with this fingerprint key."""
+
+    __tablename__ = "exchange_entry"
+
+    exchange_id: Mapped[int] = mapped_column(ForeignKey("exchange.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    content_id: Mapped[int] = mapped_column(BigInteger)
+
+
+class ExchangeQuarantine(Base):
+    """A page that was not applied, kept whole with the reason, for an administrator to look at."""
+
+    __tablename__ = "exchange_quarantine"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    exchange_id: Mapped[int] = mapped_column(ForeignKey("exchange.id", ondelete="CASCADE"))
+    after: Mapped[int] = mapped_column(BigInteger)
+    code: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

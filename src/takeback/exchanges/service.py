@@ -10,10 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from takeback.banks.service import create_bank, delete_bank, get_bank
-from takeback.clock import utcnow
+from takeback.clock import as_utc, utcnow
 from takeback.errors import TakebackError
 from takeback.exchanges.apis import ExchangeApi
-from takeback.exchanges.models import Exchange, ExchangeApiCredentials
+from takeback.exchanges.models import Exchange, ExchangeApiCredentials, ExchangeFeed
 from takeback.store import record_audit
 
 
@@ -112,8 +112,27 @@ def delete_exchange(session: Session, *, name: str, actor: str) -> bool:
 
 
 def fetch_status(session: Session, *, exchange: Exchange) -> FetchStatus:
-    """Nothing is fetched yet (the federation issue): every exchange reads as never fetched."""
-    return FetchStatus()
+    """HMA's fetch status: a ``takeback_feed`` mirror's from its pull state; the other APIs fetch
+    nothing yet, so they read as never fetched."""
+    feed = session.get(ExchangeFeed, exchange.id) if exchange.api == "takeback_feed" else None
+    if feed is None:
+        return FetchStatus()
+    now = utcnow()
+
+    def ts(value: Any) -> int | None:
+        aware = as_utc(value)
+        return None if aware is None else int(aware.timestamp())
+
+    lock = as_utc(feed.lock_until)
+    running = feed.lock_owner is not None and lock is not None and lock > now
+    return FetchStatus(
+        checkpoint_ts=ts(feed.last_ok_at),
+        running_fetch_start_ts=ts(feed.last_pull_at) if running else None,
+        last_fetch_complete_ts=ts(feed.last_pull_at) if not running else None,
+        last_fetch_succeeded=None if feed.last_pull_at is None else feed.last_error is None,
+        up_to_date=feed.last_ok_at is not None and feed.last_error is None,
+        fetched_items=int(feed.applied),
+    )
 
 
 def api_has_credentials(session: Session, *, api: str) -> bool:

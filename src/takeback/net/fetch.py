@@ -281,9 +281,15 @@ def check_url(url: str, policy: FetchPolicy) -> tuple[str, str, int]:
     return scheme, host, port
 
 
-def fetch_to_file(url: str, dest: Path, *, policy: FetchPolicy | None = None) -> FetchResult:
-    """Fetch ``url`` into ``dest`` (created, owner-only). On any failure ``dest`` does not exist."""
+def fetch_to_file(
+    url: str, dest: Path, *, policy: FetchPolicy | None = None, headers: dict[str, str] | None = None
+) -> FetchResult:
+    """Fetch ``url`` into ``dest`` (created, owner-only). On any failure ``dest`` does not exist.
+
+    ``headers`` (an API key, say) go only to ``url``'s own origin: a redirect elsewhere drops them."""
     p = policy or FetchPolicy()
+    origin = urlsplit(url.strip())[:2]
+    extra = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
     deadline = time.monotonic() + p.timeout_s
     backend = _GuardedBackend(p)
     redirects: list[str] = []
@@ -301,12 +307,13 @@ def fetch_to_file(url: str, dest: Path, *, policy: FetchPolicy | None = None) ->
                     "write": min(p.read_timeout_s, left),
                     "pool": min(p.connect_timeout_s, left),
                 }
-                headers = [
+                sent = [
                     (b"User-Agent", p.user_agent.encode()),
                     (b"Accept", b"*/*"),
                     (b"Accept-Encoding", b"identity"),
+                    *(extra if urlsplit(current)[:2] == origin else []),
                 ]
-                with pool.stream("GET", current, headers=headers, extensions={"timeout": timeouts}) as resp:
+                with pool.stream("GET", current, headers=sent, extensions={"timeout": timeouts}) as resp:
                     status = resp.status
                     hdrs = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in resp.headers}
                     if status in (301, 302, 303, 307, 308) and "location" in hdrs:
@@ -365,13 +372,15 @@ def fetch_to_file(url: str, dest: Path, *, policy: FetchPolicy | None = None) ->
         raise FetchError(f"Could not fetch {url}: {exc}", code="connect_failed") from None
 
 
-def fetch_bytes(url: str, *, policy: FetchPolicy | None = None) -> tuple[bytes, FetchResult]:
+def fetch_bytes(
+    url: str, *, policy: FetchPolicy | None = None, headers: dict[str, str] | None = None
+) -> tuple[bytes, FetchResult]:
     """Fetch into memory (bounded by ``policy.max_bytes``): for callers that hash small content."""
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="takeback-fetch-") as tmp:
         dest = Path(tmp) / "content"
-        result = fetch_to_file(url, dest, policy=policy)
+        result = fetch_to_file(url, dest, policy=policy, headers=headers)
         return dest.read_bytes(), result
 
 

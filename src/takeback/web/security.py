@@ -85,6 +85,7 @@ _VERBS = {
     Permission.READ_BANKS: "read banks",
     Permission.MANAGE_BANKS: "manage banks",
     Permission.MANAGE_KEYS: "manage API keys",
+    Permission.READ_FEED: "read bank feeds",
 }
 
 

@@ -1,0 +1,165 @@
+"""``takeback exchange``: mirror another takeback instance's signed bank feed into a local bank.
+
+``add`` pins the publisher's key (``GET /v1/feed/key`` there; compare its fingerprint out of band)
+and stores the ``exchange``-role API key it issued; ``pull`` fetches and applies pages (run it on a
+schedule: cron, a systemd timer); ``list`` says where each mirror stands (stale, quarantined pages,
+last error); ``pause`` / ``pause --resume``; ``remove``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from takeback.cli.app import EXIT_SOME_FAILED, app, err_console, fail, usage_error
+from takeback.cli.bank_cmd import actor, handled, in_store, open_store, update_match_index
+from takeback.cli.output import JsonlWriter, shown
+from takeback.errors import TakebackError
+
+exchange_app = typer.Typer(
+    name="exchange",
+    no_args_is_help=True,
+    help="Mirror another instance's signed bank feed: add, list, pull, pause, remove.",
+)
+app.add_typer(exchange_app)
+
+out = Console(soft_wrap=True, highlight=False)
+
+
+@exchange_app.command("add")
+def add_command(
+    name: Annotated[str, typer.Argument(help="The exchange's name (and its mirror bank's).")],
+    url: Annotated[str, typer.Option("--url", help="The publishing instance, e.g. https://ngo.example.")],
+    remote_bank: Annotated[str, typer.Option("--bank", help="The bank it publishes to you.")],
+    key: Annotated[
+        str, typer.Option("--key", help="The publisher's public key (base64), from /v1/feed/key.")
+    ],
+    token_env: Annotated[
+        str,
+        typer.Option("--token-env", help="Environment variable holding the exchange API key it gave you."),
+    ] = "TAKEBACK_EXCHANGE_TOKEN",  # noqa: S107 (the name of a variable, not a secret)
+    local: Annotated[
+        bool, typer.Option("--local", help="The publisher is on this machine (allow a loopback address).")
+    ] = False,
+    on_bad_page: Annotated[
+        str,
+        typer.Option("--on-bad-page", help="stop (default) or retry (fetch a bad page again, then stop)."),
+    ] = "stop",
+    stale_after: Annotated[
+        int, typer.Option("--stale-after", help="Seconds without a good pull: stale.")
+    ] = 86_400,
+    replace_key: Annotated[
+        bool, typer.Option("--replace-key", help="Re-pin the key of an existing exchange (a rotated key).")
+    ] = False,
+) -> None:
+    """Add a mirror (or, with --replace-key, pin a publisher's new key)."""
+    from takeback.exchanges import mirror
+
+    with handled():
+        if replace_key:
+            in_store(lambda s: mirror.repin_key(s, name=name, publisher_key=key, actor=actor()))
+            out.print(f"Pinned a new publisher key for {shown(name)}.")
+            return
+        token = os.environ.get(token_env, "").strip()
+        if not token:
+            usage_error(f"Put the API key the publisher issued in ${token_env} (never on the command line).")
+        in_store(
+            lambda s: mirror.add_mirror(
+                s,
+                name=name,
+                url=url,
+                remote_bank=remote_bank,
+                token=token,
+                publisher_key=key,
+                actor=actor(),
+                local=local,
+                on_bad_page=on_bad_page,
+                stale_after_s=stale_after,
+            )
+        )
+    out.print(f"Added exchange {shown(name)}: run takeback exchange pull {shown(name)}.")
+
+
+@exchange_app.command("list")
+def list_command() -> None:
+    """Every mirror: checkpoint, changes applied, last pull, stale, quarantined pages, last error."""
+    from takeback.exchanges import mirror
+
+    with handled():
+        rows = in_store(lambda s: [st.to_record() for st in mirror.statuses(s)])
+    writer = JsonlWriter(sys.stdout)
+    for rec in rows:
+        writer.write(rec)
+
+
+@exchange_app.command("pull")
+def pull_command(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Exchanges to pull (default: every unpaused one).")
+    ] = None,
+    max_pages: Annotated[int | None, typer.Option("--max-pages", help="Stop after this many pages.")] = None,
+    page_size: Annotated[int, typer.Option("--page-size", help="Changes a page.")] = 5_000,
+) -> None:
+    """Fetch and apply new pages. One bad exchange does not stop the others; the exit status says."""
+    from takeback.exchanges import mirror
+
+    with handled():
+        db = open_store()
+        try:
+            with db.session() as s:
+                wanted = names or [st.name for st in mirror.statuses(s) if not st.paused]
+            failed = False
+            added = 0
+            for name in wanted:
+                try:
+                    report = mirror.pull(
+                        db, name=name, actor=actor(), page_size=page_size, max_pages=max_pages
+                    )
+                except TakebackError as exc:
+                    err_console.print(f"{shown(name)}: {shown(exc.message)}", highlight=False)
+                    failed = True
+                    continue
+                added += report.added
+                for q in report.quarantined:
+                    err_console.print(f"{shown(name)}: quarantined a page ({shown(q)})", highlight=False)
+                out.print(
+                    f"{shown(name)}: {report.pages} page(s), {report.changes:,} change(s): "
+                    f"{report.added:,} added, {report.updated:,} updated, {report.removed:,} removed; "
+                    f"checkpoint {report.checkpoint}."
+                )
+                if report.error:
+                    err_console.print(f"{shown(name)}: {shown(report.error)}", highlight=False)
+                    failed = True
+            update_match_index(db, added)
+        finally:
+            db.dispose()
+    if failed:
+        raise typer.Exit(EXIT_SOME_FAILED)
+
+
+@exchange_app.command("pause")
+def pause_command(
+    name: str,
+    resume: Annotated[bool, typer.Option("--resume", help="Resume pulling.")] = False,
+) -> None:
+    """Stop pulling an exchange (its mirror bank keeps matching), or resume."""
+    from takeback.exchanges import mirror
+
+    with handled():
+        in_store(lambda s: mirror.pause(s, name=name, paused=not resume, actor=actor()))
+    out.print(f"{'Resumed' if resume else 'Paused'} {shown(name)}.")
+
+
+@exchange_app.command("remove")
+def remove_command(name: str) -> None:
+    """Remove a mirror: its state, and its mirror bank (soft-deleted: it stops matching)."""
+    from takeback.exchanges import mirror
+
+    with handled():
+        if not in_store(lambda s: mirror.remove(s, name=name, actor=actor())):
+            fail(f"No exchange called {name!r}.")
+    out.print(f"Removed {shown(name)}.")
