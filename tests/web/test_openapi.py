@@ -278,6 +278,12 @@ def exercise(
     check(admin.get(f"/v1/keys/{created['key_id']}"), "/v1/keys/{key_id}")
     check(admin.delete(f"/v1/keys/{created['key_id']}"), "/v1/keys/{key_id}")
 
+    # --- the signed feed (role exchange, scoped to the banks offered) ---
+    feeder = service.client(service.key(Role.EXCHANGE, banks=[bank]))
+    check(feeder.get("/v1/feed/key"), "/v1/feed/key")
+    check(feeder.get(f"/v1/feed/{bank}", params={"after": 0, "limit": 10}), "/v1/feed/{bank_name}")
+    check(feeder.get("/v1/feed/NO_SUCH_BANK"), "/v1/feed/{bank_name}")
+
     # --- configuration (HMA) ---
     check(admin.get("/c/signal_type"), "/c/signal_type")
     signal_type = "/c/signal_type/{signal_type_name}"

@@ -31,6 +31,7 @@ from takeback.banks.service import (
     check_note,
     signal_order,
 )
+from takeback.banks.strictjson import json_problem, loads
 from takeback.errors import TakebackError, article
 from takeback.signals import REGISTRY, SignalValue
 
@@ -172,8 +173,6 @@ def entry_from_record(rec: dict[str, Any], *, default_source: str) -> NewContent
 
 def _jsonl_records(data: BinaryIO) -> Iterator[tuple[int, dict[str, Any] | str]]:
     """(line, record) or (line, problem) per non-blank line (a key twice in a record is a problem)."""
-    from takeback.banks.formats.common import json_problem, loads
-
     for line_no, raw in enumerate(data, start=1):
         try:
             line = raw.decode("utf-8-sig" if line_no == 1 else "utf-8").strip()

@@ -144,7 +144,7 @@ class Page:
 def verify_page(body: bytes, *, key: PinnedKey, after: int) -> Page:
     """The page in ``body`` if it is signed by ``key`` and continues from ``after``; else
     :class:`FeedError` saying why (never a partly trusted page)."""
-    from takeback.banks.formats.common import loads
+    from takeback.banks.strictjson import loads
 
     try:
         envelope = loads(body.decode("utf-8"))

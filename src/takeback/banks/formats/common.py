@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import Any, BinaryIO
 
 from takeback.banks.service import BankError, NewContent
+from takeback.banks.strictjson import DuplicateKeyError, StrictDecoder, json_problem, loads
 from takeback.signals import REGISTRY, SignalValue
 
 #: (line, entry) or (line, a message saying what is wrong with that line)
@@ -29,55 +30,6 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
-
-
-class DuplicateKeyError(ValueError):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-class _StrictDecoder(json.JSONDecoder):
-    """Notes the first key given twice in any object (the value still parses, so a reader can
-    report the one element and go on to the next)."""
-
-    def __init__(self) -> None:
-        super().__init__(object_pairs_hook=self._pairs, parse_constant=_no_constant)
-        self.duplicate: str | None = None
-
-    def _pairs(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for k, v in pairs:
-            if k in out and self.duplicate is None:
-                self.duplicate = k
-            out[k] = v
-        return out
-
-    def take_duplicate(self) -> str | None:
-        key, self.duplicate = self.duplicate, None
-        return key
-
-
-def json_problem(exc: Exception) -> str:
-    if isinstance(exc, DuplicateKeyError):
-        return f"the key {exc.key!r} appears twice in one object."
-    if isinstance(exc, json.JSONDecodeError):
-        return f"not valid JSON ({exc.msg})."
-    return f"not valid JSON ({exc})."
-
-
-def loads(text: str) -> Any:
-    """Strict :func:`json.loads` (raises ``ValueError`` subclasses; see :func:`json_problem`)."""
-    decoder = _StrictDecoder()
-    value = decoder.decode(text)
-    key = decoder.take_duplicate()
-    if key is not None:
-        raise DuplicateKeyError(key)
-    return value
 
 
 def decode_document(raw: bytes) -> str | tuple[int, str]:
@@ -138,7 +90,7 @@ def _skip_space(text: str, pos: int) -> int:
 def array_items(text: str, pos: int, *, line_base: int = 0) -> Iterator[tuple[int, Any]]:
     """The elements of the JSON array starting at ``text[pos] == "["``. After a broken element the
     rest cannot be located reliably, so one problem is reported and reading stops."""
-    decoder = _StrictDecoder()
+    decoder = StrictDecoder()
     line = text.count("\n", 0, pos) + 1 + line_base
     counted = pos
     pos = _skip_space(text, pos + 1)

@@ -19,9 +19,10 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, TextIO
 
-from takeback.banks.formats.common import Problem, Row, array_items, decode_document, loads, signal
+from takeback.banks.formats.common import Problem, Row, array_items, decode_document, signal
 from takeback.banks.models import iso
 from takeback.banks.service import BankError, ContentView, NewContent, check_metadata, check_note
+from takeback.banks.strictjson import json_problem, loads
 from takeback.errors import TakebackError
 from takeback.signals import REGISTRY, SignalValue
 
@@ -131,8 +132,6 @@ def _media_items(text: str, version: str) -> Iterator[tuple[int, Any]]:
     try:
         doc = loads(text)
     except ValueError as exc:
-        from takeback.banks.formats.common import json_problem
-
         at = getattr(exc, "lineno", 1)
         yield at, Problem(json_problem(exc))
         return
