@@ -296,8 +296,10 @@ RECORD_COLUMNS: tuple[str, ...] = (*LISTING_COLUMNS, *(c for c in RESULT_COLUMNS
 def record_of(row: Any) -> dict[str, Any]:
     """An item row as the JSON object its record hash covers (bytes as hex)."""
     out: dict[str, Any] = {}
+    # a result row's values by name in one pass (a getattr per column was most of case verify)
+    values = dict(zip(row._fields, row, strict=True)) if hasattr(row, "_fields") else None
     for name in RECORD_COLUMNS:
-        value = getattr(row, name)
+        value = values[name] if values is not None else getattr(row, name)
         if isinstance(value, bytes | bytearray | memoryview):
             value = bytes(value).hex()
         out[name] = value

@@ -31,13 +31,15 @@ import csv
 import hashlib
 import io
 import json
+import multiprocessing
 import os
 import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -48,6 +50,7 @@ from sqlalchemy import (
     Engine,
     Integer,
     and_,
+    bindparam,
     case,
     create_engine,
     delete,
@@ -93,7 +96,7 @@ from takeback.triage.models import (
     review_rank,
     review_reveal,
 )
-from takeback.triage.service import CaseBankImport, Problem, Verification, import_into_bank, verify_case
+from takeback.triage.service import CaseBankImport, Problem, import_into_bank, verify_case
 
 if TYPE_CHECKING:
     from takeback.store import Database
@@ -121,7 +124,7 @@ PAGE_MAX = 200
 GROUP_KINDS = ("derivation", "near_duplicates", "folder")
 #: re-run the scan's verification at most this often while its log grows, and every so often anyway
 VERIFY_MIN_INTERVAL_S = 10.0
-VERIFY_MAX_AGE_S = 300.0
+VERIFY_MAX_AGE_S = 900.0
 REVIEW_VERIFY_MIN_INTERVAL_S = 2.0
 CACHE_FOLDER = ".review-cache"
 THUMB_MEMORY_BYTES = 48 * 1024 * 1024
@@ -375,6 +378,40 @@ REVIEWABLE = and_(
             or_(item.c.media_type.like("image/%"), item.c.media_type.like("video/%")),
         ),
     ),
+)
+
+
+_HITS = (
+    select(func.count())
+    .select_from(bank_match)
+    .where(bank_match.c.item_id == item.c.id, _LIVE_HIT)
+    .scalar_subquery()
+    .label("hits")
+)
+_CARD_COLUMNS = (
+    item.c.id,
+    item.c.name,
+    item.c.kind,
+    item.c.media_type,
+    item.c.width,
+    item.c.height,
+    item.c.tier,
+    item.c.headline,
+    item.c.generator,
+    item.c.nudity,
+    item.c.explicit,
+    item.c.error_code,
+    _HITS,
+    (-_rank_expr()).label("rank"),
+)
+#: an item's card: built once (constructing the expression per page cost more than running it)
+_CARDS = select(*_CARD_COLUMNS, literal(None).label("category"), literal(None).label("reviewer")).where(
+    item.c.id.in_(bindparam("ids", expanding=True))
+)
+_CARDS_REVIEWED = (
+    select(*_CARD_COLUMNS, review.c.category, review.c.reviewer)
+    .outerjoin(review, review.c.item_id == item.c.id)
+    .where(item.c.id.in_(bindparam("ids", expanding=True)))
 )
 
 
@@ -771,61 +808,39 @@ class CaseReview:
 
     # --- reading: pages, details ---------------------------------------------------------------
 
+    def _card_rows(self, s: Session, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+        """Each item's card fields (all but its role), by id: one prebuilt statement."""
+        wanted = list(ids)
+        if not wanted:
+            return {}
+        stmt = _CARDS_REVIEWED if self.has_tables else _CARDS
+        out: dict[int, dict[str, Any]] = {}
+        for r in s.execute(stmt, {"ids": wanted}):
+            out[r.id] = {
+                "id": r.id,
+                "name": r.name,
+                "kind": r.kind,
+                "media_type": r.media_type,
+                "width": r.width,
+                "height": r.height,
+                "tier": r.tier,
+                "headline": r.headline,
+                "generator": r.generator,
+                "nudity": r.nudity,
+                "explicit": bool(r.explicit),
+                "bank_hits": int(r.hits or 0),
+                "error_code": r.error_code,
+                "category": r.category,
+                "reviewer": r.reviewer,
+                "rank": -int(r.rank or 0),
+            }
+        return out
+
     def _cards(self, s: Session, ids: Sequence[int], roles: dict[int, str] | None = None) -> list[ItemCard]:
         """Cards for ``ids``, in that order."""
-        if not ids:
-            return []
-        hits = (
-            select(bank_match.c.item_id, func.count().label("n"))
-            .where(bank_match.c.item_id.in_(ids), _LIVE_HIT)
-            .group_by(bank_match.c.item_id)
-            .subquery()
-        )
-        cols = [
-            item.c.id,
-            item.c.name,
-            item.c.kind,
-            item.c.media_type,
-            item.c.width,
-            item.c.height,
-            item.c.tier,
-            item.c.headline,
-            item.c.generator,
-            item.c.nudity,
-            item.c.explicit,
-            item.c.error_code,
-            func.coalesce(hits.c.n, 0).label("hits"),
-        ]
-        stmt = select(*cols).outerjoin(hits, hits.c.item_id == item.c.id).where(item.c.id.in_(ids))
-        if self.has_tables:
-            stmt = stmt.add_columns(review.c.category, review.c.reviewer).outerjoin(
-                review, review.c.item_id == item.c.id
-            )
-        else:
-            stmt = stmt.add_columns(literal(None).label("category"), literal(None).label("reviewer"))
-        stmt = stmt.add_columns((-_rank_expr()).label("rank"))
-        by_id = {}
-        for r in s.execute(stmt):
-            by_id[r.id] = ItemCard(
-                id=r.id,
-                name=r.name,
-                kind=r.kind,
-                media_type=r.media_type,
-                width=r.width,
-                height=r.height,
-                tier=r.tier,
-                headline=r.headline,
-                generator=r.generator,
-                nudity=r.nudity,
-                explicit=bool(r.explicit),
-                bank_hits=int(r.hits),
-                error_code=r.error_code,
-                category=r.category,
-                reviewer=r.reviewer,
-                rank=-int(r.rank or 0),
-                role=(roles or {}).get(r.id),
-            )
-        return [by_id[i] for i in ids if i in by_id]
+        got = self._card_rows(s, ids)
+        roles = roles or {}
+        return [ItemCard(**got[i], role=roles.get(i)) for i in ids if i in got]
 
     def _ranks(self) -> Any:
         """``(item_id, rank)`` of every reviewable item: the indexed table, or computed (the
@@ -954,8 +969,7 @@ class CaseReview:
                     .order_by(numbered.c.group_id, numbered.c.n)
                 ):
                     tops[m.group_id].append((m.item_id, m.role))
-            all_ids = [i for gid in gids for i, _ in tops[gid]]
-            cards = {c.id: c for c in self._cards(s, sorted(set(all_ids)))}
+            cards = self._card_rows(s, {i for gid in gids for i, _ in tops[gid]})
         out = []
         for r in rows:
             gi = info[r.group_id]
@@ -967,7 +981,7 @@ class CaseReview:
                     size=gi.size,
                     rank=-int(r.rank),
                     categorised=int(done.get(gi.id, 0)),
-                    members=[_with_role(cards[i], role) for i, role in tops[gi.id] if i in cards],
+                    members=[ItemCard(**cards[i], role=role) for i, role in tops[gi.id] if i in cards],
                 )
             )
         nxt = _cursor(rows[-1].rank, rows[-1].group_id) if more and rows else None
@@ -1511,12 +1525,6 @@ class CaseReview:
         )
 
 
-def _with_role(card: ItemCard, role: str | None) -> ItemCard:
-    from dataclasses import replace
-
-    return replace(card, role=role)
-
-
 def _identity(path: Path) -> tuple[int, int]:
     st = path.stat()
     return st.st_dev, st.st_ino
@@ -1525,113 +1533,181 @@ def _identity(path: Path) -> tuple[int, int]:
 # --- the background verifier --------------------------------------------------------------------------
 
 
-@dataclass
-class _Result:
-    key: tuple[str | None, str | None]
-    verification: Verification
+@dataclass(frozen=True)
+class _Outcome:
+    """One check of one log: the head it saw, what it found, when."""
+
+    head: str | None
+    problems: tuple[Problem, ...]
+    entries: int
     at: datetime
     started: float
     finished: float
 
 
-class _Verifier:
-    """Runs :func:`verify_case` in a thread; the result is kept keyed by the two logs' heads, so a
-    page asks for it at the cost of two indexed reads. A new check starts when a head moved (the
-    scan's at most every ``VERIFY_MIN_INTERVAL_S``, the review log's every
-    ``REVIEW_VERIFY_MIN_INTERVAL_S``) and every ``VERIFY_MAX_AGE_S`` anyway (a record can be
-    changed behind the logs' backs)."""
+def _check_in_child(folder: str, case_id: str) -> tuple[str | None, list[tuple[int | None, str, str]], int]:
+    """The scan log's check in a worker process (the check is CPU-bound Python: run in a thread it
+    would hold the GIL from every page for seconds). Plain values out, for pickling."""
+    path = Path(folder)
+    engine = _engine(path / DB_NAME, read_only=True)
+    try:
+        case = CaseDB(folder=path, engine=engine, case_id=case_id, read_only=True)
+        v = verify_case(case, review=False)
+        return v.head, [(p.seq, p.code, p.message) for p in v.problems], v.entries
+    finally:
+        engine.dispose()
 
-    def __init__(self, review: CaseReview) -> None:
-        self.review = review
-        self._lock = threading.Condition()
-        self._result: _Result | None = None
-        self._running = False
-        self._stopped = False
 
-    def stop(self) -> None:
-        with self._lock:
-            self._stopped = True
-            self._lock.notify_all()
+_POOL_LOCK = threading.Lock()
+_POOL: ProcessPoolExecutor | None = None
 
-    def _due(self, key: tuple[str | None, str | None], now: float) -> bool:
-        r = self._result
-        if r is None or now - r.finished > VERIFY_MAX_AGE_S:
+
+def _pool() -> ProcessPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        return _POOL
+
+
+def _reset_pool() -> None:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is not None:
+            _POOL.shutdown(wait=False, cancel_futures=True)
+        _POOL = None
+
+
+class _Check:
+    """One log's check, run in the background when its head moved (at most every ``interval``
+    seconds) or its result is older than ``max_age`` (a record can be changed behind a log's back)."""
+
+    def __init__(
+        self, run: Callable[[], tuple[str | None, list[Problem], int]], interval: float, max_age: float
+    ):
+        self._run_check = run
+        self.interval = interval
+        self.max_age = max_age
+        self.cond = threading.Condition()
+        self.result: _Outcome | None = None
+        self.running = False
+        self.stopped = False
+
+    def due(self, head: str | None, now: float) -> bool:
+        r = self.result
+        if r is None or now - r.finished > self.max_age:
             return True
-        if key == r.key:
-            return False
-        interval = VERIFY_MIN_INTERVAL_S if key[0] != r.key[0] else REVIEW_VERIFY_MIN_INTERVAL_S
-        return now - r.finished >= interval
+        return head != r.head and now - r.finished >= self.interval
 
-    def _start(self) -> None:
-        """Start a check (the caller holds the lock and has seen none running)."""
-        self._running = True
+    def poke(self, head: str | None, *, force: bool = False) -> None:
+        with self.cond:
+            if self.stopped or self.running or not (force or self.due(head, time.monotonic())):
+                return
+            self.running = True
         threading.Thread(target=self._run, name="review-verify", daemon=True).start()
-
-    def poke(self) -> tuple[str | None, str | None]:
-        key = self.review.heads()
-        with self._lock:
-            if not self._stopped and not self._running and self._due(key, time.monotonic()):
-                self._start()
-        return key
 
     def _run(self) -> None:
         started = time.monotonic()
+        outcome: _Outcome | None = None
         try:
-            key = self.review.heads()
             try:
-                v = verify_case(self.review.case)
+                head, problems, entries = self._run_check()
             except Exception as exc:  # an unreadable database is a failed verification
-                v = Verification(
-                    folder=self.review.folder, case_id=self.review.case_id, entries=0, keys=[], items=0
-                )
-                v.problems.append(Problem(None, "verify_error", f"The case could not be verified: {exc}"))
-            result = _Result(key, v, utcnow(), started, time.monotonic())
+                head, entries = None, 0
+                problems = [Problem(None, "verify_error", f"The case could not be verified: {exc}")]
+            outcome = _Outcome(head, tuple(problems), entries, utcnow(), started, time.monotonic())
         finally:
-            with self._lock:
-                self._running = False
-                if "result" in locals():
-                    self._result = result
-                self._lock.notify_all()
+            with self.cond:
+                self.running = False
+                if outcome is not None:
+                    self.result = outcome
+                self.cond.notify_all()
+
+
+class _Verifier:
+    """The case's verification, as :func:`verify_case` does it, in two parts: the scan's log
+    (seconds at 20,000 items; in a worker process; re-run when the scan's log grew) and the review
+    log (milliseconds; in a thread; re-run after changes). Results are kept keyed by each log's
+    head, so a page asks for them at the cost of two indexed reads."""
+
+    def __init__(self, review: CaseReview) -> None:
+        self.review = review
+        self.scan = _Check(self._scan, VERIFY_MIN_INTERVAL_S, VERIFY_MAX_AGE_S)
+        self.log = _Check(self._review, REVIEW_VERIFY_MIN_INTERVAL_S, VERIFY_MAX_AGE_S)
+
+    def _scan(self) -> tuple[str | None, list[Problem], int]:
+        folder, case_id = str(self.review.folder), self.review.case_id
+        try:
+            head, found, entries = _pool().submit(_check_in_child, folder, case_id).result()
+        except BrokenProcessPool:  # a worker died (killed, out of memory): once more, in a new one
+            _reset_pool()
+            head, found, entries = _pool().submit(_check_in_child, folder, case_id).result()
+        return head, [Problem(seq, code, message) for seq, code, message in found], entries
+
+    def _review(self) -> tuple[str | None, list[Problem], int]:
+        v = verify_case(self.review.case, scan=False)
+        return v.review_head, list(v.problems), v.review_entries or 0
+
+    def stop(self) -> None:
+        for c in (self.scan, self.log):
+            with c.cond:
+                c.stopped = True
+                c.cond.notify_all()
+
+    def poke(self) -> tuple[str | None, str | None]:
+        heads = self.review.heads()
+        self.scan.poke(heads[0])
+        self.log.poke(heads[1])
+        return heads
 
     def state(self) -> Integrity:
-        key = self.poke()
-        with self._lock:
-            r = self._result
-        if r is None:
-            return Integrity(status="verifying")
-        v = r.verification
-        first = v.first
-        common: dict[str, Any] = {
-            "checked_at": r.at,
-            "entries": v.entries,
-            "review_entries": v.review_entries or 0,
-            "stale": key != r.key,
-        }
-        if first is None:
-            return Integrity(status="verified", **common)
-        return Integrity(
-            status="failed",
-            where=first.where,
-            log=first.log,
-            seq=first.seq,
-            code=first.code,
-            message=first.message,
-            **common,
+        heads = self.poke()
+        with self.scan.cond:
+            scan = self.scan.result
+        with self.log.cond:
+            log = self.log.result
+        problems = [*(scan.problems if scan else ()), *(log.problems if log else ())]
+        first = (
+            min(problems, key=lambda p: (p.seq is None, p.log != "scan", p.seq or 0)) if problems else None
         )
+        done = [r for r in (scan, log) if r is not None]
+        common: dict[str, Any] = {
+            "checked_at": min((r.at for r in done), default=None),
+            "entries": scan.entries if scan else 0,
+            "review_entries": log.entries if log else 0,
+            "stale": (scan is not None and scan.head != heads[0])
+            or (log is not None and log.head != heads[1]),
+        }
+        if first is not None:
+            return Integrity(
+                status="failed",
+                where=first.where,
+                log=first.log,
+                seq=first.seq,
+                code=first.code,
+                message=first.message,
+                **common,
+            )
+        if scan is None or log is None:
+            return Integrity(status="verifying", **common)
+        return Integrity(status="verified", **common)
 
     def wait(self, timeout: float) -> Integrity:
-        """Wait for a check that started after this call, of the logs as they are then."""
+        """Wait for checks that started after this call, of the logs as they are then."""
         asked = time.monotonic()
         deadline = asked + timeout
-        while time.monotonic() < deadline:
-            key = self.review.heads()
-            with self._lock:
-                r = self._result
-                if r is not None and r.started >= asked and r.key == key:
-                    break
-                if not self._running and not self._stopped:
-                    self._start()
-                self._lock.wait(min(0.2, max(0.0, deadline - time.monotonic())))
+        for check, index in ((self.scan, 0), (self.log, 1)):
+            while time.monotonic() < deadline:
+                head = self.review.heads()[index]
+                with check.cond:
+                    r = check.result
+                    if r is not None and r.started >= asked and r.head == head:
+                        break
+                    running = check.running
+                if not running:
+                    check.poke(head, force=True)
+                with check.cond:
+                    check.cond.wait(min(0.2, max(0.0, deadline - time.monotonic())))
         return self.state()
 
 
