@@ -13,8 +13,10 @@ hours, whatever the wall clock does); month windows run on the local calendar.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -32,9 +34,41 @@ class ClockError(TakebackError):
     code = "bad_time"
 
 
+#: set only by ``frozen()``: tests stop the clock (a deadline going overdue, a session expiring, a
+#: TOTP step) for code in every thread of the process, including a server thread they started
+_FROZEN: list[datetime] = []
+
+
 def utcnow() -> datetime:
     """Now, aware, in UTC: the one clock every stored timestamp comes from."""
-    return datetime.now(UTC)
+    return _FROZEN[-1] if _FROZEN else datetime.now(UTC)
+
+
+def now_seconds() -> float:
+    """``utcnow()`` as a Unix timestamp, for code that counts seconds (sessions, one-time codes)."""
+    return utcnow().timestamp()
+
+
+@contextlib.contextmanager
+def frozen(at: datetime) -> Iterator[None]:
+    """Stop the clock at ``at`` (aware) for the block; ``advance()`` moves it on. For tests."""
+    _FROZEN.append(as_utc(at) or at)
+    try:
+        yield
+    finally:
+        _FROZEN.pop()
+
+
+def is_frozen() -> bool:
+    return bool(_FROZEN)
+
+
+def advance(seconds: float) -> datetime:
+    """Move a frozen clock on by ``seconds``; refused outside ``frozen()``."""
+    if not _FROZEN:
+        raise RuntimeError("advance() needs a frozen clock")
+    _FROZEN[-1] = _FROZEN[-1] + timedelta(seconds=seconds)
+    return _FROZEN[-1]
 
 
 def get_zone(name: str) -> ZoneInfo:

@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     portal_max_files: int = Field(default=100, gt=0, le=1000, description="files per submission")
     portal_submissions_per_hour: int = Field(default=10, gt=0, description="per client")
     portal_sealed_max_bytes: int = Field(default=16 * 1024 * 1024, gt=0, description="one encrypted file")
+    console_idle_minutes: int = Field(
+        default=15, gt=0, le=24 * 60, description="a staff session ends after this long without a request"
+    )
+    console_session_hours: int = Field(
+        default=12, gt=0, le=7 * 24, description="a staff session ends this long after sign-in, however busy"
+    )
     portal_sealed_per_case: int = Field(default=50, gt=0, description="encrypted files one case may keep")
     #: exchange APIs that may be configured (HMA's installed exchange types; comma-separated, from
     #: ``takeback.exchanges.apis``). Exchanges are configured, not yet fetched (the federation issue).
@@ -103,6 +109,32 @@ class Settings(BaseSettings):
         """Create the data directory (private to the user) and return it."""
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         return self.data_dir
+
+
+def installation_secret(data_dir: Path, name: str) -> bytes:
+    """32 random bytes in ``data_dir/keys/<name>`` (owner-only), made once and then read by every
+    process of the installation (a token one server worker made is good at another; the CLI and the
+    server seal and open the same values). Never replaced once made."""
+    import contextlib
+    import secrets
+
+    folder = data_dir / "keys"
+    path = folder / name
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = folder / f".{name}.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_bytes(32))
+            fh.flush()
+            os.fsync(fh.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)  # never replaces a secret another process made meanwhile
+        tmp.unlink()
+    data = path.read_bytes()
+    if len(data) != 32:
+        raise RuntimeError(f"{path} is damaged (not 32 bytes); remove it to make a new one")
+    return data
 
 
 #: Role labels recorded when nobody says who is acting. Never the operating-system account: on a

@@ -78,6 +78,10 @@ def test_serve_prints_url_and_a_first_admin_key_that_works(tmp_path: Path) -> No
         headers = {"Authorization": f"Bearer {srv.admin}"}
         r = httpx.post(f"{srv.url}/c/banks", json={"name": "FIRST"}, headers=headers)
         assert r.status_code == 201
+        # the first staff administrator's one-time set-up link opens the enrolment page
+        link = next(line.strip() for line in out.splitlines() if "/console/enrol/" in line)
+        page = httpx.get(link)
+        assert page.status_code == 200 and "<svg" in page.text and "admin" in page.text
     finally:
         srv.kill(signal.SIGTERM)
     # a second start on the same data: no new admin key is minted
@@ -85,6 +89,7 @@ def test_serve_prints_url_and_a_first_admin_key_that_works(tmp_path: Path) -> No
     try:
         assert again.admin is None
         assert "Admin keys already exist" in again.log.read_text()
+        assert "/console/enrol/" not in again.log.read_text()  # only ever one first administrator
     finally:
         again.kill(signal.SIGTERM)
 

@@ -30,8 +30,10 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "inspect": ("inspect_cmd",),
     "keys": ("keys_cmd",),
     "match": ("match_cmd",),
+    "review": ("users_cmd",),
     "scan": ("scan_cmd",),
     "serve": ("serve_cmd",),
+    "users": ("users_cmd",),
 }
 
 

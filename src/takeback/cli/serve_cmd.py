@@ -36,6 +36,22 @@ def ensure_admin_key(db: Database) -> str | None:
         return created.token
 
 
+def ensure_first_staff(db: Database, settings: Settings) -> str | None:
+    """With no staff account yet, make the first administrator (handle ``admin``) and return its
+    one-time enrolment token: the person who started the server opens the link, chooses a password
+    and adds the second factor; later accounts are made on the admin page or with ``takeback users``."""
+    from takeback.config import installation_secret
+    from takeback.staff import service as staff
+    from takeback.staff.models import StaffRole, StaffUser
+
+    with db.session() as s:
+        if s.scalar(select(StaffUser.id).limit(1)) is not None:
+            return None
+        key = installation_secret(settings.ensure_data_dir(), staff.SECRET_NAME)
+        _, token = staff.create_user(s, handle="admin", role=StaffRole.ADMIN, key=key, actor="cli:serve")
+        return token
+
+
 def _check_port(host: str, port: int) -> None:
     """Fail with a sentence, not a traceback, when the port is taken."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -49,12 +65,18 @@ def _check_port(host: str, port: int) -> None:
             fail(f"Cannot listen on {host}:{port}: {exc.strerror}.", code=2)
 
 
-def _banner(settings: Settings, host: str, port: int, workers: int, admin_key: str | None) -> None:
+def _banner(
+    settings: Settings, host: str, port: int, workers: int, admin_key: str | None, staff_token: str | None
+) -> None:
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{shown_host}:{port}"
     out.print(f"[bold]takeback[/] · {url}", highlight=False)
     out.print(
         f"  victim portal {url}/   (a person's own browser: fingerprint, case number, guidance)",
+        highlight=False,
+    )
+    out.print(
+        f"  staff console {url}/console   (caseworkers, investigators: sign-in with a second factor)",
         highlight=False,
     )
     out.print(f"  API docs      {url}/docs   (the matching service, HMA-compatible)", highlight=False)
@@ -79,6 +101,11 @@ def _banner(settings: Settings, host: str, port: int, workers: int, admin_key: s
             "\nAdmin keys already exist (takeback keys list). New key: takeback keys create --role admin",
             highlight=False,
         )
+    if staff_token:
+        out.print(
+            "\nFirst staff administrator (handle admin): open this link once to set it up", highlight=False
+        )
+        out.print(f"  [bold]{url}/console/enrol/{staff_token}[/]", highlight=False)
     out.print("Press Ctrl-C to stop (in-flight requests finish first).\n", highlight=False)
 
 
@@ -112,10 +139,11 @@ def serve_command(
     db = open_database(database_url(settings))
     try:
         admin_key = ensure_admin_key(db)
+        staff_token = ensure_first_staff(db, settings)
     finally:
         db.dispose()
     _check_port(host, port)
-    _banner(settings, host, port, workers, admin_key)
+    _banner(settings, host, port, workers, admin_key, staff_token)
     sys.stdout.flush()
     sys.stderr.flush()
     # Become a plain Uvicorn process: the supervisor and its workers then import only the service,

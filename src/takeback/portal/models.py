@@ -87,21 +87,6 @@ class PortalSealed(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class PortalThrottle(Base):
-    """Counters for guessing and flooding, keyed by a hashed client or a case number as typed.
-
-    Keyed by the typed case number whether or not such a case exists, so a locked-out answer
-    never tells a guesser which numbers are real.
-    """
-
-    __tablename__ = "portal_throttle"
-
-    key: Mapped[str] = mapped_column(String(100), primary_key=True)
-    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    count: Mapped[int] = mapped_column(Integer)
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-
-
 class PortalFormToken(Base):
     """A form token already used: a form sent twice is recognised, not acted on twice."""
 

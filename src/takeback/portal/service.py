@@ -38,11 +38,11 @@ from takeback.portal.models import (
     PortalLogEntry,
     PortalSealed,
     PortalSubmission,
-    PortalThrottle,
 )
 from takeback.signals import REGISTRY, SignalError, SignalValue
 from takeback.signals.vpdq import pack, parse_text
 from takeback.store import record_audit
+from takeback.store import throttle as throttles
 
 ACTOR = "portal"
 PIN_DIGITS = 8
@@ -285,43 +285,11 @@ def submit(
 # --- signing in -----------------------------------------------------------------------------------
 
 
-def _bump(
-    session: Session, key: str, *, limit: int, window: timedelta, lock: timedelta, now: datetime
-) -> bool:
-    """Count one failure for ``key``; True when it is now locked."""
-    row = session.get(PortalThrottle, key)
-    if row is None or as_utc(row.window_start) + window <= now:
-        if row is None:
-            row = PortalThrottle(key=key, window_start=now, count=0, locked_until=None)
-            session.add(row)
-        row.window_start, row.count = now, 0
-    row.count += 1
-    if row.count >= limit:
-        row.locked_until = now + lock
-        return True
-    return False
-
-
-def _locked(session: Session, key: str, now: datetime) -> datetime | None:
-    row = session.get(PortalThrottle, key)
-    until = as_utc(row.locked_until) if row is not None else None
-    return until if until is not None and until > now else None
-
-
 def throttle(
     session: Session, key: str, *, limit: int, window: timedelta, now: datetime | None = None
 ) -> bool:
     """Count one use of ``key`` (e.g. a client's submissions); False once ``limit`` is passed."""
-    at = as_utc(now) if now is not None else utcnow()
-    row = session.get(PortalThrottle, key)
-    if row is None:
-        session.add(PortalThrottle(key=key, window_start=at, count=1, locked_until=None))
-        return True
-    if as_utc(row.window_start) + window <= at:
-        row.window_start, row.count = at, 1
-        return True
-    row.count += 1
-    return row.count <= limit
+    return throttles.use(session, key, limit=limit, window=window, now=as_utc(now) if now else utcnow())
 
 
 LOCKED_MESSAGE = (
@@ -341,7 +309,7 @@ def sign_in(session: Session, *, reference: str, pin: str, client: str, now: dat
     at = as_utc(now) if now is not None else utcnow()
     ref = normalise_reference(reference)
     ref_key, client_key = f"signin:{ref}", f"signin-client:{client}"
-    if _locked(session, ref_key, at) or _locked(session, client_key, at):
+    if throttles.locked_until(session, ref_key, at) or throttles.locked_until(session, client_key, at):
         _HASHER.verify(_DUMMY_HASH, "0" * PIN_DIGITS)  # the same work as a real check
         raise SignInError(LOCKED_MESSAGE, code="sign_in_locked")
     case = session.scalar(select(Case).where(Case.reference == ref, Case.deleted_at.is_(None)))
@@ -353,8 +321,10 @@ def sign_in(session: Session, *, reference: str, pin: str, client: str, now: dat
     except (VerificationError, InvalidHashError):
         ok = False
     if not ok or case is None:
-        locked = _bump(session, ref_key, limit=SIGN_IN_TRIES, window=SIGN_IN_WINDOW, lock=LOCKOUT, now=at)
-        locked |= _bump(
+        locked = throttles.fail(
+            session, ref_key, limit=SIGN_IN_TRIES, window=SIGN_IN_WINDOW, lock=LOCKOUT, now=at
+        )
+        locked |= throttles.fail(
             session, client_key, limit=CLIENT_SIGN_IN_TRIES, window=timedelta(hours=1), lock=LOCKOUT, now=at
         )
         if case is not None:
@@ -365,7 +335,7 @@ def sign_in(session: Session, *, reference: str, pin: str, client: str, now: dat
             LOCKED_MESSAGE if locked else MISMATCH_MESSAGE,
             code="sign_in_locked" if locked else "sign_in_failed",
         )
-    session.execute(delete(PortalThrottle).where(PortalThrottle.key == ref_key))
+    throttles.clear(session, ref_key)
     record_audit(session, actor=ACTOR, action="portal.sign_in", object_type="case", object_id=case.reference)
     return case
 

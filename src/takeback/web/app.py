@@ -118,6 +118,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.mount("/assets", StaticFiles(directory=Path(portal.__file__).parent / "static"), name="portal-assets")
     app.include_router(portal.router)
+    from takeback.web import console
+
+    console.install(app)  # /console and /review: the staff pages (after the error handlers above)
     return app
 
 

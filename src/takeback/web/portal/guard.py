@@ -13,15 +13,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
-import os
 import secrets
 import time
 from pathlib import Path
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from takeback.config import installation_secret
 
 SECRET_FILE = "portal-secret"  # noqa: S105 (a file name, not a secret)
 COOKIE = "tb_case"
@@ -48,25 +48,8 @@ API_PREFIXES = ("/h/", "/m/", "/c/", "/v1/", "/status", "/docs", "/openapi", "/s
 
 
 def load_secret(data_dir: Path) -> bytes:
-    """The installation's portal secret (32 random bytes in ``data_dir/keys``, owner-only), created
-    once; every worker reads the same file, so a token made by one worker is good at another."""
-    folder = data_dir / "keys"
-    path = folder / SECRET_FILE
-    if not path.exists():
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = folder / f".{SECRET_FILE}.{os.getpid()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(secrets.token_bytes(32))
-            fh.flush()
-            os.fsync(fh.fileno())
-        with contextlib.suppress(FileExistsError):
-            os.link(tmp, path)  # never replaces a secret another worker made meanwhile
-        tmp.unlink()
-    data = path.read_bytes()
-    if len(data) != 32:
-        raise RuntimeError(f"{path} is damaged (not 32 bytes); remove it to make a new one")
-    return data
+    """The installation's portal secret (``config.installation_secret``)."""
+    return installation_secret(data_dir, SECRET_FILE)
 
 
 def _mac(secret: bytes, *parts: str) -> str:
@@ -121,7 +104,7 @@ class PortalHeaders:
         if scope["type"] != "http" or scope["path"].startswith(API_PREFIXES):
             await self.app(scope, receive, send)
             return
-        is_asset = scope["path"].startswith("/assets/")
+        is_asset = scope["path"].startswith(("/assets/", "/staff-assets/"))
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

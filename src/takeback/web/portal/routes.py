@@ -27,6 +27,7 @@ from takeback.guidance.situation import VictimAge
 from takeback.i18n import translate
 from takeback.portal import service as ps
 from takeback.web.deps import ServiceState
+from takeback.web.forms import FormError, read_form
 from takeback.web.jsonbody import GuardedRoute, loads_bounded
 from takeback.web.portal import guard
 from takeback.web.portal.pages import page_lang, render, url_for_lang
@@ -71,22 +72,12 @@ def _jurisdictions(lang: str) -> list[tuple[str, str]]:
 async def _form(request: Request) -> dict[str, str]:
     """The urlencoded form, one value per field (a repeated field keeps its first value; lists use
     ``_form_list``); bounded, so a huge body is refused rather than parsed."""
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        raise ps.PortalError("The form is too large.", code="too_large")
-    from urllib.parse import parse_qsl
-
     try:
-        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=2000)
-    except (UnicodeDecodeError, ValueError):
-        raise ps.PortalError("The form could not be read.", code="invalid_request") from None
-    out: dict[str, str] = {}
-    lists: dict[str, list[str]] = {}
-    for k, v in pairs:
-        out.setdefault(k, v)
-        lists.setdefault(k, []).append(v)
-    request.state.form_lists = lists
-    return out
+        form = await read_form(request, max_bytes=MAX_FORM_BYTES)
+    except FormError as exc:
+        raise ps.PortalError(exc.message, code=exc.code) from None
+    request.state.form_lists = form.lists
+    return dict(form.first)
 
 
 def _form_list(request: Request, name: str) -> list[str]:

@@ -1,0 +1,1 @@
+"""Staff accounts: caseworkers, supervisors, investigators and admins, with a second factor each."""
