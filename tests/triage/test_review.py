@@ -8,7 +8,6 @@ import json
 import shutil
 import sqlite3
 import threading
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,8 +22,8 @@ from takeback.store import Database
 from takeback.triage import service
 from takeback.triage.casedb import CaseDB
 from takeback.triage.errors import TriageError
-from takeback.triage.models import SCHEMA_VERSION, ScanSettings
-from takeback.triage.pipeline import RunOptions, items_digest
+from takeback.triage.models import SCHEMA_VERSION
+from takeback.triage.pipeline import items_digest
 from takeback.triage.review import (
     DEFAULT_CATEGORIES,
     MAX_NOTE_CHARS,
@@ -33,48 +32,18 @@ from takeback.triage.review import (
     ReviewService,
 )
 from takeback.triage.service import verify_case_dir
-from tests.conftest import encode, synthetic_photo
 from tests.triage import scenes
 from tests.triage.conftest import rows
-from tests.triage.test_video import _clip
+from tests.triage.review_case import make_sources, scan_case
 
 ACTOR = "staff:mei"
-
-
-def _sources(root: Path) -> Path:
-    """Two people's folders (a camera photo and three AI-made derivatives each), a damaged JPEG, a
-    ZIP holding a photo, and a short video. Benign synthetic pictures only."""
-    scenes.write_case(root, people=2, photos=1, size=(320, 240))
-    full = encode(synthetic_photo(200, 150, seed=9), "JPEG")
-    (root / "misc").mkdir()
-    (root / "misc" / "cut.jpg").write_bytes(full[: len(full) // 3])
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("album/kept.jpg", encode(synthetic_photo(240, 180, seed=11), "JPEG"))
-    (root / "misc" / "backup.zip").write_bytes(buf.getvalue())
-    _clip(root / "misc" / "clip.mp4", seed=3, frames=20)
-    return root
-
-
-def _scan(signer: Signer, case: Path, sources: list[Path], **opts: Any) -> None:
-    settings = ScanSettings(nudity=False, match_banks=False)
-    case_db, _ = service.scan(
-        case,
-        [str(s) for s in sources],
-        settings=settings,
-        run=RunOptions(signer=signer, examiner="officer-1", **opts),
-    )
-    try:
-        service.write_outputs(case_db, lang="en", reveal=False, signer=signer, actor="officer-1")
-    finally:
-        case_db.close()
 
 
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory: pytest.TempPathFactory, signer: Signer) -> Path:
     root = tmp_path_factory.mktemp("review")
-    src = _sources(root / "seized")
-    _scan(signer, root / "case", [src], jobs=0)
+    src = make_sources(root / "seized")
+    scan_case(signer, root / "case", [src], jobs=0)
     return root / "case"
 
 
@@ -526,7 +495,7 @@ def test_review_while_the_scan_is_still_running(
 
     def run() -> None:
         try:
-            _scan(signer, case, [src], jobs=0)
+            scan_case(signer, case, [src], jobs=0)
         except BaseException as exc:
             failures.append(exc)
             paused.set()

@@ -249,9 +249,8 @@ class ItemDetail:
     camera: str | None
     error_message: str | None
     groups: list[tuple[int, str, str, str]]  # (id, kind, label, role)
-    links: list[
-        tuple[int, str, bool, str]
-    ]  # (other item, kind, directed, "source" | "derivative" | "related")
+    #: (other item, link kind, directed, what the other is: source | derivative | related, its name)
+    links: list[tuple[int, str, bool, str, str]]
     matches: list[dict[str, Any]]
     notes: list[Note]
     reveals: list[Reveal]
@@ -1011,19 +1010,25 @@ class CaseReview:
                     .order_by(grp.c.id)
                 )
             ]
-            links = []
-            for lk in s.execute(
+            found = s.execute(
                 select(link)
                 .where(or_(link.c.source_item == item_id, link.c.derived_item == item_id))
                 .order_by(link.c.id)
-            ):
-                other = lk.derived_item if lk.source_item == item_id else lk.source_item
+            ).all()
+            others = [int(lk.derived_item if lk.source_item == item_id else lk.source_item) for lk in found]
+            names = (
+                dict(s.execute(select(item.c.id, item.c.name).where(item.c.id.in_(others))).all())
+                if others
+                else {}
+            )
+            links = []
+            for lk, other in zip(found, others, strict=True):
                 role = (
                     "related"
                     if not lk.directed
                     else ("derivative" if lk.source_item == item_id else "source")
                 )
-                links.append((int(other), str(lk.kind), bool(lk.directed), role))
+                links.append((other, str(lk.kind), bool(lk.directed), role, str(names.get(other, ""))))
             matches = [
                 {
                     "bank": m.bank,
