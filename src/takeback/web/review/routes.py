@@ -15,6 +15,7 @@ sent inside that one answer as a ``data:`` image, never cached (``no-store``) an
 from __future__ import annotations
 
 import base64
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -177,6 +178,18 @@ def _banner(integrity: Integrity, lang: str) -> dict[str, Any]:
     }
 
 
+_NUMBERED = re.compile(r"^(?:Stack|Derivation set) (\d{1,9})$")
+
+
+def group_label(kind: str, label: str, lang: str) -> str:
+    """A group's name: a folder's is its name; the scan's numbered ones ("Stack 3") in the page's
+    language."""
+    m = _NUMBERED.match(label)
+    if m is None or kind not in ("near_duplicates", "derivation"):
+        return label
+    return translate(f"review.group.name.{kind}", lang, n=m.group(1))
+
+
 def _categories(case: CaseReview, lang: str) -> list[dict[str, Any]]:
     return [
         {"n": n, "key": k, "label": category_label(k, lang)} for n, k in enumerate(case.categories, start=1)
@@ -275,6 +288,7 @@ async def grid(request: Request, who: Reviewer, scan: str) -> Response:
         kind=kind,
         only=only,
         tile=lambda c: _tile(c, lang),
+        glabel=lambda kind, label: group_label(kind, label, lang),
         back=f"/review/{opened.scan_id}"
         + (
             "?"
@@ -440,6 +454,7 @@ async def _item_page(
         label=opened.label,
         d=detail,
         tile=_tile(detail.card, lang),
+        glabel=lambda kind, label: group_label(kind, label, lang),
         categories=_categories(case, lang),
         banner=_banner(integrity, lang),
         read_only=integrity.failed or not case.has_tables,
@@ -584,6 +599,7 @@ async def _group_page(
         scan_id=opened.scan_id,
         label=opened.label,
         g=data["g"],
+        glabel=lambda kind, label: group_label(kind, label, lang),
         items=data["page"].entries,
         next_url=f"/review/{opened.scan_id}/groups/{group_id}?after={quote(nxt)}&lang={lang}"
         if nxt
