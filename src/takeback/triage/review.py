@@ -162,7 +162,7 @@ class Integrity:
         return self.status == "failed"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ItemCard:
     """One item as the grid shows it (no path: folder names can name people; the detail has it)."""
 
@@ -807,39 +807,57 @@ class CaseReview:
 
     # --- reading: pages, details ---------------------------------------------------------------
 
-    def _card_rows(self, s: Session, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
-        """Each item's card fields (all but its role), by id: one prebuilt statement."""
+    def _card_rows(self, s: Session, ids: Iterable[int]) -> dict[int, tuple[Any, ...]]:
+        """Each item's card fields in :class:`ItemCard` order (all but its role), by id: one
+        prebuilt statement, rows read as tuples (a page shows a few hundred)."""
         wanted = list(ids)
         if not wanted:
             return {}
         stmt = _CARDS_REVIEWED if self.has_tables else _CARDS
-        out: dict[int, dict[str, Any]] = {}
-        for r in s.execute(stmt, {"ids": wanted}):
-            out[r.id] = {
-                "id": r.id,
-                "name": r.name,
-                "kind": r.kind,
-                "media_type": r.media_type,
-                "width": r.width,
-                "height": r.height,
-                "tier": r.tier,
-                "headline": r.headline,
-                "generator": r.generator,
-                "nudity": r.nudity,
-                "explicit": bool(r.explicit),
-                "bank_hits": int(r.hits or 0),
-                "error_code": r.error_code,
-                "category": r.category,
-                "reviewer": r.reviewer,
-                "rank": -int(r.rank or 0),
-            }
+        out: dict[int, tuple[Any, ...]] = {}
+        for (
+            id_,
+            name,
+            kind,
+            media_type,
+            width,
+            height,
+            tier,
+            headline,
+            generator,
+            nudity,
+            explicit,
+            error_code,
+            hits,
+            rank,
+            category,
+            reviewer,
+        ) in s.execute(stmt, {"ids": wanted}):
+            out[id_] = (
+                id_,
+                name,
+                kind,
+                media_type,
+                width,
+                height,
+                tier,
+                headline,
+                generator,
+                nudity,
+                bool(explicit),
+                int(hits or 0),
+                error_code,
+                category,
+                reviewer,
+                -int(rank or 0),
+            )
         return out
 
     def _cards(self, s: Session, ids: Sequence[int], roles: dict[int, str] | None = None) -> list[ItemCard]:
         """Cards for ``ids``, in that order."""
         got = self._card_rows(s, ids)
         roles = roles or {}
-        return [ItemCard(**got[i], role=roles.get(i)) for i in ids if i in got]
+        return [_card(got[i], roles.get(i)) for i in ids if i in got]
 
     def _ranks(self) -> Any:
         """``(item_id, rank)`` of every reviewable item: the indexed table, or computed (the
@@ -980,7 +998,7 @@ class CaseReview:
                     size=gi.size,
                     rank=-int(r.rank),
                     categorised=int(done.get(gi.id, 0)),
-                    members=[ItemCard(**cards[i], role=role) for i, role in tops[gi.id] if i in cards],
+                    members=[_card(cards[i], role) for i, role in tops[gi.id] if i in cards],
                 )
             )
         nxt = _cursor(rows[-1].rank, rows[-1].group_id) if more and rows else None
@@ -1528,6 +1546,12 @@ class CaseReview:
         return HashExport(
             body, media_type, f"hashes-{self.case_id}-{stamp}.{fmt}", len(records), sha, entry.seq
         )
+
+
+def _card(fields: tuple[Any, ...], role: str | None) -> ItemCard:
+    card = ItemCard(*fields)
+    card.role = role
+    return card
 
 
 def _identity(path: Path) -> tuple[int, int]:
