@@ -437,7 +437,12 @@ def test_the_report_includes_the_categorisations(case: Path, reviews: ReviewServ
 # --- several reviewers, a scan still running ---------------------------------------------------------------
 
 
-def test_two_reviewers_at_once_never_fork_the_log(case: Path, signer: Signer) -> None:
+def test_two_reviewers_at_once_never_fork_the_log(
+    case: Path, signer: Signer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from takeback.triage import review as review_module
+
+    monkeypatch.setattr(review_module, "HEADS_TTL_S", 0.0)  # see the other service's writes at once
     a, b = ReviewService(signer=signer), ReviewService(signer=signer)  # two processes' worth
     try:
         ra, rb = a.open(case), b.open(case)
@@ -473,8 +478,10 @@ def test_two_reviewers_at_once_never_fork_the_log(case: Path, signer: Signer) ->
 def test_review_while_the_scan_is_still_running(
     tmp_path: Path, signer: Signer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from takeback.triage import review as review_module
     from takeback.triage.stages import process
 
+    monkeypatch.setattr(review_module, "HEADS_TTL_S", 0.0)  # the next page sees the scan's commits
     monkeypatch.setattr(process, "COMMIT_EVERY_N", 2)
     monkeypatch.setattr(process, "CHUNK_FILES", 1)
     src = tmp_path / "src"

@@ -126,6 +126,9 @@ GROUP_KINDS = ("derivation", "near_duplicates", "folder")
 VERIFY_MIN_INTERVAL_S = 10.0
 VERIFY_MAX_AGE_S = 900.0
 REVIEW_VERIFY_MIN_INTERVAL_S = 2.0
+#: how long a read of the logs' heads serves the pages that ask (another process's change shows
+#: within this; this process's own changes at once)
+HEADS_TTL_S = 1.0
 CACHE_FOLDER = ".review-cache"
 THUMB_MEMORY_BYTES = 48 * 1024 * 1024
 _LIVE_HIT = and_(bank_match.c.allow_list.is_(False), bank_match.c.suppressed.is_(False))
@@ -558,6 +561,10 @@ class CaseReview:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="review-thumbs")
             self._verifier = _Verifier(self)
             self._refresh_lock = threading.Lock()
+            self._heads_cache: tuple[float, tuple[str | None, str | None]] | None = None
+            self._ranked_at: str | bool | None = False  # the scan head last ranked to (False: never)
+            self._counts_cache: tuple[str | None, dict[str, int]] | None = None
+            self._progress_cache: tuple[tuple[str | None, str | None], Progress] | None = None
             self.refresh()
             self._verifier.poke()
         except BaseException:
@@ -682,6 +689,8 @@ class CaseReview:
             except BaseException:
                 s.rollback()
                 raise
+            finally:
+                self._changed()
 
     def _log(self, s: Session) -> CustodyLog:
         return CustodyLog(SqlCustodyStore(s, self.log_id), self.signer)
@@ -711,8 +720,20 @@ class CaseReview:
         return self._verifier.wait(timeout)
 
     def heads(self) -> tuple[str | None, str | None]:
+        """The two logs' last entries (scan, review), read at most every ``HEADS_TTL_S`` (every page
+        asks; another process's change shows within that), at once after this process wrote."""
+        cached = self._heads_cache
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < HEADS_TTL_S:
+            return cached[1]
         with self._read() as s:
-            return self._heads(s)
+            value = self._heads(s)
+        self._heads_cache = (now, value)
+        return value
+
+    def _changed(self) -> None:
+        """This process wrote: what is cached by the logs' heads is out of date."""
+        self._heads_cache = None
 
     def _heads(self, s: Session) -> tuple[str | None, str | None]:
         def head(log: str) -> str | None:
@@ -733,6 +754,14 @@ class CaseReview:
         indexed read of the scan log's head."""
         if not self.ranked:
             return 0
+        scan_head = self.heads()[0]
+        if scan_head == self._ranked_at:
+            return 0
+        ranked = self._refresh()
+        self._ranked_at = scan_head
+        return ranked
+
+    def _refresh(self) -> int:
         with self._read() as s:
             head = self._scan_seq(s)
             done = (s.scalar(select(case_meta.c.value).where(case_meta.c.key == "review:ranked")) or {}).get(
@@ -1005,11 +1034,16 @@ class CaseReview:
         return Page(out, nxt)
 
     def counts(self) -> dict[str, int]:
-        """Groups per kind and reviewable items (for the grid's tabs)."""
+        """Groups per kind and reviewable items (for the grid's tabs); kept until the scan's log moves."""
+        key = self.heads()[0]
+        cached = self._counts_cache
+        if cached is not None and cached[0] == key:
+            return dict(cached[1])
         with self._read() as s:
             out = {k: int(n) for k, n in s.execute(select(grp.c.kind, func.count()).group_by(grp.c.kind))}
             ranks = self._ranks()
             out["items"] = int(s.scalar(select(func.count()).select_from(ranks)) or 0)
+        self._counts_cache = (key, dict(out))
         return out
 
     def item(self, item_id: int) -> ItemDetail:
@@ -1143,6 +1177,16 @@ class CaseReview:
         ]
 
     def progress(self) -> Progress:
+        """Categorised items per reviewer; kept until either log moves (a categorisation is an entry)."""
+        key = self.heads()
+        cached = self._progress_cache
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        found = self._progress()
+        self._progress_cache = (key, found)
+        return found
+
+    def _progress(self) -> Progress:
         with self._read() as s:
             ranks = self._ranks()
             total = int(s.scalar(select(func.count()).select_from(ranks)) or 0)

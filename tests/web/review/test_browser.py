@@ -87,8 +87,9 @@ def test_an_investigator_reviews_by_keyboard_in_chromium(
         assert page.locator("li.tile").count() > 0
         # one reveal, from the item page; an audit row appears
         page.goto(f"/review/{scan.id}?view=items&lang=en")
-        first = page.locator("li.tile").first
-        first.locator("form button").click()
+        page.locator("li.tile a.thumb").first.click()
+        page.wait_for_load_state()
+        page.click("#reveal")
         page.wait_for_load_state()
         assert page.locator("img.revealed").count() == 1
         assert [a.actor for a in _audit(staff_web, "review.revealed")] == ["staff:ivy"]

@@ -57,7 +57,7 @@ router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 ROLES = (StaffRole.INVESTIGATOR, StaffRole.SUPERVISOR)
 Reviewer = Annotated[Staff, Depends(staff_with(*ROLES))]
 #: a grid page: groups (each with its first members) or items
-GROUPS_PER_PAGE, MEMBERS_PER_GROUP, ITEMS_PER_PAGE = 16, 8, 60
+GROUPS_PER_PAGE, MEMBERS_PER_GROUP, ITEMS_PER_PAGE = 12, 6, 48
 T = TypeVar("T")
 _SERVICE_LOCK = threading.Lock()
 
@@ -97,7 +97,9 @@ def _number(value: str) -> int:
     return int(value)
 
 
-async def _open(request: Request, who: Staff, scan: str) -> Opened:
+async def _open(request: Request, who: Staff, scan: str, viewed: str | None = None, **details: Any) -> Opened:
+    """The folder, if ``who`` may open it (else 404 / 403). ``viewed``: the audit row of this view,
+    written in the same transaction as the access check (one commit a page, not two)."""
     scan_id = _number(scan)
 
     def look(s: Session) -> tuple[str, str, bool] | None:
@@ -105,6 +107,15 @@ async def _open(request: Request, who: Staff, scan: str) -> Opened:
         if folder is None:
             return None
         allowed = staff_service.can_open_scan(s, staff_id=who.id, role=who.role, scan_id=scan_id)
+        if allowed and viewed is not None:
+            record_audit(
+                s,
+                actor=who.actor,
+                action=viewed,
+                object_type="scan_folder",
+                object_id=scan_id,
+                details=details,
+            )
         return folder.path, folder.label, allowed
 
     found = await in_db(request, look)
@@ -197,12 +208,22 @@ def _categories(case: CaseReview, lang: str) -> list[dict[str, Any]]:
 
 
 def _tile(card: ItemCard, lang: str) -> dict[str, Any]:
-    """A tile's words: its flags and category in the page's language."""
+    """A tile's words in the page's language: its badges (role, flags, AI tier, nudity score) and
+    its category."""
+    badges = []
+    if card.role and card.role != "member":
+        badges.append(("role", translate(f"review.role.{card.role}", lang)))
+    badges.extend(("flag", translate(f"review.flag.{f}", lang)) for f in card.flags)
+    if card.tier:
+        badges.append(("tier", translate("review.tile.tier", lang, tier=card.tier)))
+    if card.nudity is not None:
+        badges.append(("", translate("review.tile.nudity", lang, score=f"{card.nudity:.2f}")))
     return {
         "card": card,
-        "flags": [translate(f"review.flag.{f}", lang) for f in card.flags],
+        "badges": badges,
+        "alt": translate("review.tile.alt", lang, name=card.name),
         "category": category_label(card.category, lang) if card.category else None,
-        "tier": card.tier,
+        "flags": [translate(f"review.flag.{f}", lang) for f in card.flags],
     }
 
 
@@ -234,12 +255,13 @@ async def review_home(request: Request, who: Reviewer) -> Response:
 @router.get("/review/{scan}")
 async def grid(request: Request, who: Reviewer, scan: str) -> Response:
     lang = page_lang(request)
-    opened = await _open(request, who, scan)
-    case = opened.case
     q = request.query_params
     kind = q.get("kind") if q.get("kind") in GROUP_KINDS else None
     only = "uncategorised" if q.get("only") == "uncategorised" else None
     after = q.get("after") or None
+    asked_view = q.get("view") if q.get("view") in ("groups", "items") else None
+    opened = await _open(request, who, scan, "review.opened", view=asked_view, kind=kind, page=after)
+    case = opened.case
 
     def pages(view: str, cursor: str | None) -> tuple[list[Any], list[ItemCard], str | None]:
         if view == "groups":
@@ -271,7 +293,6 @@ async def grid(request: Request, who: Reviewer, scan: str) -> Response:
         }
 
     data = await off_loop(work)
-    await _audit(request, who, "review.opened", opened.scan_id, view=data["view"], kind=kind, page=after)
     return render(
         request,
         "review_grid.html",
@@ -476,11 +497,9 @@ def _when(text: str) -> str:
 
 @router.get("/review/{scan}/items/{item}")
 async def item_page(request: Request, who: Reviewer, scan: str, item: str) -> Response:
-    opened = await _open(request, who, scan)
     item_id = _number(item)
-    response = await _item_page(request, who, opened, item_id, page_lang(request))
-    await _audit(request, who, "review.item_viewed", opened.scan_id, item=item_id)
-    return response
+    opened = await _open(request, who, scan, "review.item_viewed", item=item_id)
+    return await _item_page(request, who, opened, item_id, page_lang(request))
 
 
 @router.post("/review/{scan}/items/{item}/reveal")
@@ -620,11 +639,9 @@ async def _group_page(
 
 @router.get("/review/{scan}/groups/{group}")
 async def group_page(request: Request, who: Reviewer, scan: str, group: str) -> Response:
-    opened = await _open(request, who, scan)
     group_id = _number(group)
-    response = await _group_page(request, who, opened, group_id, page_lang(request))
-    await _audit(request, who, "review.group_viewed", opened.scan_id, group=group_id)
-    return response
+    opened = await _open(request, who, scan, "review.group_viewed", group=group_id)
+    return await _group_page(request, who, opened, group_id, page_lang(request))
 
 
 @router.post("/review/{scan}/groups/{group}/notes")
