@@ -12,8 +12,8 @@ Timed, server-side, in this process:
 
 - open: the first open of the folder (creates the review tables, ranks every item), then a fresh
   process's open (tables there);
-- paging: every page of groups (24 a page, 12 members each, what the grid's first view shows),
-  every page of items (60 a page), and every page of the largest group's members;
+- paging: every page of groups (12 a page with their first 6 members: the grid's first view),
+  every page of items (48 a page), and every page of the largest group's members;
 - the same pages over the *baseline*: the order computed by the query for each page (no order
   table, no index: what a folder on read-only media gets);
 - the background verification (the same check as ``case verify``).
@@ -61,6 +61,8 @@ from takeback.triage.pipeline import batch_digest, items_digest, record_hash  # 
 from takeback.triage.review import CaseReview, ReviewService  # noqa: E402
 
 FOLDER_SIZE = 50
+#: a page as the grid shows it (web.review.routes): groups with their first members, or items
+GROUPS, MEMBERS, ITEMS = 12, 6, 48
 
 
 def _jpeg(rng: np.random.Generator, w: int = 64, h: int = 48) -> bytes:
@@ -276,9 +278,9 @@ def page_through(r: CaseReview, what: str, **kw: Any) -> dict[str, float]:
     while True:
         t = time.perf_counter()
         page = (
-            r.groups_page(after=after, limit=24, members=12, **kw)
+            r.groups_page(after=after, limit=GROUPS, members=MEMBERS, **kw)
             if what == "groups"
-            else r.items_page(after=after, limit=60, **kw)
+            else r.items_page(after=after, limit=ITEMS, **kw)
         )
         times.append(time.perf_counter() - t)
         after = page.next
@@ -302,7 +304,7 @@ def measure(folder: Path, signer: Signer) -> dict[str, Any]:
     r = svc.open(folder)
     out["open_s"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
-    r.groups_page(limit=24, members=12)
+    r.groups_page(limit=GROUPS, members=MEMBERS)
     out["first_page_while_verifying_ms"] = round((time.perf_counter() - t) * 1000, 1)
     r.wait_verified(600)
     largest = max(r.groups_page(kind="folder", limit=1).entries, key=lambda g: g.size)

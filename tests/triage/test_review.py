@@ -32,11 +32,13 @@ from takeback.triage.review import (
     ReviewService,
 )
 from takeback.triage.service import verify_case_dir
+from tests.banks.helpers import cli
 from tests.triage import scenes
 from tests.triage.conftest import rows
 from tests.triage.review_case import make_sources, scan_case
 
 ACTOR = "staff:mei"
+__all__ = ["cli"]  # the CLI runner fixture
 
 
 @pytest.fixture(scope="module")
@@ -567,3 +569,20 @@ def test_a_folder_that_cannot_be_written_is_shown_not_reviewed(
         assert r.wait_verified(60).status == "verified"
     assert _digest(case) == before
     assert not (case / ".review-cache").exists()
+
+
+def test_case_verify_on_the_command_line_checks_the_review_log(
+    case: Path, reviews: ReviewService, cli: Any
+) -> None:
+    r = reviews.open(case)
+    ids = [c.id for c in _all_items(r)]
+    r.categorise(ids[:4], "victim_unknown", actor=ACTOR)
+    out = cli("case", "verify", str(case))
+    assert out.exit_code == 0 and "Verified" in out.stdout and "2 review-log entries" in out.stdout, (
+        out.stdout
+    )
+    _sql(case, f"UPDATE review SET reviewer = 'staff:someone-else' WHERE item_id = {ids[2]}")
+    out = cli("case", "verify", str(case))
+    assert (
+        out.exit_code == 1 and "BROKEN at review entry 2" in out.stdout and "review_row_altered" in out.stdout
+    )
