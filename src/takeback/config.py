@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     #: exchange APIs that may be configured (HMA's installed exchange types; comma-separated, from
     #: ``takeback.exchanges.apis``). Exchanges are configured, not yet fetched (the federation issue).
     exchange_apis: str = "sample"
+    #: the review grid's categories (comma-separated keys, in number-key order 1-9); empty: the
+    #: default five (triage.review.DEFAULT_CATEGORIES). Kept per case folder; a change is logged.
+    review_categories: str = ""
     #: who is recorded as acting (custody, audit, bank entries) when a command gets no ``--by``: a role
     #: or a pseudonym. Empty means each surface's role label (see ``acting``), never the OS account.
     actor: str = ""

@@ -764,32 +764,34 @@ def _import_from_case(
     name: str, folder: Path, group: int | None, *, all_items: bool, include_low_quality: bool
 ) -> None:
     from takeback.evidence.signing import Signer
-    from takeback.triage.service import bank_entries_from_case, record_bank_import
+    from takeback.triage.casedb import CaseDB
+    from takeback.triage.service import NothingToImportError, import_into_bank, record_bank_import
 
     with handled():
-        case_id, sel = bank_entries_from_case(
-            folder, group=group, all_items=all_items, include_low_quality=include_low_quality
-        )
-        what = f"group {group} of case {case_id}" if group is not None else f"case {case_id}"
-        if not sel.entries:
-            if not sel.considered:
-                fail(f"{what.capitalize()} has no images or videos to import.")
-            _print_left_out(sel.left_out)
-            fail(
-                f"Nothing imported: none of the {sel.considered:,} images and videos of {what} was flagged "
-                "by the scan. To import them anyway, add --all-items."
-            )
         db = open_store()
         try:
-            db.run(lambda s: banks.get_bank(s, name=name))
-            report = db.run(
-                lambda s: banks.import_contents(
-                    s, bank_name=name, entries=sel.entries, actor=actor(), source=f"scan case {case_id}"
+            case = CaseDB.open_read_only(folder)
+            try:
+                done = import_into_bank(
+                    db,
+                    case,
+                    bank=name,
+                    group=group,
+                    actor=actor(),
+                    all_items=all_items,
+                    include_low_quality=include_low_quality,
                 )
-            )
-            update_match_index(db, report.added)
+            except NothingToImportError as exc:
+                if exc.code != "no_images":
+                    _print_left_out(exc.selection.left_out)
+                fail(exc.message)
+            finally:
+                case.close()
+            update_match_index(db, done.report.added)
         finally:
             db.dispose()
+        report, sel = done.report, done.selection
+        what = f"group {group} of case {done.case_id}" if group is not None else f"case {done.case_id}"
         record_bank_import(
             folder,
             bank=name,

@@ -376,14 +376,15 @@ def case_verify(
     for k in v.keys:
         out.print(f"  signed by key {shown(k.key_id)}  (fingerprint {shown(k.fingerprint)})")
     out.print(f"  {v.entries:,} custody entries, {v.items:,} items, {v.checked_files:,} files hashed")
+    if v.review_entries is not None:
+        out.print(f"  {v.review_entries:,} review-log entries (categorisations, notes, reveals)")
     for w in v.warnings:
         out.print(f"  [yellow]note:[/] {shown(w)}")
     first = v.first
     if first is None:
         out.print("[green]Verified:[/] the chain, every signature and every recorded hash match.")
         raise typer.Exit(EXIT_OK)
-    where = f"entry {first.seq}" if first.seq is not None else "the case database"
-    out.print(f"[bold red]BROKEN[/] at {where}: {shown(first.message)} [dim]({first.code})[/]")
+    out.print(f"[bold red]BROKEN[/] at {first.where}: {shown(first.message)} [dim]({first.code})[/]")
     for p in v.problems:
         if p is not first:
             out.print(f"  also: {shown(p.message)} [dim]({p.code})[/]")

@@ -9,6 +9,11 @@ The schema is created by :func:`takeback.triage.casedb.CaseDB.open` and versione
 ``SCHEMA_VERSION`` in ``case_meta`` (a case folder is written by one takeback version at a time; a
 newer schema is refused rather than guessed at). Alembic migrates the installation's database,
 which outlives versions; a case folder is closed when its scan ends.
+
+Schema 2 adds the review grid's tables (:data:`REVIEW_METADATA`) and indexes, and a second custody
+log (``review:<case id>``). The change is additive: a schema-1 folder is raised to 2 when it is
+first opened for review (tables and indexes created, no scan row touched), so a takeback that knows
+only schema 1 refuses it rather than verifying it without its review log.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: JSON that stores Python ``None`` as SQL NULL (so "has warnings" is ``IS NOT NULL``).
 _JSON = JSON(none_as_null=True)
@@ -291,8 +296,10 @@ RECORD_COLUMNS: tuple[str, ...] = (*LISTING_COLUMNS, *(c for c in RESULT_COLUMNS
 def record_of(row: Any) -> dict[str, Any]:
     """An item row as the JSON object its record hash covers (bytes as hex)."""
     out: dict[str, Any] = {}
+    # a result row's values by name in one pass (a getattr per column was most of case verify)
+    values = dict(zip(row._fields, row, strict=True)) if hasattr(row, "_fields") else None
     for name in RECORD_COLUMNS:
-        value = getattr(row, name)
+        value = values[name] if values is not None else getattr(row, name)
         if isinstance(value, bytes | bytearray | memoryview):
             value = bytes(value).hex()
         out[name] = value
@@ -348,3 +355,80 @@ class ScanSettings:
     def differences(self, other: ScanSettings) -> list[str]:
         a, b = self.to_json(), other.to_json()
         return sorted(k for k in a if a[k] != b.get(k))
+
+
+# --- the review grid (schema 2; created by triage.review when a case is first opened for review) ---
+
+REVIEW_METADATA = MetaData()
+
+#: An item's current category: the last review-log entry that set it (``seq``) and who set it.
+review = Table(
+    "review",
+    REVIEW_METADATA,
+    Column("item_id", Integer, primary_key=True),
+    Column("category", String(40), nullable=False),
+    Column("reviewer", String(200), nullable=False),
+    Column("at", String(40), nullable=False),
+    Column("seq", Integer, nullable=False),
+)
+Index("ix_review_reviewer", review.c.reviewer)
+Index("ix_review_category", review.c.category)
+
+#: Notes on an item or a group (append-only; the review log holds each note's SHA-256, not its text).
+review_note = Table(
+    "review_note",
+    REVIEW_METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("target", String(8), nullable=False),  # item | group
+    Column("target_id", Integer, nullable=False),
+    Column("author", String(200), nullable=False),
+    Column("at", String(40), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("seq", Integer, nullable=False),
+)
+Index("ix_review_note_target", review_note.c.target, review_note.c.target_id, review_note.c.id)
+
+#: Each time one item was shown unblurred, to whom (append-only).
+review_reveal = Table(
+    "review_reveal",
+    REVIEW_METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("item_id", Integer, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("at", String(40), nullable=False),
+    Column("seq", Integer, nullable=False),
+)
+Index("ix_review_reveal_item", review_reveal.c.item_id)
+
+#: Review order, derived from the sealed records (never evidence; rebuilt from them at will): an
+#: item's priority (bank hit, AI provenance tier, nudity) and each group's (its strongest member).
+#: ``sort_key`` is minus the priority, so one ascending index on (sort_key, id) is the review order
+#: and a page's cursor is a row-value seek into it.
+review_rank = Table(
+    "review_rank",
+    REVIEW_METADATA,
+    Column("item_id", Integer, primary_key=True),
+    Column("sort_key", Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+Index("ix_review_rank_order", review_rank.c.sort_key, review_rank.c.item_id)
+
+review_group_rank = Table(
+    "review_group_rank",
+    REVIEW_METADATA,
+    Column("group_id", Integer, primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("sort_key", Integer, nullable=False),
+    Column("size", Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+Index("ix_review_group_order", review_group_rank.c.sort_key, review_group_rank.c.group_id)
+Index(
+    "ix_review_group_kind_order",
+    review_group_rank.c.kind,
+    review_group_rank.c.sort_key,
+    review_group_rank.c.group_id,
+)
+
+#: Indexes on the scan's own tables that review reads need, created with the review tables.
+REVIEW_SCAN_INDEXES: tuple[str, ...] = ("CREATE INDEX IF NOT EXISTS ix_item_sealed_seq ON item (sealed_seq)",)

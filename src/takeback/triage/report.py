@@ -23,14 +23,26 @@ from sqlalchemy import func, select
 from takeback import __version__
 from takeback.evidence.custody import CustodyEntry, SqlCustodyStore
 from takeback.evidence.signing import PublicKey
-from takeback.i18n import series, text_for, translate
+from takeback.i18n import has, series, text_for, translate
 from takeback.media import Limits, MediaError, decode_image
 from takeback.reports import Bullets, Document, Heading, Image, KeyValues, Notice, Paragraph, Table
 from takeback.signals.pdq import LOW_QUALITY
+from takeback.triage import reviewlog
 from takeback.triage.archives import ArchiveLimits
 from takeback.triage.casedb import CaseDB
 from takeback.triage.content import ContentAccess
-from takeback.triage.models import DONE, KNOWN, ScanSettings, bank_match, grp, grp_member, item, link, source
+from takeback.triage.models import (
+    DONE,
+    KNOWN,
+    ScanSettings,
+    bank_match,
+    grp,
+    grp_member,
+    item,
+    link,
+    review,
+    source,
+)
 
 THUMB = 112
 SHEET_COLUMNS = 6
@@ -171,6 +183,7 @@ def build_document(
         for name in settings.grouping:
             meta = case.get_meta(s, f"grouping:{name}") or {}
             notes.extend(meta.get("notes") or [])
+        reviewed = _review_summary(s, case)
     at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     doc = Document(
         title=t("title", lang),
@@ -239,6 +252,8 @@ def build_document(
         doc.add(Paragraph(t("no_matches", lang), "muted"))
     access = content or ContentAccess(case, ArchiveLimits(in_memory_bytes=settings.max_file_bytes))
     _groups_section(doc, case, groups, settings, access, lang=lang, reveal=reveal)
+    if reviewed is not None:
+        _review_section(doc, reviewed, lang)
     doc.add(Heading(t("error_table", lang)))
     if errors:
         rows = []
@@ -300,6 +315,69 @@ def _clip_cells(doc: Document) -> Document:
         for b in doc.blocks
     ]
     return doc
+
+
+def _review_summary(s: Any, case: CaseDB) -> dict[str, Any] | None:
+    """Categorisations as the review table holds them, and the review log's size and head (None:
+    the case was never opened for review)."""
+    if not reviewlog.has_review(s):
+        return None
+    entries = list(SqlCustodyStore(s, reviewlog.log_id(case.case_id)).entries())
+    meta = case.get_meta(s, "review") or {}
+    by_reviewer = s.execute(
+        select(review.c.reviewer, func.count()).group_by(review.c.reviewer).order_by(review.c.reviewer)
+    ).all()
+    return {
+        "log": reviewlog.log_id(case.case_id),
+        "entries": len(entries),
+        "head": entries[-1].hash if entries else None,
+        "categories": list(meta.get("categories") or []),
+        "counts": reviewlog.counts_by_category(s),
+        "reviewers": [(str(a), int(n)) for a, n in by_reviewer],
+        "reveals": sum(1 for e in entries if e.action == reviewlog.REVEALED),
+        "notes": sum(1 for e in entries if e.action == reviewlog.NOTE_ADDED),
+    }
+
+
+def category_label(key: str, lang: str) -> str:
+    """A category's name for a person: the catalogue's for the default ones, else the key itself
+    (an installation's own categories are named in its configuration)."""
+    return translate(f"review.category.{key}", lang) if has(f"review.category.{key}") else key
+
+
+def _review_section(doc: Document, r: dict[str, Any], lang: str) -> None:
+    doc.add(
+        Heading(t("review", lang)),
+        Paragraph(t("review_intro", lang, log=r["log"], entries=r["entries"]), "muted"),
+    )
+    counts: dict[str, int] = r["counts"]
+    if not counts:
+        doc.add(Paragraph(t("review_none", lang), "muted"))
+    else:
+        order = [k for k in r["categories"] if k in counts] + sorted(
+            k for k in counts if k not in r["categories"]
+        )
+        doc.add(
+            Table(
+                t("review_cols", lang).split("|"),
+                [[category_label(k, lang), f"{counts[k]:,}"] for k in order],
+                widths=[4, 1],
+            ),
+            Table(
+                t("reviewer_cols", lang).split("|"),
+                [[who, f"{n:,}"] for who, n in r["reviewers"]],
+                widths=[4, 1],
+            ),
+        )
+    doc.add(
+        KeyValues(
+            [
+                (t("review_notes", lang), f"{r['notes']:,}"),
+                (t("review_reveals", lang), f"{r['reveals']:,}"),
+                *([(t("review_head", lang), r["head"])] if r["head"] else []),
+            ]
+        )
+    )
 
 
 def _counts(s: Any) -> dict[str, int]:

@@ -8,13 +8,14 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from takeback.evidence.custody import CustodyEntry, SqlCustodyStore, verify_entries
 from takeback.evidence.signing import PublicKey, Signer
 from takeback.reports import render_html, render_pdf
+from takeback.triage import reviewlog
 from takeback.triage.archives import ArchiveLimits
 from takeback.triage.casedb import CaseDB, disk_full_error, is_disk_full
 from takeback.triage.content import ContentAccess
@@ -24,6 +25,10 @@ from takeback.triage.grouping import group_digest, log_mismatches
 from takeback.triage.models import ScanSettings, grp, item, source
 from takeback.triage.pipeline import RunOptions, Scanner, ScanSummary, batch_digest, items_digest, record_hash
 from takeback.triage.report import build_document
+
+if TYPE_CHECKING:
+    from takeback.banks.service import ImportReport
+    from takeback.store import Database
 
 REPORT_HTML = "report.html"
 REPORT_PDF = "report.pdf"
@@ -135,6 +140,14 @@ class Problem:
     seq: int | None  # the custody entry concerned (None: not tied to one)
     code: str
     message: str
+    log: str = "scan"  # "scan" (the scan's log) or "review" (the review log, ``triage.reviewlog``)
+
+    @property
+    def where(self) -> str:
+        """Where it broke, for a person: "entry 12", "review entry 3", "the case database"."""
+        if self.seq is None:
+            return "the case database"
+        return f"entry {self.seq}" if self.log == "scan" else f"review entry {self.seq}"
 
 
 @dataclass
@@ -147,6 +160,11 @@ class Verification:
     checked_files: int = 0
     problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: the scan log's last entry (what a cached result is keyed by)
+    head: str | None = None
+    #: the review log (None: the case was never opened for review)
+    review_entries: int | None = None
+    review_head: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -154,10 +172,11 @@ class Verification:
 
     @property
     def first(self) -> Problem | None:
-        """The first broken entry, in log order (problems not tied to an entry come last)."""
+        """The first broken entry, in log order (the scan's log first, then the review log; problems
+        not tied to an entry come last)."""
         if not self.problems:
             return None
-        return min(self.problems, key=lambda p: (p.seq is None, p.seq or 0))
+        return min(self.problems, key=lambda p: (p.seq is None, p.log != "scan", p.seq or 0))
 
 
 def verify_case_dir(
@@ -165,33 +184,55 @@ def verify_case_dir(
 ) -> Verification:
     """Check the custody chain and signatures, then every hash the log records: each sealed batch of
     item records, the last completion's digest, each grouping step's digest, report and export files;
-    with ``sources``, the source archives and every source file again."""
+    with ``sources``, the source archives and every source file again. Then the review log and the
+    review tables against it (``triage.reviewlog``), when the case has been reviewed."""
     case = CaseDB.open_read_only(folder)
     try:
-        with case.session() as s:
+        return verify_case(case, sources=sources, trusted_keys=trusted_keys)
+    finally:
+        case.close()
+
+
+def verify_case(
+    case: CaseDB,
+    *,
+    sources: bool = False,
+    trusted_keys: Iterable[PublicKey] | None = None,
+    scan: bool = True,
+    review: bool = True,
+) -> Verification:
+    """:func:`verify_case_dir` on a case already open (the review grid verifies the case it holds;
+    its engine begins real transactions, so a scan committing meanwhile is seen whole or not at all).
+    ``scan``/``review``: check only one of the two logs (the review grid re-checks the cheap review
+    log after each change and the scan's only when it grew)."""
+    keys = None if trusted_keys is None else list(trusted_keys)
+    with case.session() as s:
+        n_items = int(s.scalar(select(func.count()).select_from(item)) or 0)
+        v = Verification(folder=case.folder, case_id=case.case_id, entries=0, keys=[], items=n_items)
+        if scan:
             entries = list(SqlCustodyStore(s, case.log_id).entries())
-            report = verify_entries(entries, log=case.log_id, trusted_keys=trusted_keys)
-            n_items = int(s.execute(select(item.c.id)).all().__len__())
-            v = Verification(
-                folder=case.folder,
-                case_id=case.case_id,
-                entries=report.count,
-                keys=report.keys,
-                items=n_items,
-            )
+            report = verify_entries(entries, log=case.log_id, trusted_keys=keys)
+            v.entries, v.keys = report.count, report.keys
+            v.head = entries[-1].hash if entries else None
             if not report.ok:
                 assert report.failure is not None
                 v.problems.append(Problem(report.failure.seq, report.failure.code, report.failure.message))
-                return v
-            _check_items(s, entries, v)
-            _check_completion(s, entries, v)
-            _check_groups(s, entries, v)
-            _check_files(case.folder, entries, v)
-            if sources:
-                _check_sources(s, entries, v)
-        return v
-    finally:
-        case.close()
+            else:
+                _check_items(s, entries, v)
+                _check_completion(s, entries, v)
+                _check_groups(s, entries, v)
+                _check_files(case.folder, entries, v)
+                if sources:
+                    _check_sources(s, entries, v)
+        reviewed = reviewlog.check(s, case.case_id, trusted_keys=keys) if review else None
+        if reviewed is not None:
+            v.review_entries = reviewed.entries
+            v.review_head = reviewed.head
+            for k in reviewed.keys:
+                if all(k.raw != seen.raw for seen in v.keys):
+                    v.keys.append(k)
+            v.problems.extend(Problem(p.seq, p.code, p.message, log="review") for p in reviewed.problems)
+    return v
 
 
 def _check_items(s: Any, entries: list[CustodyEntry], v: Verification) -> None:
@@ -356,22 +397,104 @@ def bank_entries_from_case(
 ) -> tuple[str, BankSelection]:
     """(case id, selection) of a case's (or one group's) flagged images and videos, fingerprints
     only; see ``exports.bank_entries`` for what is left out by default and why."""
-    from takeback.triage.exports import bank_entries
-
     case = CaseDB.open_read_only(folder)
     try:
-        if group is not None:
-            with case.session() as s:
-                if s.execute(select(grp.c.id).where(grp.c.id == group)).first() is None:
-                    raise TriageError(
-                        f"The case at {folder} has no group {group}; see its report or items.csv.",
-                        code="no_such_group",
-                    )
-        return case.case_id, bank_entries(
+        return case.case_id, select_for_bank(
             case, group=group, all_items=all_items, include_low_quality=include_low_quality
         )
     finally:
         case.close()
+
+
+def select_for_bank(
+    case: CaseDB, *, group: int | None, all_items: bool = False, include_low_quality: bool = False
+) -> BankSelection:
+    """What a bank import of ``case`` (or of one of its groups) takes, with the safe defaults."""
+    from takeback.triage.exports import bank_entries
+
+    if group is not None:
+        with case.session() as s:
+            if s.execute(select(grp.c.id).where(grp.c.id == group)).first() is None:
+                raise TriageError(
+                    f"The case at {case.folder} has no group {group}; see its report or items.csv.",
+                    code="no_such_group",
+                )
+    return bank_entries(case, group=group, all_items=all_items, include_low_quality=include_low_quality)
+
+
+class NothingToImportError(TriageError):
+    """A case (or group) import that would add nothing; ``selection`` says what was left out."""
+
+    code = "nothing_to_import"
+
+    def __init__(self, message: str, *, code: str, selection: BankSelection) -> None:
+        super().__init__(message, code=code)
+        self.selection = selection
+
+
+@dataclass(frozen=True)
+class CaseBankImport:
+    """One import of a case's (or a group's) fingerprints into a bank: what went in, what did not."""
+
+    case_id: str
+    bank: str
+    group: int | None
+    selection: BankSelection
+    report: ImportReport
+
+    def custody_details(self) -> dict[str, Any]:
+        """The ``bank.imported`` custody entry's details (ids and counts only)."""
+        return {
+            "bank": self.bank,
+            "group": self.group,
+            "entries": self.report.rows,
+            "added": self.report.added,
+            "duplicates": self.report.duplicates,
+            "left_out": dict(sorted(self.selection.left_out.items())),
+            "pdq_left_out": self.selection.pdq_left_out,
+        }
+
+
+def import_into_bank(
+    db: Database,
+    case: CaseDB,
+    *,
+    bank: str,
+    group: int | None,
+    actor: str,
+    all_items: bool = False,
+    include_low_quality: bool = False,
+) -> CaseBankImport:
+    """``takeback bank import --from-case`` and the review grid's "add this group to a bank": the
+    flagged images and videos of a case or group (``exports.bank_entries``' safe defaults) into one
+    transaction of the bank. The caller logs it in the case's custody (the scan's log from the CLI,
+    the review log from the grid) and refreshes its match index."""
+    from takeback.banks import service as banks
+
+    selection = select_for_bank(
+        case, group=group, all_items=all_items, include_low_quality=include_low_quality
+    )
+    what = f"group {group} of case {case.case_id}" if group is not None else f"case {case.case_id}"
+    if not selection.entries:
+        if not selection.considered:
+            raise NothingToImportError(
+                f"{what.capitalize()} has no images or videos to import.",
+                code="no_images",
+                selection=selection,
+            )
+        raise NothingToImportError(
+            f"Nothing imported: none of the {selection.considered:,} images and videos of {what} was flagged "
+            "by the scan. To import them anyway, add --all-items.",
+            code="nothing_flagged",
+            selection=selection,
+        )
+    db.run(lambda s: banks.get_bank(s, name=bank))
+    report = db.run(
+        lambda s: banks.import_contents(
+            s, bank_name=bank, entries=selection.entries, actor=actor, source=f"scan case {case.case_id}"
+        )
+    )
+    return CaseBankImport(case_id=case.case_id, bank=bank, group=group, selection=selection, report=report)
 
 
 def record_bank_import(
@@ -387,7 +510,8 @@ def record_bank_import(
     left_out: dict[str, int] | None = None,
     pdq_left_out: int = 0,
 ) -> None:
-    """Log a bank import in the case's custody: how many went in and what was left out (and why)."""
+    """Log a bank import in the scan's custody log (takes the folder's lock: the CLI's import, never
+    while a scan runs; the review grid logs its imports in the review log instead)."""
     case = CaseDB.open(folder, create=False)
     try:
         with case.session() as s:
@@ -411,12 +535,17 @@ def record_bank_import(
 __all__ = [
     "REPORT_HTML",
     "REPORT_PDF",
+    "CaseBankImport",
+    "NothingToImportError",
     "Problem",
     "Verification",
     "bank_entries_from_case",
+    "import_into_bank",
     "record_bank_import",
     "scan",
+    "select_for_bank",
     "stored_settings",
+    "verify_case",
     "verify_case_dir",
     "write_outputs",
 ]

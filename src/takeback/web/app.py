@@ -119,9 +119,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.mount("/assets", StaticFiles(directory=Path(portal.__file__).parent / "static"), name="portal-assets")
     app.include_router(portal.router)
-    from takeback.web import console
+    from takeback.web import console, review
 
     console.install(app)  # /console and /review: the staff pages (after the error handlers above)
+    app.include_router(review.router)
     return app
 
 

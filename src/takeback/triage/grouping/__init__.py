@@ -51,12 +51,22 @@ def available_steps() -> dict[str, type[Any]]:
 def group_digest(s: Any, step: str) -> str:
     """A hash over everything one step stored (groups, members, links), in a stable order."""
     h = hashlib.sha256()
-    for g in s.execute(select(grp).where(grp.c.step == step).order_by(grp.c.id)):
+    groups = s.execute(select(grp).where(grp.c.step == step).order_by(grp.c.id)).all()
+    # every member of the step in one ordered read (a query per group cost seconds at 20,000 items)
+    members = iter(
+        s.execute(
+            select(grp_member)
+            .join(grp, grp.c.id == grp_member.c.group_id)
+            .where(grp.c.step == step)
+            .order_by(grp_member.c.group_id, grp_member.c.item_id)
+        )
+    )
+    m = next(members, None)
+    for g in groups:
         h.update(canonical_json([g.id, g.kind, g.label, g.key, g.size, g.details]) + b"\n")
-        for m in s.execute(
-            select(grp_member).where(grp_member.c.group_id == g.id).order_by(grp_member.c.item_id)
-        ):
+        while m is not None and m.group_id == g.id:
             h.update(canonical_json([m.item_id, m.role, m.details]) + b"\n")
+            m = next(members, None)
     for lk in s.execute(select(link).where(link.c.step == step).order_by(link.c.id)):
         h.update(
             canonical_json(
