@@ -27,6 +27,7 @@ import argparse
 import hashlib
 import io
 import json
+import math
 import os
 import platform
 import statistics
@@ -267,7 +268,7 @@ def _stats(times: list[float]) -> dict[str, float]:
     return {
         "pages": len(ms),
         "mean_ms": round(statistics.fmean(ms), 2),
-        "p95_ms": round(ms[max(0, int(0.95 * len(ms)) - 1)], 2),
+        "p95_ms": round(ms[min(len(ms) - 1, math.ceil(0.95 * len(ms)) - 1)], 2),
         "max_ms": round(ms[-1], 2),
     }
 

@@ -574,7 +574,11 @@ class CaseReview:
     # --- opening ------------------------------------------------------------------------------
 
     def same_file(self) -> bool:
-        return _identity(self.folder / DB_NAME) == self._stat
+        """Whether the folder's case.db is still the file opened (not moved, deleted or replaced)."""
+        try:
+            return _identity(self.folder / DB_NAME) == self._stat
+        except OSError:
+            return False
 
     def close(self) -> None:
         self._verifier.stop()

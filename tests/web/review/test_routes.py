@@ -234,3 +234,21 @@ def test_a_folder_failing_verification_shows_the_banner_naming_the_entry(
         assert f"掃描紀錄第 {target[1]} 項" in zh
         r = _categorise(client, scan, csrf_of(page.text), _item_ids(page.text)[:1], "not_relevant")
         assert r.status_code == 409 and "read-only" in r.json()["message"]
+
+
+def test_a_folder_moved_away_while_its_page_is_open(
+    staff_web: Service, scanned: Path, tmp_path: Path
+) -> None:
+    with clock.frozen(T0):
+        scan = register(staff_web, copy_of(scanned, tmp_path / "case"), "moved")
+        client = login(staff_web, investigator(staff_web, "ray", scan))
+        grid = client.get(f"/review/{scan.id}?view=items")
+        assert grid.status_code == 200
+        status = client.get(f"/review/{scan.id}/status").json()
+        assert status["items"] == 11 and status["verification"] in ("verifying", "verified")
+        scan.folder.rename(tmp_path / "elsewhere")
+        gone = client.get(f"/review/{scan.id}?view=items")
+        assert gone.status_code == 409 and "not a scan case folder" in gone.text
+        assert client.get(f"/review/{scan.id}/status").status_code == 409
+        r = _categorise(client, scan, csrf_of(grid.text), _item_ids(grid.text)[:1], "not_relevant")
+        assert r.status_code == 409
