@@ -3,21 +3,25 @@
 // Everything slow happens here, off the page's thread: reading the file, MD5 and SHA-256, decoding
 // and PDQ. The file's bytes never leave this worker; only hashes, sizes and messages are posted back.
 //
-// Messages in:  { id, op: 'file', file, maxPixels, maxImageBytes, streamAbove, dihedral }
-//               { id, op: 'stream', file, port? }   read + SHA-256 (+ MD5 when there is no port)
+// Messages in:  { id, op: 'file', file, maxPixels, maxImageBytes, streamAbove, dihedral, sha256Engine }
+//               { id, op: 'stream', file, port?, sha256Engine }   read + SHA-256 (+ MD5 when there is no port)
 //               { id, op: 'follow', port }          MD5 of the chunks the 'stream' worker sends
 //               { id, op: 'vpdq-frame', frame }     PDQ of one video frame (a transferred VideoFrame)
 // Messages out: { id, type: 'progress', stage, done, total }
 //               { id, type: 'result', result }   (op 'file': a result, or { stream: true, result })
-//               { id, type: 'digest', digests: { sha256?, md5? } }
+//               { id, type: 'digest', digests: { sha256?, md5?, sha256_engine? } }
 //               { id, type: 'frame', hash, quality }
 //
 // A large file is streamed by two workers joined by a MessageChannel: one reads each chunk once,
 // hashes SHA-256 and hands the chunk over (transferred, not copied) to the other, which hashes MD5
 // while the first reads and hashes the next. At most a few chunks are in flight, so memory is flat.
+//
+// SHA-256's rounds run in WebAssembly (./sha256-wasm.js) where the browser allows it, else in
+// JavaScript (`sha256Engine: 'js'` in a message asks for the JavaScript rounds, for tests and benchmarks).
 
 import { Md5 } from './md5.js';
 import { Sha256 } from './sha256.js';
+import { loadWasmBlocks } from './sha256-wasm.js';
 import { PdqAccumulator, pdqFromRgba } from './pdq.js';
 import { HEAD_BYTES, sniff } from './sniff.js';
 import { problem } from './messages.js';
@@ -27,17 +31,32 @@ const STRIP_BYTES = 8 * 1024 * 1024; // RGBA read back from the canvas per strip
 
 // Compile the hot code now, before the first file arrives: V8 optimises a function only after it
 // has run a while, and the first 12-MP photo would otherwise pay ~0.3 s for that.
-{
-  const warm = new Uint8Array(256 * 1024);
-  new Sha256().update(warm).hex();
-  new Md5().update(warm).hex();
-  pdqFromRgba(warm, 256, 256);
+const warm = new Uint8Array(256 * 1024);
+new Sha256().update(warm).hex();
+new Md5().update(warm).hex();
+pdqFromRgba(warm, 256, 256);
+
+// The WebAssembly block function, or null (no WebAssembly, or the page's CSP forbids compiling it).
+let wasmBlockFn = null;
+const wasmReady = loadWasmBlocks().then((fn) => {
+  if (fn) new Sha256(fn).update(warm).hex(); // to the optimising tier, as above
+  wasmBlockFn = fn;
+});
+
+/** A SHA-256 hasher: WebAssembly rounds unless unavailable or `engine` is 'js'. */
+function newSha256(engine) {
+  return engine !== 'js' && wasmBlockFn ? new Sha256(wasmBlockFn) : new Sha256();
+}
+
+function engineOf(sha) {
+  return sha.blocks === wasmBlockFn ? 'wasm' : 'js';
 }
 
 self.onmessage = async (event) => {
   const msg = event.data;
   const post = (m) => self.postMessage({ id: msg.id, ...m });
   try {
+    await wasmReady; // a few milliseconds, once per worker
     if (msg.op === 'file') post({ type: 'result', result: await hashFile(msg, post) });
     else if (msg.op === 'stream') post({ type: 'digest', digests: await stream(msg, post) });
     else if (msg.op === 'follow') post({ type: 'digest', digests: await follow(msg.port) });
@@ -59,13 +78,23 @@ async function readBytes(blob) {
   }
 }
 
-const IN_FLIGHT = 3; // chunks handed to the MD5 worker and not yet hashed there
+// Chunks handed to the MD5 worker and not yet hashed there (one it hashes, one waiting). With the
+// chunk being hashed here and the next one being read meanwhile, at most 4 chunks (32 MiB) are alive.
+const IN_FLIGHT = 2;
 
 /** SHA-256 (and MD5, alone or in the follower) of a file read once in chunks. */
-async function stream({ file, port }, post) {
-  const sha = new Sha256();
+async function stream({ file, port, sha256Engine: engine }, post) {
+  const sha = newSha256(engine);
   const md5 = port ? null : new Md5();
   const total = file.size;
+  // the next chunk is read while this one is hashed (the read waits on the browser's file thread)
+  const read = (at) => {
+    if (at >= total) return null;
+    const p = readBytes(file.slice(at, Math.min(total, at + CHUNK)));
+    p.catch(() => {}); // rejected later, where it is awaited
+    return p;
+  };
+  let next = read(0);
   let outstanding = 0;
   let wake = null;
   if (port) {
@@ -75,7 +104,8 @@ async function stream({ file, port }, post) {
     };
   }
   for (let at = 0; at < total; at += CHUNK) {
-    const bytes = await readBytes(file.slice(at, Math.min(total, at + CHUNK)));
+    const bytes = await next;
+    next = read(at + CHUNK);
     sha.update(bytes);
     if (md5) md5.update(bytes);
     else {
@@ -90,7 +120,8 @@ async function stream({ file, port }, post) {
     port.onmessage = null;
     port.close();
   }
-  return md5 ? { sha256: sha.hex(), md5: md5.hex() } : { sha256: sha.hex() };
+  const sha256_engine = engineOf(sha);
+  return md5 ? { sha256: sha.hex(), md5: md5.hex(), sha256_engine } : { sha256: sha.hex(), sha256_engine };
 }
 
 /** MD5 of the chunks another worker's `stream` sends over `port`, acknowledging each. */
@@ -127,6 +158,7 @@ async function hashFile(msg, post) {
     kind: info.kind,
     md5: null,
     sha256: null,
+    sha256_engine: null,
     pdq: null,
     pdq_quality: null,
     pdq_dihedral: null,
@@ -138,7 +170,8 @@ async function hashFile(msg, post) {
     note: null,
   };
   if (info.kind === 'empty') {
-    return { ...result, kind: 'other', md5: new Md5().hex(), sha256: new Sha256().hex(), error: problem('empty_file') };
+    const sha256 = sha256Of(head, msg.sha256Engine, result);
+    return { ...result, kind: 'other', md5: new Md5().hex(), sha256, error: problem('empty_file') };
   }
 
   const wantsPixels = info.kind === 'photo' && info.decodable;
@@ -152,7 +185,7 @@ async function hashFile(msg, post) {
     const bytes = await readOr(file, result);
     if (!bytes) return result;
     result.md5 = new Md5().update(bytes).hex();
-    result.sha256 = new Sha256().update(bytes).hex();
+    result.sha256 = sha256Of(bytes, msg.sha256Engine, result);
     return finish(result, t0);
   }
 
@@ -182,7 +215,7 @@ async function hashFile(msg, post) {
   if (bytes) {
     post({ type: 'progress', stage: 'hashing', done: 0, total: file.size });
     result.md5 = new Md5().update(bytes).hex();
-    result.sha256 = new Sha256().update(bytes).hex();
+    result.sha256 = sha256Of(bytes, msg.sha256Engine, result);
     timings.digest_ms = lap();
   }
   if (refusal || !bytes) {
@@ -218,6 +251,12 @@ async function hashFile(msg, post) {
     t = now;
     return ms;
   }
+}
+
+function sha256Of(bytes, engine, result) {
+  const sha = newSha256(engine);
+  result.sha256_engine = engineOf(sha);
+  return sha.update(bytes).hex();
 }
 
 async function readOr(file, result) {
