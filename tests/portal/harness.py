@@ -63,9 +63,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def serve(csp: str = CSP) -> Iterator[str]:
-    """Serve the JS and the harness page on 127.0.0.1 (a free port) under ``csp``; yields the base URL."""
-    handler = type("Handler", (_Handler,), {"csp": csp})
+def serve(csp: str = CSP, routes: dict[str, Path] | None = None) -> Iterator[str]:
+    """Serve the JS and the harness page on 127.0.0.1 (a free port) under ``csp``; yields the base URL.
+    ``routes`` replaces some of the folders served (a benchmark serves an older copy of the JS)."""
+    handler = type("Handler", (_Handler,), {"csp": csp, "routes": {**_Handler.routes, **(routes or {})}})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
