@@ -11,12 +11,12 @@ Sets: a 12-MP JPEG (4000 x 3000 synthetic high detail, quality 90; and the 12-MP
 call; 50 1-MP JPEGs in one call; a 2-GB file (sniffed as MP4 video: MD5 and SHA-256 only), with the
 peak resident memory of Chromium's processes sampled during the run.
 
-The stream is run A/B, alternately in one run: SHA-256's rounds in WebAssembly (what the portal
-uses) and in JavaScript (``sha256Engine: 'js'``), ``--stream-repeat`` times each, with the load
+The stream is run A/B, alternately in one run: the hashes' rounds in WebAssembly (what the portal
+uses) and in JavaScript (``hashEngine: 'js'``), ``--stream-repeat`` times each, with the load
 average next to every figure (the machine may be shared); ``--before DIR`` adds a third arm, another
 copy of ``static/js`` (e.g. ``git archive`` of an older commit), served the same way. The hashers
-alone are timed too, in the page and in Node (where installed): SHA-256 JS / WebAssembly, MD5, on
-64 MiB in memory.
+alone are timed too, in the page and in Node (where installed): SHA-256 and MD5, JavaScript and
+WebAssembly, on 64 MiB in memory.
 
     python benchmarks/bench_portal.py                 # defaults
     python benchmarks/bench_portal.py --big-mb 512 --repeat 1
@@ -206,15 +206,16 @@ def write_big(path: Path, mb: int) -> None:
 HASHERS_ALONE = """async ([base, wasmBytes]) => {
   const { Sha256 } = await import(base + 'sha256.js');
   const { Md5 } = await import(base + 'md5.js');
-  const { loadWasmBlocks } = await import(base + 'sha256-wasm.js');
+  const { loadWasmBlocks } = await import(base + 'wasm-hashes.js');
   const wasm = await loadWasmBlocks(wasmBytes ? () => wasmBytes : undefined);
   const data = new Uint8Array(8 << 20);
   for (let i = 0; i < data.length; i++) data[i] = (i * 2654435761) >>> 24;
   const arms = {
-    sha256_js: () => new Sha256(), sha256_wasm: () => new Sha256(wasm), md5_js: () => new Md5(),
+    sha256_js: () => new Sha256(), sha256_wasm: () => new Sha256(wasm.sha256),
+    md5_js: () => new Md5(), md5_wasm: () => new Md5(wasm.md5),
   };
   for (const make of Object.values(arms)) make().update(data.subarray(0, 1 << 20)).hex(); // warm
-  const out = { sha256_js: [], sha256_wasm: [], md5_js: [] };
+  const out = { sha256_js: [], sha256_wasm: [], md5_js: [], md5_wasm: [] };
   for (let round = 0; round < 3; round++) {
     for (const [name, make] of Object.entries(arms)) {
       const t = performance.now();
@@ -234,13 +235,13 @@ def node_hashers() -> dict[str, Any] | None:
     if not exe:
         return None
     with tempfile.TemporaryDirectory(prefix="bench_portal_node_") as tmp:
-        for name in ("sha256.js", "md5.js", "sha256-wasm.js", "sha256.wasm"):
+        for name in ("sha256.js", "md5.js", "wasm-hashes.js", "hashes.wasm"):
             shutil.copy(harness.JS_DIR / name, Path(tmp) / name)
         (Path(tmp) / "package.json").write_text('{"type": "module"}')
         script = (
             "import { readFileSync } from 'node:fs';\n"
             f"const run = {HASHERS_ALONE};\n"
-            "process.stdout.write(JSON.stringify(await run(['./', readFileSync('./sha256.wasm')])));\n"
+            "process.stdout.write(JSON.stringify(await run(['./', readFileSync('./hashes.wasm')])));\n"
         )
         (Path(tmp) / "run.mjs").write_text(script)
         run = functools.partial(subprocess.run, capture_output=True, text=True, check=True, timeout=600)
@@ -259,8 +260,8 @@ def stream_ab(b: Any, base: str, big: Path, repeat: int, before: Path | None) ->
     size_mb = big.stat().st_size / 1e6
     page, requests = harness.open_harness(b, base)
     arms: dict[str, tuple[Any, dict[str, Any]]] = {
-        "wasm": (page, {"sha256Engine": "auto"}),
-        "js": (page, {"sha256Engine": "js"}),
+        "wasm": (page, {"hashEngine": "auto"}),
+        "js": (page, {"hashEngine": "js"}),
     }
     extra = contextlib.ExitStack()
     if before is not None:
@@ -277,7 +278,7 @@ def stream_ab(b: Any, base: str, big: Path, repeat: int, before: Path | None) ->
                 res = out["results"][0]
                 assert res["md5"] and res["sha256"], res
                 if name != "before":
-                    assert res["sha256_engine"] == name, (name, res["sha256_engine"])
+                    assert res["sha256_engine"] == res["md5_engine"] == name, (name, res)
                 runs[name].append(
                     {
                         "mb_s": round(size_mb / out["seconds"]),

@@ -220,7 +220,7 @@ function bigEndianLength(pad, at, hi, lo) {
 export class Sha256 {
   /**
    * `blockFn`: another implementation of the block function, called as blockFn(state, bytes, start,
-   * end) with end - start a multiple of 64 (./sha256-wasm.js passes the WebAssembly one).
+   * end) with end - start a multiple of 64 (./wasm-hashes.js has the WebAssembly one).
    */
   constructor(blockFn = blocks) {
     this.blocks = blockFn;
@@ -272,8 +272,9 @@ function littleEndianLength(pad, at, hi, lo) {
 }
 
 export class Md5 {
-  constructor() {
-    this.blocks = blocks;
+  /** `blockFn`: another implementation of the block function (./wasm-hashes.js's), as for Sha256. */
+  constructor(blockFn = blocks) {
+    this.blocks = blockFn;
     this.h = new Int32Array([1732584193, -271733879, -1732584194, 271733878]);
     this.buf = new Uint8Array(64);
     this.bufLen = 0;

@@ -188,7 +188,8 @@ def test_large_file_streams_md5_and_sha256(harness_page: Page, tmp_path: Path) -
     assert res["md5"] == md5.hexdigest()
     assert res["sha256"] == sha.hexdigest()
     assert res["kind"] == "video" and res["error"] is None
-    assert res["sha256_engine"] == "wasm"  # the harness's CSP allows 'wasm-unsafe-eval', as the portal's
+    # the harness's CSP allows 'wasm-unsafe-eval', as the portal's
+    assert (res["sha256_engine"], res["md5_engine"]) == ("wasm", "wasm")
     assert res["note"]["code"] == "video_hashes_only"
     stages = [p["stage"] for p in out["progress"]]
     assert stages[0] == "queued" and stages[-1] == "done"
@@ -207,10 +208,11 @@ def test_streamed_hashes_with_one_or_two_workers(
     path = tmp_path / "archive.zip"
     data = b"PK\x03\x04" + os.urandom(40 * 1024 * 1024 + 13)
     path.write_bytes(data)
-    res = run_files(page, [path], workers=workers, sha256Engine=engine)["results"][0]
+    res = run_files(page, [path], workers=workers, hashEngine=engine)["results"][0]
     assert res["md5"] == hashlib.md5(data).hexdigest()
     assert res["sha256"] == hashlib.sha256(data).hexdigest()
-    assert res["sha256_engine"] == ("wasm" if engine == "auto" else "js")
+    want = "wasm" if engine == "auto" else "js"
+    assert (res["sha256_engine"], res["md5_engine"]) == (want, want)
     assert res["error"]["code"] == "not_an_image" and "ZIP" in res["error"]["message"]
 
 
@@ -271,40 +273,40 @@ def test_hashers_on_awkward_lengths(harness_page: Page) -> None:
         """async (lengths) => {
           const { Md5 } = await import('/static/js/md5.js');
           const { Sha256 } = await import('/static/js/sha256.js');
-          const { loadWasmBlocks } = await import('/static/js/sha256-wasm.js');
+          const { loadWasmBlocks } = await import('/static/js/wasm-hashes.js');
           const wasm = await loadWasmBlocks();
           if (!wasm) return null;
           const bytes = (n) => new Uint8Array(n).map((_, i) => (i * 31 + 7) & 255);
           const rows = lengths.map((n) => {
             const b = bytes(n);
-            const m = new Md5(), s = new Sha256(), w = new Sha256(wasm);
+            const hs = [new Md5(), new Sha256(), new Md5(wasm.md5), new Sha256(wasm.sha256)];
             for (let at = 0, step = 1; at < n; at += step, step = step * 2 + 1) {
-              for (const h of [m, s, w]) h.update(b.subarray(at, at + step));
+              for (const h of hs) h.update(b.subarray(at, at + step));
             }
-            return [m.hex(), s.hex(), w.hex()];
+            return hs.map((h) => h.hex());
           });
           const b = bytes(200);
           const splits = [];
           for (let k = 0; k <= 200; k++) {
-            splits.push(new Sha256(wasm).update(b.subarray(0, k)).update(b.subarray(k)).hex());
+            const two = [new Md5(wasm.md5), new Sha256(wasm.sha256)];
+            splits.push(two.map((h) => h.update(b.subarray(0, k)).update(b.subarray(k)).hex()));
           }
           return { rows, splits };
         }""",
         lengths,
     )
-    assert got is not None, "sha256.wasm did not load under the harness's CSP"
-    for n, (md5, sha, wasm_sha) in zip(lengths, got["rows"], strict=True):
+    assert got is not None, "hashes.wasm did not load under the harness's CSP"
+    for n, (md5, sha, wasm_md5, wasm_sha) in zip(lengths, got["rows"], strict=True):
         data = bytes((i * 31 + 7) & 255 for i in range(n))
-        assert md5 == hashlib.md5(data).hexdigest(), n
-        assert sha == hashlib.sha256(data).hexdigest(), n
-        assert wasm_sha == sha, n
-    want = hashlib.sha256(bytes((i * 31 + 7) & 255 for i in range(200))).hexdigest()
-    assert got["splits"] == [want] * 201
+        assert md5 == wasm_md5 == hashlib.md5(data).hexdigest(), n
+        assert sha == wasm_sha == hashlib.sha256(data).hexdigest(), n
+    data = bytes((i * 31 + 7) & 255 for i in range(200))
+    assert got["splits"] == [[hashlib.md5(data).hexdigest(), hashlib.sha256(data).hexdigest()]] * 201
 
 
 def test_without_wasm_unsafe_eval_the_worker_falls_back_to_javascript(chromium: Any, tmp_path: Path) -> None:
     """Served under a CSP without 'wasm-unsafe-eval' (a stricter deployment than the portal's),
-    the worker cannot compile sha256.wasm: a photo and a streamed file still get exact hashes, from
+    the worker cannot compile hashes.wasm: a photo and a streamed file still get exact hashes, from
     the JavaScript rounds, and nothing is fetched from elsewhere."""
     from tests.portal import harness
 
@@ -322,7 +324,7 @@ def test_without_wasm_unsafe_eval_the_worker_falls_back_to_javascript(chromium: 
         data = path.read_bytes()
         assert res["sha256"] == hashlib.sha256(data).hexdigest(), path.name
         assert res["md5"] == hashlib.md5(data).hexdigest(), path.name
-        assert res["sha256_engine"] == "js", path.name
+        assert (res["sha256_engine"], res["md5_engine"]) == ("js", "js"), path.name
     assert results[0]["pdq"] is not None
     assert all(u.startswith((base + "/", f"blob:{base}/")) for u in requests), requests
 

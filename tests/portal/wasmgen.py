@@ -1,21 +1,23 @@
-"""Writes the portal's SHA-256 block function as WebAssembly (``static/js/sha256.wasm``), byte by byte.
+"""Writes the portal's SHA-256 and MD5 block functions as WebAssembly (``static/js/hashes.wasm``).
 
-Why WebAssembly: the streamed hashes of a large file are bounded by JavaScript's SHA-256 (~270 MB/s a
-core here); the same unrolled rounds as WebAssembly get native 32-bit rotations, no ``| 0`` and no
-deoptimisation. Why a generator and no toolchain: there is no ``wat2wasm`` or compiler on the
-machines this project builds on, and the module is small: one function of straight-line i32 code.
-Everything in it comes from here: the binary format is written by the few helpers below (sections,
-LEB128, the opcodes used), the constants by ``codegen`` from their definitions. ``test_wasm`` fails
-if the committed file differs from what this writes. Rebuild: ``python tests/portal/wasmgen.py``.
+Why WebAssembly: the streamed hashes of a large file are bounded by JavaScript's SHA-256 (MD5 runs
+beside it in a second worker, and the two share 2 cores with the browser's file reads); the same
+unrolled rounds as WebAssembly get native 32-bit rotations, no ``| 0`` and no deoptimisation. Why a
+generator and no toolchain: there is no ``wat2wasm`` or compiler on the machines this project builds
+on, and the module is small: two functions of straight-line i32 code. Everything in it comes from
+here, byte by byte: the binary format by the few helpers below (sections, LEB128, the opcodes used),
+the constants by ``codegen`` from their definitions. ``test_wasm`` fails if the committed file
+differs from what this writes. Rebuild: ``python tests/portal/wasmgen.py``.
 
 The module (no imports, so it can reach nothing but its own memory):
 
-- ``memory``: 2 pages (128 KiB), fixed (``max`` = ``min``): the state at ``STATE`` (8 words, native
-  little-endian i32), the blocks to hash at ``DATA`` (up to ``DATA_BYTES``; ``./sha256-wasm.js`` copies
-  a chunk in piece by piece, so the memory stays the same for any file size).
-- ``compress(state, data, n)``: runs the SHA-256 compression function over ``n`` 64-byte blocks at
-  ``data`` and updates the 8 state words at ``state``. Padding and buffering stay in JavaScript
-  (``Sha256`` in ``./sha256.js``), so the two paths share every line but the rounds.
+- ``memory``: 2 pages (128 KiB), fixed (``max`` = ``min``): a state at ``STATE`` (8 or 4 words,
+  little-endian i32), the blocks to hash at ``DATA`` (up to ``DATA_BYTES``; ``./wasm-hashes.js``
+  copies a chunk in piece by piece, so the memory stays the same for any file size).
+- ``sha256(state, data, n)`` / ``md5(state, data, n)``: the compression function over ``n``
+  64-byte blocks at ``data``, updating the state words at ``state``. Padding and buffering stay in
+  JavaScript (``Sha256`` and ``Md5`` in ``./sha256.js``, ``./md5.js``), so the two paths share every
+  line but the rounds.
 """
 
 from __future__ import annotations
@@ -27,9 +29,9 @@ if __package__ in (None, ""):  # run as a script: python tests/portal/wasmgen.py
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.portal.codegen import JS_DIR, SHA_K
+from tests.portal.codegen import JS_DIR, MD5_K, SHA_K
 
-WASM_NAME = "sha256.wasm"
+WASM_NAME = "hashes.wasm"
 PAGES = 2
 STATE = 0
 DATA = 256
@@ -194,7 +196,13 @@ def _round(i: int, consts: list[int]) -> Code:
     return out
 
 
-def compress_body(consts: list[int]) -> Code:
+def _loop(body: Code) -> Code:
+    """``body`` once per block: block $done (n == 0: nothing) / loop ... br_if while blocks remain."""
+    body = body + put(P_DATA, add(get(P_DATA), const(64))) + put(P_N, sub(get(P_N), const(1)))
+    return [0x02, EMPTY, *get(P_N), 0x45, 0x0D, 0, 0x03, EMPTY, *body, *get(P_N), 0x0D, 0, 0x0B, 0x0B]
+
+
+def sha256_body(consts: list[int]) -> Code:
     code: Code = []
     for k in range(8):
         code += put(H[k], load(P_STATE, 4 * k))
@@ -209,33 +217,68 @@ def compress_body(consts: list[int]) -> Code:
     # after 64 rounds (a multiple of 8) the names are back in place: V[k] is the k-th working variable
     for k in range(8):
         body += put(H[k], add(get(H[k]), get(V[k])))
-    body += put(P_DATA, add(get(P_DATA), const(64)))
-    body += put(P_N, sub(get(P_N), const(1)))
-    body += [*get(P_N), 0x0D, 0]  # br_if 0: the loop again while blocks remain
-    # block $done (n == 0: nothing) / loop / end / end
-    code += [0x02, EMPTY, *get(P_N), 0x45, 0x0D, 0, 0x03, EMPTY, *body, 0x0B, 0x0B]
+    code += _loop(body)
     for k in range(8):
         code += store(P_STATE, 4 * k, get(H[k]))
     locals_decl = vec([[*uleb(N_LOCALS), I32]])
     return [*locals_decl, *code, 0x0B]
 
 
-def sha256_wasm(consts: list[int] = SHA_K) -> bytes:
-    """The module; ``consts`` other than SHA-256's constants is for tests (a module that hashes wrong)."""
+# MD5 (RFC 1321): the state a0..d0, the working variables a..d renamed round by round, the 16 message
+# words (little-endian, as WebAssembly loads them: no byte swap)
+MD5_H = list(range(3, 7))
+MD5_V = list(range(7, 11))
+MD5_X = list(range(11, 27))
+MD5_LOCALS = 27 - 3
+MD5_SHIFTS = [7, 12, 17, 22] * 4 + [5, 9, 14, 20] * 4 + [4, 11, 16, 23] * 4 + [6, 10, 15, 21] * 4
+
+
+def md5_body(consts: list[int]) -> Code:
+    code: Code = []
+    for k in range(4):
+        code += put(MD5_H[k], load(P_STATE, 4 * k))
+    body: Code = []
+    for k in range(16):
+        body += put(MD5_X[k], load(P_DATA, 4 * k))
+    for k in range(4):
+        body += put(MD5_V[k], get(MD5_H[k]))
+    for i in range(64):
+        a, b, c, d = (MD5_V[(j - i) % 4] for j in range(4))
+        if i < 16:  # F = (b & c) | (~b & d), as d ^ (b & (c ^ d))
+            f, m = xor(get(d), band(get(b), xor(get(c), get(d)))), i
+        elif i < 32:  # G = (b & d) | (c & ~d), as c ^ (d & (b ^ c))
+            f, m = xor(get(c), band(get(d), xor(get(b), get(c)))), (5 * i + 1) % 16
+        elif i < 48:  # H
+            f, m = xor(get(b), get(c), get(d)), (3 * i + 5) % 16
+        else:  # I = c ^ (b | ~d)
+            f, m = xor(get(c), bor(get(b), xor(get(d), const(0xFFFFFFFF)))), (7 * i) % 16
+        # (a + K + X) does not wait for the last round; then a = b + rotl(that + f, s)
+        body += put(a, add(rotl(add(add(get(a), const(consts[i]), get(MD5_X[m])), f), MD5_SHIFTS[i]), get(b)))
+    for k in range(4):
+        body += put(MD5_H[k], add(get(MD5_H[k]), get(MD5_V[k])))
+    code += _loop(body)
+    for k in range(4):
+        code += store(P_STATE, 4 * k, get(MD5_H[k]))
+    return [*vec([[*uleb(MD5_LOCALS), I32]]), *code, 0x0B]
+
+
+def hashes_wasm(sha256_consts: list[int] = SHA_K, md5_consts: list[int] = MD5_K) -> bytes:
+    """The module; constants other than the hashes' own are for tests (a module that hashes wrong)."""
     functype = [0x60, *vec([[I32], [I32], [I32]]), *vec([])]  # (i32, i32, i32) -> ()
-    body = compress_body(consts)
+    bodies = [sha256_body(sha256_consts), md5_body(md5_consts)]
+    exports = [[*name("memory"), 0x02, 0], [*name("sha256"), 0x00, 0], [*name("md5"), 0x00, 1]]
     module = [
         *[0x00, 0x61, 0x73, 0x6D, 0x01, 0x00, 0x00, 0x00],  # \0asm, version 1
         *section(1, vec([functype])),  # types
-        *section(3, vec([uleb(0)])),  # functions: one, of type 0
+        *section(3, vec([uleb(0), uleb(0)])),  # functions: two, both of type 0
         *section(5, vec([[0x01, *uleb(PAGES), *uleb(PAGES)]])),  # memory: min = max = PAGES
-        *section(7, vec([[*name("memory"), 0x02, 0], [*name("compress"), 0x00, 0]])),  # exports
-        *section(10, vec([[*uleb(len(body)), *body]])),  # code
+        *section(7, vec(exports)),
+        *section(10, vec([[*uleb(len(b)), *b] for b in bodies])),  # code
     ]
     return bytes(module)
 
 
-GENERATED = {WASM_NAME: sha256_wasm}
+GENERATED = {WASM_NAME: hashes_wasm}
 
 if __name__ == "__main__":
     for fname, make in GENERATED.items():

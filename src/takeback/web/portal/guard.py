@@ -30,11 +30,11 @@ COOKIE_PATH = "/case"
 SESSION_SECONDS = 15 * 60
 TOKEN_SECONDS = 2 * 3600
 
-# 'wasm-unsafe-eval' lets the hashing worker compile static/js/sha256.wasm (SHA-256's rounds, the bound
-# on a large video's streamed hashes; see benchmarks/RESULTS.md). It is safe to give: it permits
+# 'wasm-unsafe-eval' lets the hashing worker compile static/js/hashes.wasm (SHA-256's and MD5's rounds,
+# the bound on a large video's streamed hashes; see benchmarks/RESULTS.md). It is safe to give: it permits
 # WebAssembly compilation only, while eval(), new Function() and string timers stay blocked
 # ('unsafe-eval' is not given); only this origin's script files run (no inline script), so only our
-# code chooses what is compiled, and it compiles ./sha256.wasm fetched from this origin; and a
+# code chooses what is compiled, and it compiles ./hashes.wasm fetched from this origin; and a
 # WebAssembly module reaches nothing but its own memory and what it is handed to import (ours imports
 # nothing: no DOM, no network). Without it the worker falls back to the JavaScript rounds, so a
 # stricter deployment may remove it.

@@ -3,25 +3,25 @@
 // Everything slow happens here, off the page's thread: reading the file, MD5 and SHA-256, decoding
 // and PDQ. The file's bytes never leave this worker; only hashes, sizes and messages are posted back.
 //
-// Messages in:  { id, op: 'file', file, maxPixels, maxImageBytes, streamAbove, dihedral, sha256Engine }
-//               { id, op: 'stream', file, port?, sha256Engine }   read + SHA-256 (+ MD5 when there is no port)
-//               { id, op: 'follow', port }          MD5 of the chunks the 'stream' worker sends
+// Messages in:  { id, op: 'file', file, maxPixels, maxImageBytes, streamAbove, dihedral, hashEngine }
+//               { id, op: 'stream', file, port?, hashEngine }   read + SHA-256 (+ MD5 when there is no port)
+//               { id, op: 'follow', port, hashEngine }   MD5 of the chunks the 'stream' worker sends
 //               { id, op: 'vpdq-frame', frame }     PDQ of one video frame (a transferred VideoFrame)
 // Messages out: { id, type: 'progress', stage, done, total }
 //               { id, type: 'result', result }   (op 'file': a result, or { stream: true, result })
-//               { id, type: 'digest', digests: { sha256?, md5?, sha256_engine? } }
+//               { id, type: 'digest', digests: { sha256?, md5?, sha256_engine?, md5_engine? } }
 //               { id, type: 'frame', hash, quality }
 //
 // A large file is streamed by two workers joined by a MessageChannel: one reads each chunk once,
 // hashes SHA-256 and hands the chunk over (transferred, not copied) to the other, which hashes MD5
 // while the first reads and hashes the next. At most a few chunks are in flight, so memory is flat.
 //
-// SHA-256's rounds run in WebAssembly (./sha256-wasm.js) where the browser allows it, else in
-// JavaScript (`sha256Engine: 'js'` in a message asks for the JavaScript rounds, for tests and benchmarks).
+// The rounds of both hashes run in WebAssembly (./wasm-hashes.js) where the browser allows it, else
+// in JavaScript (`hashEngine: 'js'` in a message asks for JavaScript, for tests and benchmarks).
 
 import { Md5 } from './md5.js';
 import { Sha256 } from './sha256.js';
-import { loadWasmBlocks } from './sha256-wasm.js';
+import { loadWasmBlocks } from './wasm-hashes.js';
 import { PdqAccumulator, pdqFromRgba } from './pdq.js';
 import { HEAD_BYTES, sniff } from './sniff.js';
 import { problem } from './messages.js';
@@ -36,20 +36,27 @@ new Sha256().update(warm).hex();
 new Md5().update(warm).hex();
 pdqFromRgba(warm, 256, 256);
 
-// The WebAssembly block function, or null (no WebAssembly, or the page's CSP forbids compiling it).
-let wasmBlockFn = null;
-const wasmReady = loadWasmBlocks().then((fn) => {
-  if (fn) new Sha256(fn).update(warm).hex(); // to the optimising tier, as above
-  wasmBlockFn = fn;
+// The WebAssembly block functions { sha256, md5 }, or null (no WebAssembly, or the CSP forbids it).
+let wasm = null;
+const wasmReady = loadWasmBlocks().then((fns) => {
+  if (fns) {
+    new Sha256(fns.sha256).update(warm).hex(); // to the optimising tier, as above
+    new Md5(fns.md5).update(warm).hex();
+  }
+  wasm = fns;
 });
 
-/** A SHA-256 hasher: WebAssembly rounds unless unavailable or `engine` is 'js'. */
+/** Hashers with WebAssembly rounds unless unavailable or `engine` is 'js'. */
 function newSha256(engine) {
-  return engine !== 'js' && wasmBlockFn ? new Sha256(wasmBlockFn) : new Sha256();
+  return engine !== 'js' && wasm ? new Sha256(wasm.sha256) : new Sha256();
 }
 
-function engineOf(sha) {
-  return sha.blocks === wasmBlockFn ? 'wasm' : 'js';
+function newMd5(engine) {
+  return engine !== 'js' && wasm ? new Md5(wasm.md5) : new Md5();
+}
+
+function engineOf(hasher) {
+  return wasm && (hasher.blocks === wasm.sha256 || hasher.blocks === wasm.md5) ? 'wasm' : 'js';
 }
 
 self.onmessage = async (event) => {
@@ -59,7 +66,7 @@ self.onmessage = async (event) => {
     await wasmReady; // a few milliseconds, once per worker
     if (msg.op === 'file') post({ type: 'result', result: await hashFile(msg, post) });
     else if (msg.op === 'stream') post({ type: 'digest', digests: await stream(msg, post) });
-    else if (msg.op === 'follow') post({ type: 'digest', digests: await follow(msg.port) });
+    else if (msg.op === 'follow') post({ type: 'digest', digests: await follow(msg.port, msg.hashEngine) });
     else if (msg.op === 'vpdq-frame') post({ type: 'frame', ...(await pdqOfVideoFrame(msg.frame)) });
     else throw new Error(`unknown op ${msg.op}`);
   } catch (err) {
@@ -83,9 +90,9 @@ async function readBytes(blob) {
 const IN_FLIGHT = 2;
 
 /** SHA-256 (and MD5, alone or in the follower) of a file read once in chunks. */
-async function stream({ file, port, sha256Engine: engine }, post) {
+async function stream({ file, port, hashEngine: engine }, post) {
   const sha = newSha256(engine);
-  const md5 = port ? null : new Md5();
+  const md5 = port ? null : newMd5(engine);
   const total = file.size;
   // the next chunk is read while this one is hashed (the read waits on the browser's file thread)
   const read = (at) => {
@@ -120,18 +127,18 @@ async function stream({ file, port, sha256Engine: engine }, post) {
     port.onmessage = null;
     port.close();
   }
-  const sha256_engine = engineOf(sha);
-  return md5 ? { sha256: sha.hex(), md5: md5.hex(), sha256_engine } : { sha256: sha.hex(), sha256_engine };
+  const out = { sha256: sha.hex(), sha256_engine: engineOf(sha) };
+  return md5 ? { ...out, md5: md5.hex(), md5_engine: engineOf(md5) } : out;
 }
 
 /** MD5 of the chunks another worker's `stream` sends over `port`, acknowledging each. */
-function follow(port) {
-  const md5 = new Md5();
+function follow(port, engine) {
+  const md5 = newMd5(engine);
   return new Promise((resolve) => {
     port.onmessage = (e) => {
       if (e.data === null) {
         port.close();
-        resolve({ md5: md5.hex() });
+        resolve({ md5: md5.hex(), md5_engine: engineOf(md5) });
         return;
       }
       md5.update(e.data);
@@ -159,6 +166,7 @@ async function hashFile(msg, post) {
     md5: null,
     sha256: null,
     sha256_engine: null,
+    md5_engine: null,
     pdq: null,
     pdq_quality: null,
     pdq_dihedral: null,
@@ -170,8 +178,8 @@ async function hashFile(msg, post) {
     note: null,
   };
   if (info.kind === 'empty') {
-    const sha256 = sha256Of(head, msg.sha256Engine, result);
-    return { ...result, kind: 'other', md5: new Md5().hex(), sha256, error: problem('empty_file') };
+    digestsOf(head, msg.hashEngine, result);
+    return { ...result, kind: 'other', error: problem('empty_file') };
   }
 
   const wantsPixels = info.kind === 'photo' && info.decodable;
@@ -184,8 +192,7 @@ async function hashFile(msg, post) {
     // small enough to hash here in one go
     const bytes = await readOr(file, result);
     if (!bytes) return result;
-    result.md5 = new Md5().update(bytes).hex();
-    result.sha256 = sha256Of(bytes, msg.sha256Engine, result);
+    digestsOf(bytes, msg.hashEngine, result);
     return finish(result, t0);
   }
 
@@ -214,8 +221,7 @@ async function hashFile(msg, post) {
   timings.read_ms = lap();
   if (bytes) {
     post({ type: 'progress', stage: 'hashing', done: 0, total: file.size });
-    result.md5 = new Md5().update(bytes).hex();
-    result.sha256 = sha256Of(bytes, msg.sha256Engine, result);
+    digestsOf(bytes, msg.hashEngine, result);
     timings.digest_ms = lap();
   }
   if (refusal || !bytes) {
@@ -253,10 +259,14 @@ async function hashFile(msg, post) {
   }
 }
 
-function sha256Of(bytes, engine, result) {
+/** MD5 and SHA-256 of bytes in memory, into `result` (with the engine that made each). */
+function digestsOf(bytes, engine, result) {
+  const md5 = newMd5(engine);
   const sha = newSha256(engine);
+  result.md5 = md5.update(bytes).hex();
+  result.sha256 = sha.update(bytes).hex();
+  result.md5_engine = engineOf(md5);
   result.sha256_engine = engineOf(sha);
-  return sha.update(bytes).hex();
 }
 
 async function readOr(file, result) {

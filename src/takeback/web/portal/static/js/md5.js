@@ -327,8 +327,9 @@ function littleEndianLength(pad, at, hi, lo) {
 }
 
 export class Md5 {
-  constructor() {
-    this.blocks = blocks;
+  /** `blockFn`: another implementation of the block function (./wasm-hashes.js's), as for Sha256. */
+  constructor(blockFn = blocks) {
+    this.blocks = blockFn;
     this.h = new Int32Array([1732584193, -271733879, -1732584194, 271733878]);
     this.buf = new Uint8Array(64);
     this.bufLen = 0;

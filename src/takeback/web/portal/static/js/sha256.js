@@ -574,7 +574,7 @@ function bigEndianLength(pad, at, hi, lo) {
 export class Sha256 {
   /**
    * `blockFn`: another implementation of the block function, called as blockFn(state, bytes, start,
-   * end) with end - start a multiple of 64 (./sha256-wasm.js passes the WebAssembly one).
+   * end) with end - start a multiple of 64 (./wasm-hashes.js has the WebAssembly one).
    */
   constructor(blockFn = blocks) {
     this.blocks = blockFn;
