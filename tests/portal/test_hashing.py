@@ -190,6 +190,7 @@ def test_large_file_streams_md5_and_sha256(harness_page: Page, tmp_path: Path) -
     assert res["kind"] == "video" and res["error"] is None
     # the harness's CSP allows 'wasm-unsafe-eval', as the portal's
     assert (res["sha256_engine"], res["md5_engine"]) == ("wasm", "wasm")
+    assert res["stream_reader"] == "byob"  # Chromium's File stream is a byte stream
     assert res["note"]["code"] == "video_hashes_only"
     stages = [p["stage"] for p in out["progress"]]
     assert stages[0] == "queued" and stages[-1] == "done"
@@ -197,20 +198,25 @@ def test_large_file_streams_md5_and_sha256(harness_page: Page, tmp_path: Path) -
     assert len(fractions) >= 20 and fractions == sorted(fractions)
 
 
-@pytest.mark.parametrize("engine", ["auto", "js"])
+@pytest.mark.parametrize(("engine", "reader"), [("auto", "byob"), ("js", "byob"), ("auto", "slice")])
 @pytest.mark.parametrize("workers", [1, 2])
 def test_streamed_hashes_with_one_or_two_workers(
-    harness_page: Page, tmp_path: Path, workers: int, engine: str
+    harness_page: Page, tmp_path: Path, workers: int, engine: str, reader: str
 ) -> None:
-    """One worker hashes both itself; two split them (SHA-256 reads, MD5 follows): same digests,
-    with SHA-256's rounds in WebAssembly or (asked for) JavaScript."""
+    """One worker hashes both itself; two split them (SHA-256 reads, MD5 follows, the buffers go
+    round): same digests, with the rounds in WebAssembly or (asked for) JavaScript, the file read by
+    a BYOB reader into the circulating buffers or (as where there is none) slice by slice."""
     page, _ = harness_page
     path = tmp_path / "archive.zip"
     data = b"PK\x03\x04" + os.urandom(40 * 1024 * 1024 + 13)
     path.write_bytes(data)
-    res = run_files(page, [path], workers=workers, hashEngine=engine)["results"][0]
+    options: dict[str, Any] = {"workers": workers, "hashEngine": engine}
+    if reader == "slice":
+        options["streamReader"] = "slice"
+    res = run_files(page, [path], **options)["results"][0]
     assert res["md5"] == hashlib.md5(data).hexdigest()
     assert res["sha256"] == hashlib.sha256(data).hexdigest()
+    assert res["stream_reader"] == reader
     want = "wasm" if engine == "auto" else "js"
     assert (res["sha256_engine"], res["md5_engine"]) == (want, want)
     assert res["error"]["code"] == "not_an_image" and "ZIP" in res["error"]["message"]

@@ -4,17 +4,19 @@
 // and PDQ. The file's bytes never leave this worker; only hashes, sizes and messages are posted back.
 //
 // Messages in:  { id, op: 'file', file, maxPixels, maxImageBytes, streamAbove, dihedral, hashEngine }
-//               { id, op: 'stream', file, port?, hashEngine }   read + SHA-256 (+ MD5 when there is no port)
+//               { id, op: 'stream', file, port?, hashEngine, streamReader? }   read + SHA-256 (+ MD5 when
+//                 there is no port)
 //               { id, op: 'follow', port, hashEngine }   MD5 of the chunks the 'stream' worker sends
 //               { id, op: 'vpdq-frame', frame }     PDQ of one video frame (a transferred VideoFrame)
 // Messages out: { id, type: 'progress', stage, done, total }
 //               { id, type: 'result', result }   (op 'file': a result, or { stream: true, result })
-//               { id, type: 'digest', digests: { sha256?, md5?, sha256_engine?, md5_engine? } }
+//               { id, type: 'digest', digests: { sha256?, md5?, sha256_engine?, md5_engine?, stream_reader? } }
 //               { id, type: 'frame', hash, quality }
 //
 // A large file is streamed by two workers joined by a MessageChannel: one reads each chunk once,
 // hashes SHA-256 and hands the chunk over (transferred, not copied) to the other, which hashes MD5
-// while the first reads and hashes the next. At most a few chunks are in flight, so memory is flat.
+// while the first reads and hashes the next, and hands the buffer back to be filled again. Three
+// 8-MiB buffers circulate (a BYOB reader fills them in place), so memory is flat for any size.
 //
 // The rounds of both hashes run in WebAssembly (./wasm-hashes.js) where the browser allows it, else
 // in JavaScript (`hashEngine: 'js'` in a message asks for JavaScript, for tests and benchmarks).
@@ -79,59 +81,111 @@ async function readBytes(blob) {
   try {
     return new Uint8Array(await blob.arrayBuffer());
   } catch (err) {
-    const e = new Error('read');
-    e.problem = problem('read_error', { detail: err && err.name || '' });
-    throw e;
+    throw readFailure(err);
   }
 }
 
-// Chunks handed to the MD5 worker and not yet hashed there (one it hashes, one waiting). With the
-// chunk being hashed here and the next one being read meanwhile, at most 4 chunks (32 MiB) are alive.
-const IN_FLIGHT = 2;
+function readFailure(err) {
+  const e = new Error('read');
+  e.problem = problem('read_error', { detail: err && err.name || '' });
+  return e;
+}
+
+// A stream's 8-MiB buffers, allocated once: one filled and hashed here while the MD5 worker hashes
+// one and holds one ready, then handed back to be filled again. Memory is 24 MiB for any file size.
+const BUFFERS = 3;
+
+/**
+ * The file read into the buffers it is given: `next(buffer)` resolves to { buffer, filled, end }.
+ * A BYOB reader on the file's byte stream fills our buffers in place; where the browser has none
+ * (or `how` is 'slice', for tests), each chunk is a File.slice read into a new buffer.
+ */
+function chunkReader(file, how) {
+  let reader = null;
+  if (how !== 'slice') {
+    try {
+      reader = file.stream().getReader({ mode: 'byob' });
+    } catch (err) {
+      reader = null; // not a byte stream here
+    }
+  }
+  if (!reader) {
+    let at = 0;
+    return {
+      kind: 'slice',
+      async next() {
+        const bytes = await readBytes(file.slice(at, Math.min(file.size, at + CHUNK)));
+        at += bytes.length;
+        return { buffer: bytes.buffer, filled: bytes.length, end: at >= file.size };
+      },
+    };
+  }
+  return {
+    kind: 'byob',
+    async next(buffer) {
+      let filled = 0;
+      try {
+        while (filled < buffer.byteLength) {
+          const { value, done } = await reader.read(new Uint8Array(buffer, filled, buffer.byteLength - filled));
+          if (value) buffer = value.buffer; // the reader hands the (transferred) buffer back
+          else buffer = new ArrayBuffer(CHUNK);
+          if (done) return { buffer, filled, end: true };
+          filled += value.byteLength;
+        }
+      } catch (err) {
+        throw readFailure(err);
+      }
+      return { buffer, filled, end: false };
+    },
+  };
+}
 
 /** SHA-256 (and MD5, alone or in the follower) of a file read once in chunks. */
-async function stream({ file, port, hashEngine: engine }, post) {
+async function stream({ file, port, hashEngine: engine, streamReader }, post) {
   const sha = newSha256(engine);
   const md5 = port ? null : newMd5(engine);
   const total = file.size;
-  // the next chunk is read while this one is hashed (the read waits on the browser's file thread)
-  const read = (at) => {
-    if (at >= total) return null;
-    const p = readBytes(file.slice(at, Math.min(total, at + CHUNK)));
-    p.catch(() => {}); // rejected later, where it is awaited
-    return p;
-  };
-  let next = read(0);
-  let outstanding = 0;
+  const chunks = chunkReader(file, streamReader);
+  const free = [];
+  let made = 0;
   let wake = null;
   if (port) {
-    port.onmessage = () => {
-      outstanding -= 1;
+    port.onmessage = (e) => { // a buffer the MD5 worker is done with
+      free.push(e.data);
       if (wake) { wake(); wake = null; }
     };
   }
-  for (let at = 0; at < total; at += CHUNK) {
-    const bytes = await next;
-    next = read(at + CHUNK);
-    sha.update(bytes);
-    if (md5) md5.update(bytes);
-    else {
-      while (outstanding >= IN_FLIGHT) await new Promise((resolve) => { wake = resolve; });
-      outstanding += 1;
-      port.postMessage(bytes, [bytes.buffer]);
+  // a buffer to fill (a slice read brings its own: then this is only a place among the BUFFERS)
+  const slot = async () => {
+    while (!free.length && made >= BUFFERS) await new Promise((resolve) => { wake = resolve; });
+    if (free.length) return free.pop();
+    made += 1;
+    return chunks.kind === 'byob' ? new ArrayBuffer(CHUNK) : null;
+  };
+  let done = 0;
+  for (;;) {
+    const chunk = await chunks.next(await slot());
+    if (chunk.filled) {
+      const bytes = new Uint8Array(chunk.buffer, 0, chunk.filled);
+      sha.update(bytes);
+      if (md5) md5.update(bytes);
+      done += chunk.filled;
+      post({ type: 'progress', stage: 'hashing', done, total });
     }
-    post({ type: 'progress', stage: 'hashing', done: Math.min(total, at + CHUNK), total });
+    if (port && chunk.filled) port.postMessage({ buffer: chunk.buffer, length: chunk.filled }, [chunk.buffer]);
+    else free.push(chunk.buffer);
+    if (chunk.end) break;
   }
   if (port) {
     port.postMessage(null); // end of file
     port.onmessage = null;
     port.close();
   }
-  const out = { sha256: sha.hex(), sha256_engine: engineOf(sha) };
+  const out = { sha256: sha.hex(), sha256_engine: engineOf(sha), stream_reader: chunks.kind };
   return md5 ? { ...out, md5: md5.hex(), md5_engine: engineOf(md5) } : out;
 }
 
-/** MD5 of the chunks another worker's `stream` sends over `port`, acknowledging each. */
+/** MD5 of the chunks another worker's `stream` sends over `port`, each buffer sent back after. */
 function follow(port, engine) {
   const md5 = newMd5(engine);
   return new Promise((resolve) => {
@@ -141,8 +195,9 @@ function follow(port, engine) {
         resolve({ md5: md5.hex(), md5_engine: engineOf(md5) });
         return;
       }
-      md5.update(e.data);
-      port.postMessage(1);
+      const { buffer, length } = e.data;
+      md5.update(new Uint8Array(buffer, 0, length));
+      port.postMessage(buffer, [buffer]);
     };
   });
 }

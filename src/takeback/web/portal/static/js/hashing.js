@@ -85,6 +85,8 @@ export function hashFiles(files, options = {}) {
     dihedral: options.dihedral ?? true,
     hashEngine: options.hashEngine ?? 'auto',
   };
+  // 'slice' reads a stream chunk by chunk with File.slice, as where there is no BYOB reader (tests)
+  const streamReader = options.streamReader;
   const poolSize = Math.max(1, options.workers ?? defaultWorkers());
   const results = new Array(list.length).fill(null);
   if (list.length === 0) return Promise.resolve(results);
@@ -281,7 +283,7 @@ export function hashFiles(files, options = {}) {
         s.workers = [lead];
         if (!pairWanted) {
           s.pending = 1;
-          lead.postMessage({ id: task.id, op: 'stream', file, hashEngine: settings.hashEngine });
+          lead.postMessage({ id: task.id, op: 'stream', file, hashEngine: settings.hashEngine, streamReader });
           continue;
         }
         const follower = idle.pop();
@@ -291,7 +293,7 @@ export function hashFiles(files, options = {}) {
         const channel = new MessageChannel();
         const { hashEngine } = settings;
         follower.postMessage({ id: task.id, op: 'follow', port: channel.port2, hashEngine }, [channel.port2]);
-        lead.postMessage({ id: task.id, op: 'stream', file, port: channel.port1, hashEngine }, [channel.port1]);
+        lead.postMessage({ id: task.id, op: 'stream', file, port: channel.port1, hashEngine, streamReader }, [channel.port1]);
       }
     };
 
