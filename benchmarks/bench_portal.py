@@ -57,7 +57,7 @@ from tests.signals.high_detail import detailed_image  # noqa: E402
 from takeback.signals.batch import fingerprint_paths  # noqa: E402
 from takeback.signals.fingerprint import FingerprintOptions  # noqa: E402
 
-PDQ_DATA = ROOT.parent / "shared" / "data" / "pdq"
+PDQ_DATA = Path(os.environ.get("TAKEBACK_SHARED_DATA", ROOT.parent / "shared" / "data")) / "pdq"
 
 
 def hamming(a: str, b: str) -> int:
