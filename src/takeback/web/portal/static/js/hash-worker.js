@@ -116,7 +116,7 @@ function chunkReader(file, how) {
       async next() {
         const bytes = await readBytes(file.slice(at, Math.min(file.size, at + CHUNK)));
         at += bytes.length;
-        return { buffer: bytes.buffer, filled: bytes.length, end: at >= file.size };
+        return { buffer: bytes.buffer, filled: bytes.length, end: at >= file.size || bytes.length === 0 };
       },
     };
   }
