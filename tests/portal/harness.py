@@ -1,8 +1,10 @@
 """A local server for the portal's JS and a test page, and a headless Debian Chromium to drive it.
 
 Shared by the browser tests and ``benchmarks/bench_portal.py``. The server sends the strict
-Content-Security-Policy the portal will (script-src 'self', worker-src 'self', nothing else), so a
-module that needs eval, inline script or another host fails here first.
+Content-Security-Policy the portal does (script-src 'self' 'wasm-unsafe-eval', worker-src 'self',
+nothing else), so a module that needs eval, inline script or another host fails here first;
+``serve(csp=CSP_NO_WASM)`` leaves out 'wasm-unsafe-eval', as a stricter site would (the hashing falls
+back to JavaScript).
 """
 
 from __future__ import annotations
@@ -21,16 +23,22 @@ JS_DIR = ROOT / "src" / "takeback" / "web" / "portal" / "static" / "js"
 PAGE_DIR = Path(__file__).resolve().parent / "page"
 CHROMIUM = os.environ.get("TAKEBACK_CHROMIUM", "/usr/bin/chromium")
 
-CSP = (
+CSP_NO_WASM = (
     "default-src 'none'; script-src 'self'; worker-src 'self'; connect-src 'self'; img-src 'self' blob:; "
     "media-src blob:; "
     "style-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
-_TYPES = {".js": "text/javascript; charset=utf-8", ".html": "text/html; charset=utf-8"}
+CSP = CSP_NO_WASM.replace("script-src 'self'", "script-src 'self' 'wasm-unsafe-eval'")
+_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+    ".wasm": "application/wasm",
+}
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     routes: ClassVar[dict[str, Path]] = {"/static/js/": JS_DIR, "/test/": PAGE_DIR}
+    csp: ClassVar[str] = CSP
 
     def do_GET(self) -> None:
         path = unquote(urlsplit(self.path).path)
@@ -42,7 +50,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     self.send_response(200)
                     self.send_header("Content-Type", _TYPES[target.suffix])
                     self.send_header("Content-Length", str(len(body)))
-                    self.send_header("Content-Security-Policy", CSP)
+                    self.send_header("Content-Security-Policy", self.csp)
                     self.send_header("Referrer-Policy", "no-referrer")
                     self.send_header("Cache-Control", "no-store")
                     self.end_headers()
@@ -55,9 +63,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def serve() -> Iterator[str]:
-    """Serve the JS and the harness page on 127.0.0.1 (a free port); yields the base URL."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+def serve(csp: str = CSP, routes: dict[str, Path] | None = None) -> Iterator[str]:
+    """Serve the JS and the harness page on 127.0.0.1 (a free port) under ``csp``; yields the base URL.
+    ``routes`` replaces some of the folders served (a benchmark serves an older copy of the JS)."""
+    handler = type("Handler", (_Handler,), {"csp": csp, "routes": {**_Handler.routes, **(routes or {})}})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -34,8 +34,23 @@ def test_the_engine_neither_evals_nor_talks_to_the_network() -> None:
         if path.name == "portal.js":  # the page's own script, checked below
             continue
         text = path.read_text(encoding="utf-8")
+        if path.name == "wasm-hashes.js":  # one GET of the module next to it, checked below
+            text = text.replace(WASM_FETCH, "", 1)
         for word in forbidden:
             assert word not in text, f"{path.name} contains {word!r}"
+
+
+WASM_FETCH = "fetch(MODULE_URL, { credentials: 'same-origin' })"
+
+
+def test_the_one_fetch_in_the_engine_gets_its_own_module() -> None:
+    """wasm-hashes.js fetches ./hashes.wasm from the URL of the script itself (same origin), with
+    no body: the only request the engine makes, and it carries nothing of her files."""
+    text = (codegen.JS_DIR / "wasm-hashes.js").read_text(encoding="utf-8")
+    assert text.count("fetch(") == 1 and WASM_FETCH in text
+    assert "const MODULE_URL = new URL('./hashes.wasm', import.meta.url);" in text
+    assert text.count("MODULE_URL") == 2
+    assert "WebAssembly.instantiate(bytes, {})" in text  # no imports handed to the module
 
 
 def test_the_page_script_talks_only_to_its_own_origin() -> None:

@@ -188,6 +188,9 @@ def test_large_file_streams_md5_and_sha256(harness_page: Page, tmp_path: Path) -
     assert res["md5"] == md5.hexdigest()
     assert res["sha256"] == sha.hexdigest()
     assert res["kind"] == "video" and res["error"] is None
+    # the harness's CSP allows 'wasm-unsafe-eval', as the portal's
+    assert (res["sha256_engine"], res["md5_engine"]) == ("wasm", "wasm")
+    assert res["stream_reader"] == "byob"  # Chromium's File stream is a byte stream
     assert res["note"]["code"] == "video_hashes_only"
     stages = [p["stage"] for p in out["progress"]]
     assert stages[0] == "queued" and stages[-1] == "done"
@@ -195,16 +198,27 @@ def test_large_file_streams_md5_and_sha256(harness_page: Page, tmp_path: Path) -
     assert len(fractions) >= 20 and fractions == sorted(fractions)
 
 
+@pytest.mark.parametrize(("engine", "reader"), [("auto", "byob"), ("js", "byob"), ("auto", "slice")])
 @pytest.mark.parametrize("workers", [1, 2])
-def test_streamed_hashes_with_one_or_two_workers(harness_page: Page, tmp_path: Path, workers: int) -> None:
-    """One worker hashes both itself; two split them (SHA-256 reads, MD5 follows): same digests."""
+def test_streamed_hashes_with_one_or_two_workers(
+    harness_page: Page, tmp_path: Path, workers: int, engine: str, reader: str
+) -> None:
+    """One worker hashes both itself; two split them (SHA-256 reads, MD5 follows, the buffers go
+    round): same digests, with the rounds in WebAssembly or (asked for) JavaScript, the file read by
+    a BYOB reader into the circulating buffers or (as where there is none) slice by slice."""
     page, _ = harness_page
     path = tmp_path / "archive.zip"
     data = b"PK\x03\x04" + os.urandom(40 * 1024 * 1024 + 13)
     path.write_bytes(data)
-    res = run_files(page, [path], workers=workers)["results"][0]
+    options: dict[str, Any] = {"workers": workers, "hashEngine": engine}
+    if reader == "slice":
+        options["streamReader"] = "slice"
+    res = run_files(page, [path], **options)["results"][0]
     assert res["md5"] == hashlib.md5(data).hexdigest()
     assert res["sha256"] == hashlib.sha256(data).hexdigest()
+    assert res["stream_reader"] == reader
+    want = "wasm" if engine == "auto" else "js"
+    assert (res["sha256_engine"], res["md5_engine"]) == (want, want)
     assert res["error"]["code"] == "not_an_image" and "ZIP" in res["error"]["message"]
 
 
@@ -257,28 +271,68 @@ def test_cancel_stops_work_and_says_so(harness_page: Page) -> None:
 
 
 def test_hashers_on_awkward_lengths(harness_page: Page) -> None:
-    """MD5/SHA-256 across block boundaries and fed in uneven pieces, against hashlib."""
+    """MD5/SHA-256 (JavaScript and WebAssembly rounds) across block boundaries and fed in uneven
+    pieces, against hashlib; and every split in two of a 200-byte message."""
     page, _ = harness_page
-    lengths = [0, 1, 55, 56, 63, 64, 65, 119, 120, 127, 128, 1000, 65537]
+    lengths = [0, 1, 55, 56, 63, 64, 65, 119, 120, 127, 128, 1000, 65535, 65536, 65537, 3 * 65536 + 100]
     got = page.evaluate(
         """async (lengths) => {
           const { Md5 } = await import('/static/js/md5.js');
           const { Sha256 } = await import('/static/js/sha256.js');
-          return lengths.map((n) => {
-            const b = new Uint8Array(n).map((_, i) => (i * 31 + 7) & 255);
-            const m = new Md5(), s = new Sha256();
+          const { loadWasmBlocks } = await import('/static/js/wasm-hashes.js');
+          const wasm = await loadWasmBlocks();
+          if (!wasm) return null;
+          const bytes = (n) => new Uint8Array(n).map((_, i) => (i * 31 + 7) & 255);
+          const rows = lengths.map((n) => {
+            const b = bytes(n);
+            const hs = [new Md5(), new Sha256(), new Md5(wasm.md5), new Sha256(wasm.sha256)];
             for (let at = 0, step = 1; at < n; at += step, step = step * 2 + 1) {
-              m.update(b.subarray(at, at + step)); s.update(b.subarray(at, at + step));
+              for (const h of hs) h.update(b.subarray(at, at + step));
             }
-            return [m.hex(), s.hex()];
+            return hs.map((h) => h.hex());
           });
+          const b = bytes(200);
+          const splits = [];
+          for (let k = 0; k <= 200; k++) {
+            const two = [new Md5(wasm.md5), new Sha256(wasm.sha256)];
+            splits.push(two.map((h) => h.update(b.subarray(0, k)).update(b.subarray(k)).hex()));
+          }
+          return { rows, splits };
         }""",
         lengths,
     )
-    for n, (md5, sha) in zip(lengths, got, strict=True):
+    assert got is not None, "hashes.wasm did not load under the harness's CSP"
+    for n, (md5, sha, wasm_md5, wasm_sha) in zip(lengths, got["rows"], strict=True):
         data = bytes((i * 31 + 7) & 255 for i in range(n))
-        assert md5 == hashlib.md5(data).hexdigest(), n
-        assert sha == hashlib.sha256(data).hexdigest(), n
+        assert md5 == wasm_md5 == hashlib.md5(data).hexdigest(), n
+        assert sha == wasm_sha == hashlib.sha256(data).hexdigest(), n
+    data = bytes((i * 31 + 7) & 255 for i in range(200))
+    assert got["splits"] == [[hashlib.md5(data).hexdigest(), hashlib.sha256(data).hexdigest()]] * 201
+
+
+def test_without_wasm_unsafe_eval_the_worker_falls_back_to_javascript(chromium: Any, tmp_path: Path) -> None:
+    """Served under a CSP without 'wasm-unsafe-eval' (a stricter deployment than the portal's),
+    the worker cannot compile hashes.wasm: a photo and a streamed file still get exact hashes, from
+    the JavaScript rounds, and nothing is fetched from elsewhere."""
+    from tests.portal import harness
+
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(encode(synthetic_photo(320, 240, seed=5), "JPEG", quality=90))
+    big = tmp_path / "clip.bin"
+    big.write_bytes(os.urandom(20 * 1024 * 1024 + 5))
+    with harness.serve(csp=harness.CSP_NO_WASM) as base:
+        page, requests = harness.open_harness(chromium, base)
+        try:
+            results = run_files(page, [photo, big])["results"]
+        finally:
+            page.close()
+    for path, res in zip([photo, big], results, strict=True):
+        data = path.read_bytes()
+        assert res["sha256"] == hashlib.sha256(data).hexdigest(), path.name
+        assert res["md5"] == hashlib.md5(data).hexdigest(), path.name
+        assert (res["sha256_engine"], res["md5_engine"]) == ("js", "js"), path.name
+    assert results[0]["pdq"] is not None
+    assert all(u.startswith((base + "/", f"blob:{base}/")) for u in requests), requests
 
 
 def test_pdq_core_equals_python_on_the_same_pixels(harness_page: Page) -> None:

@@ -67,6 +67,9 @@ def test_public_pages_answer_with_strict_headers_and_no_cookie(service: Service,
         assert 'lang="{}"'.format("en" if lang == "en" else "zh-Hant-HK") in r.text
         csp = r.headers["content-security-policy"]
         assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
+        # WebAssembly compilation for the hashing worker (hashes.wasm), never JavaScript eval
+        assert "script-src 'self' 'wasm-unsafe-eval';" in csp
+        assert "'unsafe-eval'" not in csp.replace("'wasm-unsafe-eval'", "")
         assert r.headers["referrer-policy"] == "no-referrer"
         assert r.headers["cache-control"] == "no-store"
         assert "set-cookie" not in r.headers
@@ -75,6 +78,13 @@ def test_public_pages_answer_with_strict_headers_and_no_cookie(service: Service,
             and " style=" not in r.text
             and "http://" not in r.text.replace(service.url, "")
         )
+    # the hashing worker is served under the same policy (a worker's own response sets its CSP), and
+    # the WebAssembly module it fetches is served whole, as application/wasm
+    worker = c.get("/assets/js/hash-worker.js")
+    assert worker.status_code == 200 and "'wasm-unsafe-eval'" in worker.headers["content-security-policy"]
+    module = c.get("/assets/js/hashes.wasm")
+    assert module.status_code == 200 and module.headers["content-type"] == "application/wasm"
+    assert module.content[:4] == b"\x00asm"
     # the API keeps its own answers: no portal headers on the matching routes
     assert "content-security-policy" not in c.get("/status").headers
 

@@ -136,5 +136,9 @@ def test_pages_without_a_session(staff_web: Service) -> None:
     assert c.post("/console/admin/users", data={"handle": "x", "role": "admin"}).status_code == 403
     login_page = c.get("/console/login?next=https://evil.example/")
     assert 'value="/console"' in login_page.text  # only our own paths are followed after sign-in
+    # the staff pages run no WebAssembly: their policy leaves out what the portal's hashing needs
+    for path in ("/console/login", "/staff-assets/console.css"):
+        csp = c.get(path).headers["content-security-policy"]
+        assert "script-src 'self';" in csp and "wasm" not in csp and "frame-ancestors 'none'" in csp, path
     assert c.get("/console/nothing-here").status_code == 404
     assert "text/html" in c.get("/console/nothing-here").headers["content-type"]

@@ -1,7 +1,8 @@
 """What protects the portal's pages: headers, one-time form tokens, the sign-in cookie, client keys.
 
 - Headers: a strict Content-Security-Policy (only this origin's scripts, styles, workers and
-  fetches; no inline script, no frames), ``Referrer-Policy: no-referrer`` (a link she follows must
+  fetches; no inline script, no frames; WebAssembly compilation for the portal's own hashing
+  module, not on the staff pages), ``Referrer-Policy: no-referrer`` (a link she follows must
   not tell the next site she came from here), no caching of pages that can hold a case number.
 - Form tokens: ``nonce.issued.mac`` with an HMAC over what the form is bound to (the signed-in case,
   or nothing); each is used once (``portal.service.use_form_token``), so a form sent twice or a
@@ -29,11 +30,22 @@ COOKIE_PATH = "/case"
 SESSION_SECONDS = 15 * 60
 TOKEN_SECONDS = 2 * 3600
 
+# 'wasm-unsafe-eval' lets the hashing worker compile static/js/hashes.wasm (SHA-256's and MD5's rounds,
+# the bound on a large video's streamed hashes; see benchmarks/RESULTS.md). It is safe to give: it permits
+# WebAssembly compilation only, while eval(), new Function() and string timers stay blocked
+# ('unsafe-eval' is not given); only this origin's script files run (no inline script), so only our
+# code chooses what is compiled, and it compiles ./hashes.wasm fetched from this origin; and a
+# WebAssembly module reaches nothing but its own memory and what it is handed to import (ours imports
+# nothing: no DOM, no network). Without it the worker falls back to the JavaScript rounds, so a
+# stricter deployment may remove it.
 CSP = (
-    "default-src 'none'; script-src 'self'; worker-src 'self'; style-src 'self'; "
+    "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; style-src 'self'; "
     "img-src 'self' data: blob:; media-src blob:; connect-src 'self'; font-src 'self'; form-action 'self'; "
     "base-uri 'none'; frame-ancestors 'none'; manifest-src 'self'"
 )
+#: the staff pages run no WebAssembly: their policy leaves it out
+STAFF_CSP = CSP.replace(" 'wasm-unsafe-eval'", "")
+STAFF_PREFIXES = ("/console", "/review", "/staff-assets")
 HEADERS = [
     (b"content-security-policy", CSP.encode()),
     (b"referrer-policy", b"no-referrer"),
@@ -43,6 +55,7 @@ HEADERS = [
     (b"cross-origin-resource-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), interest-cohort=()"),
 ]
+STAFF_HEADERS = [(b"content-security-policy", STAFF_CSP.encode()), *HEADERS[1:]]
 #: prefixes of the service's API; everything else the app serves is a portal page or asset
 API_PREFIXES = ("/h/", "/m/", "/c/", "/v1/", "/status", "/docs", "/openapi", "/site-map")
 
@@ -105,12 +118,13 @@ class PortalHeaders:
             await self.app(scope, receive, send)
             return
         is_asset = scope["path"].startswith(("/assets/", "/staff-assets/"))
+        ours = STAFF_HEADERS if scope["path"].startswith(STAFF_PREFIXES) else HEADERS
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {k.lower() for k, _ in headers}
-                headers.extend(h for h in HEADERS if h[0] not in present)
+                headers.extend(h for h in ours if h[0] not in present)
                 if not is_asset and b"cache-control" not in present:
                     headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers

@@ -3,21 +3,27 @@
 // Everything slow happens here, off the page's thread: reading the file, MD5 and SHA-256, decoding
 // and PDQ. The file's bytes never leave this worker; only hashes, sizes and messages are posted back.
 //
-// Messages in:  { id, op: 'file', file, maxPixels, maxImageBytes, streamAbove, dihedral }
-//               { id, op: 'stream', file, port? }   read + SHA-256 (+ MD5 when there is no port)
-//               { id, op: 'follow', port }          MD5 of the chunks the 'stream' worker sends
+// Messages in:  { id, op: 'file', file, maxPixels, maxImageBytes, streamAbove, dihedral, hashEngine }
+//               { id, op: 'stream', file, port?, hashEngine, streamReader? }   read + SHA-256 (+ MD5 when
+//                 there is no port)
+//               { id, op: 'follow', port, hashEngine }   MD5 of the chunks the 'stream' worker sends
 //               { id, op: 'vpdq-frame', frame }     PDQ of one video frame (a transferred VideoFrame)
 // Messages out: { id, type: 'progress', stage, done, total }
 //               { id, type: 'result', result }   (op 'file': a result, or { stream: true, result })
-//               { id, type: 'digest', digests: { sha256?, md5? } }
+//               { id, type: 'digest', digests: { sha256?, md5?, sha256_engine?, md5_engine?, stream_reader? } }
 //               { id, type: 'frame', hash, quality }
 //
 // A large file is streamed by two workers joined by a MessageChannel: one reads each chunk once,
 // hashes SHA-256 and hands the chunk over (transferred, not copied) to the other, which hashes MD5
-// while the first reads and hashes the next. At most a few chunks are in flight, so memory is flat.
+// while the first reads and hashes the next, and hands the buffer back to be filled again. Three
+// 8-MiB buffers circulate (a BYOB reader fills them in place), so memory is flat for any size.
+//
+// The rounds of both hashes run in WebAssembly (./wasm-hashes.js) where the browser allows it, else
+// in JavaScript (`hashEngine: 'js'` in a message asks for JavaScript, for tests and benchmarks).
 
 import { Md5 } from './md5.js';
 import { Sha256 } from './sha256.js';
+import { loadWasmBlocks } from './wasm-hashes.js';
 import { PdqAccumulator, pdqFromRgba } from './pdq.js';
 import { HEAD_BYTES, sniff } from './sniff.js';
 import { problem } from './messages.js';
@@ -27,20 +33,42 @@ const STRIP_BYTES = 8 * 1024 * 1024; // RGBA read back from the canvas per strip
 
 // Compile the hot code now, before the first file arrives: V8 optimises a function only after it
 // has run a while, and the first 12-MP photo would otherwise pay ~0.3 s for that.
-{
-  const warm = new Uint8Array(256 * 1024);
-  new Sha256().update(warm).hex();
-  new Md5().update(warm).hex();
-  pdqFromRgba(warm, 256, 256);
+const warm = new Uint8Array(256 * 1024);
+new Sha256().update(warm).hex();
+new Md5().update(warm).hex();
+pdqFromRgba(warm, 256, 256);
+
+// The WebAssembly block functions { sha256, md5 }, or null (no WebAssembly, or the CSP forbids it).
+let wasm = null;
+const wasmReady = loadWasmBlocks().then((fns) => {
+  if (fns) {
+    new Sha256(fns.sha256).update(warm).hex(); // to the optimising tier, as above
+    new Md5(fns.md5).update(warm).hex();
+  }
+  wasm = fns;
+});
+
+/** Hashers with WebAssembly rounds unless unavailable or `engine` is 'js'. */
+function newSha256(engine) {
+  return engine !== 'js' && wasm ? new Sha256(wasm.sha256) : new Sha256();
+}
+
+function newMd5(engine) {
+  return engine !== 'js' && wasm ? new Md5(wasm.md5) : new Md5();
+}
+
+function engineOf(hasher) {
+  return wasm && (hasher.blocks === wasm.sha256 || hasher.blocks === wasm.md5) ? 'wasm' : 'js';
 }
 
 self.onmessage = async (event) => {
   const msg = event.data;
   const post = (m) => self.postMessage({ id: msg.id, ...m });
   try {
+    await wasmReady; // a few milliseconds, once per worker
     if (msg.op === 'file') post({ type: 'result', result: await hashFile(msg, post) });
     else if (msg.op === 'stream') post({ type: 'digest', digests: await stream(msg, post) });
-    else if (msg.op === 'follow') post({ type: 'digest', digests: await follow(msg.port) });
+    else if (msg.op === 'follow') post({ type: 'digest', digests: await follow(msg.port, msg.hashEngine) });
     else if (msg.op === 'vpdq-frame') post({ type: 'frame', ...(await pdqOfVideoFrame(msg.frame)) });
     else throw new Error(`unknown op ${msg.op}`);
   } catch (err) {
@@ -53,58 +81,123 @@ async function readBytes(blob) {
   try {
     return new Uint8Array(await blob.arrayBuffer());
   } catch (err) {
-    const e = new Error('read');
-    e.problem = problem('read_error', { detail: err && err.name || '' });
-    throw e;
+    throw readFailure(err);
   }
 }
 
-const IN_FLIGHT = 3; // chunks handed to the MD5 worker and not yet hashed there
+function readFailure(err) {
+  const e = new Error('read');
+  e.problem = problem('read_error', { detail: err && err.name || '' });
+  return e;
+}
+
+// A stream's 8-MiB buffers, allocated once: one filled and hashed here while the MD5 worker hashes
+// one and holds one ready, then handed back to be filled again. Memory is 24 MiB for any file size.
+const BUFFERS = 3;
+
+/**
+ * The file read into the buffers it is given: `next(buffer)` resolves to { buffer, filled, end }.
+ * A BYOB reader on the file's byte stream fills our buffers in place; where the browser has none
+ * (or `how` is 'slice', for tests), each chunk is a File.slice read into a new buffer.
+ */
+function chunkReader(file, how) {
+  let reader = null;
+  if (how !== 'slice') {
+    try {
+      reader = file.stream().getReader({ mode: 'byob' });
+    } catch (err) {
+      reader = null; // not a byte stream here
+    }
+  }
+  if (!reader) {
+    let at = 0;
+    return {
+      kind: 'slice',
+      async next() {
+        const bytes = await readBytes(file.slice(at, Math.min(file.size, at + CHUNK)));
+        at += bytes.length;
+        return { buffer: bytes.buffer, filled: bytes.length, end: at >= file.size || bytes.length === 0 };
+      },
+    };
+  }
+  return {
+    kind: 'byob',
+    async next(buffer) {
+      let filled = 0;
+      try {
+        while (filled < buffer.byteLength) {
+          const { value, done } = await reader.read(new Uint8Array(buffer, filled, buffer.byteLength - filled));
+          if (value) buffer = value.buffer; // the reader hands the (transferred) buffer back
+          else buffer = new ArrayBuffer(CHUNK);
+          if (done) return { buffer, filled, end: true };
+          filled += value.byteLength;
+        }
+      } catch (err) {
+        throw readFailure(err);
+      }
+      return { buffer, filled, end: false };
+    },
+  };
+}
 
 /** SHA-256 (and MD5, alone or in the follower) of a file read once in chunks. */
-async function stream({ file, port }, post) {
-  const sha = new Sha256();
-  const md5 = port ? null : new Md5();
+async function stream({ file, port, hashEngine: engine, streamReader }, post) {
+  const sha = newSha256(engine);
+  const md5 = port ? null : newMd5(engine);
   const total = file.size;
-  let outstanding = 0;
+  const chunks = chunkReader(file, streamReader);
+  const free = [];
+  let made = 0;
   let wake = null;
   if (port) {
-    port.onmessage = () => {
-      outstanding -= 1;
+    port.onmessage = (e) => { // a buffer the MD5 worker is done with
+      free.push(e.data);
       if (wake) { wake(); wake = null; }
     };
   }
-  for (let at = 0; at < total; at += CHUNK) {
-    const bytes = await readBytes(file.slice(at, Math.min(total, at + CHUNK)));
-    sha.update(bytes);
-    if (md5) md5.update(bytes);
-    else {
-      while (outstanding >= IN_FLIGHT) await new Promise((resolve) => { wake = resolve; });
-      outstanding += 1;
-      port.postMessage(bytes, [bytes.buffer]);
+  // a buffer to fill (a slice read brings its own: then this is only a place among the BUFFERS)
+  const slot = async () => {
+    while (!free.length && made >= BUFFERS) await new Promise((resolve) => { wake = resolve; });
+    if (free.length) return free.pop();
+    made += 1;
+    return chunks.kind === 'byob' ? new ArrayBuffer(CHUNK) : null;
+  };
+  let done = 0;
+  for (;;) {
+    const chunk = await chunks.next(await slot());
+    if (chunk.filled) {
+      const bytes = new Uint8Array(chunk.buffer, 0, chunk.filled);
+      sha.update(bytes);
+      if (md5) md5.update(bytes);
+      done += chunk.filled;
+      post({ type: 'progress', stage: 'hashing', done, total });
     }
-    post({ type: 'progress', stage: 'hashing', done: Math.min(total, at + CHUNK), total });
+    if (port && chunk.filled) port.postMessage({ buffer: chunk.buffer, length: chunk.filled }, [chunk.buffer]);
+    else free.push(chunk.buffer);
+    if (chunk.end) break;
   }
   if (port) {
     port.postMessage(null); // end of file
     port.onmessage = null;
     port.close();
   }
-  return md5 ? { sha256: sha.hex(), md5: md5.hex() } : { sha256: sha.hex() };
+  const out = { sha256: sha.hex(), sha256_engine: engineOf(sha), stream_reader: chunks.kind };
+  return md5 ? { ...out, md5: md5.hex(), md5_engine: engineOf(md5) } : out;
 }
 
-/** MD5 of the chunks another worker's `stream` sends over `port`, acknowledging each. */
-function follow(port) {
-  const md5 = new Md5();
+/** MD5 of the chunks another worker's `stream` sends over `port`, each buffer sent back after. */
+function follow(port, engine) {
+  const md5 = newMd5(engine);
   return new Promise((resolve) => {
     port.onmessage = (e) => {
       if (e.data === null) {
         port.close();
-        resolve({ md5: md5.hex() });
+        resolve({ md5: md5.hex(), md5_engine: engineOf(md5) });
         return;
       }
-      md5.update(e.data);
-      port.postMessage(1);
+      const { buffer, length } = e.data;
+      md5.update(new Uint8Array(buffer, 0, length));
+      port.postMessage(buffer, [buffer]);
     };
   });
 }
@@ -127,6 +220,8 @@ async function hashFile(msg, post) {
     kind: info.kind,
     md5: null,
     sha256: null,
+    sha256_engine: null,
+    md5_engine: null,
     pdq: null,
     pdq_quality: null,
     pdq_dihedral: null,
@@ -138,7 +233,8 @@ async function hashFile(msg, post) {
     note: null,
   };
   if (info.kind === 'empty') {
-    return { ...result, kind: 'other', md5: new Md5().hex(), sha256: new Sha256().hex(), error: problem('empty_file') };
+    digestsOf(head, msg.hashEngine, result);
+    return { ...result, kind: 'other', error: problem('empty_file') };
   }
 
   const wantsPixels = info.kind === 'photo' && info.decodable;
@@ -151,8 +247,7 @@ async function hashFile(msg, post) {
     // small enough to hash here in one go
     const bytes = await readOr(file, result);
     if (!bytes) return result;
-    result.md5 = new Md5().update(bytes).hex();
-    result.sha256 = new Sha256().update(bytes).hex();
+    digestsOf(bytes, msg.hashEngine, result);
     return finish(result, t0);
   }
 
@@ -181,8 +276,7 @@ async function hashFile(msg, post) {
   timings.read_ms = lap();
   if (bytes) {
     post({ type: 'progress', stage: 'hashing', done: 0, total: file.size });
-    result.md5 = new Md5().update(bytes).hex();
-    result.sha256 = new Sha256().update(bytes).hex();
+    digestsOf(bytes, msg.hashEngine, result);
     timings.digest_ms = lap();
   }
   if (refusal || !bytes) {
@@ -218,6 +312,16 @@ async function hashFile(msg, post) {
     t = now;
     return ms;
   }
+}
+
+/** MD5 and SHA-256 of bytes in memory, into `result` (with the engine that made each). */
+function digestsOf(bytes, engine, result) {
+  const md5 = newMd5(engine);
+  const sha = newSha256(engine);
+  result.md5 = md5.update(bytes).hex();
+  result.sha256 = sha.update(bytes).hex();
+  result.md5_engine = engineOf(md5);
+  result.sha256_engine = engineOf(sha);
 }
 
 async function readOr(file, result) {

@@ -65,8 +65,12 @@ const INTERNAL = 'Something went wrong while fingerprinting this file. The other
  * @param {boolean} [options.dihedral] the 8 dihedral PDQ hashes (default true).
  * @param {boolean} [options.vpdq] vPDQ for videos the browser can play (default true).
  * @param {object} [options.videoLimits] VIDEO_LIMITS overrides (the installation's max_video_*).
+ * @param {'auto'|'js'} [options.hashEngine] 'auto' (default): MD5's and SHA-256's rounds in
+ *   WebAssembly where the browser allows it, else JavaScript; 'js': JavaScript only (tests and
+ *   benchmarks compare the two).
  * @returns {Promise<object[]>} one result per file, in input order:
- *   { index, name, size, type, format, kind: 'photo'|'video'|'other', md5, sha256, pdq, pdq_quality,
+ *   { index, name, size, type, format, kind: 'photo'|'video'|'other', md5, sha256,
+ *     sha256_engine, md5_engine: 'wasm'|'js' (which rounds made them), pdq, pdq_quality,
  *     pdq_dihedral (8 hex strings, DIHEDRAL_NAMES order), width, height,
  *     vpdq ('frame,quality,hash,timestamp' lines joined by '\n', takeback's text form), vpdq_frames,
  *     error: null | {code, message, params}, note: null | {code, message, params}, seconds }
@@ -79,7 +83,10 @@ export function hashFiles(files, options = {}) {
     maxImageBytes: options.maxImageBytes ?? MAX_IMAGE_BYTES,
     streamAbove: options.streamAbove ?? STREAM_ABOVE,
     dihedral: options.dihedral ?? true,
+    hashEngine: options.hashEngine ?? 'auto',
   };
+  // 'slice' reads a stream chunk by chunk with File.slice, as where there is no BYOB reader (tests)
+  const streamReader = options.streamReader;
   const poolSize = Math.max(1, options.workers ?? defaultWorkers());
   const results = new Array(list.length).fill(null);
   if (list.length === 0) return Promise.resolve(results);
@@ -121,7 +128,7 @@ export function hashFiles(files, options = {}) {
       const s = streams.get(index);
       const base = s ? s.result : { name: list[index].name, size: list[index].size, type: list[index].type || null };
       complete(index, {
-        format: null, kind: 'other', md5: null, sha256: null, pdq: null, pdq_quality: null,
+        format: null, kind: 'other', md5: null, sha256: null, sha256_engine: null, md5_engine: null, pdq: null, pdq_quality: null,
         pdq_dihedral: null, vpdq: null, vpdq_frames: null, width: null, height: null, note: null, seconds: null,
         ...base, error: problem(code, message),
       });
@@ -276,7 +283,7 @@ export function hashFiles(files, options = {}) {
         s.workers = [lead];
         if (!pairWanted) {
           s.pending = 1;
-          lead.postMessage({ id: task.id, op: 'stream', file });
+          lead.postMessage({ id: task.id, op: 'stream', file, hashEngine: settings.hashEngine, streamReader });
           continue;
         }
         const follower = idle.pop();
@@ -284,8 +291,9 @@ export function hashFiles(files, options = {}) {
         s.workers.push(follower);
         s.pending = 2;
         const channel = new MessageChannel();
-        follower.postMessage({ id: task.id, op: 'follow', port: channel.port2 }, [channel.port2]);
-        lead.postMessage({ id: task.id, op: 'stream', file, port: channel.port1 }, [channel.port1]);
+        const { hashEngine } = settings;
+        follower.postMessage({ id: task.id, op: 'follow', port: channel.port2, hashEngine }, [channel.port2]);
+        lead.postMessage({ id: task.id, op: 'stream', file, port: channel.port1, hashEngine, streamReader }, [channel.port1]);
       }
     };
 

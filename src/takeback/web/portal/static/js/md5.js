@@ -327,7 +327,9 @@ function littleEndianLength(pad, at, hi, lo) {
 }
 
 export class Md5 {
-  constructor() {
+  /** `blockFn`: another implementation of the block function (./wasm-hashes.js's), as for Sha256. */
+  constructor(blockFn = blocks) {
+    this.blocks = blockFn;
     this.h = new Int32Array([1732584193, -271733879, -1732584194, 271733878]);
     this.buf = new Uint8Array(64);
     this.bufLen = 0;
@@ -345,11 +347,11 @@ export class Md5 {
       this.bufLen += take;
       off = take;
       if (this.bufLen < 64) return this;
-      blocks(this.h, this.buf, 0, 64);
+      this.blocks(this.h, this.buf, 0, 64);
       this.bufLen = 0;
     }
     const whole = off + ((n - off) & ~63);
-    if (whole > off) blocks(this.h, bytes, off, whole);
+    if (whole > off) this.blocks(this.h, bytes, off, whole);
     if (whole < n) {
       this.buf.set(bytes.subarray(whole), 0);
       this.bufLen = n - whole;

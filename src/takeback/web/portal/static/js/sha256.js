@@ -572,7 +572,12 @@ function bigEndianLength(pad, at, hi, lo) {
 }
 
 export class Sha256 {
-  constructor() {
+  /**
+   * `blockFn`: another implementation of the block function, called as blockFn(state, bytes, start,
+   * end) with end - start a multiple of 64 (./wasm-hashes.js has the WebAssembly one).
+   */
+  constructor(blockFn = blocks) {
+    this.blocks = blockFn;
     this.h = new Int32Array([1779033703, -1150833019, 1013904242, -1521486534, 1359893119, -1694144372, 528734635, 1541459225]);
     this.buf = new Uint8Array(64);
     this.bufLen = 0;
@@ -590,11 +595,11 @@ export class Sha256 {
       this.bufLen += take;
       off = take;
       if (this.bufLen < 64) return this;
-      blocks(this.h, this.buf, 0, 64);
+      this.blocks(this.h, this.buf, 0, 64);
       this.bufLen = 0;
     }
     const whole = off + ((n - off) & ~63);
-    if (whole > off) blocks(this.h, bytes, off, whole);
+    if (whole > off) this.blocks(this.h, bytes, off, whole);
     if (whole < n) {
       this.buf.set(bytes.subarray(whole), 0);
       this.bufLen = n - whole;
