@@ -336,3 +336,65 @@ def test_every_single_byte_of_a_bundle(bundle: Path, tmp_path: Path, db: Databas
     for off in range(len(data)):
         target.write_bytes(flipped(data, off))
         assert not verify_bundle(target).ok, off
+
+
+def _receipt_supplement(vouches_for: str, signer: Signer = SIGNER):
+    """A supplement source with one record and its receipt, the receipt vouching for ``vouches_for``
+    while the manifest names the record's own hash (a mismatch when they differ)."""
+    import hashlib
+
+    from takeback.clock import utcnow
+    from takeback.evidence.bundle import Supplement
+    from takeback.evidence.receipts import issue_receipt
+    from takeback.reports.document import Heading
+
+    own = hashlib.sha256(b"record").hexdigest()
+
+    def source(_s: object, case: object, _lang: str) -> list[Supplement]:
+        ref = case.reference  # type: ignore[attr-defined]
+        r = issue_receipt(signer, case=ref, received_at=utcnow(), sha256=vouches_for, md5="0" * 32, pdq=None)
+        data = json.dumps(r.to_json()).encode()
+        return [
+            Supplement(
+                key="extra",
+                records={"rows": [{"sha256": own}]},
+                files={"r.json": data},
+                receipts={"r.json": own},
+                blocks=(Heading("Extra records"),),
+            )
+        ]
+
+    return source, own
+
+
+def test_supplement_records_and_receipts_verify(db: Database, locker: Locker, tmp_path: Path) -> None:
+    ref = make_case(db, locker, tmp_path, n=1)
+    import hashlib
+
+    source, _own = _receipt_supplement(hashlib.sha256(b"record").hexdigest())
+    out = tmp_path / "b.zip"
+    export_bundle(db, reference=ref, out=out, signer=SIGNER, actor="ana", supplements=source)
+    report = verify_bundle(out)
+    assert report.ok, report.failure
+    assert report.supplements == {"extra": 1}
+    with zipfile.ZipFile(out) as zf:
+        assert "extra/r.json" in zf.namelist()
+        assert "Extra records" in zf.read("summary.html").decode()
+
+
+@pytest.mark.parametrize("case", ["other-hash", "other-key"])
+def test_a_receipt_for_another_file_or_key_fails_verification(
+    db: Database, locker: Locker, tmp_path: Path, case: str
+) -> None:
+    import hashlib
+
+    ref = make_case(db, locker, tmp_path, n=1)
+    if case == "other-hash":
+        source, _ = _receipt_supplement(hashlib.sha256(b"something else").hexdigest())
+    else:
+        source, _ = _receipt_supplement(hashlib.sha256(b"record").hexdigest(), signer=Signer.generate())
+    out = tmp_path / "b.zip"
+    export_bundle(db, reference=ref, out=out, signer=SIGNER, actor="ana", supplements=source)
+    report = verify_bundle(out)
+    assert not report.ok and report.failure is not None
+    assert report.failure.code == "receipt_invalid" and report.failure.member == "extra/r.json"

@@ -31,8 +31,9 @@ from takeback.cli.output import CsvWriter, JsonlWriter, quality_note, shown
 from takeback.clock import as_utc, get_zone, iso_utc, local_zone_name
 from takeback.errors import TakebackError
 from takeback.evidence import service as ev
-from takeback.evidence.bundle import export_bundle, verify_bundle
+from takeback.evidence.bundle import verify_bundle
 from takeback.evidence.receipts import verify_receipt
+from takeback.portal.casework import export_case_bundle
 
 evidence_app = typer.Typer(
     no_args_is_help=True, help="Tamper-evident evidence locker: capture, timeline, signed bundles."
@@ -332,7 +333,7 @@ def evidence_bundle(
     locker = open_locker(create=False) if needs_locker else None
     with database() as db:
         try:
-            res = export_bundle(
+            res = export_case_bundle(
                 db,
                 reference=case,
                 out=out_path,
@@ -389,6 +390,7 @@ def evidence_verify(
                     "items": r.items,
                     "originals": r.originals,
                     "custody_entries": r.custody_entries,
+                    "supplements": r.supplements,
                 },
                 indent=2,
             )
@@ -406,6 +408,8 @@ def evidence_verify(
         f"[bold green]VERIFIED[/] {shown(r.reference)}: {r.items} items, {r.originals} originals, "
         f"{r.custody_entries} custody entries."
     )
+    if r.supplements.get("portal"):
+        out.print(f"  and {r.supplements['portal']} records from the victim portal, with their receipts checked")
     if r.key:
         out.print(f"  signed by key {shown(r.key.key_id)}; fingerprint {shown(r.key.fingerprint)}")
         if trusted_key is None:

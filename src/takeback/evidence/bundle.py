@@ -9,6 +9,8 @@ A bundle holds::
     summary.html      human-readable summary (self-contained)
     summary.pdf       the same, for printing
     originals/NNNN.ext  the originals, only with --with-originals (unencrypted: see ORIGINALS_WARNING)
+    <key>/...         a supplement's files (``Supplement``): records of the case held outside the
+                      locker, e.g. ``portal/`` (her submissions' signed receipts, her encrypted files)
 
 and a ZIP comment ``TAKEBACK-BUNDLE-SIG-V1 <signature>`` that signs every byte of the file before
 the comment (headers, central directory and all): members are verified one by one so that
@@ -28,12 +30,13 @@ import os
 import secrets
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from takeback import __version__
 from takeback.cases.models import Case
@@ -50,12 +53,14 @@ from takeback.evidence.custody import (
 from takeback.evidence.errors import EvidenceError, LockerError
 from takeback.evidence.locker import Locker
 from takeback.evidence.models import EvidenceItem, item_record
+from takeback.evidence.receipts import ReceiptError, parse_receipt
 from takeback.evidence.service import custody_log
 from takeback.evidence.signing import PublicKey, Signer, b64, unb64
 from takeback.guidance.kb import load_kb
 from takeback.guidance.pathway import DISCLAIMER
 from takeback.i18n import text_for, translate
 from takeback.reports import Document, Heading, KeyValues, Notice, Paragraph, Table, pdf_bytes, render_html
+from takeback.reports.document import Block
 from takeback.signals.pdq import LOW_QUALITY
 from takeback.store import Database, record_audit
 
@@ -101,6 +106,28 @@ class ExportResult:
 # --- export ---------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Supplement:
+    """Records of a case kept outside the locker (her portal submissions, say), built by a layer
+    above evidence in the same transaction as the rest of the snapshot, so that the bundle is one
+    consistent picture while evidence knows nothing of the portal.
+
+    ``records`` go into the signed manifest under ``supplements[key]``; ``files`` become members
+    ``<key>/<name>`` (hashed like every member); ``receipts`` names the files that are signed hash
+    receipts and the SHA-256 each vouches for, which ``verify`` checks (signature, the bundle's own
+    key, the hash); ``blocks`` is what the summary shows of them, in the bundle's language.
+    """
+
+    key: str
+    records: dict[str, list[dict[str, Any]]]
+    files: dict[str, bytes] = field(default_factory=dict)
+    receipts: dict[str, str] = field(default_factory=dict)
+    blocks: tuple[Block, ...] = ()
+
+
+SupplementSource = Callable[[Session, Case, str], Sequence[Supplement]]
+
+
 @dataclass
 class _Snapshot:
     case: dict[str, Any]
@@ -112,12 +139,14 @@ class _Snapshot:
     timezone: str
     reference: str
     case_id: int
+    supplements: list[Supplement] = field(default_factory=list)
 
 
-def _snapshot(db: Database, reference: str) -> _Snapshot:
+def _snapshot(db: Database, reference: str, source: SupplementSource | None, lang: str) -> _Snapshot:
     """Everything the bundle shows, read in one transaction so it is consistent."""
     with db.session() as s:
         case = get_case(s, reference=reference)
+        supplements = list(source(s, case, lang)) if source is not None else []
         items = list(
             s.scalars(select(EvidenceItem).where(EvidenceItem.case_id == case.id).order_by(EvidenceItem.id))
         )
@@ -169,6 +198,7 @@ def _snapshot(db: Database, reference: str) -> _Snapshot:
             timezone=case.timezone,
             reference=case.reference,
             case_id=case.id,
+            supplements=supplements,
         )
 
 
@@ -201,7 +231,9 @@ def _l(key: str, lang: str, **kw: str) -> str:
     return translate(f"bundle.{key}", lang, **kw)
 
 
-def summary_document(manifest: dict[str, Any], custody: list[CustodyEntry], lang: str) -> Document:
+def summary_document(
+    manifest: dict[str, Any], custody: list[CustodyEntry], lang: str, extra: Sequence[Block] = ()
+) -> Document:
     case = manifest["case"]
     zone = case["timezone"]
     doc = Document(
@@ -249,15 +281,18 @@ def summary_document(manifest: dict[str, Any], custody: list[CustodyEntry], lang
                 _pdq_cell(it, lang),
             ]
         )
+    doc.add(Heading(_l("items", lang)))
     doc.add(
-        Heading(_l("items", lang)),
         Table(
             _l("cols_items", lang).split("|"),
             rows,
             widths=[0.5, 1.6, 1.6, 2.4, 2.6, 2.6],
             mono=frozenset({4, 5}),
-        ),
+        )
+        if rows
+        else Paragraph(_l("no_items", lang), style="muted")
     )
+    doc.add(*extra)
     if manifest["referrals"]:
         doc.add(
             Heading(_l("reports", lang)),
@@ -336,14 +371,16 @@ def export_bundle(
     with_originals: bool = False,
     lang: str = "en",
     progress: Callable[[str], None] | None = None,
+    supplements: SupplementSource | None = None,
 ) -> ExportResult:
     """Write a signed bundle for a case to ``out`` (atomically).
 
     Fingerprints and context only unless ``with_originals``: the originals leave the locker
     unencrypted inside the ZIP, so they are included only when asked for (and need an open ``locker``).
+    ``supplements`` adds records held outside the locker (``Supplement``).
     """
     hashes_only = not with_originals
-    snap = _snapshot(db, reference)
+    snap = _snapshot(db, reference, supplements, lang)
     if not hashes_only and snap.blobs and locker is None:
         raise EvidenceError(
             "Including the originals needs the locker passphrase (or leave out --with-originals).",
@@ -395,6 +432,11 @@ def export_bundle(
 
             write_jsonl(snap.custody, buf)
             add_bytes(CUSTODY, buf.getvalue())
+            extra_blocks: list[Block] = []
+            for sup in snap.supplements:
+                for fname, data in sorted(sup.files.items()):
+                    add_bytes(f"{sup.key}/{fname}", data)
+                extra_blocks.extend(sup.blocks)
             head = snap.custody[-1].hash if snap.custody else "0" * 64
             manifest: dict[str, Any] = {
                 "format": FORMAT,
@@ -422,8 +464,16 @@ def export_bundle(
                 },
                 "notice": DISCLAIMER.get(lang),
             }
+            if snap.supplements:
+                manifest["supplements"] = {
+                    sup.key: {
+                        "records": sup.records,
+                        "receipts": {f"{sup.key}/{n}": sha for n, sha in sorted(sup.receipts.items())},
+                    }
+                    for sup in snap.supplements
+                }
             tick("summary")
-            doc = summary_document({**manifest, "items": items}, snap.custody, lang)
+            doc = summary_document({**manifest, "items": items}, snap.custody, lang, extra_blocks)
             add_bytes(SUMMARY_HTML, render_html(doc).encode("utf-8"))
             add_bytes(SUMMARY_PDF, pdf_bytes(doc))
             manifest["members"] = dict(sorted(members.items()))
@@ -450,6 +500,15 @@ def export_bundle(
                     "custody_head": head,
                     "items": len(items),
                     "hashes_only": hashes_only,
+                    **(
+                        {
+                            "supplements": {
+                                sup.key: sum(map(len, sup.records.values())) for sup in snap.supplements
+                            }
+                        }
+                        if snap.supplements
+                        else {}
+                    ),
                 },
             )
             record_audit(
@@ -542,6 +601,8 @@ class VerifyReport:
     custody_entries: int = 0
     hashes_only: bool | None = None
     reference: str | None = None
+    #: a supplement's key -> how many records it holds (``portal``: her submissions, log, files)
+    supplements: dict[str, int] = field(default_factory=dict)
 
 
 class _FailError(Exception):
@@ -587,6 +648,54 @@ def _hash_member(zf: zipfile.ZipFile, name: str) -> tuple[str, int]:
     except _READ_ERRORS as exc:
         raise _FailError("member_corrupt", name, f"{name} is damaged: {exc}") from None
     return h.hexdigest(), n
+
+
+def _verify_supplements(
+    zf: zipfile.ZipFile,
+    manifest: dict[str, Any],
+    listed: dict[str, dict[str, Any]],
+    key: PublicKey,
+    report: VerifyReport,
+) -> None:
+    """Each supplement's receipts: a member the manifest lists, a receipt signed by the bundle's
+    own key for the case, vouching for the SHA-256 the manifest gives (so a receipt cannot be
+    swapped for another file's, nor a record's hash changed without the manifest signature failing)."""
+    sups = manifest.get("supplements") or {}
+    if not isinstance(sups, dict):
+        raise _FailError("manifest_invalid", MANIFEST, "manifest.json's supplements are malformed.")
+    checked = 0
+    for name, sup in sorted(sups.items()):
+        if not isinstance(sup, dict) or not isinstance(sup.get("records"), dict):
+            raise _FailError(
+                "manifest_invalid", MANIFEST, f"manifest.json's supplement {name!r} is malformed."
+            )
+        report.supplements[str(name)] = sum(len(v) for v in sup["records"].values() if isinstance(v, list))
+        for member, sha in sorted((sup.get("receipts") or {}).items()):
+            if member not in listed:
+                raise _FailError(
+                    "member_missing", member, f"{member} is named as a receipt but is not in the bundle."
+                )
+            try:
+                r = parse_receipt(_read_member(zf, member, limit=64 << 10))
+            except ReceiptError as exc:
+                raise _FailError("receipt_invalid", member, f"{member}: {exc.message}") from None
+            if not r.key.verify(r.signature, r.signed_text().encode("ascii")):
+                raise _FailError(
+                    "receipt_invalid", member, f"{member}: its signature does not match its contents."
+                )
+            if r.key.to_b64() != key.to_b64():
+                raise _FailError(
+                    "receipt_invalid", member, f"{member} is signed by another key than the bundle."
+                )
+            if r.sha256 != sha or r.case != manifest.get("case", {}).get("reference"):
+                raise _FailError(
+                    "receipt_invalid",
+                    member,
+                    f"{member} vouches for another file or case than the manifest says.",
+                )
+            checked += 1
+    if sups:
+        report.checks.append(f"{checked} receipts of records held outside the locker")
 
 
 def verify_bundle(path: Path, *, trusted_key: str | None = None) -> VerifyReport:
@@ -725,6 +834,7 @@ def _verify(path: Path, report: VerifyReport, trusted_key: str | None) -> None:
                         "original_mismatch", it["file"], f"{label}: the original does not match its SHA-256."
                     )
                 report.originals += 1
+        _verify_supplements(zf, manifest, listed, key, report)
         report.items = len(items)
         report.hashes_only = bool(manifest.get("hashes_only"))
         report.reference = manifest.get("case", {}).get("reference")

@@ -8,16 +8,19 @@ it); the moment she withdraws it, every caseworker loses it, whoever had linked 
 a caseworker at intake are not portal cases and are not gated here.
 
 Also here, because the portal stands above the evidence locker: the evidence timeline of a case
-from both (locker items, and her submissions, log and encrypted files), receipts for either, and
-the encrypted files read by staff (ciphertext only: the passphrase is hers and is typed into the
-caseworker's browser, which decrypts).
+from both (locker items, and her submissions, log and encrypted files), receipts for either, the
+encrypted files read by staff (ciphertext only: the passphrase is hers and is typed into the
+caseworker's browser, which decrypts), and the portal's part of an evidence bundle
+(``export_case_bundle``: the one export the console and ``takeback evidence bundle`` both call).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import json
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -25,13 +28,17 @@ from sqlalchemy.orm import Session
 
 from takeback.cases import service as cases
 from takeback.cases.models import Case, Consent, Purpose
-from takeback.clock import as_utc
+from takeback.clock import as_utc, format_local, iso_utc
 from takeback.evidence import service as evidence
+from takeback.evidence.bundle import ExportResult, Supplement, export_bundle
+from takeback.evidence.locker import Locker
 from takeback.evidence.receipts import Receipt, issue_receipt
 from takeback.evidence.signing import Signer
+from takeback.i18n import Translator
 from takeback.portal.models import PortalAccess, PortalLogEntry, PortalSealed, PortalSubmission
 from takeback.portal.service import ACTOR, PortalError, normalise_reference
-from takeback.store import record_audit
+from takeback.reports.document import Block, Heading, Notice, Table
+from takeback.store import Database, record_audit
 
 SHARING = Purpose.CASEWORKER_SHARING
 
@@ -290,3 +297,198 @@ def receipt_for(
         details={"kind": kind, "id": item_id, "key_id": signer.key_id},
     )
     return r
+
+
+# --- her part of an evidence bundle ----------------------------------------------------------------
+
+
+def _iso(at: datetime | None) -> str | None:
+    return iso_utc(as_utc(at)) if at is not None else None
+
+
+def bundle_supplement(session: Session, *, case: Case, signer: Signer, lang: str) -> list[Supplement]:
+    """What the portal holds of a case, for its evidence bundle: her submissions (hashes as
+    received, each with a signed receipt that ``takeback evidence verify-receipt`` checks against
+    her original), her evidence log, and her encrypted files (ciphertext with the public
+    parameters: they open only with her passphrase). Nothing for a case with no portal records."""
+    subs = list(
+        session.scalars(
+            select(PortalSubmission).where(PortalSubmission.case_id == case.id).order_by(PortalSubmission.id)
+        )
+    )
+    logs = list(
+        session.scalars(
+            select(PortalLogEntry).where(PortalLogEntry.case_id == case.id).order_by(PortalLogEntry.id)
+        )
+    )
+    sealed = list(
+        session.scalars(select(PortalSealed).where(PortalSealed.case_id == case.id).order_by(PortalSealed.id))
+    )
+    if not (subs or logs or sealed):
+        return []
+    _ = Translator(lang)
+    zone = case.timezone
+    files: dict[str, bytes] = {}
+    receipts: dict[str, str] = {}
+    sub_rows: list[dict[str, Any]] = []
+    for x in subs:
+        name = f"receipts/submission-{x.id:04d}.json"
+        r = issue_receipt(
+            signer,
+            case=case.reference,
+            received_at=as_utc(x.received_at),
+            sha256=x.sha256,
+            md5=x.md5,
+            pdq=x.pdq,
+        )
+        files[name] = json.dumps(r.to_json(), indent=2).encode("utf-8")
+        receipts[name] = x.sha256
+        sub_rows.append(
+            {
+                "id": x.id,
+                "kind": x.kind,
+                "received_at": _iso(x.received_at),
+                "sha256": x.sha256,
+                "md5": x.md5,
+                "pdq": x.pdq,
+                "pdq_quality": x.pdq_quality,
+                "size": x.size,
+                "in_bank": x.content_id is not None and x.withdrawn_at is None,
+                "withdrawn_at": _iso(x.withdrawn_at),
+                "receipt": f"portal/{name}",
+            }
+        )
+    log_rows = [
+        {
+            "id": e.id,
+            "kind": e.kind,
+            "happened_on": e.happened_on.isoformat() if e.happened_on else None,
+            "written_at": _iso(e.created_at),
+            "platform": e.platform,
+            "account": e.account,
+            "url": e.url,
+            "reference": e.reference,
+            "details": e.details,
+        }
+        for e in logs
+    ]
+    sealed_rows: list[dict[str, Any]] = []
+    for f in sealed:
+        name = f"sealed/{f.id:04d}.bin"
+        files[name] = bytes(f.ciphertext)
+        sealed_rows.append(
+            {
+                "id": f.id,
+                "stored_at": _iso(f.created_at),
+                "size": f.size,
+                "params": dict(f.params),
+                "file": f"portal/{name}",
+            }
+        )
+    blocks: list[Block] = [
+        Heading(_("bundle.portal.title")),
+        Notice(_("bundle.portal.title"), [_("bundle.portal.intro")], tone="info"),
+    ]
+    if sub_rows:
+        blocks += [
+            Heading(_("bundle.portal.sent")),
+            Table(
+                _("bundle.portal.sent_cols").split("|"),
+                [
+                    [
+                        str(x.id),
+                        format_local(as_utc(x.received_at), zone),
+                        _(f"portal.kind.{x.kind}"),
+                        x.sha256,
+                        _("bundle.portal.withdrawn", when=format_local(as_utc(x.withdrawn_at), zone))
+                        if x.withdrawn_at
+                        else (
+                            _("bundle.portal.in_bank")
+                            if x.content_id is not None
+                            else _("bundle.portal.not_in_bank")
+                        ),
+                    ]
+                    for x in subs
+                ],
+                widths=[0.4, 1.6, 0.8, 3.6, 1.6],
+                mono=frozenset({3}),
+            ),
+        ]
+    if log_rows:
+        blocks += [
+            Heading(_("bundle.portal.log")),
+            Table(
+                _("portal.timeline.cols").split("|"),
+                [
+                    [
+                        e.happened_on.isoformat() if e.happened_on else "",
+                        _(f"portal.log.kind.{e.kind}"),
+                        e.platform or "",
+                        e.account or "",
+                        e.url or "",
+                        e.reference or "",
+                        e.details or "",
+                    ]
+                    for e in logs
+                ],
+                widths=[0.1, 0.1, 0.12, 0.12, 0.22, 0.12, 0.22],
+            ),
+        ]
+    if sealed_rows:
+        blocks += [
+            Heading(_("bundle.portal.sealed")),
+            Table(
+                _("bundle.portal.sealed_cols").split("|"),
+                [
+                    [
+                        str(f.id),
+                        format_local(as_utc(f.created_at), zone),
+                        f"{f.size:,}",
+                        f"portal/sealed/{f.id:04d}.bin",
+                    ]
+                    for f in sealed
+                ],
+                widths=[0.4, 1.6, 1, 3],
+                mono=frozenset({3}),
+            ),
+            Notice(_("bundle.portal.sealed"), [_("bundle.portal.sealed_note")], tone="info"),
+        ]
+    return [
+        Supplement(
+            key="portal",
+            records={"submissions": sub_rows, "log": log_rows, "sealed": sealed_rows},
+            files=files,
+            receipts=receipts,
+            blocks=tuple(blocks),
+        )
+    ]
+
+
+def export_case_bundle(
+    db: Database,
+    *,
+    reference: str,
+    out: Path,
+    signer: Signer,
+    actor: str,
+    locker: Locker | None = None,
+    with_originals: bool = False,
+    lang: str = "en",
+) -> ExportResult:
+    """A case's signed evidence bundle with everything takeback holds of it: the locker's items
+    and, for a case that came from the portal, her part (``bundle_supplement``)."""
+
+    def portal_part(session: Session, case: Case, in_lang: str) -> Sequence[Supplement]:
+        return bundle_supplement(session, case=case, signer=signer, lang=in_lang)
+
+    return export_bundle(
+        db,
+        reference=reference,
+        out=out,
+        signer=signer,
+        actor=actor,
+        locker=locker,
+        with_originals=with_originals,
+        lang=lang,
+        supplements=portal_part,
+    )

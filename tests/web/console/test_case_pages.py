@@ -5,7 +5,9 @@ view, a portal case linked only while she shares it, and a case deleted while it
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import re
 import zipfile
 from datetime import UTC, datetime, timedelta
@@ -215,6 +217,64 @@ def test_a_portal_case_she_shares_links_and_leaves_when_she_stops(staff_web: Ser
         assert shared not in _refs(h.get("/console/cases").text)
         gone = _page(h, shared)
         assert gone.status_code == 403 and "stopped sharing" in gone.text
+
+
+def test_a_portal_case_bundle_carries_her_evidence_with_receipts(staff_web: Service, tmp_path: Path) -> None:
+    """Her submissions (each with a signed receipt that checks against her original), her log and
+    her encrypted files travel in the bundle; a receipt swapped for another file's is caught."""
+    from takeback.evidence.receipts import verify_receipt
+    from takeback.portal import service as ps
+
+    with clock.frozen(T0):
+        mei = make_account(staff_web, "mei", StaffRole.CASEWORKER)
+        ref = portal_case(staff_web, share=True, data=b"her original")
+        with staff_web.db.session() as s:
+            case = cs.get_case(s, reference=ref)
+            ps.add_log_entry(
+                s,
+                case=case,
+                entry=ps.LogInput(kind="sighting", platform="<b>forum</b>", url="https://example.org/p/1"),
+            )
+            params = {
+                "alg": "AES-GCM",
+                "kdf": "PBKDF2",
+                "hash": "SHA-256",
+                "iterations": 600_000,
+                "salt": "00" * 16,
+                "iv": "11" * 12,
+            }
+            ps.seal(s, case=case, ciphertext=b"\x01" * 64, params=params, max_bytes=1 << 20, max_items=5)
+        h = login(staff_web, mei)
+        page = h.get("/console/cases/link")
+        assert (
+            h.post("/console/cases/link", data={"csrf": csrf_of(page.text), "reference": ref}).status_code
+            == 303
+        )
+        got = _post(h, ref, "bundle", _page(h, ref, "bundle"))
+        assert got.status_code == 200, got.text
+        out = tmp_path / "portal-bundle.zip"
+        out.write_bytes(got.content)
+        report = verify_bundle(out)
+        assert report.ok, report.failure
+        assert report.items == 0 and report.supplements == {"portal": 3}
+        assert any("receipts" in c for c in report.checks)
+        with zipfile.ZipFile(out) as zf:
+            manifest = json.loads(zf.read("manifest.json"))
+            portal = manifest["supplements"]["portal"]["records"]
+            sub = portal["submissions"][0]
+            receipt = zf.read(sub["receipt"])
+            assert zf.read(portal["sealed"][0]["file"]) == b"\x01" * 64
+            assert portal["sealed"][0]["params"]["iterations"] == 600_000
+            assert portal["log"][0]["platform"] == "<b>forum</b>"
+            summary = zf.read("summary.html").decode()
+        assert "Hashes she sent" in summary and "&lt;b&gt;forum&lt;/b&gt;" in summary
+        original = tmp_path / "original.jpg"
+        original.write_bytes(b"her original")
+        assert verify_receipt(receipt, original).ok
+        other = tmp_path / "other.jpg"
+        other.write_bytes(b"another file")
+        assert not verify_receipt(receipt, other).ok
+        assert json.loads(receipt)["sha256"] == hashlib.sha256(b"her original").hexdigest()
 
 
 def test_a_case_deleted_while_its_page_is_open(staff_web: Service, tmp_path: Path) -> None:

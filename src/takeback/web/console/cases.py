@@ -39,7 +39,6 @@ from takeback.cases.notices import NoticeKind
 from takeback.clock import parse_when, utcnow
 from takeback.errors import TakebackError
 from takeback.evidence import service as ev
-from takeback.evidence.bundle import export_bundle
 from takeback.evidence.signing import Signer
 from takeback.guidance.kb import load_kb
 from takeback.guidance.pathway import Fact
@@ -801,7 +800,9 @@ async def bundle(request: Request, reference: str, posted: CaseForm) -> Response
         with tempfile.TemporaryDirectory(prefix="takeback-bundle-") as tmp:
             out = Path(tmp) / "bundle.zip"
             try:
-                export_bundle(state.db, reference=ref, out=out, signer=signer, actor=who.actor, lang=doc_lang)
+                casework.export_case_bundle(
+                    state.db, reference=ref, out=out, signer=signer, actor=who.actor, lang=doc_lang
+                )
             except TakebackError as exc:
                 return exc
             return out.read_bytes()
