@@ -143,11 +143,16 @@ async def _audit(request: Request, who: Staff, action: str, scan_id: int, **deta
 
 
 def error_text(exc: TakebackError, lang: str) -> str:
-    """A review error in the page's language: its code's message, else the generic one."""
+    """A review error in the page's language: its code's message (the review's, else the console's
+    for the domain errors both surfaces meet, such as a bank's), else the generic one: never the
+    service's English text on a Chinese page."""
     key = f"review.error.{exc.code}"
     if exc.code == "note_too_long":
         return translate(key, lang, limit=f"{MAX_NOTE_CHARS:,}")
-    return translate(key if has(key) else "review.error.generic", lang)
+    for candidate in (key, f"console.error.{exc.code}"):
+        if has(candidate):
+            return translate(candidate, lang)
+    return translate("review.error.generic", lang)
 
 
 def _lang(request: Request, form: Form | None = None) -> str:
