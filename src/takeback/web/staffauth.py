@@ -11,13 +11,20 @@ dependencies, shared by the console (``/console``) and the review grid (``/revie
   second wall, and it also refuses a form from a session that has since ended.
 - A page that needs a session and has none answers 303 to the sign-in page; a wrong role or a case
   not assigned answers 403 (``StaffDenied``), rendered as a page by ``web.console``.
+- A ``GET`` may reuse what this worker learnt of the same session (and of its access to a scan
+  folder) in the last ``REUSE_SECONDS``: a grid page fetches 48 tiles, and each would otherwise pay
+  a database round trip for the same answer. Any other method looks again and forgets everything
+  reused (a post may be a sign-out, a deactivation or an assignment); a change made by the CLI
+  reaches open pages within ``REUSE_SECONDS``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
 import json
+import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -27,6 +34,7 @@ import anyio.to_thread
 from fastapi import Request
 from sqlalchemy.orm import Session
 
+from takeback.clock import now_seconds
 from takeback.config import installation_secret
 from takeback.staff import service as staff_service
 from takeback.staff.models import StaffRole
@@ -36,6 +44,7 @@ from takeback.web.forms import Form, read_form
 COOKIE = "tb_staff"
 MAX_FORM_BYTES = 1024 * 1024
 MAX_JSON_BYTES = 256 * 1024
+REUSE_SECONDS = 5.0
 T = TypeVar("T")
 
 
@@ -67,6 +76,43 @@ class StaffDenied(Exception):  # noqa: N818 (rendered as a 403/404 page)
 
     def __init__(self, status: int, key: str) -> None:
         self.status, self.key = status, key
+
+
+class Reuse:
+    """What ``GET`` requests may reuse for ``REUSE_SECONDS`` (see the module's docstring), per app."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: dict[tuple[object, ...], tuple[float, object]] = {}
+
+    def get(self, key: tuple[object, ...]) -> object | None:
+        with self._lock:
+            hit = self._items.get(key)
+        if hit is None or hit[0] <= now_seconds():
+            return None
+        return hit[1]
+
+    def put(self, key: tuple[object, ...], value: object) -> None:
+        with self._lock:
+            if len(self._items) > 10_000:
+                self._items.clear()
+            self._items[key] = (now_seconds() + REUSE_SECONDS, value)
+
+    def forget(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+def reuse_of(request: Request) -> Reuse | None:
+    """This app's reuse store for a ``GET`` (None for any other method, which also empties it)."""
+    app_state = request.app.state
+    store: Reuse | None = getattr(app_state, "staff_reuse", None)
+    if store is None:
+        store = app_state.staff_reuse = Reuse()
+    if request.method != "GET":
+        store.forget()
+        return None
+    return store
 
 
 def state_of(request: Request) -> ServiceState:
@@ -120,6 +166,11 @@ async def _current(request: Request) -> Staff | None:
     token = request.cookies.get(COOKIE)
     if not token:
         return None
+    reuse = reuse_of(request)
+    key = ("session", hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest())
+    if reuse is not None and isinstance(hit := reuse.get(key), Staff):
+        request.state.staff = hit
+        return hit
     idle = state_of(request).settings.console_idle_minutes
 
     def look(s: Session) -> Staff | None:
@@ -131,6 +182,8 @@ async def _current(request: Request) -> Staff | None:
 
     who = await in_db(request, look)
     request.state.staff = who
+    if who is not None and reuse is not None:
+        reuse.put(key, who)
     return who
 
 

@@ -50,7 +50,16 @@ from takeback.triage.service import NothingToImportError
 from takeback.web.console.pages import page_lang, render
 from takeback.web.forms import Form
 from takeback.web.jsonbody import GuardedRoute
-from takeback.web.staffauth import Staff, StaffDenied, in_db, staff_form, staff_json, staff_with, state_of
+from takeback.web.staffauth import (
+    Staff,
+    StaffDenied,
+    in_db,
+    reuse_of,
+    staff_form,
+    staff_json,
+    staff_with,
+    state_of,
+)
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
@@ -118,7 +127,16 @@ async def _open(request: Request, who: Staff, scan: str, viewed: str | None = No
             )
         return folder.path, folder.label, allowed
 
-    found = await in_db(request, look)
+    reuse = reuse_of(request) if viewed is None else None  # a logged view always looks again
+    reuse_key = ("scan", who.id, scan_id)
+    hit = reuse.get(reuse_key) if reuse is not None else None
+    found: tuple[str, str, bool] | None
+    if isinstance(hit, tuple):
+        found = (str(hit[0]), str(hit[1]), bool(hit[2]))
+    else:
+        found = await in_db(request, look)
+        if reuse is not None and found is not None:
+            reuse.put(reuse_key, found)
     if found is None:
         raise StaffDenied(404, "review.error.no_scan")
     path, label, allowed = found
