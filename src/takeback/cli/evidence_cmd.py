@@ -409,7 +409,8 @@ def evidence_verify(
         f"{r.custody_entries} custody entries."
     )
     if r.supplements.get("portal"):
-        out.print(f"  and {r.supplements['portal']} records from the victim portal, with their receipts checked")
+        n = r.supplements["portal"]
+        out.print(f"  and {n} records from the victim portal, with their receipts checked")
     if r.key:
         out.print(f"  signed by key {shown(r.key.key_id)}; fingerprint {shown(r.key.fingerprint)}")
         if trusted_key is None:

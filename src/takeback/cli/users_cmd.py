@@ -20,6 +20,7 @@ from takeback.cli.output import Format, JsonlWriter, cli_actor, readable_utc, sh
 from takeback.cli.paths import input_folder
 from takeback.clock import as_utc
 from takeback.config import get_settings, installation_secret
+from takeback.portal import casework
 from takeback.staff import service as staff
 from takeback.staff.models import StaffRole
 from takeback.store import Database, database_url, open_database
@@ -163,7 +164,14 @@ def assign_command(
                 done = staff.unassign(s, handle=handle, case_reference=case, scan_id=scan, actor=cli_actor())
                 message = "Removed." if done else "Nothing to remove: that was not assigned."
             else:
-                staff.assign(s, handle=handle, case_reference=case, scan_id=scan, actor=cli_actor())
+                staff.assign(
+                    s,
+                    handle=handle,
+                    case_reference=case,
+                    scan_id=scan,
+                    actor=cli_actor(),
+                    closed=casework.closed_case,
+                )
                 message = f"Assigned to {shown(staff.normalise_handle(handle))}."
     finally:
         db.dispose()

@@ -90,6 +90,11 @@ def closed_to_staff(session: Session, case_ids: Collection[int] | None = None) -
     return set(session.scalars(stmt))
 
 
+def closed_case(session: Session, case: Case) -> bool:
+    """A portal case she does not share (``staff.service.assign``'s ``closed`` hook)."""
+    return bool(closed_to_staff(session, [case.id]))
+
+
 def open_to_staff(session: Session, *, case: Case) -> bool:
     """Whether staff may open this case at all: not deleted, and not a portal case she keeps to herself."""
     return case.deleted_at is None and case.id not in closed_to_staff(session, [case.id])

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -453,8 +454,13 @@ def assign(
     case_reference: str | None = None,
     scan_id: int | None = None,
     now: datetime | None = None,
+    closed: Callable[[Session, Case], bool] | None = None,
 ) -> Assignment:
-    """Give ``handle`` access to one victim case (caseworkers) or one scan folder (investigators)."""
+    """Give ``handle`` access to one victim case (caseworkers) or one scan folder (investigators).
+
+    ``closed`` says a case is not open to staff at all (a portal case she does not share: the
+    surfaces pass ``portal.casework``'s answer, which staff cannot import); such a case is answered
+    as unknown, so its number cannot be probed."""
     at = _now(now)
     user = get_user(session, handle=handle)
     if not user.active:
@@ -472,7 +478,7 @@ def assign(
         case = session.scalar(
             select(Case).where(Case.reference == case_reference.strip().upper(), Case.deleted_at.is_(None))
         )
-        if case is None:
+        if case is None or (closed is not None and closed(session, case)):
             raise StaffError(f"No open case has the number {case_reference!r}.", code="unknown_case")
         case_id = case.id
     else:

@@ -277,6 +277,36 @@ def test_a_portal_case_bundle_carries_her_evidence_with_receipts(staff_web: Serv
         assert json.loads(receipt)["sha256"] == hashlib.sha256(b"her original").hexdigest()
 
 
+def test_a_supervisor_cannot_assign_a_portal_case_she_does_not_share(staff_web: Service) -> None:
+    with clock.frozen(T0):
+        boss = make_account(staff_web, "boss-assign", StaffRole.SUPERVISOR)
+        make_account(staff_web, "cw-assign", StaffRole.CASEWORKER)
+        private = portal_case(staff_web, share=False, data=b"private")
+        shared = portal_case(staff_web, share=True, data=b"shared")
+        b = login(staff_web, boss)
+        page = b.get("/console/assign")
+        no = b.post(
+            "/console/assign", data={"csrf": csrf_of(page.text), "handle": "cw-assign", "case": private}
+        )
+        unknown = b.post(
+            "/console/assign",
+            data={"csrf": csrf_of(page.text), "handle": "cw-assign", "case": "TB-0000-0000"},
+        )
+        assert no.status_code == unknown.status_code == 400
+        # the same words as for a number nobody has: nothing tells a private case apart
+        assert "No open case has that number." in no.text and "No open case has that number." in unknown.text
+        ok = b.post(
+            "/console/assign", data={"csrf": csrf_of(page.text), "handle": "cw-assign", "case": shared}
+        )
+        assert ok.status_code == 200
+        with staff_web.db.session() as s:
+            from takeback.staff import service as staff_service
+
+            cw = staff_service.get_user(s, handle="cw-assign")
+            ids = staff_service.assigned_case_ids(s, staff_id=cw.id)
+            assert ids == {cs.get_case(s, reference=shared).id}
+
+
 def test_a_case_deleted_while_its_page_is_open(staff_web: Service, tmp_path: Path) -> None:
     with clock.frozen(T0):
         bo = make_account(staff_web, "bo", StaffRole.CASEWORKER)

@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from takeback.i18n import has, translate
+from takeback.portal import casework
 from takeback.staff import service as staff_service
 from takeback.staff import totp
 from takeback.staff.models import StaffRole
@@ -441,7 +442,12 @@ def assign(request: Request, sent: SupervisorFormDep) -> Response:
     try:
         state_of(request).db.run(
             lambda s: staff_service.assign(
-                s, handle=form.get("handle"), case_reference=case_ref, scan_id=scan, actor=who.actor
+                s,
+                handle=form.get("handle"),
+                case_reference=case_ref,
+                scan_id=scan,
+                actor=who.actor,
+                closed=casework.closed_case,
             )
         )
     except staff_service.StaffError as exc:
