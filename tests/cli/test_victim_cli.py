@@ -359,6 +359,11 @@ def test_us_takedown_clock_and_notice(env: dict[str, str], tmp_path: Path) -> No
     )
     assert r.returncode == 0 and pdf.stat().st_size > 1000
     assert (tmp_path / "eoc.cover-note.pdf").stat().st_size > 1000
+    # without --format, the file's name decides: a .pdf is a PDF, a .html is HTML
+    for name, magic in (("inferred.pdf", b"%PDF-"), ("inferred.html", b"<!DOCTYPE html")):
+        r = tb(env, "case", "notice", "--case", ref, "--kind", "hk-eoc", "-o", str(tmp_path / name))
+        assert r.returncode == 0, r.stderr
+        assert (tmp_path / name).read_bytes().startswith(magic), name
     r = tb(env, "case", "delete", "--case", ref)
     assert r.returncode == 2 and "--yes" in r.stderr
     r = tb(env, "case", "delete", "--case", ref, "--yes")

@@ -776,7 +776,15 @@ def case_notice(
     info: Annotated[
         str | None, typer.Option("--info", help="Relevant information for the platform.", show_default=False)
     ] = None,
-    fmt: Annotated[NoticeFormat, typer.Option("--format", "-f")] = NoticeFormat.TEXT,
+    fmt: Annotated[
+        NoticeFormat | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="text, html or pdf. Default: from --out's extension (.pdf, .html), else text.",
+            show_default=False,
+        ),
+    ] = None,
     out_path: Annotated[
         Path | None,
         typer.Option(
@@ -807,6 +815,11 @@ def case_notice(
 
     from takeback.evidence.service import NoticeDraft, draft_notice
 
+    if fmt is None:  # a file named x.pdf gets a PDF, not text under a .pdf name
+        suffix = out_path.suffix.lower() if out_path is not None else ""
+        fmt = {".pdf": NoticeFormat.PDF, ".html": NoticeFormat.HTML, ".htm": NoticeFormat.HTML}.get(
+            suffix, NoticeFormat.TEXT
+        )
     if fmt is NoticeFormat.PDF and out_path is None:
         usage_error("--format pdf needs --out FILE.pdf")
 
