@@ -205,6 +205,10 @@ class BankRecord(Shape):
     name: str
     description: str | None = None
     pdq_threshold: int | None = None
+    pdq_cap: int | None = Field(
+        None,
+        description="takeback: the most PDQ distance its entries match at (an exchange sets it)",
+    )
     allow_list: bool | None = None
     enabled: bool | None = None
     disabled_until: str | None = None
