@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from takeback.auth import Role
 from takeback.banks import service as banks
 from takeback.clock import utcnow
 from takeback.errors import TakebackError
@@ -56,7 +57,19 @@ def test_review_pending_holds_new_entries_until_accepted(pair: tuple[Service, Se
         assert len(held) == 8 and {v.hold_reason for v in held} == {"pending_review"}
         assert all(v.held_until is None for v in held)  # until a curator accepts
         assert banks.bank_info(s, name="from-ngo").held_entries == 8
-        banks.release_entries(s, bank_name="from-ngo", content_ids=[first], accept=True, actor="curator")
+    # the curator's routes: a key scoped to another bank cannot see this one; a curator of it can
+    other = mir.client(mir.key(Role.CURATOR, banks=[mir.bank("other")]))
+    r = other.post("/v1/banks/from-ngo/held/accept", json={"content_ids": [first]})
+    assert (r.status_code, r.json()["code"]) == (404, "unknown_bank")
+    curator = mir.client(mir.key(Role.CURATOR, banks=["from-ngo"]))
+    listed = curator.get("/v1/banks/from-ngo/held", params={"reason": "pending_review"}).json()
+    assert len(listed["held"]) == 8 and listed["held"][0]["held_until"] is None
+    r = curator.post("/v1/banks/from-ngo/held/accept", json={"content_ids": [first, 424242]})
+    assert (r.status_code, r.json()["code"]) == (404, "unknown_content") and "424242" in r.json()["message"]
+    r = curator.post("/v1/banks/from-ngo/held/accept", json={"content_ids": [first]})
+    assert r.json() == {"accepted": 1, "rejected": 0}
+    r = curator.post("/v1/banks/from-ngo/held/accept", json={"content_ids": [first]})
+    assert (r.status_code, r.json()["code"]) == (409, "not_held")
     assert [m["content_id"] for m in lookup(mir, hashes[first])] == [first]
     assert lookup(mir, hashes[second]) == []
     # the publisher changes both: the accepted one stays accepted, the held one stays held
