@@ -43,6 +43,10 @@ BANK_ROUTES: list[tuple[str, str, dict[str, Any]]] = [
     ("POST", "/v1/match/batch", {"json": {"hashes": [PDQ], "banks": ["{b}"]}}),
     ("POST", "/v1/keys", {"json": {"role": "matcher", "banks": ["{b}"]}}),
     ("GET", "/v1/feed/{b}", {}),
+    ("GET", "/v1/banks/{b}/held", {}),
+    ("POST", "/v1/banks/{b}/hold", {"json": {"content_ids": [1], "reason": "disputed"}}),
+    ("POST", "/v1/banks/{b}/held/accept", {"json": {"all": True}}),
+    ("POST", "/v1/banks/{b}/held/reject", {"json": {"all": True}}),
 ]
 
 

@@ -62,6 +62,15 @@ ROUTES: list[tuple[str, str, dict[str, Any], Permission]] = [
     ("DELETE", "/v1/keys/{doomed_key}", {}, Permission.MANAGE_KEYS),
     ("GET", "/v1/feed/key", {}, Permission.READ_FEED),
     ("GET", "/v1/feed/{bank}", {}, Permission.READ_FEED),
+    ("GET", "/v1/banks/{bank}/held", {}, Permission.MANAGE_BANKS),
+    (
+        "POST",
+        "/v1/banks/{bank}/hold",
+        {"json": {"content_ids": [1], "reason": "disputed"}},
+        Permission.MANAGE_BANKS,
+    ),
+    ("POST", "/v1/banks/{bank}/held/accept", {"json": {"all": True}}, Permission.MANAGE_BANKS),
+    ("POST", "/v1/banks/{bank}/held/reject", {"json": {"all": True}}, Permission.MANAGE_BANKS),
 ]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import (
     JSON,
@@ -36,6 +36,8 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 DEFAULT_PDQ_THRESHOLD = 31
 #: The largest threshold a bank may set. Near 64 of 256 bits unrelated images start to match.
 MAX_PDQ_THRESHOLD = 64
+#: A PDQ distance cap (``Bank.pdq_cap``) is 0-256: any distance between two 256-bit hashes.
+MAX_PDQ_CAP = 256
 
 
 def is_active(enabled: bool, disabled_until: datetime | None, now: datetime) -> bool:
@@ -44,6 +46,33 @@ def is_active(enabled: bool, disabled_until: datetime | None, now: datetime) -> 
         return True
     until = as_utc(disabled_until)
     return until is not None and until <= now
+
+
+#: Why an entry is held out of matching: ``pending_review`` (arrived from an exchange that reviews
+#: new entries first) or ``disputed`` (match feedback says it is wrong). Add a reason here and the
+#: services, CLI and routes take it.
+HoldReason = Literal["pending_review", "disputed"]
+HOLD_REASONS: tuple[str, ...] = get_args(HoldReason)
+
+
+def is_held(reason: str | None, held_until: datetime | None, now: datetime) -> bool:
+    """Held: a hold reason whose expiry (if any) has not passed. A hold with an expiry lapses on its
+    own, as ``disabled_until`` does: nothing has to run when it ends."""
+    if reason is None:
+        return False
+    until = as_utc(held_until)
+    return until is None or until > now
+
+
+def entry_active(
+    enabled: bool,
+    disabled_until: datetime | None,
+    hold_reason: str | None,
+    held_until: datetime | None,
+    now: datetime,
+) -> bool:
+    """Whether an entry matches: active (:func:`is_active`) and not held (:func:`is_held`)."""
+    return is_active(enabled, disabled_until, now) and not is_held(hold_reason, held_until, now)
 
 
 class Bank(Base):
@@ -61,12 +90,20 @@ class Bank(Base):
     #: HMA's ``enabled_ratio`` while enabled: the share of HMA lookups (``/m/lookup``) the bank
     #: matches, by a coin flip per lookup; ``/v1``, the CLI and everything else read only ``enabled``
     matching_ratio: Mapped[float] = mapped_column(Float, default=1.0)
+    #: a ceiling on the PDQ distance the bank's entries match at, whatever ``pdq_threshold`` says
+    #: (migration ``0105_bank_pdq_cap``): set by an exchange on its mirror bank (``--max-pdq-distance``)
+    pdq_cap: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(String(200))
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     def active(self, now: datetime) -> bool:
         return self.deleted_at is None and is_active(self.enabled, self.disabled_until, now)
+
+    @property
+    def effective_threshold(self) -> int:
+        """The PDQ distance the bank's entries match at: its threshold, under its cap if it has one."""
+        return self.pdq_threshold if self.pdq_cap is None else min(self.pdq_threshold, self.pdq_cap)
 
 
 class BankContent(Base):
@@ -82,6 +119,15 @@ class BankContent(Base):
     disabled_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(String(200))
+    #: a hold (migration ``0104_entry_hold``): the entry matches nowhere while ``hold_reason`` is set
+    #: and ``held_until`` (if any) has not passed; see :data:`HoldReason`
+    hold_reason: Mapped[str | None] = mapped_column(String(32), nullable=True, default=None)
+    held_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, default=None)
+    held_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, default=None)
+    held_by: Mapped[str | None] = mapped_column(String(200), nullable=True, default=None)
+    #: a curator rejected the entry on review: it stays disabled, even when a mirror's publisher
+    #: later sends it enabled (only an explicit enable clears this)
+    rejected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, default=None)
 
 
 class ContentSignal(Base):
@@ -167,18 +213,24 @@ class BankInfo:
     signals: dict[str, int]
     #: HMA's ``enabled_ratio`` while active (see ``Bank.matching_ratio``)
     matching_ratio: float = 1.0
+    #: entries held out of matching now (pending review, disputed); counted apart from disabled
+    held_entries: int = 0
+    #: see ``Bank.pdq_cap``
+    pdq_cap: int | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "description": self.description,
             "pdq_threshold": self.pdq_threshold,
+            "pdq_cap": self.pdq_cap,
             "allow_list": self.is_allow_list,
             "enabled": self.enabled,
             "disabled_until": iso(self.disabled_until),
             "active": self.active,
             "entries": self.entries,
             "disabled_entries": self.disabled_entries,
+            "held_entries": self.held_entries,
             "signals": self.signals,
             "created_at": iso(self.created_at),
             "created_by": self.created_by,

@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from takeback.store import Base
@@ -59,6 +70,11 @@ class ExchangeFeed(Base):
     last_ok_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     applied: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: review before matching (migration ``0602_exchange_review``): ``pending`` holds every new
+    #: entry a page brings (``pending_review``) until a curator accepts it, or for ``review_hours``;
+    #: ``None`` / ``none``: new entries match at once
+    review: Mapped[str | None] = mapped_column(String(16), nullable=True, default=None)
+    review_hours: Mapped[float | None] = mapped_column(Float, nullable=True, default=None)
 
 
 class ExchangeEntry(Base):
