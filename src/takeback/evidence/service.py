@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from takeback.cases.models import Case, Clock, Purpose, Referral, ReferralStatus, Takedown
@@ -522,12 +522,7 @@ def record_view(
     )
 
 
-def case_audit(session: Session, *, case: Case, limit: int = 1000) -> list[AuditEvent]:
-    """The audit events about one case, newest first: the case itself (consent, views, portal use,
-    notices, bundle exports) and its evidence items, referrals, takedowns and clocks.
-
-    Found by indexed object ids (the case's reference, the ids of its own rows), never by reading
-    every row's details, so it stays quick in a log full of lookups."""
+def _case_audit_filter(session: Session, case: Case) -> ColumnElement[bool]:
     ids: dict[str, list[str]] = {}
     for object_type, model in (
         ("evidence_item", EvidenceItem),
@@ -539,5 +534,40 @@ def case_audit(session: Session, *, case: Case, limit: int = 1000) -> list[Audit
         ids[object_type] = [str(i) for i in rows]
     wanted = [and_(AuditEvent.object_type == "case", AuditEvent.object_id == case.reference)]
     wanted += [and_(AuditEvent.object_type == t, AuditEvent.object_id.in_(v)) for t, v in ids.items() if v]
-    stmt = select(AuditEvent).where(or_(*wanted)).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    return or_(*wanted)
+
+
+def case_audit(
+    session: Session,
+    *,
+    case: Case,
+    limit: int = 1000,
+    before: tuple[datetime, int] | None = None,
+    actor: str | None = None,
+) -> list[AuditEvent]:
+    """The audit events about one case, newest first: the case itself (consent, views, portal use,
+    notices, bundle exports) and its evidence items, referrals, takedowns and clocks.
+
+    Found by indexed object ids (the case's reference, the ids of its own rows), never by reading
+    every row's details, so it stays quick in a log full of lookups. ``before`` (an event's time
+    and id) pages back from there; ``actor`` keeps one person's events."""
+    stmt = select(AuditEvent).where(_case_audit_filter(session, case))
+    if actor is not None:
+        stmt = stmt.where(AuditEvent.actor == actor)
+    if before is not None:
+        at, event_id = before
+        stmt = stmt.where(or_(AuditEvent.at < at, and_(AuditEvent.at == at, AuditEvent.id < event_id)))
+    stmt = stmt.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
     return list(session.scalars(stmt.limit(limit)))
+
+
+def case_audit_actors(session: Session, *, case: Case, limit: int = 200) -> list[str]:
+    """Who appears in a case's audit log (for the audit view's filter), in name order."""
+    stmt = (
+        select(AuditEvent.actor)
+        .where(_case_audit_filter(session, case))
+        .distinct()
+        .order_by(AuditEvent.actor)
+        .limit(limit)
+    )
+    return [a for a in session.scalars(stmt) if a]

@@ -24,7 +24,7 @@ from takeback.evidence.service import blob_remover
 from takeback.evidence.signing import Signer
 from takeback.portal import casework
 from takeback.staff.models import StaffRole
-from takeback.store import AuditEvent
+from takeback.store import AuditEvent, record_audit
 from tests import pdftools
 from tests.web.conftest import Service
 from tests.web.console.helpers import new_case, portal_case
@@ -305,6 +305,41 @@ def test_a_supervisor_cannot_assign_a_portal_case_she_does_not_share(staff_web: 
             cw = staff_service.get_user(s, handle="cw-assign")
             ids = staff_service.assigned_case_ids(s, staff_id=cw.id)
             assert ids == {cs.get_case(s, reference=shared).id}
+
+
+def test_the_audit_view_pages_back_and_filters_by_person(staff_web: Service, tmp_path: Path) -> None:
+    with clock.frozen(T0):
+        kit = make_account(staff_web, "kit-audit", StaffRole.CASEWORKER)
+        ref = new_case(staff_web, assign_to="kit-audit", photo_dir=tmp_path)
+        with staff_web.db.session() as s:
+            for i in range(260):
+                record_audit(
+                    s,
+                    actor="staff:someone-else" if i % 2 else "staff:kit-audit",
+                    action="case.view.evidence",
+                    object_type="case",
+                    object_id=ref,
+                    details={"n": i, "note": "<script>x</script>"},
+                )
+        k = login(staff_web, kit)
+        first = _page(k, ref, "audit")
+        assert first.status_code == 200
+        assert first.text.count("<tr>") - 1 == 200  # one page, then a link to older entries
+        assert "note: &lt;script&gt;x&lt;/script&gt;" in first.text and "<script>x" not in first.text
+        older = re.search(r'href="([^"]*before=[^"]+)"', first.text)
+        assert older
+        second = k.get(older.group(1).replace("&amp;", "&"))
+        assert second.status_code == 200 and "Back to the newest" in second.text
+        seen_first = set(re.findall(r"n: (\d+)", first.text))
+        seen_second = set(re.findall(r"n: (\d+)", second.text))
+        assert seen_first and seen_second and not seen_first & seen_second
+        assert len(seen_first | seen_second) == 260
+        mine = k.get(f"/console/cases/{ref}", params={"tab": "audit", "actor": "staff:someone-else"})
+        whos = set(re.findall(r'data-label="Who">([^<]+)<', mine.text))
+        assert whos == {"staff:someone-else"}
+        # a forged cursor or person shows the newest page, never an error
+        forged = k.get(f"/console/cases/{ref}", params={"tab": "audit", "before": "x~y", "actor": "<b>"})
+        assert forged.status_code == 200 and forged.text.count("<tr>") - 1 == 200
 
 
 def test_a_case_deleted_while_its_page_is_open(staff_web: Service, tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -36,7 +36,7 @@ from takeback.cases.models import (
     TakedownStatus,
 )
 from takeback.cases.notices import NoticeKind
-from takeback.clock import parse_when, utcnow
+from takeback.clock import as_utc, parse_when, utcnow
 from takeback.errors import TakebackError
 from takeback.evidence import service as ev
 from takeback.evidence.signing import Signer
@@ -412,7 +412,52 @@ def _facts_of(request: Request) -> list[str]:
     return chosen or list(DEFAULT_FACTS)
 
 
-def _read_case(s: Session, who: Staff, case: Case, tab: str, lang: str, facts: list[str]) -> dict[str, Any]:
+AUDIT_PAGE = 200
+
+
+def _audit_cursor(value: str | None) -> tuple[datetime, int] | None:
+    """``before=<ISO time>~<id>`` from the audit view's "older" link; anything else: the newest page."""
+    if not value or len(value) > 80 or "~" not in value:
+        return None
+    at_text, _, id_text = value.rpartition("~")
+    if not id_text.isdigit():
+        return None
+    try:
+        at = datetime.fromisoformat(at_text)
+    except ValueError:
+        return None
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)), int(id_text)
+
+
+def _read_audit(s: Session, case: Case, query: dict[str, str]) -> dict[str, Any]:
+    """One page of the case's audit view (newest first), optionally one person's, and the link on."""
+    actors = ev.case_audit_actors(s, case=case)
+    who_filter = query.get("actor") if query.get("actor") in actors else None
+    before = _audit_cursor(query.get("before"))
+    rows = ev.case_audit(s, case=case, limit=AUDIT_PAGE + 1, before=before, actor=who_filter)
+    older = None
+    if len(rows) > AUDIT_PAGE:
+        rows = rows[:AUDIT_PAGE]
+        last = rows[-1]
+        older = f"{as_utc(last.at).isoformat()}~{last.id}"
+    return {
+        "audit": rows,
+        "audit_actors": actors,
+        "audit_actor": who_filter,
+        "audit_older": older,
+        "audit_paged": before is not None,
+    }
+
+
+def _read_case(
+    s: Session,
+    who: Staff,
+    case: Case,
+    tab: str,
+    lang: str,
+    facts: list[str],
+    audit_query: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """Everything the case page's tab shows, read in one transaction, and the view audited."""
     portal = casework.is_portal_case(s, case=case)
     ctx: dict[str, Any] = {
@@ -459,7 +504,7 @@ def _read_case(s: Session, who: Staff, case: Case, tab: str, lang: str, facts: l
     elif tab == "takedowns":
         ctx["takedowns"] = cs.takedown_rows(s, case=case)
     elif tab == "audit":
-        ctx["audit"] = ev.case_audit(s, case=case, limit=500)
+        ctx.update(_read_audit(s, case, audit_query or {}))
     ev.record_view(s, case=case, actor=who.actor, what=tab)
     return ctx  # rows stay readable after the commit (the store does not expire them)
 
@@ -485,8 +530,9 @@ async def _case_page(
         case = _open_case(s, who, reference)
         if isinstance(case, Refused):
             return case
-        return _read_case(s, who, case, tab, lang, facts)
+        return _read_case(s, who, case, tab, lang, facts, audit_query)
 
+    audit_query = {k: request.query_params.get(k, "") for k in ("actor", "before")}
     got = await _db(request, read)
     if isinstance(got, Refused):
         return _refused(request, who, lang, got)
@@ -510,11 +556,23 @@ async def _case_page(
         notice_kinds=[k.value for k in NoticeKind],
         all_facts=[f.value for f in FACTS],
         hours=_hours,
-        details_text=lambda d: json.dumps(d, ensure_ascii=False, sort_keys=True) if d else "",
+        details_text=_details_text,
         action_text=lambda a: text_for(f"console.audit.action.{a}", lang, a),
         **got,
         **extra,
     )
+
+
+def _details_text(details: dict[str, Any] | None) -> str:
+    """An audit row's details as a person reads them: ``key: value`` pairs, nested values as JSON."""
+    if not details:
+        return ""
+    parts = []
+    for key in sorted(details):
+        value = details[key]
+        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+        parts.append(f"{key}: {shown}")
+    return " · ".join(parts)
 
 
 def _hours(value: float | None, lang: str) -> str:
