@@ -37,6 +37,7 @@ from takeback.evidence.signing import Signer
 from takeback.i18n import Translator
 from takeback.portal.models import PortalAccess, PortalLogEntry, PortalSealed, PortalSubmission
 from takeback.portal.service import ACTOR, PortalError, normalise_reference
+from takeback.portal.timeline import log_table
 from takeback.reports.document import Block, Heading, Notice, Table
 from takeback.store import Database, record_audit
 
@@ -422,22 +423,7 @@ def bundle_supplement(session: Session, *, case: Case, signer: Signer, lang: str
     if log_rows:
         blocks += [
             Heading(_("bundle.portal.log")),
-            Table(
-                _("portal.timeline.cols").split("|"),
-                [
-                    [
-                        e.happened_on.isoformat() if e.happened_on else "",
-                        _(f"portal.log.kind.{e.kind}"),
-                        e.platform or "",
-                        e.account or "",
-                        e.url or "",
-                        e.reference or "",
-                        e.details or "",
-                    ]
-                    for e in logs
-                ],
-                widths=[0.1, 0.1, 0.12, 0.12, 0.22, 0.12, 0.22],
-            ),
+            log_table(logs, _),
         ]
     if sealed_rows:
         blocks += [

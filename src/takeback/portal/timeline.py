@@ -12,6 +12,23 @@ from takeback.portal.service import Status
 from takeback.reports.document import Document, Heading, KeyValues, Notice, Paragraph, Table
 
 
+def log_table(entries: Sequence[PortalLogEntry], _: Translator) -> Table:
+    """Her evidence log as a table (her timeline and the portal part of an evidence bundle)."""
+    rows = [
+        [
+            e.happened_on.isoformat() if e.happened_on else "",
+            _(f"portal.log.kind.{e.kind}"),
+            e.platform or "",
+            e.account or "",
+            e.url or "",
+            e.reference or "",
+            e.details or "",
+        ]
+        for e in entries
+    ]
+    return Table(_("portal.timeline.cols").split("|"), rows, widths=[0.1, 0.1, 0.12, 0.12, 0.22, 0.12, 0.22])
+
+
 def timeline_document(st: Status, entries: Sequence[PortalLogEntry], *, lang: str, zone: str) -> Document:
     _ = Translator(lang)
     doc = Document(title=_("portal.timeline.title"), lang=lang, footer=_("portal.timeline.footer"))
@@ -26,22 +43,7 @@ def timeline_document(st: Status, entries: Sequence[PortalLogEntry], *, lang: st
     )
     doc.add(Heading(_("portal.timeline.log")))
     if entries:
-        rows = []
-        for e in entries:
-            rows.append(
-                [
-                    e.happened_on.isoformat() if e.happened_on else "",
-                    _(f"portal.log.kind.{e.kind}"),
-                    e.platform or "",
-                    e.account or "",
-                    e.url or "",
-                    e.reference or "",
-                    e.details or "",
-                ]
-            )
-        doc.add(
-            Table(_("portal.timeline.cols").split("|"), rows, widths=[0.1, 0.1, 0.12, 0.12, 0.22, 0.12, 0.22])
-        )
+        doc.add(log_table(entries, _))
     else:
         doc.add(Paragraph(_("portal.timeline.none"), style="muted"))
     doc.add(Heading(_("portal.timeline.sent")))
