@@ -373,7 +373,7 @@ def test_every_response_matches_the_openapi_document(
 ) -> None:
     # an exchange API with settings and credentials besides HMA's default (TAKEBACK_EXCHANGE_APIS)
     monkeypatch.setattr(service.settings, "exchange_apis", "sample,fb_threatexchange")
-    doc = httpx.get(f"{service.url}/openapi.json").json()
+    doc = httpx.get(f"{service.url}/openapi.json", timeout=60).json()  # built on first request
     check = OpenApiChecker(doc)
     exercise(service, check, origin, video)
     assert _operations(doc) - check.seen == set(), "routes this test does not call (add them above)"
