@@ -454,3 +454,46 @@ def test_evidence_verify_receipt(env: dict[str, str], tmp_path: Path) -> None:
     forged = rec.to_json() | {"case": "TB-ZZZZ-ZZZZ"}
     receipt.write_text(json.dumps(forged))
     assert tb(env, "evidence", "verify-receipt", str(receipt), str(photo)).returncode == 1
+
+
+def test_timeline_and_bundle_of_a_portal_case_carry_what_she_did(env: dict[str, str], tmp_path: Path) -> None:
+    """`evidence timeline` and `evidence bundle` of a case she opened on the portal show her hashes,
+    her log and her encrypted files, as the console does."""
+    import hashlib
+
+    from takeback.cases import service as cs
+    from takeback.portal import service as ps
+    from takeback.store import open_database
+
+    db = open_database(f"sqlite:///{tmp_path / 'data' / 'takeback.db'}")
+    try:
+        with db.session() as s:
+            f = ps.SubmittedFile(
+                kind="photo", sha256=hashlib.sha256(b"x").hexdigest(), md5=hashlib.md5(b"x").hexdigest()
+            )
+            ref = ps.submit(
+                s,
+                files=[f],
+                block=False,
+                contact=False,
+                contact_detail=None,
+                jurisdiction="HK",
+                bank_name="PORTAL",
+                share=True,
+            ).reference
+            ps.add_log_entry(
+                s, case=cs.get_case(s, reference=ref), entry=ps.LogInput(kind="threat", platform="Telegram")
+            )
+    finally:
+        db.dispose()
+    r = tb(env, "evidence", "timeline", "--case", ref, "--json")
+    assert r.returncode == 0, r.stderr
+    events = json.loads(r.stdout)
+    assert sorted(e["kind"] for e in events) == ["her log", "portal"]
+    assert any(hashlib.sha256(b"x").hexdigest() in e["text"] for e in events)
+    assert any("Telegram" in e["text"] for e in events)
+    out = tmp_path / "b.zip"
+    r = tb(env, "evidence", "bundle", "--case", ref, "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    v = tb(env, "evidence", "verify", str(out))
+    assert v.returncode == 0 and "2 records from the victim portal" in v.stdout, v.stdout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -33,7 +34,7 @@ from takeback.errors import TakebackError
 from takeback.evidence import service as ev
 from takeback.evidence.bundle import verify_bundle
 from takeback.evidence.receipts import verify_receipt
-from takeback.portal.casework import export_case_bundle
+from takeback.portal import casework
 
 evidence_app = typer.Typer(
     no_args_is_help=True, help="Tamper-evident evidence locker: capture, timeline, signed bundles."
@@ -263,6 +264,22 @@ def evidence_list(
             out.print(f"    pdq    {r['pdq']}  {quality_note(r['pdq_quality'])}")
 
 
+def _portal_row(e: casework.EvidenceEvent) -> tuple[datetime, str, str, str | None]:
+    """What she did on the portal, as a timeline line: hashes sent, her log, her encrypted files."""
+    if e.kind == "submission":
+        state = f", withdrawn {iso_utc(e.withdrawn_at)}" if e.withdrawn_at else ""
+        return e.at, "portal", f"she sent the hashes of a {e.text} (SHA-256 {e.sha256}){state}", None
+    if e.kind == "log":
+        what = " · ".join(x for x in (e.log_kind, e.platform, e.account, e.url, e.text) if x)
+        return e.at, "her log", what, e.reference
+    return (
+        e.at,
+        "portal",
+        f"she stored an encrypted file ({e.size or 0:,} bytes; only her passphrase opens it)",
+        None,
+    )
+
+
 @evidence_app.command("timeline")
 def evidence_timeline(
     case: CaseOpt,
@@ -272,15 +289,12 @@ def evidence_timeline(
 
     def work(s: Session) -> tuple[str, list[dict[str, Any]]]:
         c = cs.get_case(s, reference=case)
+        rows = [(e.at, e.kind, e.text, e.reference) for e in ev.timeline(s, case=c)]
+        rows += [_portal_row(e) for e in casework.evidence_timeline(s, case=c) if e.source == "portal"]
+        rows.sort(key=lambda r: r[0])
         return c.timezone, [
-            {
-                "at": iso_utc(e.at),
-                "local": local(e.at, c.timezone),
-                "kind": e.kind,
-                "text": e.text,
-                "reference": e.reference,
-            }
-            for e in ev.timeline(s, case=c)
+            {"at": iso_utc(at), "local": local(at, c.timezone), "kind": kind, "text": text, "reference": ref}
+            for at, kind, text, ref in rows
         ]
 
     zone, events = run_db(work)
@@ -333,7 +347,7 @@ def evidence_bundle(
     locker = open_locker(create=False) if needs_locker else None
     with database() as db:
         try:
-            res = export_case_bundle(
+            res = casework.export_case_bundle(
                 db,
                 reference=case,
                 out=out_path,
