@@ -9,16 +9,18 @@ Pipeline (why each step):
   ``alignCrop`` cuts the 112 x 112 face from the original pixels, so a face keeps all its detail.
 - **Pad a face that fills the frame**: detectors are trained on faces with context around them and
   miss a face cropped to its edges; when nothing is found, the copy is framed in a plain border
-  (a quarter of its long side on each side) and searched again.
+  (a quarter of its long side on each side), shrunk to 320 px, and searched again.
 - **The dihedral orientations** (90, 180, 270 degrees, and mirrored): a rotated upload hides every
-  face from an upright-only detector; tried in turn only while nothing has been found, so an
-  upright face costs one detection.
+  face from an upright-only detector. YuNet also "finds" upside-down and sideways faces, with
+  lower scores, so a top score of 0.92 or more settles the orientation at once (an upright face
+  costs one detection) and otherwise every orientation is tried and the best top score wins.
 - **Warnings, never silent drops**: ``tiny`` (the face's short side under 40 px: SFace looks at
-  112 x 112 and a smaller face has little identity left in it), ``blurred`` (variance of the
-  Laplacian of the aligned crop under 50; sharp ORL faces measure 240-1300, the same blurred with
-  sigma 2 measure 6-18), ``profile`` (the nose far off the eyes' midpoint, or the eyes close
-  together for the face's width: a turned head), ``occluded`` (detector score under 0.85; clear
-  faces score 0.91-0.95 on ORL: a low score is usually a hand, hair, a mask or a non-face).
+  112 x 112 and a smaller face has little identity left in it); ``blurred`` (variance of the
+  Laplacian of the aligned 112 x 112 crop under 120: sharp ORL faces measure 240-1300, the same
+  face 270 px tall blurred with sigma 6 measures 100); ``profile`` (the nose far off the eyes'
+  midpoint, or the eyes close together for the face's width: a turned head); ``occluded``
+  (detector score under 0.85; clear faces score 0.91-0.95 on ORL: a low score is usually a hand,
+  hair, a mask or a non-face).
 
 Embeddings are 128 ``float32`` little-endian, L2-normalised: 512 bytes, compared by cosine
 similarity (:func:`similarity`). They are personal data of a consenting person (enrolment) or of a
@@ -55,7 +57,7 @@ PAD_SHARE = 0.25
 PAD_LONG_SIDE = 320
 
 TINY_BELOW = 40
-BLUR_BELOW = 50.0
+BLUR_BELOW = 120.0
 #: |nose offset along the eye line| / eye distance above this is a turned head (ORL's frontal and
 #: slightly turned faces measure at most 0.26)
 PROFILE_YAW = 0.35
