@@ -335,11 +335,12 @@ def list_persons(
     q = select(FacePerson, Case.reference).join(Case, Case.id == FacePerson.case_id).order_by(FacePerson.id)
     if case is not None:
         q = q.where(FacePerson.case_id == case.id)
-    counts = dict(
-        session.execute(
+    counts: dict[int, int] = {
+        pid: int(n)
+        for pid, n in session.execute(
             select(FaceTemplate.person_id, func.count()).group_by(FaceTemplate.person_id)
-        ).tuples()
-    )
+        )
+    }
     return [
         PersonView(
             pseudonym=p.pseudonym,
@@ -352,7 +353,7 @@ def list_persons(
             model=p.model,
             created_at=as_utc(p.created_at),
         )
-        for p, ref in session.execute(q).tuples()
+        for p, ref in session.execute(q)
     ]
 
 
