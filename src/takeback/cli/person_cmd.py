@@ -190,3 +190,24 @@ def list_command(
             f"scope: {scope}  platforms: {'yes' if p.platform_matching else 'no'}  until {until}",
             highlight=False,
         )
+
+
+@person_app.command("withdraw")
+def withdraw_command(
+    person: Annotated[str, typer.Argument(help="The pseudonym enrolment printed (FP-...).")],
+    reason: Annotated[str | None, typer.Option("--reason", help="Why, for the audit log (optional).")] = None,
+    by: ByOpt = None,
+) -> None:
+    """Withdraw a person's enrolment: her templates are deleted now (the audit log keeps that it happened)."""
+    from takeback.faces import service as faces
+    from takeback.store import database_url, open_database
+
+    db = open_database(database_url(get_settings()))
+    try:
+        with db.session() as s:
+            n = faces.withdraw(s, pseudonym=person, actor=acting(by, default=ACTOR_SELF), reason=reason)
+    except TakebackError as exc:
+        fail(exc)
+    finally:
+        db.dispose()
+    out.print(f"Withdrawn: {person.strip().upper()}'s {n} template(s) deleted.", highlight=False)
