@@ -486,6 +486,10 @@ def case_consent(
         c = cs.get_case(s, reference=case)
         if grant:
             cs.grant_consent(s, case=c, purpose=purpose, actor=actor(by))
+        elif purpose is Purpose.FACE_ENROLMENT:  # her face templates go with the consent
+            from takeback.faces import service as faces
+
+            faces.withdraw_consent(s, case=c, actor=actor(by))
         else:
             cs.withdraw_consent(s, case=c, purpose=purpose, actor=actor(by))
 

@@ -31,6 +31,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "inspect": ("inspect_cmd",),
     "keys": ("keys_cmd",),
     "match": ("match_cmd",),
+    "person": ("person_cmd",),
     "review": ("users_cmd",),
     "scan": ("scan_cmd",),
     "serve": ("serve_cmd",),

@@ -52,6 +52,7 @@ from takeback.evidence.errors import EvidenceError
 from takeback.evidence.locker import Locker
 from takeback.evidence.models import EvidenceItem, item_record
 from takeback.evidence.signing import Signer
+from takeback.faces.service import withdraw_case as withdraw_face_enrolments
 from takeback.guidance.kb import load_kb
 from takeback.media import errors as media_codes
 from takeback.net.fetch import FetchPolicy, check_url, fetch_to_file
@@ -410,6 +411,7 @@ def delete_case(
     )
     for it in list_items(session, case=case):
         session.delete(it)
+    withdraw_face_enrolments(session, case=case, actor=actor)  # her face templates go with the case
     delete_case_rows(session, case=case, actor=actor, now=now)
     return removed
 

@@ -36,6 +36,9 @@ class IndexKind(StrEnum):
 
     EXACT = "exact"  # equality lookup (cryptographic hashes): the store's (signal_type, value) B-tree
     HAMMING256 = "hamming256"  # range search in 256-bit Hamming space (PDQ; vPDQ's frames)
+    #: cosine similarity of embeddings (faces): searched only against consented enrolments by
+    #: ``takeback.faces``, never by the bank matcher
+    COSINE = "cosine"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +97,9 @@ class SignalType(ABC):
     bag_of_frames: ClassVar[bool] = False
     #: the name HMA (OpenMediaMatch) gives this type on its wire, where it differs (``video_md5``)
     hma_name: ClassVar[str | None] = None
+    #: values describe a person (a face): kept out of ``REGISTRY`` (banks, exports, HMA routes and
+    #: hash records never see them) and held in ``signals.PERSONAL``
+    personal: ClassVar[bool] = False
 
     _HEX = re.compile(r"^[0-9a-f]*$")
 

@@ -40,6 +40,7 @@ from takeback.clock import as_utc, parse_when, utcnow
 from takeback.errors import TakebackError
 from takeback.evidence import service as ev
 from takeback.evidence.signing import Signer
+from takeback.faces import service as faces
 from takeback.guidance.kb import load_kb
 from takeback.guidance.pathway import Fact
 from takeback.guidance.situation import Setting, VictimAge
@@ -642,7 +643,10 @@ async def consent(request: Request, reference: str, posted: CaseForm) -> Respons
                 raise cs.CaseError("Only she can share her case.", code="sharing_is_hers")
             cs.grant_consent(s, case=case, purpose=purpose, actor=who.actor)
             return "consent_granted"
-        cs.withdraw_consent(s, case=case, purpose=purpose, actor=who.actor)
+        if purpose is Purpose.FACE_ENROLMENT:  # her face templates go with the consent
+            faces.withdraw_consent(s, case=case, actor=who.actor)
+        else:
+            cs.withdraw_consent(s, case=case, purpose=purpose, actor=who.actor)
         return "unshared" if purpose is Purpose.CASEWORKER_SHARING else "consent_withdrawn"
 
     return await _act(request, posted, reference, "overview", act)
