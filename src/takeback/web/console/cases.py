@@ -559,6 +559,7 @@ async def _case_page(
         hours=_hours,
         details_text=_details_text,
         action_text=lambda a: text_for(f"console.audit.action.{a}", lang, a),
+        object_text=lambda o: text_for(f"console.audit.object.{o}", lang, o),
         **got,
         **extra,
     )
