@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import (
     JSON,
@@ -44,6 +44,33 @@ def is_active(enabled: bool, disabled_until: datetime | None, now: datetime) -> 
         return True
     until = as_utc(disabled_until)
     return until is not None and until <= now
+
+
+#: Why an entry is held out of matching: ``pending_review`` (arrived from an exchange that reviews
+#: new entries first) or ``disputed`` (match feedback says it is wrong). Add a reason here and the
+#: services, CLI and routes take it.
+HoldReason = Literal["pending_review", "disputed"]
+HOLD_REASONS: tuple[str, ...] = get_args(HoldReason)
+
+
+def is_held(reason: str | None, held_until: datetime | None, now: datetime) -> bool:
+    """Held: a hold reason whose expiry (if any) has not passed. A hold with an expiry lapses on its
+    own, as ``disabled_until`` does: nothing has to run when it ends."""
+    if reason is None:
+        return False
+    until = as_utc(held_until)
+    return until is None or until > now
+
+
+def entry_active(
+    enabled: bool,
+    disabled_until: datetime | None,
+    hold_reason: str | None,
+    held_until: datetime | None,
+    now: datetime,
+) -> bool:
+    """Whether an entry matches: active (:func:`is_active`) and not held (:func:`is_held`)."""
+    return is_active(enabled, disabled_until, now) and not is_held(hold_reason, held_until, now)
 
 
 class Bank(Base):
@@ -82,6 +109,15 @@ class BankContent(Base):
     disabled_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(String(200))
+    #: a hold (migration ``0104_entry_hold``): the entry matches nowhere while ``hold_reason`` is set
+    #: and ``held_until`` (if any) has not passed; see :data:`HoldReason`
+    hold_reason: Mapped[str | None] = mapped_column(String(32), nullable=True, default=None)
+    held_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, default=None)
+    held_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, default=None)
+    held_by: Mapped[str | None] = mapped_column(String(200), nullable=True, default=None)
+    #: a curator rejected the entry on review: it stays disabled, even when a mirror's publisher
+    #: later sends it enabled (only an explicit enable clears this)
+    rejected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, default=None)
 
 
 class ContentSignal(Base):
@@ -167,6 +203,8 @@ class BankInfo:
     signals: dict[str, int]
     #: HMA's ``enabled_ratio`` while active (see ``Bank.matching_ratio``)
     matching_ratio: float = 1.0
+    #: entries held out of matching now (pending review, disputed); counted apart from disabled
+    held_entries: int = 0
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -179,6 +217,7 @@ class BankInfo:
             "active": self.active,
             "entries": self.entries,
             "disabled_entries": self.disabled_entries,
+            "held_entries": self.held_entries,
             "signals": self.signals,
             "created_at": iso(self.created_at),
             "created_by": self.created_by,

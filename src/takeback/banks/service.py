@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import DateTime, String, Table, delete, func, insert, literal, select, text, update
+from sqlalchemy import DateTime, String, Table, delete, func, insert, literal, or_, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from takeback.banks.models import (
     DEFAULT_PDQ_THRESHOLD,
+    HOLD_REASONS,
     MAX_PDQ_THRESHOLD,
     Bank,
     BankChange,
@@ -33,8 +34,11 @@ from takeback.banks.models import (
     BankInfo,
     BankStore,
     ContentSignal,
+    HoldReason,
     SignalTypeSetting,
+    entry_active,
     is_active,
+    is_held,
     iso,
 )
 from takeback.clock import as_utc, utcnow
@@ -425,17 +429,20 @@ def list_banks(session: Session, *, now: datetime | None = None) -> list[BankInf
     at = now or utcnow()
     banks = session.scalars(select(Bank).where(Bank.deleted_at.is_(None)).order_by(Bank.name_key)).all()
     ids = [b.id for b in banks]
-    entries: dict[int, list[int]] = {b: [0, 0] for b in ids}
+    entries: dict[int, list[int]] = {b: [0, 0, 0] for b in ids}
     if ids:
+        c = BankContent
         rows = session.execute(
-            select(BankContent.bank_id, BankContent.enabled, BankContent.disabled_until, func.count())
-            .where(BankContent.bank_id.in_(ids))
-            .group_by(BankContent.bank_id, BankContent.enabled, BankContent.disabled_until)
+            select(c.bank_id, c.enabled, c.disabled_until, c.hold_reason, c.held_until, func.count())
+            .where(c.bank_id.in_(ids))
+            .group_by(c.bank_id, c.enabled, c.disabled_until, c.hold_reason, c.held_until)
         ).all()
-        for bank_id, enabled, until, n in rows:
+        for bank_id, enabled, until, reason, held_until, n in rows:
             entries[bank_id][0] += int(n)
             if not is_active(enabled, until, at):
                 entries[bank_id][1] += int(n)
+            if is_held(reason, held_until, at):
+                entries[bank_id][2] += int(n)
     signals = _signal_counts(session, ids)
     return [
         BankInfo(
@@ -453,6 +460,7 @@ def list_banks(session: Session, *, now: datetime | None = None) -> list[BankInf
             disabled_entries=entries[b.id][1],
             signals=dict(sorted(signals[b.id].items())),
             matching_ratio=b.matching_ratio if b.matching_ratio is not None else 1.0,
+            held_entries=entries[b.id][2],
         )
         for b in banks
     ]
@@ -609,9 +617,21 @@ def _insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> 
 
 
 def _insert_entries(
-    session: Session, *, bank: Bank, entries: Sequence[NewContent], actor: str, dedup: bool = True
+    session: Session,
+    *,
+    bank: Bank,
+    entries: Sequence[NewContent],
+    actor: str,
+    dedup: bool = True,
+    hold: Hold | None = None,
 ) -> list[AddOutcome]:
-    """Insert entries (in chunks), skipping (``dedup``) any whose signal value is already in the bank."""
+    """Insert entries (in chunks), skipping (``dedup``) any whose signal value is already in the
+    bank; ``hold`` holds every new entry."""
+    held = (
+        {"hold_reason": hold.reason, "held_until": hold.until, "held_at": utcnow(), "held_by": actor}
+        if hold is not None
+        else {}
+    )
     outcomes: list[AddOutcome] = []
     twins: dict[int, int] = {}  # outcome index -> index of the same-call entry it duplicates
     now = utcnow()
@@ -656,6 +676,7 @@ def _insert_entries(
                 "disabled_until": None if e.enabled else as_utc(e.disabled_until),
                 "created_at": as_utc(e.created_at) or now,
                 "created_by": e.created_by or actor,
+                **held,
             }
             for e in fresh
         ]
@@ -715,16 +736,20 @@ def add_contents(
     entries: Sequence[NewContent],
     actor: str,
     dedup: bool = True,
+    hold: Hold | None = None,
 ) -> list[AddOutcome]:
     """Add entries to a bank. An entry sharing any signal value with one already in the bank (or
     earlier in ``entries``) is a duplicate: it is skipped and its outcome names the existing entry.
     ``dedup=False`` adds every entry as a row of its own (HMA's routes: HMA keeps no such rule).
+    ``hold`` adds the new entries held (a mirror that reviews before matching).
     """
     for e in entries:
         _validated(e)
+    if hold is not None:
+        hold = _checked_hold(hold)
     _lock_change_log(session)
     bank = get_bank(session, name=bank_name)
-    outcomes = _insert_entries(session, bank=bank, entries=entries, actor=actor, dedup=dedup)
+    outcomes = _insert_entries(session, bank=bank, entries=entries, actor=actor, dedup=dedup, hold=hold)
     added = [o.content_id for o in outcomes if o.content_id is not None]
     record_audit(
         session,
@@ -736,6 +761,7 @@ def add_contents(
             "added": len(added),
             "duplicates": len(outcomes) - len(added),
             "content_ids": _id_ranges(added),
+            **({"held": hold.reason, "held_until": iso(hold.until)} if hold is not None and added else {}),
         },
     )
     return outcomes
@@ -823,7 +849,12 @@ def set_contents_enabled(
         session.execute(
             update(BankContent)
             .where(BankContent.id.in_(ids[i : i + _CHUNK]))
-            .values(enabled=enabled, disabled_until=None if enabled else until)
+            .values(
+                enabled=enabled,
+                disabled_until=None if enabled else until,
+                # enabling on purpose undoes a review's rejection
+                **({"rejected_at": None} if enabled else {}),
+            )
         )
     _log_feed(session, bank.id, "enable" if enabled else "disable", _keys_of(session, ids))
     record_audit(
@@ -858,6 +889,163 @@ def set_content_note(
     )
 
 
+# --- holds: entries kept out of matching until reviewed -------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """A hold to put on entries: why, and (optionally) when it lapses by itself."""
+
+    reason: HoldReason
+    until: datetime | None = None
+
+
+def _checked_hold(hold: Hold) -> Hold:
+    if hold.reason not in HOLD_REASONS:
+        raise BankError(
+            f"Hold reason {hold.reason!r} is not known: use {' or '.join(HOLD_REASONS)}.",
+            code="invalid_hold_reason",
+        )
+    return Hold(hold.reason, _future(hold.until))
+
+
+def hold_entries(
+    session: Session,
+    *,
+    bank_name: str,
+    content_ids: Sequence[int],
+    reason: HoldReason,
+    actor: str,
+    until: datetime | None = None,
+) -> int:
+    """Hold entries out of matching (everywhere: /v1, HMA's lookups, the CLI, video matching) with
+    ``reason``, until a curator releases them or ``until`` passes. Holding an entry already held
+    replaces its hold. All or nothing: an id not in the bank changes nothing.
+
+    The bank's feed logs a ``disable`` (pages publish a held entry as disabled until its hold ends),
+    so mirrors stop matching it too. Returns how many entries are now held."""
+    hold = _checked_hold(Hold(reason, until))
+    _lock_change_log(session)  # feed rows commit in sequence order
+    bank = get_bank(session, name=bank_name)
+    ids = [r.id for r in _contents_in_bank(session, bank, content_ids)]
+    now = utcnow()
+    for i in range(0, len(ids), _CHUNK):
+        session.execute(
+            update(BankContent)
+            .where(BankContent.id.in_(ids[i : i + _CHUNK]))
+            .values(hold_reason=hold.reason, held_until=hold.until, held_at=now, held_by=actor)
+        )
+    _log_feed(session, bank.id, "disable", _keys_of(session, ids))
+    record_audit(
+        session,
+        actor=actor,
+        action="bank.content.hold",
+        object_type="bank",
+        object_id=bank.id,
+        details={"content_ids": _id_ranges(ids), "reason": hold.reason, "until": iso(hold.until)},
+    )
+    return len(ids)
+
+
+def _held_query(bank: Bank, reason: str | None, now: datetime | None) -> Any:
+    """Entries of ``bank`` with a hold (``now``: only holds that have not lapsed by then)."""
+    q = select(BankContent).where(BankContent.bank_id == bank.id, BankContent.hold_reason.is_not(None))
+    if reason is not None:
+        q = q.where(BankContent.hold_reason == reason)
+    if now is not None:
+        q = q.where(or_(BankContent.held_until.is_(None), BankContent.held_until > now))
+    return q
+
+
+def list_held(
+    session: Session,
+    *,
+    bank_name: str,
+    reason: HoldReason | None = None,
+    include_lapsed: bool = False,
+    limit: int | None = None,
+) -> list[ContentView]:
+    """A bank's held entries, oldest first (``reason``: those held for it; ``include_lapsed``: also
+    those whose hold's time ran out, still waiting for a curator's word)."""
+    if reason is not None and reason not in HOLD_REASONS:
+        raise BankError(
+            f"Hold reason {reason!r} is not known: use {' or '.join(HOLD_REASONS)}.",
+            code="invalid_hold_reason",
+        )
+    bank = get_bank(session, name=bank_name)
+    q = _held_query(bank, reason, None if include_lapsed else utcnow()).order_by(BankContent.id)
+    if limit is not None:
+        q = q.limit(max(0, limit))
+    return _views(session, bank, session.scalars(q).all())
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseReport:
+    """What a release did: ``accepted`` entries match from now on; ``rejected`` ones are disabled."""
+
+    accepted: int = 0
+    rejected: int = 0
+
+
+def release_entries(
+    session: Session,
+    *,
+    bank_name: str,
+    accept: bool,
+    actor: str,
+    content_ids: Sequence[int] | None = None,
+    all_held: bool = False,
+    reason: HoldReason | None = None,
+) -> ReleaseReport:
+    """A curator's word on held entries (``content_ids``, or ``all_held``: every entry of the bank
+    with a hold, of ``reason`` if given). ``accept``: the hold ends and the entry matches (unless it
+    is disabled for another reason); the feed logs an ``enable``. Reject: the hold ends and the
+    entry is disabled for good and marked rejected (a mirror's later updates keep it disabled;
+    an explicit enable undoes it); the feed logs a ``disable``. An entry whose hold lapsed by time
+    can still be accepted or rejected.
+
+    All or nothing: ids not in the bank, or not held, are each named and nothing changes."""
+    if (content_ids is None) != all_held:
+        raise BankError("Name the entries to release, or all held entries; not both.", code="invalid_request")
+    _lock_change_log(session)
+    bank = get_bank(session, name=bank_name)
+    if all_held:
+        rows = list(session.scalars(_held_query(bank, reason, None).order_by(BankContent.id)).all())
+    else:
+        assert content_ids is not None
+        rows = _contents_in_bank(session, bank, content_ids)
+        not_held = sorted(
+            r.id for r in rows if r.hold_reason is None or (reason is not None and r.hold_reason != reason)
+        )
+        if not_held:
+            shown = ", ".join(str(m) for m in not_held[:20]) + (" ..." if len(not_held) > 20 else "")
+            what = f"held as {reason}" if reason is not None else "held"
+            raise BankError(
+                f"Bank {bank.name!r}: entr{'y' if len(not_held) == 1 else 'ies'} {shown} "
+                f"{'is' if len(not_held) == 1 else 'are'} not {what}; nothing was changed.",
+                code="not_held",
+            )
+    ids = [r.id for r in rows]
+    now = utcnow()
+    cleared = {"hold_reason": None, "held_until": None, "held_at": None, "held_by": None}
+    values = cleared if accept else {**cleared, "enabled": False, "disabled_until": None, "rejected_at": now}
+    for i in range(0, len(ids), _CHUNK):
+        session.execute(update(BankContent).where(BankContent.id.in_(ids[i : i + _CHUNK])).values(**values))
+    _log_feed(session, bank.id, "enable" if accept else "disable", _keys_of(session, ids))
+    record_audit(
+        session,
+        actor=actor,
+        action="bank.content.accept" if accept else "bank.content.reject",
+        object_type="bank",
+        object_id=bank.id,
+        details={
+            "content_ids": _id_ranges(ids),
+            "reasons": sorted({str(r.hold_reason) for r in rows if r.hold_reason is not None}),
+        },
+    )
+    return ReleaseReport(accepted=len(ids)) if accept else ReleaseReport(rejected=len(ids))
+
+
 @dataclass(frozen=True, slots=True)
 class ContentView:
     """One entry with its signals, as exported and shown."""
@@ -872,26 +1060,62 @@ class ContentView:
     disabled_until: datetime | None
     created_at: datetime
     created_by: str
+    hold_reason: str | None = None
+    held_until: datetime | None = None
+    held_at: datetime | None = None
+    held_by: str | None = None
+    rejected_at: datetime | None = None
 
     def active(self, now: datetime) -> bool:
-        return is_active(self.enabled, self.disabled_until, now)
+        """Whether the entry matches now: enabled (or its disable lapsed) and not held."""
+        return entry_active(self.enabled, self.disabled_until, self.hold_reason, self.held_until, now)
+
+    def held(self, now: datetime) -> bool:
+        return is_held(self.hold_reason, self.held_until, now)
+
+    def hold_record(self, now: datetime | None = None) -> dict[str, Any] | None:
+        """The hold as listings show it (``None`` when the entry is not held now)."""
+        if not self.held(now or utcnow()):
+            return None
+        return {
+            "reason": self.hold_reason,
+            "until": iso(self.held_until),
+            "at": iso(self.held_at),
+            "by": self.held_by,
+        }
+
+    def published_state(self, now: datetime | None = None) -> tuple[bool, datetime | None]:
+        """``(enabled, disabled_until)`` as the entry leaves this instance (export, feed pages): a
+        held entry reads as disabled until its hold ends (for good when the hold has no end), so a
+        file or a mirror never gets an unreviewed entry as active, and a timed hold lapses there
+        when it lapses here."""
+        at = now or utcnow()
+        if not self.held(at):
+            return self.enabled, self.disabled_until
+        if self.enabled:
+            return False, self.held_until
+        if self.disabled_until is None or self.held_until is None:
+            return False, None
+        return False, max(self.disabled_until, self.held_until)
 
     def to_record(self) -> dict[str, Any]:
         """The export record: exactly :func:`export_fields`, hashes as lowercase hex. A video's
         ``vpdq`` is its packed value in hex (lossless: border-cropped frames and duration included;
-        ``VpdqSignal.validate`` reads it back)."""
+        ``VpdqSignal.validate`` reads it back). A held entry is written disabled until its hold
+        ends (:meth:`published_state`)."""
         rec: dict[str, Any] = {"content_id": self.id}
         for t in REGISTRY.values():
             value, quality = self.signals.get(t.name, (None, None))
             rec[t.name] = None if value is None else value.hex()
             if t.has_quality:
                 rec[f"{t.name}_quality"] = quality
+        enabled, until = self.published_state()
         rec |= {
             "note": self.note,
             "metadata": self.metadata,
             "source": self.source,
-            "enabled": self.enabled,
-            "disabled_until": iso(self.disabled_until),
+            "enabled": enabled,
+            "disabled_until": iso(until),
             "created_at": iso(self.created_at),
             "created_by": self.created_by,
         }
@@ -923,6 +1147,11 @@ def _views(session: Session, bank: Bank, rows: Sequence[BankContent]) -> list[Co
             disabled_until=as_utc(r.disabled_until),
             created_at=as_utc(r.created_at) or utcnow(),
             created_by=r.created_by,
+            hold_reason=r.hold_reason,
+            held_until=as_utc(r.held_until),
+            held_at=as_utc(r.held_at),
+            held_by=r.held_by,
+            rejected_at=as_utc(r.rejected_at),
         )
         for r in rows
     ]
@@ -946,7 +1175,16 @@ def views_by_id(session: Session, *, bank: Bank, content_ids: Sequence[int]) -> 
         c = _CONTENT.c
         for row in session.execute(
             select(
-                c.id, c.note, c.metadata, c.source, c.enabled, c.disabled_until, c.created_at, c.created_by
+                c.id,
+                c.note,
+                c.metadata,
+                c.source,
+                c.enabled,
+                c.disabled_until,
+                c.created_at,
+                c.created_by,
+                c.hold_reason,
+                c.held_until,
             ).where(c.bank_id == bank.id, c.id.in_(part))
         ):
             cid = int(row[0])
@@ -961,6 +1199,8 @@ def views_by_id(session: Session, *, bank: Bank, content_ids: Sequence[int]) -> 
                 disabled_until=as_utc(row[5]),
                 created_at=as_utc(row[6]) or utcnow(),
                 created_by=row[7],
+                hold_reason=row[8],
+                held_until=as_utc(row[9]),
             )
     return out
 
@@ -996,24 +1236,37 @@ def update_contents_state(
     source: str,
 ) -> int:
     """Set entries' note, metadata and enabled state to those of ``NewContent`` (a mirror applying
-    its publisher's changes); audited once, logged in the feed as updates so mirrors of mirrors follow."""
+    its publisher's changes); audited once, logged in the feed as updates so mirrors of mirrors follow.
+
+    Local review stays as it is: a hold is kept (the publisher's update does not review the entry
+    here), and an entry a curator rejected stays disabled whatever state the publisher sends."""
     if not updates:
         return 0
     _lock_change_log(session)
     bank = get_bank(session, name=bank_name)
+    ids = [cid for cid, _ in updates]
+    rejected: set[int] = set()
+    for i in range(0, len(ids), _CHUNK):
+        rejected.update(
+            int(x)
+            for x in session.scalars(
+                select(BankContent.id).where(
+                    BankContent.id.in_(ids[i : i + _CHUNK]), BankContent.rejected_at.is_not(None)
+                )
+            )
+        )
     for cid, e in updates:
         _validated(e)
+        state: dict[str, Any] = (
+            {"enabled": e.enabled, "disabled_until": None if e.enabled else as_utc(e.disabled_until)}
+            if cid not in rejected
+            else {}
+        )
         session.execute(
             update(BankContent)
             .where(BankContent.id == cid, BankContent.bank_id == bank.id)
-            .values(
-                note=check_note(e.note),
-                meta=e.metadata or {},
-                enabled=e.enabled,
-                disabled_until=None if e.enabled else as_utc(e.disabled_until),
-            )
+            .values(note=check_note(e.note), meta=e.metadata or {}, **state)
         )
-    ids = [cid for cid, _ in updates]
     _log_feed(session, bank.id, "update", _keys_of(session, ids))
     record_audit(
         session,
@@ -1187,9 +1440,11 @@ __all__ = [
     "AddOutcome",
     "BankError",
     "ContentView",
+    "Hold",
     "ImportFileError",
     "ImportReport",
     "NewContent",
+    "ReleaseReport",
     "add_contents",
     "bank_info",
     "change_watermark",
@@ -1199,10 +1454,13 @@ __all__ = [
     "entry_key",
     "get_bank",
     "get_content",
+    "hold_entries",
     "import_batches",
     "import_contents",
     "iter_contents",
     "list_banks",
+    "list_held",
+    "release_entries",
     "remove_contents",
     "set_bank_enabled",
     "set_bank_ratio",

@@ -41,7 +41,7 @@ import numpy as np
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from takeback.banks.models import Bank, BankContent, ContentSignal, is_active
+from takeback.banks.models import Bank, BankContent, ContentSignal, is_active, is_held
 from takeback.banks.service import (
     BankError,
     change_watermark,
@@ -474,10 +474,10 @@ class Matcher:
         at: datetime,
         inactive: bool = False,
     ) -> None:
-        sid, content_id, signal_type, value, quality, bank_id, note, meta, source, enabled, until = row
+        sid, content_id, signal_type, value, quality, bank_id, note, meta, source, enabled, until = row[:11]
         bank = scope.get(bank_id)
-        if bank is None:
-            return
+        if bank is None or is_held(row[11], row[12], at):
+            return  # a held entry (pending review, disputed) matches nowhere, raw lookups included
         entry_active = is_active(enabled, until, at)
         if not entry_active and not inactive:
             return
@@ -569,6 +569,8 @@ def _fetch(
         BankContent.source,
         BankContent.enabled,
         BankContent.disabled_until,
+        BankContent.hold_reason,
+        BankContent.held_until,
     )
     # Small lookups (the common case: one upload) go in one round trip.
     for i in range(0, len(conditions), 4):

@@ -25,7 +25,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from takeback.banks.models import Bank, BankContent, ContentSignal, is_active
+from takeback.banks.models import Bank, BankContent, ContentSignal, entry_active
 from takeback.banks.service import change_watermark, changes_after, get_bank, live_signals
 from takeback.clock import utcnow
 from takeback.index import PdqIndex
@@ -269,6 +269,8 @@ class VideoMatcher:
                         BankContent.source,
                         BankContent.enabled,
                         BankContent.disabled_until,
+                        BankContent.hold_reason,
+                        BankContent.held_until,
                     ).where(BankContent.id.in_(content_ids[i : i + _CHUNK]))
                 )
             }
@@ -276,7 +278,7 @@ class VideoMatcher:
         for m in found:
             cid, bid = owner[m.video_id]
             row, bank = rows.get(cid), scope.get(bid)
-            if row is None or bank is None or not is_active(row[4], row[5], at):
+            if row is None or bank is None or not entry_active(row[4], row[5], row[6], row[7], at):
                 continue
             out.append(
                 VideoBankMatch(

@@ -211,6 +211,9 @@ class BankRecord(Shape):
     active: bool | None = None
     entries: int | None = None
     disabled_entries: int | None = None
+    held_entries: int | None = Field(
+        None, description="takeback: entries held out of matching (pending review, disputed)"
+    )
     signals: dict[str, int] | None = None
     created_at: str | None = None
     created_by: str | None = None
