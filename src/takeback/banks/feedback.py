@@ -11,7 +11,11 @@ opinion per entry, replaced when it gives another, so a resend changes nothing.
 An entry with at least the bank's ``dispute_threshold`` negatives, and more negatives than
 positives, is put on hold (reason ``disputed``) for a curator to review: it stops matching until a
 curator releases it. Opinions are rows of their own (``bank_entry_opinion``), deleted with their
-entry; the threshold is ``bank_feedback_policy`` (a bank without a row uses the default).
+entry; the threshold is ``bank_feedback_policy`` (a bank without a row uses the default). The hold
+is the banks' entry hold (:func:`takeback.banks.service.hold_entries`): it stops the entry matching
+everywhere and publishes it as disabled in the bank's feed, so mirrors stop matching it too; a
+curator's ``release_entries`` (accept or reject) ends it. Once released, the entry is held again
+only by a new negative opinion that leaves it past the threshold.
 """
 
 from __future__ import annotations
@@ -26,8 +30,8 @@ from typing import Any
 from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from takeback.banks.models import Bank, BankContent, BigId, ContentSignal, iso
-from takeback.banks.service import BankError, entry_key, get_bank
+from takeback.banks.models import Bank, BankContent, BigId, ContentSignal, HoldReason, is_held, iso
+from takeback.banks.service import BankError, entry_key, get_bank, hold_entries
 from takeback.clock import as_utc, utcnow
 from takeback.signals import REGISTRY
 from takeback.store import Base, record_audit
@@ -37,7 +41,7 @@ DEFAULT_DISPUTE_THRESHOLD = 3
 MAX_DISPUTE_THRESHOLD = 1_000
 MAX_FEEDBACK_NOTE_CHARS = 2_000
 MAX_GIVER_CHARS = 200
-HOLD_REASON = "disputed"
+HOLD_REASON: HoldReason = "disputed"
 _CHUNK = 500
 
 
@@ -267,7 +271,7 @@ def bank_feedback(session: Session, *, bank_name: str) -> BankFeedback:
         positives=sum(c.get("positive", 0) for c in per.values()),
         negatives=sum(c.get("negative", 0) for c in per.values()),
         investigation_seeds=sum(c.get("investigation_seed", 0) for c in per.values()),
-        quarantined=len(held_for_dispute(session, bank_id=bank.id)),
+        quarantined=quarantined_count(session, bank_id=bank.id),
         dispute_threshold=dispute_threshold(session, bank_id=bank.id),
     )
 
@@ -340,8 +344,10 @@ def record_opinion(
     quarantined = False
     if changed and op is Opinion.NEGATIVE:
         threshold = dispute_threshold(session, bank_id=bank.id)
-        if counts.past(threshold) and content_id not in held_for_dispute(session, bank_id=bank.id):
-            hold_for_review(session, bank=bank, content_ids=[content_id], actor=actor)
+        if counts.past(threshold) and _hold_of(session, content_id) is None:
+            hold_entries(
+                session, bank_name=bank.name, content_ids=[content_id], reason=HOLD_REASON, actor=actor
+            )
             record_audit(
                 session,
                 actor=actor,
@@ -362,24 +368,32 @@ def record_opinion(
         opinion=op.value,
         changed=changed,
         counts=counts,
-        quarantined=quarantined or content_id in held_for_dispute(session, bank_id=bank.id),
+        quarantined=quarantined or _hold_of(session, content_id) == HOLD_REASON,
     )
 
 
-# --- the hold seam --------------------------------------------------------------------------------
+def _hold_of(session: Session, content_id: int) -> str | None:
+    """The reason the entry is held now, if it is (a hold whose time ran out counts as none)."""
+    row = session.execute(
+        select(BankContent.hold_reason, BankContent.held_until).where(BankContent.id == content_id)
+    ).first()
+    if row is None or not is_held(row[0], row[1], utcnow()):
+        return None
+    return str(row[0])
 
 
-def hold_for_review(session: Session, *, bank: Bank, content_ids: Sequence[int], actor: str) -> None:
-    """Stop the entries matching until a curator reviews them (the entry hold, reason ``disputed``).
-
-    TODO(i-hold): call ``banks.service.hold_entries(..., reason="disputed")`` once the entry hold is
-    merged; until then this is the one place to change."""
-    raise NotImplementedError("the entry hold (branch i-hold) is not merged yet")
-
-
-def held_for_dispute(session: Session, *, bank_id: int) -> set[int]:
-    """Entries of the bank held for review because of disputes (``list_held``, reason ``disputed``)."""
-    return set()
+def quarantined_count(session: Session, *, bank_id: int) -> int:
+    """Entries of the bank held for review as disputed now."""
+    now = utcnow()
+    return sum(
+        1
+        for reason, until in session.execute(
+            select(BankContent.hold_reason, BankContent.held_until).where(
+                BankContent.bank_id == bank_id, BankContent.hold_reason == HOLD_REASON
+            )
+        )
+        if is_held(reason, until, now)
+    )
 
 
 # --- finding an entry by its fingerprint key ------------------------------------------------------
@@ -425,3 +439,20 @@ def entry_by_key(session: Session, *, bank: Bank, key: str) -> int | None:
         if values and entry_key(values) == key:
             return int(cid)
     return None
+
+
+def entries_with_opinions(session: Session, *, bank_name: str) -> list[dict[str, Any]]:
+    """Each entry of the bank that has opinions: its counts, aggregate and hold, by id."""
+    bank = get_bank(session, name=bank_name)
+    ids = sorted(
+        int(c)
+        for c in session.scalars(
+            select(EntryOpinion.content_id).where(EntryOpinion.bank_id == bank.id).distinct()
+        )
+    )
+    counts = counts_of(session, content_ids=ids)
+    return [
+        {"content_id": cid, **counts[cid].to_record(), "held": _hold_of(session, cid)}
+        for cid in ids
+        if cid in counts
+    ]
