@@ -39,7 +39,9 @@ def give(db: Database, cid: int, giver: str, opinion: str, note: str | None = No
 
 def actions(db: Database, prefix: str = "feedback.") -> list[str]:
     with db.session() as s:
-        return [a for a in s.scalars(select(AuditEvent.action).order_by(AuditEvent.id)) if a.startswith(prefix)]
+        return [
+            a for a in s.scalars(select(AuditEvent.action).order_by(AuditEvent.id)) if a.startswith(prefix)
+        ]
 
 
 def test_one_opinion_per_giver_replaced_and_a_resend_changes_nothing(db: Database) -> None:
@@ -103,7 +105,9 @@ def test_past_the_threshold_an_entry_is_held_and_stops_matching(db: Database, tm
     assert actions(db)[-1] == "feedback.quarantine"
     # a curator accepts it after review: it matches again, and the opinions stay
     with db.session() as s:
-        banks.release_entries(s, bank_name="b", accept=True, actor=ACTOR, content_ids=[cid], reason="disputed")
+        banks.release_entries(
+            s, bank_name="b", accept=True, actor=ACTOR, content_ids=[cid], reason="disputed"
+        )
     assert matched(values[0]) == {cid}
     assert not give(db, cid, "key:n2", "negative").quarantined  # a resend does not hold it again
     assert give(db, cid, "key:n3", "negative").quarantined  # a new negative does
