@@ -4,6 +4,7 @@ bank's dispute threshold an entry is held for review and stops matching; every c
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,9 @@ from takeback.banks import service as banks
 from takeback.banks.service import BankError
 from takeback.matching import Matcher, MatchQuery
 from takeback.store import AuditEvent, Database
-from tests.banks.helpers import pdq_entry, rand_bytes
+from tests.banks.helpers import Cli, cli, jsonl, pdq_entry, rand_bytes
+
+__all__ = ["cli"]
 
 ACTOR = "test:feedback"
 
@@ -161,3 +164,40 @@ def test_opinions_go_with_their_entry(db: Database) -> None:
     with db.session() as s:
         assert fb.counts_of(s, content_ids=[cid]) == {}
         assert fb.bank_feedback(s, bank_name="b").negatives == 0
+
+
+def test_the_cli_gives_lists_and_reviews_in_either_language(db: Database, cli: Cli) -> None:
+    (cid, other), values = setup(db)
+    done = cli("bank", "set", "b", "--dispute-threshold", "1")
+    assert done.exit_code == 0 and "at least 1 negative" in done.output
+    done = cli("feedback", "add", f"b/{cid}", "--opinion", "negative", "--note", "not her")
+    assert done.exit_code == 0, done.output
+    assert "recorded your opinion, negative" in done.output and "held for a curator's review" in done.output
+    done = cli(
+        "feedback", "add", f"b/{cid}", "--opinion", "negative", "--note", "not her", "--lang", "zh-Hant"
+    )
+    assert "你早前已給過相同意見" in done.output  # the resend, in Traditional Chinese
+    done = cli("feedback", "add", "--hash", f"pdq:{values[1].hex()}", "--opinion", "positive")
+    assert done.exit_code == 0 and f"b #{other}" in done.output
+    rows = jsonl(cli("feedback", "list", "b").output)
+    assert [(r["content_id"], r["opinion"], r["held"]) for r in rows] == [
+        (cid, "negative", "disputed"),
+        (other, "positive", None),
+    ]
+    (given,) = jsonl(cli("feedback", "list", "b", str(cid)).output)
+    assert given["opinion"] == "negative" and given["note"] == "not her"
+    shown = json.loads(cli("bank", "show", "b", "--format", "json").output)
+    assert shown["feedback"]["quarantined"] == 1 and shown["feedback"]["confirmed"] == 1
+    assert {e["content_id"]: e["feedback"]["negative"] for e in shown["newest_entries"]} == {cid: 1, other: 0}
+    done = cli("feedback", "review", "b", str(cid), "--accept")
+    assert done.exit_code == 0 and "1 entry(ies) accepted" in done.output
+    with db.session() as s:
+        assert banks.list_held(s, bank_name="b") == []
+    # bad input: each says what was wrong, exit status non-zero
+    assert cli("feedback", "add", "b-no-id", "--opinion", "negative").exit_code == 2
+    assert cli("feedback", "add", "--hash", "nothex", "--opinion", "negative").exit_code == 2
+    bad = cli("feedback", "add", f"b/{cid}", "--opinion", "maybe")
+    assert bad.exit_code == 2 and "maybe" in bad.output
+    long = cli("feedback", "add", f"b/{cid}", "--opinion", "positive", "--note", "x" * 2_001)
+    assert long.exit_code == 1 and "at most 2,000 characters" in long.output
+    assert "no entry with id 999" in cli("feedback", "add", "b/999", "--opinion", "positive").output
