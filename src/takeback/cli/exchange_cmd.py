@@ -154,7 +154,10 @@ def pull_command(
                     err_console.print(f"{shown(name)}: {shown(report.error)}", highlight=False)
                     failed = True
                 else:  # the channel works: send the feedback waiting for this source
-                    _push(db, name, retry_now=False, lang=lang)
+                    try:
+                        _push(db, name, retry_now=False, lang=lang)  # a failure stays queued
+                    except TakebackError as exc:
+                        err_console.print(f"{shown(name)}: {shown(exc.message)}", highlight=False)
             update_match_index(db, added)
         finally:
             db.dispose()
