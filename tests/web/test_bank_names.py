@@ -49,6 +49,10 @@ BANK_ROUTES: list[tuple[str, str, dict[str, Any]]] = [
         {"json": {"items": [{"key": "pdq:" + PDQ, "giver": "g", "opinion": "negative"}]}},
     ),
     ("POST", "/v1/feedback", {"json": {"bank": "{b}", "content_id": "{c}", "opinion": "negative"}}),
+    ("GET", "/v1/banks/{b}/held", {}),
+    ("POST", "/v1/banks/{b}/hold", {"json": {"content_ids": [1], "reason": "disputed"}}),
+    ("POST", "/v1/banks/{b}/held/accept", {"json": {"all": True}}),
+    ("POST", "/v1/banks/{b}/held/reject", {"json": {"all": True}}),
 ]
 
 

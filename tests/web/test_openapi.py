@@ -297,6 +297,21 @@ def exercise(
     check(feeder.post(f"/v1/feed/{bank}/feedback", json={"items": items}), relay)
     check(feeder.post("/v1/feed/NO_SUCH_BANK/feedback", json={"items": []}), relay)
 
+    # --- held entries (review before matching; roles that manage banks) ---
+    held, hold = "/v1/banks/{bank_name}/held", "/v1/banks/{bank_name}/hold"
+    check(
+        admin.post(f"/v1/banks/{bank}/hold", json={"content_ids": [signal["id"]], "reason": "disputed"}), hold
+    )
+    check(admin.get(f"/v1/banks/{bank}/held"), held)
+    check(admin.get(f"/v1/banks/{bank}/held", params={"reason": "pending_review", "lapsed": "true"}), held)
+    accept, reject = f"{held}/accept", f"{held}/reject"
+    check(admin.post(f"/v1/banks/{bank}/held/accept", json={"content_ids": [signal["id"]]}), accept)
+    check(admin.post(f"/v1/banks/{bank}/held/accept", json={"content_ids": [signal["id"]]}), accept)  # 409
+    check(admin.post(f"/v1/banks/{bank}/held/reject", json={"all": True}), reject)
+    check(admin.post(f"/v1/banks/{bank}/held/reject", json={"content_ids": [999_999]}), reject)  # 404
+    check(admin.post(f"/v1/banks/{bank}/hold", json={"content_ids": [1], "reason": "spam"}), hold)  # 422
+    check(admin.get("/v1/banks/NO_SUCH_BANK/held"), held)
+
     # --- configuration (HMA) ---
     check(admin.get("/c/signal_type"), "/c/signal_type")
     signal_type = "/c/signal_type/{signal_type_name}"

@@ -74,6 +74,15 @@ ROUTES: list[tuple[str, str, dict[str, Any], Permission]] = [
         {"json": {"bank": "{bank}", "content_id": "{content}", "opinion": "positive"}},
         Permission.FEEDBACK,
     ),
+    ("GET", "/v1/banks/{bank}/held", {}, Permission.MANAGE_BANKS),
+    (
+        "POST",
+        "/v1/banks/{bank}/hold",
+        {"json": {"content_ids": [1], "reason": "disputed"}},
+        Permission.MANAGE_BANKS,
+    ),
+    ("POST", "/v1/banks/{bank}/held/accept", {"json": {"all": True}}, Permission.MANAGE_BANKS),
+    ("POST", "/v1/banks/{bank}/held/reject", {"json": {"all": True}}, Permission.MANAGE_BANKS),
 ]
 
 

@@ -36,6 +36,8 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 DEFAULT_PDQ_THRESHOLD = 31
 #: The largest threshold a bank may set. Near 64 of 256 bits unrelated images start to match.
 MAX_PDQ_THRESHOLD = 64
+#: A PDQ distance cap (``Bank.pdq_cap``) is 0-256: any distance between two 256-bit hashes.
+MAX_PDQ_CAP = 256
 
 
 def is_active(enabled: bool, disabled_until: datetime | None, now: datetime) -> bool:
@@ -88,12 +90,20 @@ class Bank(Base):
     #: HMA's ``enabled_ratio`` while enabled: the share of HMA lookups (``/m/lookup``) the bank
     #: matches, by a coin flip per lookup; ``/v1``, the CLI and everything else read only ``enabled``
     matching_ratio: Mapped[float] = mapped_column(Float, default=1.0)
+    #: a ceiling on the PDQ distance the bank's entries match at, whatever ``pdq_threshold`` says
+    #: (migration ``0105_bank_pdq_cap``): set by an exchange on its mirror bank (``--max-pdq-distance``)
+    pdq_cap: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(String(200))
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     def active(self, now: datetime) -> bool:
         return self.deleted_at is None and is_active(self.enabled, self.disabled_until, now)
+
+    @property
+    def effective_threshold(self) -> int:
+        """The PDQ distance the bank's entries match at: its threshold, under its cap if it has one."""
+        return self.pdq_threshold if self.pdq_cap is None else min(self.pdq_threshold, self.pdq_cap)
 
 
 class BankContent(Base):
@@ -205,12 +215,15 @@ class BankInfo:
     matching_ratio: float = 1.0
     #: entries held out of matching now (pending review, disputed); counted apart from disabled
     held_entries: int = 0
+    #: see ``Bank.pdq_cap``
+    pdq_cap: int | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "description": self.description,
             "pdq_threshold": self.pdq_threshold,
+            "pdq_cap": self.pdq_cap,
             "allow_list": self.is_allow_list,
             "enabled": self.enabled,
             "disabled_until": iso(self.disabled_until),

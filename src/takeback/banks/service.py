@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from takeback.banks.models import (
     DEFAULT_PDQ_THRESHOLD,
     HOLD_REASONS,
+    MAX_PDQ_CAP,
     MAX_PDQ_THRESHOLD,
     Bank,
     BankChange,
@@ -373,6 +374,38 @@ def set_bank_ratio(session: Session, *, name: str, ratio: float, actor: str) -> 
     return bank
 
 
+def check_pdq_cap(value: int | None) -> int | None:
+    """A PDQ distance cap: ``None`` (no cap) or 0-256."""
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_PDQ_CAP:
+        raise BankError(
+            f"PDQ distance cap {value!r} is out of range: use 0-{MAX_PDQ_CAP} bits.", code="invalid_pdq_cap"
+        )
+    return value
+
+
+def set_bank_pdq_cap(session: Session, *, name: str, cap: int | None, actor: str) -> Bank:
+    """Cap the PDQ distance a bank's entries match at (``None``: no cap), whatever its threshold
+    or the caller asks: matchers read it with the bank's policy (a ``bank`` change-log row)."""
+    check_pdq_cap(cap)
+    _lock_change_log(session)
+    bank = get_bank(session, name=name)
+    if bank.pdq_cap == cap:
+        return bank
+    old, bank.pdq_cap = bank.pdq_cap, cap
+    _log_bank_change(session, bank.id)
+    record_audit(
+        session,
+        actor=actor,
+        action="bank.pdq_cap",
+        object_type="bank",
+        object_id=bank.id,
+        details={"pdq_cap": [old, cap]},
+    )
+    return bank
+
+
 def signal_type_ratios(session: Session) -> dict[str, float]:
     """HMA's per-signal-type ``enabled_ratio`` overrides (a type without one is 1.0)."""
     return {r.name: float(r.enabled_ratio) for r in session.scalars(select(SignalTypeSetting)).all()}
@@ -461,6 +494,7 @@ def list_banks(session: Session, *, now: datetime | None = None) -> list[BankInf
             signals=dict(sorted(signals[b.id].items())),
             matching_ratio=b.matching_ratio if b.matching_ratio is not None else 1.0,
             held_entries=entries[b.id][2],
+            pdq_cap=b.pdq_cap,
         )
         for b in banks
     ]
@@ -1463,6 +1497,7 @@ __all__ = [
     "release_entries",
     "remove_contents",
     "set_bank_enabled",
+    "set_bank_pdq_cap",
     "set_bank_ratio",
     "set_contents_enabled",
     "set_signal_type_ratio",

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 
 import typer
 from rich.console import Console
@@ -19,7 +19,14 @@ from sqlalchemy.orm import Session
 
 from takeback.banks import service as banks
 from takeback.banks.formats import BankFormat, check_file, guess_format, read_file, stream_file, write_file
-from takeback.banks.models import DEFAULT_PDQ_THRESHOLD, MAX_PDQ_THRESHOLD, BankInfo
+from takeback.banks.models import (
+    DEFAULT_PDQ_THRESHOLD,
+    HOLD_REASONS,
+    MAX_PDQ_THRESHOLD,
+    BankInfo,
+    HoldReason,
+    iso,
+)
 from takeback.cli import paths
 from takeback.cli.app import (
     EXIT_OK,
@@ -169,7 +176,11 @@ def _print_banks(infos: list[BankInfo]) -> None:
         )
         if not i.enabled and i.active:
             state = "enabled (disable expired)"
-        entries = f"{i.entries:,}" + (f" ({i.disabled_entries:,} off)" if i.disabled_entries else "")
+        entries = (
+            f"{i.entries:,}"
+            + (f" ({i.disabled_entries:,} off)" if i.disabled_entries else "")
+            + (f" ({i.held_entries:,} held)" if i.held_entries else "")
+        )
         table.add_row(
             shown(i.name),
             "allow-list" if i.is_allow_list else "block",
@@ -277,7 +288,8 @@ def show_command(
             **info.to_record(),
             "feedback": feedback.to_record(),
             "newest_entries": [
-                {**v.to_record(), "feedback": counts.get(v.id, none).to_record()} for v in views
+                v.to_record() | {"held": v.hold_record(), "feedback": counts.get(v.id, none).to_record()}
+                for v in views
             ],
         }
         indent = 2 if fmt is ShowFormat.JSON else None
@@ -301,6 +313,8 @@ def show_command(
         state = (
             ""
             if v.active(now)
+            else _held_state(v)
+            if v.held(now)
             else "  [yellow]disabled[/]"
             + (f" until {readable_utc(v.disabled_until)}" if v.disabled_until else "")
         )
@@ -321,6 +335,11 @@ def show_command(
         out.print(f"  #{v.id}  {kind} {text}{extra}{state}{said}")
         if v.note:
             out.print(f"      note: {shown(v.note)}")
+
+
+def _held_state(v: banks.ContentView) -> str:
+    reason = (v.hold_reason or "").replace("_", " ")
+    return f"  [yellow]held: {reason}[/]" + (f" until {readable_utc(v.held_until)}" if v.held_until else "")
 
 
 @bank_app.command("rename")
@@ -625,6 +644,110 @@ def enable_command(
 
 
 # --- export / import ------------------------------------------------------------------------------
+
+
+HoldReasonOption = Annotated[
+    str | None,
+    typer.Option("--reason", help=f"Only entries held for this reason: {', '.join(HOLD_REASONS)}."),
+]
+
+
+@bank_app.command("held")
+def held_command(
+    name: BankName,
+    reason: HoldReasonOption = None,
+    lapsed: Annotated[
+        bool, typer.Option("--lapsed", help="Also entries whose hold's time ran out (still unreviewed).")
+    ] = False,
+    fmt: Annotated[Format | None, _format_option()] = None,
+) -> None:
+    """Entries held out of matching (pending review from an exchange, disputed), oldest first."""
+    with handled():
+        views = in_store(
+            lambda s: banks.list_held(
+                s,
+                bank_name=name,
+                reason=cast(HoldReason | None, reason),
+                include_lapsed=lapsed,
+            )
+        )
+    if pick_format(fmt) is Format.JSONL:
+        writer = JsonlWriter(sys.stdout)
+        for v in views:
+            writer.write(
+                {
+                    "content_id": v.id,
+                    "reason": v.hold_reason,
+                    "held_until": iso(v.held_until),
+                    "held_at": iso(v.held_at),
+                    "held_by": v.held_by,
+                    "source": v.source,
+                    "note": v.note,
+                    "signals": {t: val.hex() for t, (val, _) in v.signals.items() if t != "vpdq"},
+                }
+            )
+        return
+    if not views:
+        out.print(f"Nothing held in {shown(name)}.")
+        return
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for col in ("entry", "reason", "held until", "held", "by", "source"):
+        table.add_column(col)
+    for v in views:
+        table.add_row(
+            f"#{v.id}",
+            (v.hold_reason or "").replace("_", " "),
+            readable_utc(v.held_until) if v.held_until else "until reviewed",
+            readable_utc(v.held_at) if v.held_at else "",
+            shown(v.held_by or ""),
+            shown(v.source or ""),
+        )
+    out.print(table)
+    out.print(f"{len(views)} held. Review them: takeback bank accept|reject {shown(name)} ID... (or --all).")
+
+
+def _release(name: str, content_ids: list[int] | None, every: bool, reason: str | None, accept: bool) -> None:
+    if bool(content_ids) == every:
+        usage_error("Give the entry ids, or --all; not both.")
+    with handled():
+        report = in_store(
+            lambda s: banks.release_entries(
+                s,
+                bank_name=name,
+                accept=accept,
+                actor=actor(),
+                content_ids=content_ids or None,
+                all_held=every,
+                reason=cast(HoldReason | None, reason),
+            )
+        )
+    n = report.accepted if accept else report.rejected
+    what = f"{n} entr{'y' if n == 1 else 'ies'}"
+    out.print(
+        f"Accepted {what}: they match from now on."
+        if accept
+        else f"Rejected {what}: they are disabled (takeback bank enable undoes it)."
+    )
+
+
+ReleaseIds = Annotated[list[int] | None, typer.Argument(help="Held entries (see takeback bank held).")]
+AllHeld = Annotated[bool, typer.Option("--all", help="Every held entry of the bank (of --reason, if given).")]
+
+
+@bank_app.command("accept")
+def accept_command(
+    name: BankName, content_ids: ReleaseIds = None, every: AllHeld = False, reason: HoldReasonOption = None
+) -> None:
+    """Accept held entries after review: they match from now on."""
+    _release(name, content_ids, every, reason, accept=True)
+
+
+@bank_app.command("reject")
+def reject_command(
+    name: BankName, content_ids: ReleaseIds = None, every: AllHeld = False, reason: HoldReasonOption = None
+) -> None:
+    """Reject held entries after review: they are disabled for good (a mirror's updates keep them so)."""
+    _release(name, content_ids, every, reason, accept=False)
 
 
 @bank_app.command("export")

@@ -60,6 +60,28 @@ def add_command(
     replace_key: Annotated[
         bool, typer.Option("--replace-key", help="Re-pin the key of an existing exchange (a rotated key).")
     ] = False,
+    review: Annotated[
+        str,
+        typer.Option(
+            "--review",
+            help="pending: hold every new entry out of matching until a curator accepts it "
+            "(takeback bank held / accept / reject), or for --review-hours; none (default): match at once.",
+        ),
+    ] = "none",
+    review_hours: Annotated[
+        float | None,
+        typer.Option(
+            "--review-hours", help="With --review pending: held entries match by themselves after H hours."
+        ),
+    ] = None,
+    max_pdq_distance: Annotated[
+        int | None,
+        typer.Option(
+            "--max-pdq-distance",
+            help="Entries from this exchange never match beyond this PDQ distance (0-256), whatever the "
+            "bank's threshold.",
+        ),
+    ] = None,
 ) -> None:
     """Add a mirror (or, with --replace-key, pin a publisher's new key)."""
     from takeback.exchanges import mirror
@@ -84,9 +106,57 @@ def add_command(
                 local=local,
                 on_bad_page=on_bad_page,
                 stale_after_s=stale_after,
+                review=review,
+                review_hours=review_hours,
+                max_pdq_distance=max_pdq_distance,
             )
         )
     out.print(f"Added exchange {shown(name)}: run takeback exchange pull {shown(name)}.")
+    if review == "pending":
+        out.print(
+            "New entries from it are held for review: takeback bank held "
+            f"{shown(name)}, then takeback bank accept / reject."
+        )
+
+
+@exchange_app.command("update")
+def update_command(
+    name: str,
+    review: Annotated[
+        str | None, typer.Option("--review", help="pending (hold new entries for review) or none.")
+    ] = None,
+    review_hours: Annotated[
+        float | None, typer.Option("--review-hours", help="Held entries match by themselves after H hours.")
+    ] = None,
+    no_review_hours: Annotated[
+        bool, typer.Option("--no-review-hours", help="Hold new entries until a curator accepts them.")
+    ] = False,
+    max_pdq_distance: Annotated[
+        int | None,
+        typer.Option("--max-pdq-distance", help="Cap the PDQ distance its entries match at (0-256)."),
+    ] = None,
+    no_max_pdq_distance: Annotated[
+        bool, typer.Option("--no-max-pdq-distance", help="Drop the cap (the bank's threshold alone).")
+    ] = False,
+) -> None:
+    """Change an exchange's review before matching or its PDQ cap (new entries follow the new policy;
+    entries already here keep their state)."""
+    from takeback.exchanges import mirror
+
+    if review_hours is not None and no_review_hours:
+        usage_error("Give --review-hours or --no-review-hours, not both.")
+    if max_pdq_distance is not None and no_max_pdq_distance:
+        usage_error("Give --max-pdq-distance or --no-max-pdq-distance, not both.")
+    kw: dict[str, object] = {}
+    if review_hours is not None or no_review_hours:
+        kw["review_hours"] = review_hours
+    if max_pdq_distance is not None or no_max_pdq_distance:
+        kw["max_pdq_distance"] = max_pdq_distance
+    if review is None and not kw:
+        usage_error("Nothing to change: give --review, --review-hours or --max-pdq-distance.")
+    with handled():
+        in_store(lambda s: mirror.configure_mirror(s, name=name, actor=actor(), review=review, **kw))  # type: ignore[arg-type]
+    out.print(f"Updated exchange {shown(name)}.")
 
 
 @exchange_app.command("list")
@@ -149,6 +219,7 @@ def pull_command(
                     f"{shown(name)}: {report.pages} page(s), {report.changes:,} change(s): "
                     f"{report.added:,} added, {report.updated:,} updated, {report.removed:,} removed; "
                     f"checkpoint {report.checkpoint}."
+                    + (f" {report.held:,} new entries held for review." if report.held else "")
                 )
                 if report.error:
                     err_console.print(f"{shown(name)}: {shown(report.error)}", highlight=False)

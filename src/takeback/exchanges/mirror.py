@@ -54,6 +54,10 @@ _ENTRY_TABLE = cast(Table, ExchangeEntry.__table__)
 LOCK_TTL = timedelta(minutes=5)
 MAX_PAGE_BYTES = 64 * 1024 * 1024
 RETRIES = 3
+#: review policies: ``pending`` holds new entries until reviewed (or for ``review_hours``)
+REVIEW_POLICIES = ("pending", "none")
+#: the longest timed review: a year (longer is "until a curator accepts")
+MAX_REVIEW_HOURS = 24 * 366
 
 #: fetches one page: (url, token, local) -> body; the default goes through takeback.net.fetch
 Fetcher = Callable[[str, str, bool], bytes]
@@ -82,8 +86,17 @@ def add_mirror(
     local: bool = False,
     on_bad_page: str = "stop",
     stale_after_s: int = 86_400,
+    review: str = "none",
+    review_hours: float | None = None,
+    max_pdq_distance: int | None = None,
 ) -> Exchange:
-    """A new exchange pulling ``remote_bank`` from the instance at ``url`` into a bank called ``name``."""
+    """A new exchange pulling ``remote_bank`` from the instance at ``url`` into a bank called ``name``.
+
+    ``review="pending"`` holds every new entry its pages bring out of matching (``pending_review``)
+    until a curator accepts it, or for ``review_hours``; ``max_pdq_distance`` caps the PDQ distance
+    the mirror bank's entries match at, whatever its threshold (:func:`banks.set_bank_pdq_cap`)."""
+    review, review_hours = _check_review(review, review_hours)
+    banks.check_pdq_cap(max_pdq_distance)
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
         raise ExchangeError(f"{url!r} is not an http(s) address of a takeback instance.", code="invalid_url")
@@ -105,7 +118,15 @@ def add_mirror(
         actor=actor,
     )
     session.add(
-        ExchangeFeed(exchange_id=ex.id, token=token, publisher_key=key.to_b64(), checkpoint=0, applied=0)
+        ExchangeFeed(
+            exchange_id=ex.id,
+            token=token,
+            publisher_key=key.to_b64(),
+            checkpoint=0,
+            applied=0,
+            review=review,
+            review_hours=review_hours,
+        )
     )
     record_audit(
         session,
@@ -115,7 +136,80 @@ def add_mirror(
         object_id=ex.id,
         details={"key_id": key.key_id},
     )
+    if review != "none":
+        record_audit(
+            session,
+            actor=actor,
+            action="exchange.review",
+            object_type="exchange",
+            object_id=ex.id,
+            details={"review": review, "review_hours": review_hours},
+        )
+    if max_pdq_distance is not None:
+        bank = session.get(Bank, ex.bank_id)
+        assert bank is not None
+        banks.set_bank_pdq_cap(session, name=bank.name, cap=max_pdq_distance, actor=actor)
     return ex
+
+
+def _check_review(review: str, hours: float | None) -> tuple[str, float | None]:
+    if review not in REVIEW_POLICIES:
+        raise ExchangeError(
+            f"Review {review!r} is not known: use pending (hold new entries for review) or none.",
+            code="invalid_review",
+        )
+    if hours is not None:
+        if review != "pending":
+            raise ExchangeError("Review hours apply only with review pending.", code="invalid_review_hours")
+        if isinstance(hours, bool) or not (isinstance(hours, int | float) and 0 < hours <= MAX_REVIEW_HOURS):
+            raise ExchangeError(
+                f"Review hours {hours!r} are out of range: give more than 0 and at most {MAX_REVIEW_HOURS:,} "
+                "(leave them out to hold entries until a curator accepts them).",
+                code="invalid_review_hours",
+            )
+        hours = float(hours)
+    return review, hours
+
+
+_KEEP: Any = object()
+
+
+def configure_mirror(
+    session: Session,
+    *,
+    name: str,
+    actor: str,
+    review: str | None = None,
+    review_hours: float | None = _KEEP,
+    max_pdq_distance: int | None = _KEEP,
+) -> None:
+    """Change an exchange's review policy or PDQ cap; what is not given stays as it is
+    (``review_hours=None`` / ``max_pdq_distance=None`` clear them). A new policy applies to entries
+    that arrive from now on: entries already here keep their state."""
+    ex, feed = _get(session, name)
+    new_review = review if review is not None else (feed.review or "none")
+    hours = feed.review_hours if review_hours is _KEEP else review_hours
+    if new_review == "none" and review_hours is _KEEP:
+        hours = None  # turning review off drops its hours
+    new_review, hours = _check_review(new_review, hours)
+    if max_pdq_distance is not _KEEP:
+        banks.check_pdq_cap(max_pdq_distance)
+    if (new_review, hours) != (feed.review or "none", feed.review_hours):
+        old = {"review": feed.review or "none", "review_hours": feed.review_hours}
+        feed.review, feed.review_hours = new_review, hours
+        record_audit(
+            session,
+            actor=actor,
+            action="exchange.review",
+            object_type="exchange",
+            object_id=ex.id,
+            details={"review": new_review, "review_hours": hours, "was": old},
+        )
+    if max_pdq_distance is not _KEEP:
+        bank = session.get(Bank, ex.bank_id)
+        if bank is None or bank.deleted_at is not None:
+            raise ExchangeError(f"Exchange {name!r} has no mirror bank.", code="mirror_bank_gone")
+        banks.set_bank_pdq_cap(session, name=bank.name, cap=max_pdq_distance, actor=actor)
 
 
 def repin_key(session: Session, *, name: str, publisher_key: str, actor: str) -> None:
@@ -182,6 +276,9 @@ class MirrorStatus:
     stale: bool
     quarantined: int
     pulling: bool
+    review: str = "none"
+    review_hours: float | None = None
+    max_pdq_distance: int | None = None
 
     def to_record(self) -> dict[str, Any]:
         from takeback.banks.models import iso
@@ -223,6 +320,9 @@ def statuses(session: Session, *, now: datetime | None = None) -> list[MirrorSta
                     ).all()
                 ),
                 pulling=feed.lock_owner is not None and lock is not None and lock > at,
+                review=feed.review or "none",
+                review_hours=feed.review_hours,
+                max_pdq_distance=bank.pdq_cap if bank is not None else None,
             )
         )
     return out
@@ -239,6 +339,8 @@ class PullReport:
     added: int = 0
     updated: int = 0
     removed: int = 0
+    #: of ``added``, those held for review (the exchange reviews before matching)
+    held: int = 0
     checkpoint: int = 0
     quarantined: list[str] = field(default_factory=list)
     error: str | None = None
@@ -419,7 +521,17 @@ def _apply(db: Database, *, exchange_id: int, page: Any, actor: str, report: Pul
                 f"The mirror bank of exchange {ex.name!r} was deleted: remove the exchange and add it again.",
                 code="mirror_bank_gone",
             )
-        counts = _apply_changes(s, exchange_id=exchange_id, bank_name=bank.name, page=page, actor=actor)
+        hold = (
+            banks.Hold(
+                "pending_review",
+                None if feed.review_hours is None else utcnow() + timedelta(hours=feed.review_hours),
+            )
+            if feed.review == "pending"
+            else None
+        )
+        counts = _apply_changes(
+            s, exchange_id=exchange_id, bank_name=bank.name, page=page, actor=actor, hold=hold
+        )
         record_audit(
             s,
             actor=actor,
@@ -432,12 +544,18 @@ def _apply(db: Database, *, exchange_id: int, page: Any, actor: str, report: Pul
         report.added += counts["added"]
         report.updated += counts["updated"]
         report.removed += counts["removed"]
+        report.held += counts["held"]
         return bool(page.more)
 
     return db.run(work, retries=0)
 
 
-def _apply_changes(s: Session, *, exchange_id: int, bank_name: str, page: Any, actor: str) -> dict[str, int]:
+def _apply_changes(
+    s: Session, *, exchange_id: int, bank_name: str, page: Any, actor: str, hold: banks.Hold | None = None
+) -> dict[str, int]:
+    """Apply a page's last change per key. New entries arrive held when ``hold`` is given (review
+    before matching); updates keep an entry's local review (held stays held, accepted stays
+    accepted, rejected stays disabled); removals apply at once, held or not."""
     last: dict[str, dict[str, Any]] = {}
     for c in page.changes:  # only each key's last change matters: each carries the entry's state now
         last.pop(c["key"], None)
@@ -476,8 +594,11 @@ def _apply_changes(s: Session, *, exchange_id: int, bank_name: str, page: Any, a
     banks.update_contents_state(s, bank_name=bank_name, updates=updates, actor=actor, source=source)
     # keys no longer held here: removed, or mapped to a local entry someone removed meanwhile
     _unmap(s, exchange_id, [k for k in removals if k in mapped] + [k for k, _ in fresh if k in mapped])
+    held = 0
     if fresh:
-        outcomes = banks.add_contents(s, bank_name=bank_name, entries=[e for _, e in fresh], actor=actor)
+        outcomes = banks.add_contents(
+            s, bank_name=bank_name, entries=[e for _, e in fresh], actor=actor, hold=hold
+        )
         rows = [
             {"exchange_id": exchange_id, "key": k, "content_id": o.content_id or o.duplicate_of}
             for (k, _), o in zip(fresh, outcomes, strict=True)
@@ -485,7 +606,9 @@ def _apply_changes(s: Session, *, exchange_id: int, bank_name: str, page: Any, a
         ]
         if rows:
             s.execute(insert(_ENTRY_TABLE), rows)  # Core: ORM bulk inserts cost 4x here
-    return {"added": len(fresh), "updated": len(updates), "removed": len(gone)}
+        if hold is not None:
+            held = sum(1 for o in outcomes if o.content_id is not None)
+    return {"added": len(fresh), "updated": len(updates), "removed": len(gone), "held": held}
 
 
 def _present(s: Session, bank_id: int, ids: list[int]) -> set[int]:

@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -70,6 +71,11 @@ class ExchangeFeed(Base):
     last_ok_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     applied: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: review before matching (migration ``0602_exchange_review``): ``pending`` holds every new
+    #: entry a page brings (``pending_review``) until a curator accepts it, or for ``review_hours``;
+    #: ``None`` / ``none``: new entries match at once
+    review: Mapped[str | None] = mapped_column(String(16), nullable=True, default=None)
+    review_hours: Mapped[float | None] = mapped_column(Float, nullable=True, default=None)
 
 
 class ExchangeEntry(Base):

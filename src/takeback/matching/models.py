@@ -34,7 +34,10 @@ class BankPolicy:
     @classmethod
     def from_bank(cls, b: Bank) -> BankPolicy:
         ratio = b.matching_ratio if b.matching_ratio is not None else 1.0
-        return cls(b.id, b.name, b.pdq_threshold, b.is_allow_list, b.enabled, as_utc(b.disabled_until), ratio)
+        # the cap (an exchange's --max-pdq-distance) bounds the radius searched and every judgement
+        return cls(
+            b.id, b.name, b.effective_threshold, b.is_allow_list, b.enabled, as_utc(b.disabled_until), ratio
+        )
 
     def active(self, now: datetime) -> bool:
         return is_active(self.enabled, self.disabled_until, now)

@@ -71,6 +71,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "bank_exists": 409,
     "duplicate_bank": 409,
     "duplicate_content": 409,
+    "not_held": 409,
     # bodies
     "payload_too_large": 413,
     "unsupported_media_type": 415,
@@ -82,6 +83,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "invalid_metadata": 422,
     "invalid_quality": 422,
     "invalid_until": 422,
+    "invalid_hold_reason": 422,
+    "invalid_pdq_cap": 422,
     "no_signals": 422,
     "invalid_role": 422,
     "invalid_expiry": 422,

@@ -95,6 +95,8 @@ def v1_errors(*extra: int, body: bool = False) -> dict[int | str, dict[str, Any]
     }
     if 404 in extra:
         out[404] = _doc(ErrorBody, "an unknown bank (or one outside the key's scope), key or entry")
+    if 409 in extra:
+        out[409] = _doc(ErrorBody, "the state does not allow it (e.g. `not_held`: an entry is not held)")
     if body:
         out.update(_BODY)
     return dict(sorted(out.items(), key=lambda kv: str(kv[0])))
@@ -205,6 +207,10 @@ class BankRecord(Shape):
     name: str
     description: str | None = None
     pdq_threshold: int | None = None
+    pdq_cap: int | None = Field(
+        None,
+        description="takeback: the most PDQ distance its entries match at (an exchange sets it)",
+    )
     allow_list: bool | None = None
     enabled: bool | None = None
     disabled_until: str | None = None
@@ -507,3 +513,31 @@ class CreatedKey(Shape):
 
 class KeyList(Shape):
     keys: list[KeyRecord]
+
+
+# --- held entries (review before matching) -----------------------------------------------------------
+
+
+class HeldEntry(Shape):
+    content_id: int
+    reason: str = Field(description="why it is held: pending_review (from an exchange) or disputed")
+    held_until: str | None = Field(description="when the hold lapses by itself (null: until reviewed)")
+    held_at: str | None
+    held_by: str | None
+    source: str | None
+    note: str | None
+    signals: dict[str, str] = Field(description="{signal type: hex} (a video's vPDQ left out)")
+
+
+class HeldList(Shape):
+    bank: str
+    held: list[HeldEntry]
+
+
+class Released(Shape):
+    accepted: int = Field(description="entries that match from now on")
+    rejected: int = Field(description="entries disabled for good after review")
+
+
+class HeldCount(Shape):
+    held: int
