@@ -1,7 +1,7 @@
 """``takeback feedback``: opinions of bank entries after a match, as a platform gives them over
 ``POST /v1/feedback``: ``add`` (positive, negative or investigation_seed, one per giver, replaced
-when given again), ``list`` (per-entry counts, or one entry's opinions) and ``review`` (a curator's
-word on an entry held as disputed: accept it back into matching, or reject it). An opinion of an
+when given again), and ``list`` (per-entry counts, or one entry's opinions). An entry held as disputed is
+reviewed as every held entry is: ``takeback bank held|accept|reject --reason disputed``. An opinion of an
 entry a mirror brought in is queued for the entry's source (``takeback exchange push-feedback``).
 """
 
@@ -23,7 +23,7 @@ from takeback.i18n import translate
 feedback_app = typer.Typer(
     name="feedback",
     no_args_is_help=True,
-    help="Opinions of bank entries: a true positive, a false positive, or a lead; review disputed entries.",
+    help="Opinions of bank entries: a true positive, a false positive, or a lead.",
 )
 app.add_typer(feedback_app)
 
@@ -148,27 +148,3 @@ def list_command(
     writer = JsonlWriter(sys.stdout)
     for rec in rows:
         writer.write(rec)
-
-
-@feedback_app.command("review")
-def review_command(
-    bank: Annotated[str, typer.Argument(help="The bank.")],
-    content_ids: Annotated[list[int], typer.Argument(help="Entries held as disputed.")],
-    accept: Annotated[
-        bool,
-        typer.Option("--accept/--reject", help="Accept: it matches again. Reject: it is disabled for good."),
-    ] = True,
-    lang: LangOption = Lang.EN,
-) -> None:
-    """A curator's word on entries held as disputed."""
-    from takeback.banks import service as banks
-    from takeback.banks.feedback import HOLD_REASON
-
-    with handled():
-        report = in_store(
-            lambda s: banks.release_entries(
-                s, bank_name=bank, accept=accept, actor=actor(), content_ids=content_ids, reason=HOLD_REASON
-            )
-        )
-    key = "feedback.cli.accepted" if accept else "feedback.cli.rejected"
-    out.print(translate(key, lang.value, bank=shown(bank), n=report.accepted if accept else report.rejected))
