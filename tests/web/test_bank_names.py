@@ -43,6 +43,12 @@ BANK_ROUTES: list[tuple[str, str, dict[str, Any]]] = [
     ("POST", "/v1/match/batch", {"json": {"hashes": [PDQ], "banks": ["{b}"]}}),
     ("POST", "/v1/keys", {"json": {"role": "matcher", "banks": ["{b}"]}}),
     ("GET", "/v1/feed/{b}", {}),
+    (
+        "POST",
+        "/v1/feed/{b}/feedback",
+        {"json": {"items": [{"key": "pdq:" + PDQ, "giver": "g", "opinion": "negative"}]}},
+    ),
+    ("POST", "/v1/feedback", {"json": {"bank": "{b}", "content_id": "{c}", "opinion": "negative"}}),
     ("GET", "/v1/banks/{b}/held", {}),
     ("POST", "/v1/banks/{b}/hold", {"json": {"content_ids": [1], "reason": "disputed"}}),
     ("POST", "/v1/banks/{b}/held/accept", {"json": {"all": True}}),
@@ -59,7 +65,7 @@ def test_the_table_covers_every_route_that_takes_a_bank_name(service: Service) -
             body = op.get("requestBody", {}).get("content", {})
             schemas = [c.get("schema", {}) for c in body.values()]
             refs = [doc["components"]["schemas"][s["$ref"].rsplit("/", 1)[1]] for s in schemas if "$ref" in s]
-            in_body = any("banks" in s.get("properties", {}) for s in schemas + refs)
+            in_body = any({"bank", "banks"} & set(s.get("properties", {})) for s in schemas + refs)
             if "bank_name" in params or "banks" in params or in_body:
                 takes.add((method.upper(), path.replace("{bank_name}", "{b}").replace("{content_id}", "{c}")))
     assert takes == {(m, p) for m, p, _ in BANK_ROUTES}

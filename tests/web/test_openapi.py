@@ -284,6 +284,19 @@ def exercise(
     check(feeder.get(f"/v1/feed/{bank}", params={"after": 0, "limit": 10}), "/v1/feed/{bank_name}")
     check(feeder.get("/v1/feed/NO_SUCH_BANK"), "/v1/feed/{bank_name}")
 
+    # --- feedback: a platform's opinion of an entry; a mirror relaying its platforms' opinions ---
+    fbk = "/v1/feedback"
+    opinion = {"bank": bank, "content_id": signal["id"], "opinion": "positive", "note": "a true match"}
+    check(matcher.post(fbk, json=opinion), fbk)
+    check(matcher.post(fbk, json={"signal_type": "md5", "hash": MD5, "opinion": "investigation_seed"}), fbk)
+    check(matcher.post(fbk, json={"bank": bank, "content_id": 999_999, "opinion": "negative"}), fbk)
+    check(matcher.post(fbk, json={**opinion, "opinion": "maybe"}), fbk)
+    relay = "/v1/feed/{bank_name}/feedback"
+    item = {"key": f"md5:{MD5}", "giver": "key:x", "opinion": "negative"}
+    items = [item, {**item, "key": "md5:" + "00" * 16}]
+    check(feeder.post(f"/v1/feed/{bank}/feedback", json={"items": items}), relay)
+    check(feeder.post("/v1/feed/NO_SUCH_BANK/feedback", json={"items": []}), relay)
+
     # --- held entries (review before matching; roles that manage banks) ---
     held, hold = "/v1/banks/{bank_name}/held", "/v1/banks/{bank_name}/hold"
     check(

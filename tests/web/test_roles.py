@@ -62,6 +62,18 @@ ROUTES: list[tuple[str, str, dict[str, Any], Permission]] = [
     ("DELETE", "/v1/keys/{doomed_key}", {}, Permission.MANAGE_KEYS),
     ("GET", "/v1/feed/key", {}, Permission.READ_FEED),
     ("GET", "/v1/feed/{bank}", {}, Permission.READ_FEED),
+    (
+        "POST",
+        "/v1/feed/{bank}/feedback",
+        {"json": {"items": [{"key": "pdq:{fresh_pdq}", "giver": "g", "opinion": "negative"}]}},
+        Permission.RELAY_FEEDBACK,
+    ),
+    (
+        "POST",
+        "/v1/feedback",
+        {"json": {"bank": "{bank}", "content_id": "{content}", "opinion": "positive"}},
+        Permission.FEEDBACK,
+    ),
     ("GET", "/v1/banks/{bank}/held", {}, Permission.MANAGE_BANKS),
     (
         "POST",

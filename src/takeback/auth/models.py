@@ -21,7 +21,7 @@ class Role(StrEnum):
     MATCHER = "matcher"  # look content and hashes up; nothing else
     SUBMITTER = "submitter"  # add content to its banks; nothing else
     CURATOR = "curator"  # manage banks and their content (and look up, to check its work)
-    EXCHANGE = "exchange"  # pull the signed feed of its banks (another instance mirroring them)
+    EXCHANGE = "exchange"  # pull the signed feed of its banks, send its platforms' feedback back
     ADMIN = "admin"  # everything, including keys
 
 
@@ -32,15 +32,23 @@ class Permission(StrEnum):
     MANAGE_BANKS = "manage_banks"  # create/update/delete banks, update/delete content
     MANAGE_KEYS = "manage_keys"  # /v1/keys
     READ_FEED = "read_feed"  # /v1/feed/*: the signed change feed of a bank
+    FEEDBACK = "feedback"  # POST /v1/feedback: an opinion of an entry of a bank it matches against
+    RELAY_FEEDBACK = "relay_feedback"  # POST /v1/feed/{bank}/feedback: a mirror's platforms' opinions
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.MATCHER: frozenset({Permission.LOOKUP}),
+    Role.MATCHER: frozenset({Permission.LOOKUP, Permission.FEEDBACK}),
     Role.SUBMITTER: frozenset({Permission.SUBMIT}),
     Role.CURATOR: frozenset(
-        {Permission.LOOKUP, Permission.SUBMIT, Permission.READ_BANKS, Permission.MANAGE_BANKS}
+        {
+            Permission.LOOKUP,
+            Permission.SUBMIT,
+            Permission.READ_BANKS,
+            Permission.MANAGE_BANKS,
+            Permission.FEEDBACK,
+        }
     ),
-    Role.EXCHANGE: frozenset({Permission.READ_FEED}),
+    Role.EXCHANGE: frozenset({Permission.READ_FEED, Permission.RELAY_FEEDBACK}),
     Role.ADMIN: frozenset(Permission),
 }
 

@@ -40,6 +40,7 @@ from takeback.cli.app import (
 from takeback.cli.output import Format, JsonlWriter, cli_actor, quality_note, readable_utc, shown
 from takeback.config import get_settings
 from takeback.errors import TakebackError
+from takeback.i18n import translate
 from takeback.signals import SignalValue, get_signal_type
 from takeback.signals.batch import default_jobs, fingerprint_paths
 from takeback.signals.fingerprint import Fingerprint, FingerprintOptions
@@ -264,18 +265,32 @@ def show_command(
     One bank is one document, so its JSON is indented (readable wherever it lands, a terminal that
     does not say it is one included); list commands keep one JSON record per line."""
 
-    def work(s: Session) -> tuple[BankInfo, list[banks.ContentView]]:
-        return banks.bank_info(s, name=name), list(
-            banks.iter_contents(s, bank_name=name, newest_first=True, limit=entries)
+    from takeback.banks import feedback as fb
+
+    def work(
+        s: Session,
+    ) -> tuple[BankInfo, list[banks.ContentView], fb.BankFeedback, dict[int, fb.OpinionCounts]]:
+        info = banks.bank_info(s, name=name)
+        views = list(banks.iter_contents(s, bank_name=name, newest_first=True, limit=entries))
+        return (
+            info,
+            views,
+            fb.bank_feedback(s, bank_name=name),
+            fb.counts_of(s, content_ids=[v.id for v in views]),
         )
 
     with handled():
-        info, views = in_store(work)
+        info, views, feedback, counts = in_store(work)
+    none = fb.OpinionCounts()
     fmt = fmt or (ShowFormat.TABLE if stdout_is_terminal() else ShowFormat.JSON)
     if fmt is not ShowFormat.TABLE:
         record = {
             **info.to_record(),
-            "newest_entries": [v.to_record() | {"held": v.hold_record()} for v in views],
+            "feedback": feedback.to_record(),
+            "newest_entries": [
+                v.to_record() | {"held": v.hold_record(), "feedback": counts.get(v.id, none).to_record()}
+                for v in views
+            ],
         }
         indent = 2 if fmt is ShowFormat.JSON else None
         sys.stdout.write(json.dumps(record, ensure_ascii=False, indent=indent) + "\n")
@@ -284,6 +299,12 @@ def show_command(
     if info.description:
         out.print(f"\n{shown(info.description)}")
     out.print(f"\ncreated {readable_utc(info.created_at)} by {shown(info.created_by)}")
+    f = feedback
+    out.print(
+        f"feedback: {f.confirmed:,} confirmed, {f.disputed:,} disputed, {f.negative:,} negative only "
+        f"({f.positives:,} positive, {f.negatives:,} negative opinions); {f.quarantined:,} held as disputed "
+        f"(threshold {f.dispute_threshold} negatives)"
+    )
     if not views:
         return
     now = datetime.now(UTC)
@@ -305,7 +326,13 @@ def show_command(
         text = f"{len(unpack(value))} frames" if st.bag_of_frames else value.hex()
         if st.has_quality and quality is not None:
             text += f"  {quality_note(quality)}"
-        out.print(f"  #{v.id}  {kind} {text}{extra}{state}")
+        c = counts.get(v.id)
+        said = (
+            f"  [+{c.positive} -{c.negative}{f' ?{c.investigation_seed}' if c.investigation_seed else ''}]"
+            if c
+            else ""
+        )
+        out.print(f"  #{v.id}  {kind} {text}{extra}{state}{said}")
         if v.note:
             out.print(f"      note: {shown(v.note)}")
 
@@ -338,21 +365,40 @@ def set_command(
         ),
     ] = None,
     description: Annotated[str | None, typer.Option("--description", help="What the bank holds.")] = None,
+    dispute_threshold: Annotated[
+        int | None,
+        typer.Option(
+            "--dispute-threshold",
+            help="Negative opinions (more than the positives) that hold an entry for review (default 3).",
+        ),
+    ] = None,
 ) -> None:
-    """Change a bank's policy: threshold, allow-list or description."""
-    if threshold is None and allow_list is None and description is None:
-        usage_error("Give at least one of --threshold, --allow-list/--block-list, --description.")
-    with handled():
-        bank = in_store(
-            lambda s: banks.update_bank(
-                s,
-                name=name,
-                pdq_threshold=threshold,
-                allow_list=allow_list,
-                description=description,
-                actor=actor(),
-            )
+    """Change a bank's policy: threshold, allow-list, description or dispute threshold."""
+    from takeback.banks import feedback as fb
+
+    if threshold is None and allow_list is None and description is None and dispute_threshold is None:
+        usage_error(
+            "Give at least one of --threshold, --allow-list/--block-list, --description, --dispute-threshold."
         )
+
+    def work(s: Session) -> Any:
+        if dispute_threshold is not None:
+            fb.set_dispute_threshold(s, bank_name=name, threshold=dispute_threshold, actor=actor())
+        if threshold is None and allow_list is None and description is None:
+            return banks.get_bank(s, name=name)
+        return banks.update_bank(
+            s,
+            name=name,
+            pdq_threshold=threshold,
+            allow_list=allow_list,
+            description=description,
+            actor=actor(),
+        )
+
+    with handled():
+        bank = in_store(work)
+    if dispute_threshold is not None:
+        out.print(translate("feedback.cli.threshold", "en", bank=shown(bank.name), n=dispute_threshold))
     kind = "allow-list" if bank.is_allow_list else "blocking"
     out.print(f"{shown(bank.name)}: {kind} bank, PDQ threshold {bank.pdq_threshold}.")
 

@@ -2,23 +2,28 @@
 
 ``add`` pins the publisher's key (``GET /v1/feed/key`` there; compare its fingerprint out of band)
 and stores the ``exchange``-role API key it issued; ``pull`` fetches and applies pages (run it on a
-schedule: cron, a systemd timer); ``list`` says where each mirror stands (stale, quarantined pages,
-last error); ``pause`` / ``pause --resume``; ``remove``.
+schedule: cron, a systemd timer), then sends the feedback given here on mirrored entries back to
+their sources (``push-feedback`` does that alone); ``list`` says where each mirror stands (stale,
+quarantined pages, last error, feedback outbox); ``pause`` / ``pause --resume``; ``remove``.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from sqlalchemy.orm import Session
 
 from takeback.cli.app import EXIT_SOME_FAILED, app, err_console, fail, usage_error
 from takeback.cli.bank_cmd import actor, handled, in_store, open_store, update_match_index
+from takeback.cli.feedback_cmd import Lang, LangOption
 from takeback.cli.output import JsonlWriter, shown
 from takeback.errors import TakebackError
+from takeback.i18n import translate
+from takeback.store import Database
 
 exchange_app = typer.Typer(
     name="exchange",
@@ -156,11 +161,22 @@ def update_command(
 
 @exchange_app.command("list")
 def list_command() -> None:
-    """Every mirror: checkpoint, changes applied, last pull, stale, quarantined pages, last error."""
+    """Every mirror: checkpoint, changes applied, last pull, stale, quarantined pages, last error,
+    and its feedback outbox (pending, sent, refused)."""
     from takeback.exchanges import mirror
+    from takeback.exchanges.feedback import outbox_counts
+    from takeback.exchanges.service import get_exchange
+
+    def work(s: Session) -> list[dict[str, Any]]:
+        rows = []
+        for st in mirror.statuses(s):
+            ex = get_exchange(s, name=st.name)
+            counts = outbox_counts(s, exchange_id=ex.id) if ex is not None else {}
+            rows.append({**st.to_record(), "feedback": counts})
+        return rows
 
     with handled():
-        rows = in_store(lambda s: [st.to_record() for st in mirror.statuses(s)])
+        rows = in_store(work)
     writer = JsonlWriter(sys.stdout)
     for rec in rows:
         writer.write(rec)
@@ -173,8 +189,11 @@ def pull_command(
     ] = None,
     max_pages: Annotated[int | None, typer.Option("--max-pages", help="Stop after this many pages.")] = None,
     page_size: Annotated[int, typer.Option("--page-size", help="Changes a page.")] = 5_000,
+    lang: LangOption = Lang.EN,
 ) -> None:
-    """Fetch and apply new pages. One bad exchange does not stop the others; the exit status says."""
+    """Fetch and apply new pages, then send the feedback waiting for each source (a failed send
+    stays queued for the next time). One bad exchange does not stop the others; the exit status
+    says."""
     from takeback.exchanges import mirror
 
     with handled():
@@ -205,7 +224,74 @@ def pull_command(
                 if report.error:
                     err_console.print(f"{shown(name)}: {shown(report.error)}", highlight=False)
                     failed = True
+                else:  # the channel works: send the feedback waiting for this source
+                    try:
+                        _push(db, name, retry_now=False, lang=lang)  # a failure stays queued
+                    except TakebackError as exc:
+                        err_console.print(f"{shown(name)}: {shown(exc.message)}", highlight=False)
             update_match_index(db, added)
+        finally:
+            db.dispose()
+    if failed:
+        raise typer.Exit(EXIT_SOME_FAILED)
+
+
+def _push(db: Database, name: str, *, retry_now: bool, lang: Lang) -> bool:
+    """Send one exchange's due feedback and say how it went; whether every batch went."""
+    from takeback.exchanges import feedback
+
+    report = feedback.push(db, name=name, actor=actor(), retry_now=retry_now)
+    for reason in report.refused:
+        err_console.print(
+            translate("feedback.cli.refused", lang.value, name=shown(name), reason=shown(reason))
+        )
+    if report.error:
+        err_console.print(
+            translate("feedback.cli.push_failed", lang.value, name=shown(name), error=shown(report.error)),
+            highlight=False,
+        )
+        return False
+    if report.sent or report.unchanged or report.refused or report.pending:
+        out.print(
+            translate(
+                "feedback.cli.pushed",
+                lang.value,
+                name=shown(name),
+                sent=report.sent,
+                unchanged=report.unchanged,
+                refused=len(report.refused),
+                pending=report.pending,
+            )
+        )
+    return True
+
+
+@exchange_app.command("push-feedback")
+def push_feedback_command(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Exchanges to send for (default: every unpaused one).")
+    ] = None,
+    retry_now: Annotated[
+        bool, typer.Option("--retry-now", help="Send what is queued now, not waiting out the backoff.")
+    ] = False,
+    lang: LangOption = Lang.EN,
+) -> None:
+    """Send the opinions given here on mirrored entries back to their sources (also done at the end
+    of every pull). A source that is down keeps them queued, retried with backoff."""
+    from takeback.exchanges import mirror
+
+    with handled():
+        db = open_store()
+        try:
+            with db.session() as s:
+                wanted = names or [st.name for st in mirror.statuses(s) if not st.paused]
+            failed = False
+            for name in wanted:
+                try:
+                    failed = not _push(db, name, retry_now=retry_now, lang=lang) or failed
+                except TakebackError as exc:
+                    err_console.print(f"{shown(name)}: {shown(exc.message)}", highlight=False)
+                    failed = True
         finally:
             db.dispose()
     if failed:

@@ -26,6 +26,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "case": ("case_cmd", "scan_cmd"),
     "evidence": ("evidence_cmd",),
     "exchange": ("exchange_cmd",),
+    "feedback": ("feedback_cmd",),
     "guide": ("guide_cmd",),
     "hash": ("hash_cmd",),
     "inspect": ("inspect_cmd",),

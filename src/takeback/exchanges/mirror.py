@@ -39,7 +39,13 @@ from takeback.clock import as_utc, utcnow
 from takeback.errors import TakebackError
 from takeback.exchanges.apis import API_TYPES
 from takeback.exchanges.feed import DEFAULT_PAGE, FeedError, PinnedKey, verify_page
-from takeback.exchanges.models import Exchange, ExchangeEntry, ExchangeFeed, ExchangeQuarantine
+from takeback.exchanges.models import (
+    Exchange,
+    ExchangeEntry,
+    ExchangeFeed,
+    ExchangeQuarantine,
+    FeedbackOutbox,
+)
 from takeback.exchanges.service import ExchangeError, create_exchange, delete_exchange, get_exchange
 from takeback.store import Database, record_audit
 
@@ -249,7 +255,7 @@ def remove(session: Session, *, name: str, actor: str) -> bool:
     ex = get_exchange(session, name=name)
     if ex is None:
         return False
-    for table in (ExchangeQuarantine, ExchangeEntry, ExchangeFeed):
+    for table in (FeedbackOutbox, ExchangeQuarantine, ExchangeEntry, ExchangeFeed):
         session.execute(delete(table).where(table.exchange_id == ex.id))
     return delete_exchange(session, name=name, actor=actor)
 

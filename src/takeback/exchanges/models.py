@@ -16,6 +16,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -99,3 +100,27 @@ class ExchangeQuarantine(Base):
     reason: Mapped[str] = mapped_column(Text)
     body: Mapped[bytes] = mapped_column(LargeBinary)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FeedbackOutbox(Base):
+    """An opinion given here on a mirrored entry, waiting to reach (or having reached) the entry's
+    source: one row per (exchange, publisher key, giver), holding the giver's latest opinion."""
+
+    __tablename__ = "feedback_outbox"
+    __table_args__ = (UniqueConstraint("exchange_id", "key", "giver", name="uq_feedback_outbox_giver"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    exchange_id: Mapped[int] = mapped_column(ForeignKey("exchange.id", ondelete="CASCADE"), index=True)
+    #: the publisher's fingerprint key of the entry (what its feed calls it)
+    key: Mapped[str] = mapped_column(String(200))
+    giver: Mapped[str] = mapped_column(String(200))
+    opinion: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: ``pending`` (to send), ``sent`` (the source has it), ``refused`` (the source said no for good)
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)

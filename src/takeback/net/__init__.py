@@ -9,6 +9,7 @@ from takeback.net.fetch import (
     fetch_bytes,
     fetch_to_file,
     fetch_url_bytes,
+    post_bytes,
 )
 
 __all__ = [
@@ -20,4 +21,5 @@ __all__ = [
     "fetch_bytes",
     "fetch_to_file",
     "fetch_url_bytes",
+    "post_bytes",
 ]

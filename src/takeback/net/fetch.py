@@ -407,3 +407,57 @@ def fetch_url_bytes(url: str, *, settings: Any) -> bytes:
         policy = dataclasses.replace(policy, max_bytes=limit)
     data, _ = fetch_bytes(url, policy=policy)
     return data
+
+
+def post_bytes(
+    url: str,
+    body: bytes,
+    *,
+    policy: FetchPolicy | None = None,
+    headers: dict[str, str] | None = None,
+    content_type: str = "application/json",
+) -> tuple[int, bytes]:
+    """POST ``body`` to ``url`` under the same address rules as a fetch; ``(status, response body)``
+    whatever the status, so the caller can tell a refusal (4xx) from an outage.
+
+    Redirects are never followed (a 3xx comes back as its status): a redirected POST would carry the
+    caller's credentials and body to wherever the server points. The response is bounded by
+    ``policy.max_bytes`` and the whole exchange by ``policy.timeout_s``."""
+    p = policy or FetchPolicy()
+    check_url(url, p)
+    deadline = time.monotonic() + p.timeout_s
+    backend = _GuardedBackend(p)
+    sent = [
+        (b"User-Agent", p.user_agent.encode()),
+        (b"Accept", b"application/json"),
+        (b"Accept-Encoding", b"identity"),
+        (b"Content-Type", content_type.encode("latin-1")),
+        *((k.encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()),
+    ]
+    timeouts = {
+        "connect": p.connect_timeout_s,
+        "read": p.read_timeout_s,
+        "write": p.read_timeout_s,
+        "pool": p.connect_timeout_s,
+    }
+    try:
+        with (
+            httpcore.ConnectionPool(network_backend=backend, retries=0, max_connections=1) as pool,
+            pool.stream(
+                "POST", url.strip(), headers=sent, content=body, extensions={"timeout": timeouts}
+            ) as resp,
+        ):
+            out = bytearray()
+            for chunk in resp.iter_stream():
+                out += chunk
+                if len(out) > p.max_bytes:
+                    raise FetchError(
+                        f"{url} answered more than the limit of {p.max_bytes:,} bytes.", code="too_large"
+                    )
+                if time.monotonic() > deadline:
+                    raise FetchError(f"Posting to {url} took longer than {p.timeout_s:g} s.", code="timeout")
+            return resp.status, bytes(out)
+    except httpcore.TimeoutException:
+        raise FetchError(f"Posting to {url} timed out.", code="timeout") from None
+    except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol, OSError) as exc:
+        raise FetchError(f"Could not reach {url}: {exc}", code="connect_failed") from None

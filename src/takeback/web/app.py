@@ -105,7 +105,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(FastLookups)  # hot GET lookups skip routing (see fastpath.py)
     app.add_middleware(RefuseNulAddresses)  # outermost: no store can hold NUL (see textguard.py)
 
-    from takeback.web.api import configuration, curation, feed, hashing, holds, keys, matching, status, v1
+    from takeback.web.api import (
+        configuration,
+        curation,
+        feed,
+        feedback,
+        hashing,
+        holds,
+        keys,
+        matching,
+        status,
+        v1,
+    )
 
     app.include_router(status.router)
     app.include_router(hashing.router)
@@ -114,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(configuration.router)
     app.include_router(v1.router)
     app.include_router(feed.router)
+    app.include_router(feedback.router)
     app.include_router(holds.router)
     app.include_router(keys.router)
     from takeback.web.portal import routes as portal

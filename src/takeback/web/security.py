@@ -86,6 +86,8 @@ _VERBS = {
     Permission.MANAGE_BANKS: "manage banks",
     Permission.MANAGE_KEYS: "manage API keys",
     Permission.READ_FEED: "read bank feeds",
+    Permission.FEEDBACK: "give feedback on bank entries",
+    Permission.RELAY_FEEDBACK: "relay a mirror's feedback",
 }
 
 

@@ -2,8 +2,10 @@
 
 ``GET /v1/feed/key`` gives the publisher's public key, which a mirror's administrator pins (compare
 its fingerprint out of band); ``GET /v1/feed/{bank}?after=N&limit=M`` gives the signed page after
-checkpoint ``N`` (:mod:`takeback.exchanges.feed`). A key sees only the banks it is scoped to; any
-other bank reads as one that does not exist.
+checkpoint ``N`` (:mod:`takeback.exchanges.feed`); ``POST /v1/feed/{bank}/feedback`` takes the
+opinions a mirror's platforms gave on the bank's entries, each named by the fingerprint key the
+feed uses (:func:`takeback.exchanges.feedback.receive`). A key sees only the banks it is scoped to;
+any other bank reads as one that does not exist.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ import anyio.to_thread
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from takeback.evidence.signing import Signer
 from takeback.exchanges.feed import DEFAULT_PAGE, MAX_PAGE, build_page
-from takeback.web.deps import FeedReader, StateDep
+from takeback.exchanges.feedback import MAX_RELAY_ITEMS, receive
+from takeback.web.deps import FeedbackRelay, FeedReader, StateDep
 from takeback.web.jsonbody import GuardedRoute
-from takeback.web.responses import JSON, v1_errors
+from takeback.web.responses import JSON, Shape, v1_errors
 from takeback.web.security import bank_for
 
 router = APIRouter(
@@ -82,3 +86,54 @@ async def feed_page(
 
     body = await anyio.to_thread.run_sync(build)
     return Response(body, media_type="application/json")
+
+
+class RelayedOpinion(BaseModel):
+    key: str = Field(description="The entry's fingerprint key, as this feed's pages name it.")
+    giver: str = Field(description="Who gave the opinion on the mirror (its API key id, say).")
+    opinion: str = Field(description="positive, negative or investigation_seed")
+    note: str | None = None
+
+
+class RelayRequest(BaseModel):
+    items: list[RelayedOpinion] = Field(max_length=MAX_RELAY_ITEMS, description="Opinions, in order.")
+
+
+class RelayCounts(Shape):
+    positive: int
+    negative: int
+    investigation_seed: int
+    opinion: str | None
+
+
+class RelayResult(Shape):
+    key: str | None
+    status: str = Field(description="recorded, unchanged (a resend), or refused (with code and message)")
+    counts: RelayCounts | None = None
+    quarantined: bool | None = None
+    code: str | None = None
+    message: str | None = None
+
+
+class RelayAnswer(Shape):
+    results: list[RelayResult]
+
+
+@router.post(
+    "/{bank_name}/feedback",
+    summary="Opinions a mirror's platforms gave on this bank's entries (an exchange key scoped to it)",
+    response_model=RelayAnswer,
+    response_model_exclude_unset=True,
+    responses=v1_errors(404),
+)
+async def feed_feedback(
+    bank_name: str, body: RelayRequest, caller: FeedbackRelay, state: StateDep
+) -> dict[str, Any]:
+    def work(s: Session) -> list[dict[str, Any]]:
+        bank = bank_for(s, caller, bank_name)
+        return receive(s, bank=bank, sender=caller.actor, items=[i.model_dump() for i in body.items])
+
+    results = await anyio.to_thread.run_sync(state.db.run, work)
+    if state.matcher.ready and any(r.get("quarantined") for r in results):
+        state.matcher.get().mark_stale()
+    return {"results": results}
