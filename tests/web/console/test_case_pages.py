@@ -48,7 +48,7 @@ def _post(c: httpx.Client, ref: str, what: str, page: httpx.Response, **data: st
 def test_her_cases_only_clocks_go_overdue_and_access_is_per_case(staff_web: Service, tmp_path: Path) -> None:
     with clock.frozen(T0):
         make_account(staff_web, "boss", StaffRole.SUPERVISOR)
-        mei = make_account(staff_web, "mei-bundle", StaffRole.CASEWORKER)
+        mei = make_account(staff_web, "mei", StaffRole.CASEWORKER)
         lam = make_account(staff_web, "lam", StaffRole.CASEWORKER)
         mine = new_case(staff_web, assign_to="mei", jurisdiction="US", alias="M-1", photo_dir=tmp_path)
         theirs = new_case(staff_web, assign_to="lam", alias="L-1")
