@@ -62,7 +62,7 @@ class Site:
         site = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 site.hits.append(self.path)
                 status, ctype, body = site.pages.get(self.path, (404, "text/plain", b"not found"))
                 self.send_response(status)
