@@ -14,6 +14,7 @@ import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -121,7 +122,7 @@ def run(db: Database, ref: str, at: datetime, **kw: object) -> list[ws.CheckRun]
         return runs
 
 
-def checks(db: Database, ref: str) -> list[dict[str, object]]:
+def checks(db: Database, ref: str) -> list[dict[str, Any]]:
     with db.session() as s:
         c = cs.get_case(s, reference=ref)
         return [
@@ -153,12 +154,12 @@ def test_still_up_then_removed_moves_the_takedown_and_is_evidence(
 
     up, down = checks(db, ref)
     assert up["outcome"] == "still_up" and up["http_status"] == 200 and up["url_sha256"] == url_digest(post)
-    seen = {i["url_sha256"]: i for i in up["images"]}  # type: ignore[union-attr]
+    seen = {i["url_sha256"]: i for i in up["images"]}
     a = seen[url_digest(site.url("/img/a.jpg"))]
     assert a["matches"] == [{"source": "item", "id": 1, "signal": "sha256", "distance": 0}]
     assert a["sha256"] and a["pdq"]
     assert seen[url_digest(site.url("/img/b.png"))]["matches"] == []
-    assert down["outcome"] == "removed" and all(not i["matches"] for i in down["images"])  # type: ignore[union-attr]
+    assert down["outcome"] == "removed" and all(not i["matches"] for i in down["images"])
     assert "http://" not in repr(up)  # URLs appear as digests only
     with db.session() as s:
         c = cs.get_case(s, reference=ref)
