@@ -28,7 +28,7 @@ from takeback.net.fetch import resolve_as_public
 from takeback.store import AuditEvent, Database
 from takeback.watch import service as ws
 from takeback.watch.check import CheckLimits, image_urls, url_digest
-from takeback.watch.models import Outcome
+from takeback.watch.models import Outcome, Watch
 from tests.conftest import encode, synthetic_photo
 
 SIGNER = Signer.generate()
@@ -276,6 +276,21 @@ def test_limits_on_images_and_watch_housekeeping(db: Database, tmp_path: Path, s
         ws.remove_watch(s, case=c, watch_id=wid, actor="ana", now=NOW)
         assert ws.watches(s, case=c) == []
     assert run(db, ref, NOW + timedelta(days=1)) == []
+
+
+def test_deleting_a_case_erases_its_watches(db: Database, tmp_path: Path) -> None:
+    ref = new_case(db, tmp_path, "https://forum.example/p/1")
+    with db.session() as s:
+        c = cs.get_case(s, reference=ref)
+        ws.add_takedown_watches(s, case=c, actor="ana", now=NOW)
+        ws.add_watch(s, case=c, url="https://forum.example/p/2", actor="ana", now=NOW)
+    with db.session() as s:
+        c = cs.get_case(s, reference=ref)
+        assert ws.delete_case_watches(s, case=c, actor="ana") == 2
+        ev.delete_case(s, case=c, actor="ana", signer=SIGNER, remove_blob=lambda _b: True)
+    with db.session() as s:
+        assert list(s.scalars(select(Watch))) == []
+        assert ws.due(s, now=NOW + timedelta(days=1)) == []
 
 
 def test_image_urls_reads_img_srcset_meta_and_base() -> None:

@@ -39,3 +39,8 @@ def test_add_list_run_remove(env: dict[str, str], tmp_path: Path) -> None:  # no
     assert tb(env, "watch", "remove", "--case", ref, "--id", "1").returncode == 0
     assert "watches nothing" in tb(env, "watch", "list", "--case", ref).stdout
     assert tb(env, "watch", "remove", "--case", ref, "--id", "1").returncode == 1
+
+    assert tb(env, "watch", "add", "--case", ref, "--url", "https://forum.example/t/2").returncode == 0
+    r = tb(env, "case", "delete", "--case", ref, "--yes")
+    assert r.returncode == 0, r.stderr
+    assert tb(env, "watch", "run").stdout.strip() == "Nothing is due."

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -94,23 +95,29 @@ def watch_run(
 ) -> None:
     """Check every watch that is due now; each check goes into the case's custody log."""
     sig = signer()
+    who = actor(by)
 
-    def work(s: Session) -> list[str]:
+    def due_ids(s: Session) -> list[int]:
         c = cs.get_case(s, reference=case) if case else None
-        runs = ws.run_due(s, signer=sig, actor=actor(by), case=c)
-        lines = []
-        for r in runs:
-            why = f" ({r.reason})" if r.reason else ""
-            seen = len(r.check.matched)
-            lines.append(
-                f"#{r.watch.id} {r.watch.url}: {r.outcome.value}{why}, HTTP {r.check.http_status or '-'}, "
-                f"{len(r.check.images)} image(s) checked, {seen} matched the case; custody #{r.custody_seq}"
-                + (f"; takedown {r.takedown_status}" if r.takedown_status else "")
-            )
-        return lines or ["Nothing is due."]
+        return [w.id for w in ws.due(s, case=c)]
 
-    for line in run_db(work):
-        out.print(shown(line))
+    def check(watch_id: int) -> Callable[[Session], str]:
+        def work(s: Session) -> str:
+            r = ws.run_check(s, watch=ws.get_watch(s, watch_id=watch_id), signer=sig, actor=who)
+            why = f" ({r.reason})" if r.reason else ""
+            return (
+                f"#{r.watch.id} {r.watch.url}: {r.outcome.value}{why}, HTTP {r.check.http_status or '-'}, "
+                f"{len(r.check.images)} image(s) checked, {len(r.check.matched)} matched the case; "
+                f"custody #{r.custody_seq}" + (f"; takedown {r.takedown_status}" if r.takedown_status else "")
+            )
+
+        return work
+
+    ids = run_db(due_ids)
+    if not ids:
+        out.print("Nothing is due.")
+    for watch_id in ids:  # one transaction per check: a site's failure never undoes another's record
+        out.print(shown(run_db(check(watch_id))))
 
 
 @watch_app.command("remove")

@@ -117,6 +117,13 @@ def watches(session: Session, *, case: Case) -> list[Watch]:
     )
 
 
+def get_watch(session: Session, *, watch_id: int) -> Watch:
+    w = session.get(Watch, watch_id)
+    if w is None or w.removed_at is not None:
+        raise WatchError(f"There is no watch {watch_id}.", code="watch_not_found")
+    return w
+
+
 def remove_watch(
     session: Session, *, case: Case, watch_id: int, actor: str, now: datetime | None = None
 ) -> Watch:
@@ -134,6 +141,24 @@ def remove_watch(
         details={"case": case.reference},
     )
     return w
+
+
+def delete_case_watches(session: Session, *, case: Case, actor: str) -> int:
+    """Erase every watch of a case being deleted (URLs are the case's records; custody keeps only
+    digests). Called before ``evidence.service.delete_case``, which sits below watch."""
+    rows = list(session.scalars(select(Watch).where(Watch.case_id == case.id)))
+    for w in rows:
+        session.delete(w)
+    if rows:
+        record_audit(
+            session,
+            actor=actor,
+            action="watch.delete_case",
+            object_type="case",
+            object_id=case.reference,
+            details={"watches": len(rows)},
+        )
+    return len(rows)
 
 
 def due(session: Session, *, now: datetime | None = None, case: Case | None = None) -> list[Watch]:
