@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 
@@ -25,9 +26,20 @@ from takeback.evidence import service as ev
 from takeback.evidence.custody import SqlCustodyStore
 from takeback.evidence.signing import Signer
 from takeback.net.fetch import resolve_as_public
+from takeback.signals.fingerprint import FingerprintOptions
 from takeback.store import AuditEvent, Database
 from takeback.watch import service as ws
-from takeback.watch.check import CheckLimits, image_urls, url_digest
+from takeback.watch.check import (
+    CaseFingerprint,
+    CheckLimits,
+    ImageSeen,
+    PageCheck,
+    _hash,
+    _match,
+    decide,
+    image_urls,
+    url_digest,
+)
 from takeback.watch.models import Outcome, Watch
 from tests.conftest import encode, synthetic_photo
 
@@ -291,6 +303,28 @@ def test_deleting_a_case_erases_its_watches(db: Database, tmp_path: Path) -> Non
     with db.session() as s:
         assert list(s.scalars(select(Watch))) == []
         assert ws.due(s, now=NOW + timedelta(days=1)) == []
+
+
+def test_flat_pictures_never_match_by_pdq_and_a_redirect_elsewhere_is_a_reupload() -> None:
+    grey, lighter = (encode(np.full((200, 200, 3), v, dtype=np.uint8), "PNG") for v in (128, 131))
+    seen = _hash("https://x.example/spacer.png", lighter, FingerprintOptions())
+    flat = _hash("case", grey, FingerprintOptions())
+    assert seen.sha256 != flat.sha256 and (seen.pdq_quality or 0) < 50
+    _match(seen, [CaseFingerprint("item", 1, flat.sha256, flat.pdq)])
+    assert seen.matches == []
+
+    def page(final: str) -> PageCheck:
+        hit = ImageSeen(url="https://x.example/a.jpg", matches=[{"source": "item", "id": 1}])
+        return PageCheck(url="http://x.example/p/1", final_url=final, http_status=200, images=[hit])
+
+    def outcome(final: str) -> Outcome:
+        seen_before = ["https://x.example/a.jpg"]
+        return decide(
+            page(final), watched_url="http://x.example/p/1", seen_urls=seen_before, last_outcome=None
+        )[0]
+
+    assert outcome("https://x.example/p/1/") is Outcome.STILL_UP  # https and a slash: the same page
+    assert outcome("https://x.example/p/2") is Outcome.REUPLOADED
 
 
 def test_image_urls_reads_img_srcset_meta_and_base() -> None:

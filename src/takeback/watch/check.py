@@ -24,6 +24,8 @@ from takeback.watch.models import Outcome
 
 #: PDQ distance at or under which an image is the case's (the banks' default threshold)
 PDQ_THRESHOLD = 31
+#: PDQ's own advice: a hash of quality under 50 (flat, featureless pictures) is not worth matching
+PDQ_MIN_QUALITY = 50
 #: meta tags whose content is the page's main image
 _META_IMAGE = frozenset(
     {"og:image", "og:image:url", "og:image:secure_url", "twitter:image", "twitter:image:src"}
@@ -164,7 +166,7 @@ def _match(img: ImageSeen, fingerprints: list[CaseFingerprint]) -> None:
     for f in fingerprints:
         if img.sha256 and f.sha256 and img.sha256 == f.sha256:
             img.matches.append({"source": f.source, "id": f.id, "signal": "sha256", "distance": 0})
-        elif img.pdq and f.pdq:
+        elif img.pdq and f.pdq and (img.pdq_quality or 0) >= PDQ_MIN_QUALITY:
             d = hamming(bytes.fromhex(img.pdq), bytes.fromhex(f.pdq))
             if d <= PDQ_THRESHOLD:
                 img.matches.append({"source": f.source, "id": f.id, "signal": "pdq", "distance": d})
@@ -238,6 +240,12 @@ def check_page(
     return result
 
 
+def _page_key(url: str) -> tuple[str, str]:
+    """Host and path: http to https, or a trailing slash, is the same page."""
+    parts = urlsplit(url)
+    return (parts.hostname or "").lower(), parts.path.rstrip("/") or "/"
+
+
 def decide(
     check: PageCheck, *, watched_url: str, seen_urls: list[str], last_outcome: str | None
 ) -> tuple[Outcome, str | None]:
@@ -255,7 +263,7 @@ def decide(
     if not matched:
         return Outcome.REMOVED, None
     came_back = last_outcome in (Outcome.REMOVED, Outcome.PAGE_GONE)
-    moved = check.final_url is not None and urlsplit(check.final_url)[:3] != urlsplit(watched_url)[:3]
+    moved = check.final_url is not None and _page_key(check.final_url) != _page_key(watched_url)
     new_only = bool(seen_urls) and not any(i.url in seen_urls for i in matched)
     if came_back or moved or new_only:
         return Outcome.REUPLOADED, None
