@@ -25,7 +25,7 @@ from takeback.cases.models import Purpose, Takedown
 from takeback.evidence import service as ev
 from takeback.evidence.custody import SqlCustodyStore
 from takeback.evidence.signing import Signer
-from takeback.net.fetch import resolve_as_public
+from takeback.net.fetch import FetchError, resolve_as_public
 from takeback.signals.fingerprint import FingerprintOptions
 from takeback.store import AuditEvent, Database
 from takeback.watch import service as ws
@@ -278,8 +278,11 @@ def test_limits_on_images_and_watch_housekeeping(db: Database, tmp_path: Path, s
         w = ws.add_watch(s, case=c, url=site.url("/many"), actor="ana", now=NOW)
         with pytest.raises(ws.WatchError):
             ws.add_watch(s, case=c, url=site.url("/many"), actor="ana", now=NOW)
-        with pytest.raises(Exception, match="http"):
+        with pytest.raises(FetchError) as bad:
             ws.add_watch(s, case=c, url="file:///etc/passwd", actor="ana", now=NOW)
+        assert bad.value.code == "bad_url"
+        with pytest.raises(ws.WatchError):
+            ws.add_watch(s, case=c, url=site.url("/x"), actor="ana", every_hours=0, now=NOW)
         wid = w.id
     (r,) = run(db, ref, NOW, limits=CheckLimits(max_images=2))
     assert (len(r.check.images), r.check.skipped) == (2, 3)
