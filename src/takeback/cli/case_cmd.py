@@ -892,11 +892,13 @@ def case_delete(
     if not yes:
         usage_error("Deleting a case erases its evidence originals and records. Add --yes to confirm.")
     from takeback.evidence.service import blob_remover, delete_case
+    from takeback.watch.service import delete_case_watches
 
     sig = signer()
 
     def work(s: Session) -> int:
         c = cs.get_case(s, reference=case)
+        delete_case_watches(s, case=c, actor=actor(by))  # the watched URLs go with the case's records
         return delete_case(s, case=c, actor=actor(by), signer=sig, remove_blob=blob_remover(locker_root()))
 
     n = run_db(work)

@@ -37,6 +37,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "scan": ("scan_cmd",),
     "serve": ("serve_cmd",),
     "users": ("users_cmd",),
+    "watch": ("watch_cmd",),
 }
 
 

@@ -74,6 +74,8 @@ def _embedded_v4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
 
 class FetchError(TakebackError):
     code = "fetch_error"
+    #: the HTTP status when the server answered one that is not a success (``http_error``)
+    status: int | None = None
 
 
 @dataclass(frozen=True)
@@ -321,7 +323,9 @@ def fetch_to_file(
                         current = urljoin(current, hdrs["location"])
                         continue
                     if not 200 <= status < 300:
-                        raise FetchError(f"{current} answered HTTP {status}.", code="http_error")
+                        answered = FetchError(f"{current} answered HTTP {status}.", code="http_error")
+                        answered.status = status
+                        raise answered
                     declared = hdrs.get("content-length")
                     if declared and declared.isdigit() and int(declared) > p.max_bytes:
                         raise FetchError(
