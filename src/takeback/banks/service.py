@@ -41,6 +41,7 @@ from takeback.clock import as_utc, utcnow
 from takeback.errors import TakebackError
 from takeback.signals import REGISTRY, IndexKind, SignalValue
 from takeback.store import record_audit
+from takeback.store.bulk import bulk_insert, next_ids
 
 if TYPE_CHECKING:
     from takeback.signals.fingerprint import Fingerprint
@@ -70,6 +71,8 @@ _CONTENT = cast(Table, BankContent.__table__)
 _SIGNAL = cast(Table, ContentSignal.__table__)
 _CHANGE = cast(Table, BankChange.__table__)
 _FEED = cast(Table, BankFeedChange.__table__)
+#: the metadata of an entry without any, shared so a bulk insert serialises it once
+_NO_METADATA: dict[str, Any] = {}
 
 
 def entry_key(signals: Iterable[SignalValue] | dict[str, bytes]) -> str:
@@ -91,8 +94,7 @@ def entry_key(signals: Iterable[SignalValue] | dict[str, bytes]) -> str:
 def _log_feed(session: Session, bank_id: int, op: str, keyed: Iterable[tuple[int, str]]) -> None:
     now = utcnow()
     rows = [{"bank_id": bank_id, "op": op, "key": k, "content_id": cid, "at": now} for cid, k in keyed]
-    if rows:
-        session.execute(insert(_FEED), rows)
+    bulk_insert(session.connection(), _FEED, rows)
 
 
 def _keys_of(session: Session, content_ids: Sequence[int]) -> list[tuple[int, str]]:
@@ -594,18 +596,25 @@ def _refresh_statistics(session: Session) -> None:
 
 
 def _insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert rows (Core executemany, not the much slower ORM bulk path); their new ids, in order.
+    """Insert rows straight through the driver (:func:`takeback.store.bulk.bulk_insert`); their new
+    ids, in order.
 
+    PostgreSQL: the ids are taken from the table's sequence first and inserted with the rows.
     SQLite cannot promise RETURNING order for a multi-row insert, but this transaction holds the
     database's only write lock and rowids grow by one from the current maximum, so the new ids are
     the ``len(rows)`` ids ending at the maximum after the insert.
     """
-    if conn.dialect.name == "sqlite":
-        conn.execute(insert(table), rows)
-        last = int(conn.execute(select(func.max(table.c.id))).scalar_one())
-        return list(range(last - len(rows) + 1, last + 1))
-    result = conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
-    return [int(i) for i in result.scalars()]
+    if not rows:
+        return []
+    if conn.dialect.name == "postgresql":
+        ids = next_ids(conn, table, len(rows))
+        for row, new_id in zip(rows, ids, strict=True):
+            row["id"] = new_id
+        bulk_insert(conn, table, rows)
+        return ids
+    bulk_insert(conn, table, rows)
+    last = int(conn.execute(select(func.max(table.c.id))).scalar_one())
+    return list(range(last - len(rows) + 1, last + 1))
 
 
 def _insert_entries(
@@ -650,7 +659,7 @@ def _insert_entries(
             {
                 "bank_id": bank.id,
                 "note": check_note(e.note),
-                "metadata": e.metadata or {},
+                "metadata": e.metadata or _NO_METADATA,
                 "source": e.source,
                 "enabled": e.enabled,
                 "disabled_until": None if e.enabled else as_utc(e.disabled_until),
@@ -682,10 +691,10 @@ def _insert_entries(
             for sid, stype in sig_ids
             if stype in indexed
         ]
-        if changes:
-            conn.execute(insert(_CHANGE), changes)
-        conn.execute(
-            insert(_FEED),
+        bulk_insert(conn, _CHANGE, changes)
+        bulk_insert(
+            conn,
+            _FEED,
             [
                 {"bank_id": bank.id, "op": "add", "key": entry_key(e.signals), "content_id": cid, "at": now}
                 for cid, e in zip(ids, fresh, strict=True)
@@ -934,22 +943,28 @@ def views_by_id(session: Session, *, bank: Bank, content_ids: Sequence[int]) -> 
     wanted = sorted(set(content_ids))
     out: dict[int, ContentView] = {}
     step = _CHUNK * 4
+    c, sc = _CONTENT.c, _SIGNAL.c
     for i in range(0, len(wanted), step):
         part = wanted[i : i + step]
+        # A feed page's ids are mostly a dense run (a full sync: all of them): read the run by
+        # range instead of rendering thousands of IN parameters, and drop the ids not asked for.
+        dense = part[-1] - part[0] < 2 * len(part)
+        keep = set(part) if dense else None
+        sig_where = sc.content_id.between(part[0], part[-1]) if dense else sc.content_id.in_(part)
         sigs: dict[int, dict[str, tuple[bytes, int | None]]] = {}
         for cid, stype, value, quality in session.execute(
-            select(_SIGNAL.c.content_id, _SIGNAL.c.signal_type, _SIGNAL.c.value, _SIGNAL.c.quality).where(
-                _SIGNAL.c.content_id.in_(part)
-            )
-        ):
+            select(sc.content_id, sc.signal_type, sc.value, sc.quality).where(sig_where)
+        ).all():
             sigs.setdefault(int(cid), {})[stype] = (bytes(value), quality)
-        c = _CONTENT.c
+        row_where = c.id.between(part[0], part[-1]) if dense else c.id.in_(part)
         for row in session.execute(
             select(
                 c.id, c.note, c.metadata, c.source, c.enabled, c.disabled_until, c.created_at, c.created_by
-            ).where(c.bank_id == bank.id, c.id.in_(part))
-        ):
+            ).where(c.bank_id == bank.id, row_where)
+        ).all():
             cid = int(row[0])
+            if keep is not None and cid not in keep:
+                continue
             out[cid] = ContentView(
                 id=cid,
                 bank=bank.name,
@@ -983,7 +998,7 @@ def feed_changes(session: Session, *, bank_id: int, after: int, limit: int) -> l
             .where(f.bank_id == bank_id, f.seq > after)
             .order_by(f.seq)
             .limit(limit)
-        )
+        ).all()
     ]
 
 
