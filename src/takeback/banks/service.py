@@ -62,6 +62,7 @@ def signal_order() -> tuple[str, ...]:
 MAX_NOTE_CHARS = 10_000
 MAX_METADATA_BYTES = 16_384
 _CHUNK = 500  # values per IN (...) list: well inside SQLite's and PostgreSQL's parameter limits
+_INSERT_CHUNK = 2_000  # entries per bulk-insert round (its duplicate check: 2,000 values per IN)
 _ANALYZE_FIRST = 2_000  # entries inserted before the first statistics refresh (then 4k, 8k, ...)
 _CHANGE_LOCK_KEY = 0x7A4B_0100  # PostgreSQL advisory lock serialising change-log writers
 _MAX_ID = 2**63 - 1  # the largest id a 64-bit INTEGER column holds
@@ -568,14 +569,15 @@ def _existing_values(
     found: dict[tuple[str, bytes], int] = {}
     for signal_type, values in wanted.items():
         vals = list(values)
-        for i in range(0, len(vals), _CHUNK):
+        for i in range(0, len(vals), _INSERT_CHUNK):
             # No bank condition in SQL: the planner must drive this from the (type, value) index;
             # a bank_id filter tempts it to scan the whole bank when statistics are stale.
             rows = session.execute(
                 select(ContentSignal.value, ContentSignal.content_id, BankContent.bank_id)
                 .join(BankContent, BankContent.id == ContentSignal.content_id)
                 .where(
-                    ContentSignal.signal_type == signal_type, ContentSignal.value.in_(vals[i : i + _CHUNK])
+                    ContentSignal.signal_type == signal_type,
+                    ContentSignal.value.in_(vals[i : i + _INSERT_CHUNK]),
                 )
             ).all()
             for value, content_id, in_bank in rows:
@@ -625,8 +627,8 @@ def _insert_entries(
     twins: dict[int, int] = {}  # outcome index -> index of the same-call entry it duplicates
     now = utcnow()
     analyze_at = _ANALYZE_FIRST
-    for start in range(0, len(entries), _CHUNK):
-        chunk = entries[start : start + _CHUNK]
+    for start in range(0, len(entries), _INSERT_CHUNK):
+        chunk = entries[start : start + _INSERT_CHUNK]
         if start >= analyze_at:
             _refresh_statistics(session)
             analyze_at *= 2

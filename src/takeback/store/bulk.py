@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import LargeBinary, Table, func, select
 from sqlalchemy.engine import Connection
 
 _MISSING = object()
@@ -30,6 +30,8 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     dialect = conn.dialect
     procs: list[tuple[int, Callable[[Any], Any]]] = []
     for i, k in enumerate(names):
+        if isinstance(table.c[k].type, LargeBinary):
+            continue  # bytes go to either driver as they are (the processor only wraps them)
         found = table.c[k].type.dialect_impl(dialect).bind_processor(dialect)
         if found is not None:
             procs.append((i, found))
