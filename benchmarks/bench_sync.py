@@ -16,6 +16,7 @@ equal to the publisher afterwards. Baseline (the issue): HMA's fetch on this mac
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -40,8 +41,12 @@ from takeback.signals import SignalValue
 from takeback.store import Database, database_url, open_database
 
 BANK = "bench"
-#: the publisher's compiled search kernels, kept between runs (see ``serve``)
-JIT_CACHE = Path(tempfile.gettempdir()) / "takeback-bench-jit"
+#: the publisher's compiled search kernels, kept between runs of one source tree (numba's cache
+#: is keyed by the source file's path; see ``serve``)
+JIT_CACHE = (
+    Path(tempfile.gettempdir())
+    / f"takeback-bench-jit-{hashlib.sha256(str(Path(banks.__file__).resolve()).encode()).hexdigest()[:12]}"
+)
 
 
 def rss_mb() -> float:
