@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import DateTime, String, Table, delete, func, insert, literal, select, text, update
+from sqlalchemy import DateTime, String, Table, bindparam, delete, func, insert, literal, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -1018,18 +1018,32 @@ def update_contents_state(
         return 0
     _lock_change_log(session)
     bank = get_bank(session, name=bank_name)
+    rows = []
     for cid, e in updates:
         _validated(e)
-        session.execute(
-            update(BankContent)
-            .where(BankContent.id == cid, BankContent.bank_id == bank.id)
-            .values(
-                note=check_note(e.note),
-                meta=e.metadata or {},
-                enabled=e.enabled,
-                disabled_until=None if e.enabled else as_utc(e.disabled_until),
-            )
+        rows.append(
+            {
+                "b_id": cid,
+                "b_note": check_note(e.note),
+                "b_meta": e.metadata or _NO_METADATA,
+                "b_enabled": e.enabled,
+                "b_until": None if e.enabled else as_utc(e.disabled_until),
+            }
         )
+    # One Core executemany: an ORM update per entry (with its session synchronisation) cost ~4 ms
+    # each, most of a 1,000-change page.
+    c = _CONTENT.c
+    session.connection().execute(
+        update(_CONTENT)
+        .where(c.id == bindparam("b_id"), c.bank_id == bank.id)
+        .values(
+            note=bindparam("b_note"),
+            metadata=bindparam("b_meta"),
+            enabled=bindparam("b_enabled"),
+            disabled_until=bindparam("b_until"),
+        ),
+        rows,
+    )
     ids = [cid for cid, _ in updates]
     _log_feed(session, bank.id, "update", _keys_of(session, ids))
     record_audit(
