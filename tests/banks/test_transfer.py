@@ -165,7 +165,8 @@ def test_a_failing_import_leaves_the_bank_as_it_was(db: Database, monkeypatch: p
         banks.create_bank(s, name="b", actor=ACTOR)
         banks.add_contents(s, bank_name="b", entries=tricky_entries(rng)[:2], actor=ACTOR)
         before = banks.change_watermark(s)
-    entries = [banks.NewContent(signals=(SignalValue("pdq", rand_bytes(rng), 90),)) for _ in range(1_600)]
+    n = 2 * banks._INSERT_CHUNK + 100  # three insert rounds
+    entries = [banks.NewContent(signals=(SignalValue("pdq", rand_bytes(rng), 90),)) for _ in range(n)]
     real = banks._insert_many
     calls = []
 

@@ -19,7 +19,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import DateTime, String, Table, delete, func, insert, literal, or_, select, text, update
+from sqlalchemy import (
+    DateTime,
+    String,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -46,6 +59,7 @@ from takeback.clock import as_utc, utcnow
 from takeback.errors import TakebackError
 from takeback.signals import REGISTRY, IndexKind, SignalValue
 from takeback.store import record_audit
+from takeback.store.bulk import bulk_insert, next_ids
 
 if TYPE_CHECKING:
     from takeback.signals.fingerprint import Fingerprint
@@ -66,6 +80,7 @@ def signal_order() -> tuple[str, ...]:
 MAX_NOTE_CHARS = 10_000
 MAX_METADATA_BYTES = 16_384
 _CHUNK = 500  # values per IN (...) list: well inside SQLite's and PostgreSQL's parameter limits
+_INSERT_CHUNK = 2_000  # entries per bulk-insert round (its duplicate check: 2,000 values per IN)
 _ANALYZE_FIRST = 2_000  # entries inserted before the first statistics refresh (then 4k, 8k, ...)
 _CHANGE_LOCK_KEY = 0x7A4B_0100  # PostgreSQL advisory lock serialising change-log writers
 _MAX_ID = 2**63 - 1  # the largest id a 64-bit INTEGER column holds
@@ -75,6 +90,8 @@ _CONTENT = cast(Table, BankContent.__table__)
 _SIGNAL = cast(Table, ContentSignal.__table__)
 _CHANGE = cast(Table, BankChange.__table__)
 _FEED = cast(Table, BankFeedChange.__table__)
+#: the metadata of an entry without any, shared so a bulk insert serialises it once
+_NO_METADATA: dict[str, Any] = {}
 
 
 def entry_key(signals: Iterable[SignalValue] | dict[str, bytes]) -> str:
@@ -96,8 +113,7 @@ def entry_key(signals: Iterable[SignalValue] | dict[str, bytes]) -> str:
 def _log_feed(session: Session, bank_id: int, op: str, keyed: Iterable[tuple[int, str]]) -> None:
     now = utcnow()
     rows = [{"bank_id": bank_id, "op": op, "key": k, "content_id": cid, "at": now} for cid, k in keyed]
-    if rows:
-        session.execute(insert(_FEED), rows)
+    bulk_insert(session.connection(), _FEED, rows)
 
 
 def _keys_of(session: Session, content_ids: Sequence[int]) -> list[tuple[int, str]]:
@@ -608,14 +624,15 @@ def _existing_values(
     found: dict[tuple[str, bytes], int] = {}
     for signal_type, values in wanted.items():
         vals = list(values)
-        for i in range(0, len(vals), _CHUNK):
+        for i in range(0, len(vals), _INSERT_CHUNK):
             # No bank condition in SQL: the planner must drive this from the (type, value) index;
             # a bank_id filter tempts it to scan the whole bank when statistics are stale.
             rows = session.execute(
                 select(ContentSignal.value, ContentSignal.content_id, BankContent.bank_id)
                 .join(BankContent, BankContent.id == ContentSignal.content_id)
                 .where(
-                    ContentSignal.signal_type == signal_type, ContentSignal.value.in_(vals[i : i + _CHUNK])
+                    ContentSignal.signal_type == signal_type,
+                    ContentSignal.value.in_(vals[i : i + _INSERT_CHUNK]),
                 )
             ).all()
             for value, content_id, in_bank in rows:
@@ -636,18 +653,25 @@ def _refresh_statistics(session: Session) -> None:
 
 
 def _insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert rows (Core executemany, not the much slower ORM bulk path); their new ids, in order.
+    """Insert rows straight through the driver (:func:`takeback.store.bulk.bulk_insert`); their new
+    ids, in order.
 
+    PostgreSQL: the ids are taken from the table's sequence first and inserted with the rows.
     SQLite cannot promise RETURNING order for a multi-row insert, but this transaction holds the
     database's only write lock and rowids grow by one from the current maximum, so the new ids are
     the ``len(rows)`` ids ending at the maximum after the insert.
     """
-    if conn.dialect.name == "sqlite":
-        conn.execute(insert(table), rows)
-        last = int(conn.execute(select(func.max(table.c.id))).scalar_one())
-        return list(range(last - len(rows) + 1, last + 1))
-    result = conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
-    return [int(i) for i in result.scalars()]
+    if not rows:
+        return []
+    if conn.dialect.name == "postgresql":
+        ids = next_ids(conn, table, len(rows))
+        for row, new_id in zip(rows, ids, strict=True):
+            row["id"] = new_id
+        bulk_insert(conn, table, rows)
+        return ids
+    bulk_insert(conn, table, rows)
+    last = int(conn.execute(select(func.max(table.c.id))).scalar_one())
+    return list(range(last - len(rows) + 1, last + 1))
 
 
 def _insert_entries(
@@ -670,8 +694,8 @@ def _insert_entries(
     twins: dict[int, int] = {}  # outcome index -> index of the same-call entry it duplicates
     now = utcnow()
     analyze_at = _ANALYZE_FIRST
-    for start in range(0, len(entries), _CHUNK):
-        chunk = entries[start : start + _CHUNK]
+    for start in range(0, len(entries), _INSERT_CHUNK):
+        chunk = entries[start : start + _INSERT_CHUNK]
         if start >= analyze_at:
             _refresh_statistics(session)
             analyze_at *= 2
@@ -704,7 +728,7 @@ def _insert_entries(
             {
                 "bank_id": bank.id,
                 "note": check_note(e.note),
-                "metadata": e.metadata or {},
+                "metadata": e.metadata or _NO_METADATA,
                 "source": e.source,
                 "enabled": e.enabled,
                 "disabled_until": None if e.enabled else as_utc(e.disabled_until),
@@ -737,10 +761,10 @@ def _insert_entries(
             for sid, stype in sig_ids
             if stype in indexed
         ]
-        if changes:
-            conn.execute(insert(_CHANGE), changes)
-        conn.execute(
-            insert(_FEED),
+        bulk_insert(conn, _CHANGE, changes)
+        bulk_insert(
+            conn,
+            _FEED,
             [
                 {"bank_id": bank.id, "op": "add", "key": entry_key(e.signals), "content_id": cid, "at": now}
                 for cid, e in zip(ids, fresh, strict=True)
@@ -1197,16 +1221,20 @@ def views_by_id(session: Session, *, bank: Bank, content_ids: Sequence[int]) -> 
     wanted = sorted(set(content_ids))
     out: dict[int, ContentView] = {}
     step = _CHUNK * 4
+    c, sc = _CONTENT.c, _SIGNAL.c
     for i in range(0, len(wanted), step):
         part = wanted[i : i + step]
+        # A feed page's ids are mostly a dense run (a full sync: all of them): read the run by
+        # range instead of rendering thousands of IN parameters, and drop the ids not asked for.
+        dense = part[-1] - part[0] < 2 * len(part)
+        keep = set(part) if dense else None
+        sig_where = sc.content_id.between(part[0], part[-1]) if dense else sc.content_id.in_(part)
         sigs: dict[int, dict[str, tuple[bytes, int | None]]] = {}
         for cid, stype, value, quality in session.execute(
-            select(_SIGNAL.c.content_id, _SIGNAL.c.signal_type, _SIGNAL.c.value, _SIGNAL.c.quality).where(
-                _SIGNAL.c.content_id.in_(part)
-            )
-        ):
+            select(sc.content_id, sc.signal_type, sc.value, sc.quality).where(sig_where)
+        ).all():
             sigs.setdefault(int(cid), {})[stype] = (bytes(value), quality)
-        c = _CONTENT.c
+        row_where = c.id.between(part[0], part[-1]) if dense else c.id.in_(part)
         for row in session.execute(
             select(
                 c.id,
@@ -1219,9 +1247,11 @@ def views_by_id(session: Session, *, bank: Bank, content_ids: Sequence[int]) -> 
                 c.created_by,
                 c.hold_reason,
                 c.held_until,
-            ).where(c.bank_id == bank.id, c.id.in_(part))
-        ):
+            ).where(c.bank_id == bank.id, row_where)
+        ).all():
             cid = int(row[0])
+            if keep is not None and cid not in keep:
+                continue
             out[cid] = ContentView(
                 id=cid,
                 bank=bank.name,
@@ -1257,7 +1287,7 @@ def feed_changes(session: Session, *, bank_id: int, after: int, limit: int) -> l
             .where(f.bank_id == bank_id, f.seq > after)
             .order_by(f.seq)
             .limit(limit)
-        )
+        ).all()
     ]
 
 
@@ -1289,17 +1319,38 @@ def update_contents_state(
                 )
             )
         )
+    rows: list[dict[str, Any]] = []
+    kept: list[dict[str, Any]] = []  # rejected here: note and metadata follow, the state does not
     for cid, e in updates:
         _validated(e)
-        state: dict[str, Any] = (
-            {"enabled": e.enabled, "disabled_until": None if e.enabled else as_utc(e.disabled_until)}
-            if cid not in rejected
-            else {}
+        row: dict[str, Any] = {
+            "b_id": cid,
+            "b_note": check_note(e.note),
+            "b_meta": e.metadata or _NO_METADATA,
+        }
+        if cid in rejected:
+            kept.append(row)
+        else:
+            row["b_enabled"] = e.enabled
+            row["b_until"] = None if e.enabled else as_utc(e.disabled_until)
+            rows.append(row)
+    # One Core executemany: an ORM update per entry (with its session synchronisation) cost ~4 ms
+    # each, most of a 1,000-change page.
+    c = _CONTENT.c
+    stmt = update(_CONTENT).where(c.id == bindparam("b_id"), c.bank_id == bank.id)
+    if rows:
+        session.connection().execute(
+            stmt.values(
+                note=bindparam("b_note"),
+                metadata=bindparam("b_meta"),
+                enabled=bindparam("b_enabled"),
+                disabled_until=bindparam("b_until"),
+            ),
+            rows,
         )
-        session.execute(
-            update(BankContent)
-            .where(BankContent.id == cid, BankContent.bank_id == bank.id)
-            .values(note=check_note(e.note), meta=e.metadata or {}, **state)
+    if kept:
+        session.connection().execute(
+            stmt.values(note=bindparam("b_note"), metadata=bindparam("b_meta")), kept
         )
     _log_feed(session, bank.id, "update", _keys_of(session, ids))
     record_audit(

@@ -27,11 +27,14 @@ class StrictDecoder(json.JSONDecoder):
         self.duplicate: str | None = None
 
     def _pairs(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for k, v in pairs:
-            if k in out and self.duplicate is None:
-                self.duplicate = k
-            out[k] = v
+        out = dict(pairs)  # in C; only an object whose keys collapsed is looked at again
+        if len(out) != len(pairs) and self.duplicate is None:
+            seen: set[str] = set()
+            for k, _ in pairs:
+                if k in seen:
+                    self.duplicate = k
+                    break
+                seen.add(k)
         return out
 
     def take_duplicate(self) -> str | None:

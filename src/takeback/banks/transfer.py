@@ -33,7 +33,7 @@ from takeback.banks.service import (
 )
 from takeback.banks.strictjson import json_problem, loads
 from takeback.errors import TakebackError, article
-from takeback.signals import REGISTRY, SignalValue
+from takeback.signals import REGISTRY, SignalType, SignalValue
 
 #: CSV cells may be this long. A video's vpdq cell is ~1.6 kB of hex per second of handheld footage
 #: (every distinct frame, twice with a border): far over the csv module's default of 128 kB.
@@ -107,10 +107,29 @@ def _time(rec: dict[str, Any], key: str) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
 
+_Spec = tuple[frozenset[str], tuple[tuple[SignalType, str, str | None], ...]]
+_spec_cache: list[tuple[tuple[SignalType, ...], _Spec]] = []
+
+
+def _spec() -> _Spec:
+    """The known fields and (type, field, quality field) per registered signal type, worked out
+    once per state of the registry (a feed page or an import reads them for every record)."""
+    now = tuple(REGISTRY.values())
+    if _spec_cache:
+        was, spec = _spec_cache[0]
+        if len(was) == len(now) and all(a is b for a, b in zip(was, now, strict=True)):
+            return spec
+    types = tuple((t, t.name, f"{t.name}_quality" if t.has_quality else None) for t in now)
+    spec = (frozenset(export_fields()), types)
+    _spec_cache[:] = [(now, spec)]
+    return spec
+
+
 def _entry(rec: dict[str, Any], *, from_csv: bool, default_source: str) -> NewContent:
     """One record to a validated entry; raises with a message naming the bad field."""
-    unknown = sorted(set(rec) - set(export_fields()))
-    if unknown:
+    known, types = _spec()
+    if not known.issuperset(rec):
+        unknown = sorted(set(rec) - known)
         raise BankError(f"unknown field{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}.")
     if from_csv:
         rec = {k: (None if v == "" else v) for k, v in rec.items()}
@@ -131,12 +150,11 @@ def _entry(rec: dict[str, Any], *, from_csv: bool, default_source: str) -> NewCo
                 raise BankError(f"enabled: {rec['enabled']!r} is not true or false.")
             rec["enabled"] = flag == "true"
     signals = []
-    for t in REGISTRY.values():
-        name = t.name
+    for t, name, qname in types:
         value = rec.get(name)
         if value is None:
             continue
-        quality = rec.get(f"{name}_quality") if t.has_quality else None
+        quality = rec.get(qname) if qname is not None else None
         if not isinstance(value, str):
             raise BankError(f"{name}: must be a hex string.")
         if quality is not None and (
@@ -146,9 +164,9 @@ def _entry(rec: dict[str, Any], *, from_csv: bool, default_source: str) -> NewCo
         signals.append(SignalValue(name, t.validate(value, field=name), quality))
     if not signals:
         raise BankError(f"no hash: give at least one of {', '.join(signal_order())}.")
-    for t in REGISTRY.values():
-        if t.has_quality and rec.get(f"{t.name}_quality") is not None and rec.get(t.name) is None:
-            raise BankError(f"{t.name}_quality: given without {article(t.name)} {t.name} hash.")
+    for _, name, qname in types:
+        if qname is not None and rec.get(qname) is not None and rec.get(name) is None:
+            raise BankError(f"{qname}: given without {article(name)} {name} hash.")
     enabled = rec.get("enabled")
     if enabled is None:
         enabled = True
