@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from takeback.cli import paths
 from takeback.cli.app import app, err_console, fail, stdout_is_terminal, usage_error
 from takeback.cli.output import Format, JsonlWriter, readable_utc, shown
 from takeback.config import ACTOR_SELF, acting, get_settings, installation_secret
@@ -55,7 +56,10 @@ def _read(paths: list[Path], limits: Limits) -> list[bytes]:
 @person_app.command("enrol")
 def enrol_command(
     photos: Annotated[
-        list[Path], typer.Argument(help="Photos of her face (one face each), several if you can.")
+        list[Path],
+        typer.Argument(
+            help="Photos of her face (one face each), several if you can.", parser=paths.input_file
+        ),
     ],
     case: Annotated[str, typer.Option("--case", "-c", help="Her case reference.", show_default=False)],
     consent_ref: Annotated[
