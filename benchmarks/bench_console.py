@@ -55,6 +55,7 @@ class Worker:
     last_step: int = -1  # the TOTP step this account last used (a code is good once)
     times: list[tuple[str, float]] = field(default_factory=list)
     errors: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)  # "kind status" -> count, of the errors
 
 
 def build(data: Path, n_sessions: int, n_cases: int) -> list[Worker]:
@@ -165,6 +166,8 @@ def walk(client: httpx.Client, w: Worker, until: float, pause: float, stop: thre
             dt = time.perf_counter() - t0
             if r.status_code >= 400 and not (kind == "change" and r.status_code == 400):
                 w.errors += 1
+                key = f"{kind} {r.status_code}"
+                w.statuses[key] = w.statuses.get(key, 0) + 1
             found = re.search(r'name="csrf" value="([^"]+)"', r.text) if form is None else None
             if found:
                 csrf = found.group(1)
@@ -207,6 +210,7 @@ def load(
     for w in workers:
         w.times.clear()
         w.errors = 0
+        w.statuses.clear()
     stop = threading.Event()
     until = time.monotonic() + seconds
     threads = [
@@ -231,6 +235,10 @@ def load(
         "p95_ms": pct(every, 95),
         "p99_ms": pct(every, 99),
         "errors": sum(w.errors for w in workers),
+        "error_statuses": {
+            k: sum(w.statuses.get(k, 0) for w in workers)
+            for k in sorted({k for w in workers for k in w.statuses})
+        },
         "p95_ms_by_kind": {k: pct(v, 95) for k, v in sorted(by_kind.items())},
     }
 
